@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`.  Everything else is a helper of those.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DB     ?= storyloom.db
+
+.PHONY: run test install install-test bench clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Installed when pyproject.toml changes (the sentinel files record the last install).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## make run: install, ingest the bundled sample into ./storyloom.db and show what it holds
+run: install
+	$(BIN)/storyloom --db $(DB) ingest sample/
+	$(BIN)/storyloom --db $(DB) stats
+	$(BIN)/storyloom --db $(DB) articles --limit 15
+
+## make test: install the test extras and run the whole suite
+test: install-test
+	$(BIN)/python -m pytest -q
+
+clean-db:
+	rm -f $(DB) $(DB)-wal $(DB)-shm

@@ -1,0 +1,334 @@
+"""The command line: a thin shell that parses arguments, calls the library and prints with rich.
+
+Human output goes to a terminal (tables, a progress bar); ``--json`` gives scripts one JSON document on
+stdout.  Bad items are reported one line each on stderr, whatever the mode.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from storyloom import __version__
+from storyloom.errors import BadInput, StoryloomError
+from storyloom.settings import Settings, load_settings
+from storyloom.store import Store
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Ctx:
+    def __init__(self, db: str | None, config: str | None) -> None:
+        self.settings: Settings = load_settings(config, db_path=db)
+
+    def store(self, readonly: bool = False) -> Store:
+        return Store(self.settings.db_path, readonly=readonly)
+
+
+def _dump(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="storyloom")
+@click.option("--db", envvar="STORYLOOM_DB", help="The store file (default ./storyloom.db).")
+@click.option("--config", envvar="STORYLOOM_CONFIG", help="A storyloom.toml settings file.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
+    """storyloom: turn a heap of news articles into stories."""
+    try:
+        ctx.obj = Ctx(db, config)
+    except StoryloomError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+# -- ingest -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(enabled: bool, total: int | None) -> Iterator[Any]:
+    """A progress bar on a terminal; a no-op callback in a pipe (so logs stay clean)."""
+    if not enabled:
+        def quiet(kind: str, payload: object) -> None:
+            if kind == "error":
+                err.print(f"[red]✗[/] {escape(str(payload))}")
+        yield quiet
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[stored]} stored[/] [red]{task.fields[failed]} failed[/]"),
+                  TimeElapsedColumn(), console=err, transient=False) as progress:
+        task = progress.add_task("ingesting", total=total, stored=0, failed=0)
+        counts = {"stored": 0, "failed": 0}
+
+        def update(kind: str, payload: object) -> None:
+            if kind == "error":
+                counts["failed"] += 1
+                progress.console.print(f"[red]✗[/] {escape(str(payload))}")
+            elif kind == "item" and payload in ("added", "version"):
+                counts["stored"] += 1
+            progress.update(task, advance=1, **counts)
+
+        yield update
+
+
+def _count_items(inputs: tuple[str, ...]) -> int | None:
+    """Files to visit, for the progress bar (a folder of JSONL files still counts files, not lines)."""
+    from storyloom.ingest import is_url
+    from storyloom.ingest.files import count_files, file_format
+
+    total = 0
+    for inp in inputs:
+        p = Path(inp)
+        if is_url(inp) or not p.exists():
+            return None
+        if p.is_file() and file_format(str(p)) in ("jsonl", "warc", "feed", "opml", "json"):
+            return None
+        if p.is_dir() and any(file_format(str(f)) in ("jsonl", "warc", "feed", "opml") for f in p.rglob("*.*l*")):
+            return None
+        total += count_files(p)
+    return total
+
+
+def _summary_table(report: Any, title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("outcome")
+    t.add_column("items", justify="right")
+    labels = {"added": "new articles", "version": "new versions of a page", "unchanged": "re-fetched, text unchanged",
+              "duplicate": "already stored", "failed": "failed", "skipped": "skipped (unknown type)"}
+    for key, label in labels.items():
+        if report.counts.get(key):
+            t.add_row(label, f"{report.counts[key]:,}")
+    t.add_row("seconds", f"{report.seconds:.1f}")
+    return t
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Exit non-zero if any item failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--allow-private", is_flag=True, default=None, help="Allow URLs on loopback/private networks.")
+@click.option("--fetch-links/--no-fetch-links", default=None, help="Fetch the page of feed entries without full text.")
+@click.pass_obj
+def ingest(obj: Ctx, inputs: tuple[str, ...], strict: bool, as_json: bool, allow_private: bool | None,
+           fetch_links: bool | None) -> None:
+    """Ingest files, folders (recursive), WARCs, feeds, OPML lists and URLs into the store.
+
+    Re-running is safe: what is stored already is recognised by its bytes and skipped.
+    """
+    from storyloom.pipeline import ingest as run_ingest
+
+    settings = obj.settings.with_overrides(allow_private=allow_private, fetch_links=fetch_links)
+    show_progress = err.is_terminal and not as_json
+    with obj.store() as store, _progress(show_progress, _count_items(inputs) if show_progress else None) as cb:
+        report = run_ingest(inputs, store, settings, on_event=cb)
+    if as_json:
+        _dump(report.as_dict())
+    else:
+        out.print(_summary_table(report, f"Ingested into {settings.db_path}"))
+    ok = sum(report.counts[k] for k in ("added", "version", "unchanged", "duplicate"))
+    if (strict and report.failed) or (ok == 0 and report.failed):
+        sys.exit(1)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--outlet", help="Only this outlet (case-insensitive).")
+@click.option("--language", "--lang", help="Only this language (ISO 639-1, e.g. en).")
+@click.option("--since", help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", help="Published on or before (YYYY-MM-DD).")
+@click.option("--limit", default=30, show_default=True)
+@click.option("--offset", default=0)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def articles(obj: Ctx, outlet: str | None, language: str | None, since: str | None, until: str | None,
+             limit: int, offset: int, as_json: bool) -> None:
+    """List articles, newest first."""
+    from storyloom.store.queries import ArticleFilter, list_articles
+
+    with _read_store(obj) as store:
+        rows = list_articles(store, ArticleFilter(outlet, language, since, until, limit, offset))
+    if as_json:
+        _dump(rows)
+        return
+    t = Table(show_lines=False)
+    for col in ("id", "published", "outlet", "lang", "headline"):
+        t.add_column(col, overflow="fold" if col == "headline" else "ellipsis", no_wrap=col != "headline")
+    for r in rows:
+        t.add_row(r["id"][:10], (r["published"] or "—")[:16], escape(r["outlet"] or "—")[:28], r["language"] or "?",
+                  escape(r["title"]))
+    out.print(t)
+
+
+@contextmanager
+def _read_store(obj: Ctx) -> Iterator[Store]:
+    try:
+        store = obj.store(readonly=True)
+    except StoryloomError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with store:
+        yield store
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--raw", is_flag=True, help="Print the raw input bytes as stored.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def show(obj: Ctx, article_id: str, raw: bool, as_json: bool) -> None:
+    """Show one article (an id or a unique prefix of at least 4 characters)."""
+    from storyloom.store.queries import get_article
+
+    with _read_store(obj) as store:
+        art = get_article(store, article_id)
+        if art is None:
+            raise click.ClickException(f"no article with a unique id starting {article_id!r}")
+        if raw:
+            sys.stdout.buffer.write(store.raw_bytes(art["blob"]) or b"")
+            return
+    if as_json:
+        _dump(art)
+        return
+    out.print(f"[bold]{escape(art['title'])}[/]")
+    meta = [("id", art["id"]), ("outlet", art["outlet"]), ("published", art["published"] or f"— ({art['date_flag']})"),
+            ("author", art["author"]), ("language", art["language"]), ("url", art["url"]),
+            ("canonical", art["canonical_url"]), ("kind", art["kind"]),
+            ("previous version", art["previous_id"]), ("next version", art["next_id"])]
+    for k, v in meta:
+        if v:
+            out.print(f"[dim]{k:>16}[/] {escape(str(v))}")
+    for s in art["sightings"]:
+        out.print(f"[dim]{'seen at':>16}[/] {escape(s['location'])}")
+    for w in art["warnings"]:
+        out.print(f"[yellow]{'warning':>16}[/] {escape(w)}")
+    out.print()
+    out.print(escape(art["text"]))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def search(obj: Ctx, query: str, limit: int, as_json: bool) -> None:
+    """Full-text search (FTS5 syntax accepted: "exact phrase", OR, NOT, prefix*)."""
+    from storyloom.store.queries import MARK_END, MARK_START
+    from storyloom.store.queries import search as run_search
+
+    with _read_store(obj) as store:
+        rows = run_search(store, query, limit=limit)
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        out.print("no matches")
+        return
+    for r in rows:
+        out.print(f"[bold]{escape(r['title'])}[/]  [dim]{r['id'][:10]} · {escape(r['outlet'] or '—')} · "
+                  f"{(r['published'] or '—')[:10]}[/]")
+        snippet = escape(r["snippet"].replace("\n", " ")).replace(MARK_START, "[bold yellow]").replace(MARK_END, "[/]")
+        out.print(f"  {snippet}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stats(obj: Ctx, as_json: bool) -> None:
+    """What the store holds."""
+    from storyloom.store.queries import stats as run_stats
+
+    with _read_store(obj) as store:
+        s = run_stats(store)
+    if as_json:
+        _dump(s)
+        return
+    t = Table(title=f"{obj.settings.db_path}", title_justify="left", show_header=False)
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    for k in ("articles", "versions", "raw_inputs", "sightings", "outlets", "undated", "first_published",
+              "last_published", "watched_feeds", "schema_version"):
+        v = s[k]
+        t.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v or "—"))
+    t.add_row("raw bytes (stored)", f"{s['raw_bytes']:,} ({s['stored_bytes']:,})")
+    t.add_row("by language", ", ".join(f"{k} {v}" for k, v in s["by_language"].items()))
+    t.add_row("by kind", ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()))
+    t.add_row("top outlets", escape(", ".join(f"{k} {v}" for k, v in list(s["top_outlets"].items())[:8])))
+    out.print(t)
+
+
+# -- watch ------------------------------------------------------------------------------------------
+
+
+def default_feeds_path() -> str:
+    return str(resources.files("storyloom") / "data" / "feeds.opml")
+
+
+@cli.command()
+@click.argument("opml", required=False)
+@click.option("--every", default="10m", show_default=True, help="How often each feed is polled (30s, 10m, 2h).")
+@click.option("--once", is_flag=True, help="Poll every due feed once and exit.")
+@click.option("--rounds", type=int, help="Stop after this many rounds.")
+@click.option("--allow-private", is_flag=True, default=None, help="Allow feeds on loopback/private networks.")
+@click.option("--fetch-links/--no-fetch-links", default=None, help="Fetch the page of entries without full text.")
+@click.pass_obj
+def watch(obj: Ctx, opml: str | None, every: str, once: bool, rounds: int | None, allow_private: bool | None,
+          fetch_links: bool | None) -> None:
+    """Poll the feeds of an OPML list (default: the bundled list of ~50 outlets) and ingest what is new."""
+    from storyloom.ingest.feeds import parse_opml
+    from storyloom.ingest.watch import HostThrottle, parse_duration, poll_round
+    from storyloom.ingest.web import Fetcher
+
+    settings = obj.settings.with_overrides(allow_private=allow_private, fetch_links=fetch_links)
+    try:
+        period = parse_duration(every)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from exc
+    path = opml or default_feeds_path()
+    try:
+        feeds = parse_opml(Path(path).read_bytes(), path)
+    except (OSError, BadInput) as exc:
+        raise click.ClickException(str(exc)) from exc
+    rounds = 1 if once else rounds
+    err.print(f"watching {len(feeds)} feeds from {escape(path)}, every {every}; Ctrl-C to stop")
+    n = 0
+    with obj.store() as store, Fetcher(settings) as fetcher:
+        throttle = HostThrottle(settings.per_host_delay)
+        try:
+            while rounds is None or n < rounds:
+                n += 1
+                started = time.time()
+                rep = poll_round(feeds, store, settings, fetcher, throttle, period,
+                                 on_event=lambda k, p: err.print(f"[red]✗[/] {escape(str(p))}") if k == "error" else None)
+                err.print(f"round {n}: polled {rep.polled}, not modified {rep.not_modified}, failed {rep.failed}, "
+                          f"new articles {rep.ingest.stored}, already had {rep.ingest.counts['duplicate'] + rep.ingest.counts['unchanged']}")
+                if rounds is not None and n >= rounds:
+                    break
+                time.sleep(max(1.0, min(period, 60.0) - (time.time() - started)))
+        except KeyboardInterrupt:
+            err.print("stopped")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except StoryloomError as exc:  # pragma: no cover - the commands convert these already
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Ingest: anything a user has (folders, files, URLs, feeds, feed lists) → a stream of RawDocs.
+
+The stream carries errors as values (:class:`~storyloom.errors.BadInput`), in input order, so the caller
+reports each bad item on one line and carries on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from storyloom.errors import BadInput, Skipped
+from storyloom.ingest.files import Item, file_format, iter_file, walk
+from storyloom.models import RawDoc
+from storyloom.settings import Settings
+
+URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_url(s: str) -> bool:
+    return bool(URL_RE.match(s))
+
+
+def iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
+    """A URL may be an article page, an RSS/Atom feed or an OPML list: the response tells which."""
+    from storyloom.ingest.feeds import iter_feed, iter_opml_feeds, looks_like_feed, looks_like_opml
+    from storyloom.ingest.files import decode_html
+
+    if fetcher is None:
+        yield BadInput(url, "URL ingest needs network access")
+        return
+    try:
+        res = fetcher.fetch(url)
+    except BadInput as exc:
+        yield exc
+        return
+    data = res.content
+    if not data.strip():
+        yield BadInput(url, "empty response")
+        return
+    ctype = res.content_type
+    if looks_like_opml(data):
+        yield from iter_opml_feeds(data, url, settings, fetcher)
+    elif "rss" in ctype or "atom" in ctype or looks_like_feed(data):
+        yield from iter_feed(data, url, settings, fetcher if settings.fetch_links else None)
+    elif ctype in ("", "text/html", "application/xhtml+xml", "text/plain") or data.lstrip()[:1] == b"<":
+        try:
+            yield RawDoc(raw=data, kind="url", location=url, url=res.final_url, html=decode_html(data, url),
+                         extra={"redirects": res.redirects} if res.redirects else {})
+        except BadInput as exc:
+            yield exc
+    else:
+        yield BadInput(url, f"unsupported content type {ctype!r}")
+
+
+def iter_inputs(inputs: Iterable[str], settings: Settings, fetcher: Any | None = None) -> Iterator[Item]:
+    """Every item of every input, in order: paths are walked (sorted), URLs fetched."""
+    for inp in inputs:
+        if is_url(inp):
+            yield from iter_url(inp, settings, fetcher)
+            continue
+        path = Path(inp)
+        if not path.exists():
+            yield BadInput(inp, "no such file or directory")
+            continue
+        explicit = path.is_file()
+        for f in walk(path):
+            if not explicit and file_format(str(f)) is None:
+                yield Skipped(str(f), "unknown file type")
+                continue
+            yield from iter_file(f, settings, fetcher)
+
+
+__all__ = ["iter_inputs", "iter_url", "is_url", "Item"]

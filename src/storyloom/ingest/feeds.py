@@ -1,0 +1,181 @@
+"""RSS/Atom feeds and OPML feed lists.
+
+feedparser reads the feed (never fetching anything itself: we hand it bytes fetched through the guarded
+:class:`~storyloom.ingest.web.Fetcher`).  Each entry becomes one RawDoc: its full content when the feed
+carries it (``content:encoded``, Atom ``content``), otherwise — when a fetcher is given — the linked page,
+and the entry's summary when that page cannot be had (with a warning saying so).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from storyloom.errors import BadInput
+from storyloom.models import RawDoc
+from storyloom.settings import Settings
+
+FULL_CONTENT_CHARS = 1200  # entry content shorter than this (as text) is a teaser: fetch the page
+
+
+@dataclass(frozen=True)
+class FeedRef:
+    url: str
+    title: str | None = None
+    language: str | None = None
+    category: str | None = None
+
+
+def looks_like_feed(data: bytes) -> bool:
+    head = data[:2048].lstrip().lower()
+    return head.startswith(b"<?xml") and any(t in data[:4096].lower() for t in (b"<rss", b"<feed", b"<rdf:rdf")) or head.startswith((b"<rss", b"<feed"))
+
+
+def looks_like_opml(data: bytes) -> bool:
+    return b"<opml" in data[:4096].lower()
+
+
+def parse_opml(data: bytes, location: str) -> list[FeedRef]:
+    """Feed outlines of an OPML file (nested categories flattened; order kept; duplicates dropped)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise BadInput(location, f"malformed OPML: {exc}") from exc
+    if root.tag.lower() != "opml":
+        raise BadInput(location, "not an OPML document")
+    refs: list[FeedRef] = []
+    seen: set[str] = set()
+
+    def visit(node: Any, category: str | None) -> None:
+        for child in node:
+            if not isinstance(child.tag, str) or child.tag.lower() != "outline":
+                continue
+            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+            label = child.get("title") or child.get("text")
+            if url:
+                if url not in seen:
+                    seen.add(url)
+                    refs.append(FeedRef(url, label, child.get("language"), category))
+            else:
+                visit(child, label or category)
+
+    body = root.find("body")
+    visit(body if body is not None else root, None)
+    if not refs:
+        raise BadInput(location, "OPML lists no feeds (no outline with xmlUrl)")
+    return refs
+
+
+def _entry_text(entry: Any) -> tuple[str | None, str | None]:
+    """(html of full content, html of summary)."""
+    content = None
+    for c in entry.get("content") or []:
+        value = c.get("value")
+        if value and (content is None or len(value) > len(content)):
+            content = value
+    return content, entry.get("summary")
+
+
+def _html_text_len(html: str) -> int:
+    try:
+        from lxml import html as lh
+
+        return len(lh.fromstring(html).text_content().strip())
+    except (etree.ParserError, ValueError):
+        return len(html)
+
+
+def entry_record(entry: Any, feed_url: str) -> dict[str, Any]:
+    """The stable fields of an entry, as the canonical record we keep as its raw bytes."""
+    content, summary = _entry_text(entry)
+    tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
+    return {
+        "feed": feed_url,
+        "id": entry.get("id"),
+        "link": entry.get("link"),
+        "title": entry.get("title"),
+        "author": entry.get("author"),
+        "published": entry.get("published") or entry.get("updated"),
+        "summary": summary,
+        "content": content,
+        "tags": tags,
+    }
+
+
+def iter_feed(
+    data: bytes, location: str, settings: Settings, fetcher: Any | None = None, known_url: Any = None
+) -> Iterator[RawDoc | BadInput]:
+    """Entries of one RSS/Atom document.  ``known_url(url) -> bool`` lets a poller skip pages it has."""
+    import feedparser
+
+    parsed = feedparser.parse(data)
+    if not parsed.entries:
+        if parsed.get("bozo"):
+            yield BadInput(location, f"not a readable feed: {parsed.get('bozo_exception')}")
+        else:
+            yield BadInput(location, "feed has no entries")
+        return
+    feed_title = parsed.feed.get("title")
+    feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower() or None
+    for i, entry in enumerate(parsed.entries):
+        rec = entry_record(entry, location)
+        where = f"{location}#{rec['id'] or rec['link'] or i}"
+        body = rec["content"] or rec["summary"]
+        link = rec["link"]
+        if link and fetcher is not None and (not rec["content"] or _html_text_len(rec["content"]) < FULL_CONTENT_CHARS):
+            if known_url is not None and known_url(link):
+                continue
+            try:
+                page = fetcher.fetch(link)
+                if page.content.strip():
+                    from storyloom.ingest.files import decode_html
+
+                    yield RawDoc(
+                        raw=page.content, kind="url", location=link, url=page.final_url, title=rec["title"],
+                        html=decode_html(page.content, link), published=rec["published"], outlet=feed_title,
+                        author=rec["author"], language=feed_lang, extra={"feed": location, "feed_entry": rec["id"]},
+                    )
+                    continue
+            except BadInput as exc:
+                if not body:
+                    yield exc
+                    continue
+                warning = f"linked page not fetched ({exc.reason}); feed text used"
+                rec = {**rec, "warning": warning}
+        if not body:
+            yield BadInput(where, "entry has no content and no page could be fetched")
+            continue
+        raw = json.dumps(rec, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        yield RawDoc(
+            raw=raw, kind="feed", location=where, url=link, title=rec["title"], html=body,
+            published=rec["published"], outlet=feed_title, author=rec["author"], language=feed_lang,
+            extra={k: v for k, v in rec.items() if k in ("feed", "id", "tags", "warning") and v},
+        )
+
+
+def iter_opml_feeds(data: bytes, location: str, settings: Settings, fetcher: Any | None) -> Iterator[RawDoc | BadInput]:
+    """Ingesting an OPML file fetches each of its feeds once (``watch`` polls them repeatedly)."""
+    try:
+        refs = parse_opml(data, location)
+    except BadInput as exc:
+        yield exc
+        return
+    if fetcher is None:
+        yield BadInput(location, "an OPML feed list needs network access to fetch its feeds")
+        return
+    for ref in refs:
+        yield from iter_feed_url(ref.url, settings, fetcher)
+
+
+def iter_feed_url(url: str, settings: Settings, fetcher: Any) -> Iterator[RawDoc | BadInput]:
+    try:
+        res = fetcher.fetch(url)
+    except BadInput as exc:
+        yield exc
+        return
+    yield from iter_feed(res.content, url, settings, fetcher if settings.fetch_links else None)

@@ -1,0 +1,195 @@
+"""Files and folders → RawDocs: .txt, .html/.htm, .json, .jsonl, WARC, RSS/Atom, OPML, and .gz of each.
+
+Everything is streamed: a JSONL file of a million lines is read line by line, a folder is walked lazily in
+sorted order (so a re-run meets items in the same order, which keeps ids and versions deterministic).
+Errors are yielded as values, not raised, so one bad item never ends the walk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from storyloom.errors import BadInput
+from storyloom.ingest.decode import decode_text, looks_binary, read_capped
+from storyloom.ingest.records import parse_json_bytes, record_to_raw
+from storyloom.models import RawDoc
+from storyloom.settings import Settings
+
+Item = RawDoc | BadInput
+
+TEXT_EXT = {".txt", ".text"}
+HTML_EXT = {".html", ".htm", ".xhtml"}
+JSON_EXT = {".json"}
+JSONL_EXT = {".jsonl", ".ndjson"}
+WARC_EXT = {".warc", ".arc"}
+FEED_EXT = {".rss", ".atom", ".xml", ".rdf"}
+OPML_EXT = {".opml"}
+KNOWN_EXT = TEXT_EXT | HTML_EXT | JSON_EXT | JSONL_EXT | WARC_EXT | FEED_EXT | OPML_EXT
+
+
+def file_format(path: str) -> str | None:
+    """The format of a file from its name, looking through a trailing .gz."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    ext = os.path.splitext(name)[1]
+    for fmt, exts in (
+        ("txt", TEXT_EXT), ("html", HTML_EXT), ("json", JSON_EXT), ("jsonl", JSONL_EXT),
+        ("warc", WARC_EXT), ("feed", FEED_EXT), ("opml", OPML_EXT),
+    ):
+        if ext in exts:
+            return fmt
+    return None
+
+
+def walk(path: Path) -> Iterator[Path]:
+    """Files under ``path`` (or ``path`` itself), sorted, hidden files and folders skipped."""
+    if path.is_file():
+        yield path
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def count_files(path: Path) -> int:
+    return sum(1 for p in walk(path) if file_format(str(p)))
+
+
+def split_headline(text: str) -> tuple[str, str]:
+    """Scraped .txt convention: the first non-empty line is the headline, the rest is the body."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            return line.strip(), "\n".join(lines[i + 1 :]).strip("\n")
+    return "", ""
+
+
+def read_file(path: Path, settings: Settings) -> bytes:
+    """The whole (decompressed) content of a file, within the size cap."""
+    loc = str(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInput(loc, "empty file")
+    if size > settings.max_file_bytes:
+        raise BadInput(loc, f"larger than the size cap of {settings.max_file_bytes:,} bytes ({size:,})")
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+        fh.seek(0)
+        if head == b"\x1f\x8b":
+            data = read_capped(gzip.GzipFile(fileobj=fh), settings.max_file_bytes, loc)  # type: ignore[arg-type]
+        else:
+            data = fh.read()
+    if not data.strip():
+        raise BadInput(loc, "empty file" + (" (after decompression)" if head == b"\x1f\x8b" else ""))
+    return data
+
+
+def iter_file(path: Path, settings: Settings, fetcher: object | None = None) -> Iterator[Item]:
+    """RawDocs from one file; formats that hold many items (JSONL, WARC, feeds) yield many."""
+    loc = str(path)
+    fmt = file_format(loc)
+    if fmt is None:
+        yield BadInput(loc, "unsupported file type (expected .txt .html .json .jsonl .warc .rss .atom .xml .opml, or .gz of one)")
+        return
+    try:
+        if fmt == "jsonl":
+            yield from iter_jsonl(path, settings)
+            return
+        if fmt == "warc":
+            from storyloom.ingest.warc import iter_warc
+
+            yield from iter_warc(path, settings)
+            return
+        data = read_file(path, settings)
+        if fmt == "txt":
+            text = decode_text(data, loc)
+            title, body = split_headline(text)
+            if not body.strip() and not title:
+                raise BadInput(loc, "no text")
+            yield RawDoc(raw=data, kind="txt", location=loc, title=title, text=body or title)
+        elif fmt == "html":
+            if looks_binary(data):
+                raise BadInput(loc, "binary content, not HTML")
+            yield RawDoc(raw=data, kind="html", location=loc, html=decode_html(data, loc))
+        elif fmt == "json":
+            obj = parse_json_bytes(decode_text(data, loc).encode("utf-8"), loc)
+            objs = obj if isinstance(obj, list) else [obj]
+            for i, o in enumerate(objs):
+                sub_loc = loc if len(objs) == 1 else f"{loc}#{i}"
+                raw = data if len(objs) == 1 else json.dumps(o, ensure_ascii=False, sort_keys=True).encode()
+                try:
+                    yield record_to_raw(o, raw, "json", sub_loc)
+                except BadInput as exc:
+                    yield exc
+        elif fmt == "feed":
+            from storyloom.ingest.feeds import iter_feed
+
+            yield from iter_feed(data, loc, settings, fetcher=None)
+        elif fmt == "opml":
+            from storyloom.ingest.feeds import iter_opml_feeds
+
+            yield from iter_opml_feeds(data, loc, settings, fetcher)
+    except BadInput as exc:
+        yield exc
+    except OSError as exc:
+        yield BadInput(loc, f"cannot read: {exc.strerror or exc}")
+
+
+def decode_html(data: bytes, location: str) -> str:
+    """HTML bytes → str, honouring a <meta charset> when UTF-8 fails."""
+    declared = None
+    head = data[:4096].lower()
+    idx = head.find(b"charset=")
+    if idx >= 0:
+        cs = head[idx + 8 : idx + 40].strip(b"\"' ").split(b'"')[0].split(b"'")[0].split(b";")[0].split(b">")[0]
+        declared = cs.strip().decode("ascii", "ignore") or None
+    return decode_text(data, location, declared)
+
+
+def iter_jsonl(path: Path, settings: Settings) -> Iterator[Item]:
+    """One article per line, streamed; a malformed line is reported with its number and skipped."""
+    loc = str(path)
+    if path.stat().st_size == 0:
+        yield BadInput(loc, "empty file")
+        return
+    fh = open(path, "rb")
+    with fh:
+        head = fh.read(2)
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+        lineno = 0
+        total = 0
+        seen_any = False
+        try:
+            for line in stream:
+                lineno += 1
+                total += len(line)
+                if total > settings.max_file_bytes:
+                    yield BadInput(loc, f"stopped at line {lineno}: file larger than the size cap of {settings.max_file_bytes:,} bytes")
+                    return
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                seen_any = True
+                where = f"{loc}:{lineno}"
+                if len(stripped) > settings.max_item_bytes:
+                    yield BadInput(where, f"line larger than the item cap of {settings.max_item_bytes:,} bytes")
+                    continue
+                try:
+                    obj = parse_json_bytes(decode_text(stripped, where).encode("utf-8"), where)
+                    yield record_to_raw(obj, stripped, "jsonl", where)
+                except BadInput as exc:
+                    yield exc
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+            yield BadInput(loc, f"truncated or corrupt after line {lineno}: {exc}")
+            return
+        if not seen_any:
+            yield BadInput(loc, "empty file")

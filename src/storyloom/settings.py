@@ -1,0 +1,62 @@
+"""One dataclass of tunables, read once and passed down (no module globals).
+
+Values come from the defaults below, then from a TOML file (``storyloom.toml`` in the working directory or
+the path in ``STORYLOOM_CONFIG``), then from explicit overrides (CLI flags).  Unknown keys in the file are
+an error, so a typo does not silently leave a default in force.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from storyloom import __version__
+from storyloom.errors import StoryloomError
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: str = "storyloom.db"
+    # ingest
+    max_file_bytes: int = 50 * 1024 * 1024  # a single input file (or decompressed .gz) larger than this is refused
+    max_item_bytes: int = 20 * 1024 * 1024  # one article (JSONL line, WARC payload, page)
+    batch_size: int = 500  # items per transaction: the unit of crash safety
+    # network (URL and feed fetching)
+    user_agent: str = f"storyloom/{__version__} (offline news clustering; +https://pypi.org/project/storyloom/)"
+    fetch_timeout: float = 15.0  # seconds per request phase (connect, read, write, pool)
+    fetch_total_timeout: float = 60.0  # seconds for a whole download, however slowly it trickles
+    max_fetch_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    allow_private: bool = False  # allow loopback/private/link-local targets (tests, intranets)
+    fetch_links: bool = True  # for feed entries without full content, fetch the linked page
+    # watch
+    per_host_delay: float = 2.0  # seconds between two requests to the same host
+    backoff_base: float = 60.0  # first retry delay after a failure, doubled each time
+    backoff_max: float = 6 * 3600.0
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with the given fields changed; ``None`` values leave the field as it is."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Defaults ← TOML file (if any) ← overrides."""
+    settings = Settings()
+    candidate = path or os.environ.get("STORYLOOM_CONFIG") or "storyloom.toml"
+    p = Path(candidate)
+    if p.is_file():
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise StoryloomError(f"{p}: not valid TOML: {exc}") from exc
+        known = {f.name for f in fields(Settings)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StoryloomError(f"{p}: unknown settings {', '.join(unknown)}")
+        settings = replace(settings, **data)
+    elif path is not None:
+        raise StoryloomError(f"{p}: settings file not found")
+    return settings.with_overrides(**overrides)

@@ -1,0 +1,153 @@
+"""Read queries shared by the CLI, the API and the web UI (so all three show the same thing)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from storyloom.store.sqlite import Store
+
+MARK_START, MARK_END = "\x02", "\x03"  # around matched words in snippets; each shell renders them its way
+
+LIST_COLUMNS = "id, title, outlet, language, published, date_flag, url, kind, length(text) AS chars, previous_id"
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    outlet: str | None = None
+    language: str | None = None
+    since: str | None = None  # ISO date or datetime, inclusive
+    until: str | None = None  # ISO date or datetime, inclusive of the whole day when a date
+    limit: int = 50
+    offset: int = 0
+
+
+def _row(r: sqlite3.Row) -> dict[str, Any]:
+    return {k: r[k] for k in r.keys()}
+
+
+def list_articles(store: Store, f: ArticleFilter) -> list[dict[str, Any]]:
+    """Articles newest first (undated ones last), filtered by outlet, language and date range."""
+    where, args = [], []
+    if f.outlet:
+        where.append("outlet = ? COLLATE NOCASE")
+        args.append(f.outlet)
+    if f.language:
+        where.append("language = ?")
+        args.append(f.language.lower())
+    if f.since:
+        where.append("published >= ?")
+        args.append(f.since)
+    if f.until:
+        where.append("published <= ?")
+        args.append(f.until + ("T23:59:59~" if len(f.until) == 10 else ""))
+    sql = f"SELECT {LIST_COLUMNS} FROM articles"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY published IS NULL, published DESC, rowid DESC LIMIT ? OFFSET ?"
+    return [_row(r) for r in store.conn.execute(sql, [*args, f.limit, f.offset])]
+
+
+def resolve_id(store: Store, prefix: str) -> str | None:
+    """An article id from a unique prefix (at least 4 characters), as git resolves short hashes."""
+    prefix = prefix.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{4,16}", prefix):
+        return None
+    rows = store.conn.execute(
+        "SELECT id FROM articles WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "g")
+    ).fetchall()
+    return rows[0]["id"] if len(rows) == 1 else None
+
+
+def get_article(store: Store, article_id: str) -> dict[str, Any] | None:
+    """One article with everything known about it: metadata, text, removed spans, where it was seen."""
+    full = resolve_id(store, article_id)
+    if full is None:
+        return None
+    r = store.conn.execute("SELECT * FROM articles WHERE id = ?", (full,)).fetchone()
+    art = _row(r)
+    art["extra"] = json.loads(art["extra"])
+    art["warnings"] = json.loads(art["warnings"])
+    art["removed"] = [
+        _row(s)
+        for s in store.conn.execute(
+            "SELECT start, end, reason, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (full,)
+        )
+    ]
+    art["sightings"] = [
+        _row(s)
+        for s in store.conn.execute(
+            "SELECT location, blob, first_seen FROM sightings WHERE article_id = ? ORDER BY first_seen, location",
+            (full,),
+        )
+    ]
+    art["next_id"] = next(
+        iter(r["id"] for r in store.conn.execute("SELECT id FROM articles WHERE previous_id = ?", (full,))), None
+    )
+    return art
+
+
+_FTS_SPECIAL = re.compile(r'["*():^+\-]|\b(AND|OR|NOT|NEAR)\b')
+
+
+def _fts_query(q: str) -> str:
+    """A user's words as a safe FTS5 query: each word quoted (so punctuation is never syntax), all ANDed.
+
+    Users who want FTS5 syntax (phrases, OR, prefix*) get it when the query parses; this is the fallback.
+    """
+    words = re.findall(r"\w+", q, flags=re.UNICODE)
+    return " ".join(f'"{w}"' for w in words)
+
+
+def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+    """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets."""
+    sql = (
+        "SELECT a.id, a.title, a.outlet, a.language, a.published, "
+        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet, "
+        "bm25(articles_fts, 5.0, 1.0) AS score "
+        "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
+        "WHERE articles_fts MATCH ? ORDER BY score LIMIT ? OFFSET ?"
+    )
+    q = q.strip()
+    if not q:
+        return []
+    attempts = [q, _fts_query(q)] if _FTS_SPECIAL.search(q) else [_fts_query(q)]
+    for attempt in attempts:
+        if not attempt:
+            continue
+        try:
+            return [_row(r) for r in store.conn.execute(sql, (attempt, limit, offset))]
+        except sqlite3.OperationalError:
+            continue  # not valid FTS5 syntax: fall back to plain words
+    return []
+
+
+def stats(store: Store) -> dict[str, Any]:
+    c = store.conn
+    one = lambda sql: c.execute(sql).fetchone()[0]  # noqa: E731
+    return {
+        "articles": one("SELECT count(*) FROM articles"),
+        "raw_inputs": one("SELECT count(*) FROM blobs"),
+        "raw_bytes": one("SELECT coalesce(sum(size), 0) FROM blobs"),
+        "stored_bytes": one("SELECT coalesce(sum(length(data)), 0) FROM blobs"),
+        "sightings": one("SELECT count(*) FROM sightings"),
+        "versions": one("SELECT count(*) FROM articles WHERE previous_id IS NOT NULL"),
+        "outlets": one("SELECT count(DISTINCT outlet) FROM articles"),
+        "undated": one("SELECT count(*) FROM articles WHERE published IS NULL"),
+        "first_published": one("SELECT min(published) FROM articles"),
+        "last_published": one("SELECT max(published) FROM articles"),
+        "by_kind": {r[0]: r[1] for r in c.execute("SELECT kind, count(*) FROM articles GROUP BY kind ORDER BY 2 DESC")},
+        "by_language": {
+            r[0] or "?": r[1]
+            for r in c.execute("SELECT language, count(*) FROM articles GROUP BY language ORDER BY 2 DESC LIMIT 15")
+        },
+        "top_outlets": {
+            r[0] or "?": r[1]
+            for r in c.execute("SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY 2 DESC LIMIT 15")
+        },
+        "watched_feeds": one("SELECT count(*) FROM feeds"),
+        "schema_version": store.schema_version(),
+    }

@@ -1,0 +1,216 @@
+"""SQLite store: schema, migrations, the one writer, and the connection setup.
+
+WAL mode lets readers (the CLI, the web UI) work while one writer ingests.  Writes happen in batches, one
+transaction each, so a process killed at any moment leaves the store as it was after the last complete
+batch; re-running the ingest then adds exactly what is missing (every insert is keyed by a content hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from storyloom.errors import StoreError
+from storyloom.models import Article, RawDoc
+from storyloom.store.migrations import LATEST, MIGRATIONS
+
+COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What writing one item did: ``added`` a new article, ``version`` (added, linked to an older version
+    at the same URL), ``unchanged`` (new raw bytes whose text equals the latest version: raw kept, no new
+    article) or ``duplicate`` (these exact bytes were already stored)."""
+
+    status: str
+    article_id: str
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def text_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def encode_blob(data: bytes) -> tuple[str, bytes]:
+    if len(data) <= COMPRESS_OVER:
+        return "raw", data
+    return "zlib", zlib.compress(data, 1)
+
+
+def decode_blob(codec: str, data: bytes) -> bytes:
+    if codec == "raw":
+        return bytes(data)
+    if codec == "zlib":
+        return zlib.decompress(data)
+    raise StoreError(f"unknown blob codec {codec!r}")
+
+
+class Store:
+    """A handle on one SQLite file.  Create one per thread; only one process should write at a time."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        if readonly:
+            if not Path(self.path).exists():
+                raise StoreError(f"{self.path}: no such store (run `storyloom ingest` first)")
+            uri = f"file:{Path(self.path).resolve()}?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a crash of the process never corrupts or loses a committed batch;
+            # only an OS crash / power loss can drop the last batches, which a re-run restores.
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.migrate()
+        else:
+            self._check_version()
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _check_version(self) -> None:
+        version = self.schema_version()
+        if version > LATEST:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this storyloom knows ({LATEST}); "
+                "upgrade storyloom"
+            )
+
+    def migrate(self) -> list[int]:
+        """Apply every migration newer than the store, each in its own transaction."""
+        self._check_version()
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version <= self.schema_version():
+                continue
+            try:
+                self.conn.executescript(
+                    "BEGIN IMMEDIATE;\n"
+                    + sql
+                    + f"\nINSERT INTO schema_migrations VALUES ({version}, {json.dumps(name)}, '{_now()}');"
+                    + f"\nPRAGMA user_version = {version};\nCOMMIT;"
+                )
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: migration {version} ({name}) failed: {exc}") from exc
+            applied.append(version)
+        return applied
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all or nothing.  IMMEDIATE takes the write lock up front."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def has_blob(self, key: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (key,)).fetchone() is not None
+
+    def write_batch(self, items: Iterable[tuple[RawDoc, Article]]) -> list[WriteOutcome]:
+        """Store a batch of (raw input, cleaned article) pairs in one transaction.
+
+        Idempotent: an item whose raw bytes are already stored only records the new place it was seen.
+        A page at a URL already stored with other text becomes a new version linked to the latest one.
+        """
+        outcomes: list[WriteOutcome] = []
+        now = _now()
+        with self.transaction() as c:
+            for raw, art in items:
+                outcomes.append(self._write_one(c, raw, art, now))
+        return outcomes
+
+    def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str) -> WriteOutcome:
+        key = art.blob
+        existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (key,)).fetchone()
+        if existing is not None:
+            c.execute(
+                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (existing[0], raw.location, key, now)
+            )
+            return WriteOutcome("duplicate", existing[0])
+        th = text_hash(art.title, art.text)
+        previous = None
+        if art.url:
+            previous = c.execute(
+                "SELECT id, text_hash FROM articles WHERE url = ? AND kind = ? ORDER BY rowid DESC LIMIT 1",
+                (art.url, art.kind),
+            ).fetchone()
+        codec, data = encode_blob(raw.raw)
+        c.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (key, len(raw.raw), codec, data))
+        if previous is not None and previous["text_hash"] == th:
+            c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, key, now))
+            return WriteOutcome("unchanged", previous["id"])
+        c.execute(
+            """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
+                   published, date_flag, outlet, author, language, extra, warnings, previous_id, ingested_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title, art.text, th,
+                art.published, art.date_flag, art.outlet, art.author, art.language,
+                json.dumps(art.extra, ensure_ascii=False, sort_keys=True, default=str),
+                json.dumps(list(art.warnings), ensure_ascii=False),
+                previous["id"] if previous is not None else None, now,
+            ),
+        )
+        c.executemany(
+            "INSERT OR REPLACE INTO removed_spans VALUES (?, ?, ?, ?, ?)",
+            [(art.id, s.start, s.end, s.reason, s.rule) for s in art.removed],
+        )
+        c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, key, now))
+        return WriteOutcome("version" if previous is not None else "added", art.id)
+
+    def has_url(self, url: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE url = ? LIMIT 1", (url,)).fetchone() is not None
+
+    def raw_bytes(self, key: str) -> bytes | None:
+        row = self.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (key,)).fetchone()
+        return decode_blob(row["codec"], row["data"]) if row else None
+
+    # -- feed polling state -------------------------------------------------------------------------
+
+    def feed_state(self, url: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+
+    def save_feed_state(self, url: str, **fields: object) -> None:
+        cols = ["url", *fields]
+        updates = ", ".join(f"{k} = excluded.{k}" for k in fields) or "url = url"
+        with self.transaction() as c:
+            c.execute(
+                f"INSERT INTO feeds ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT(url) DO UPDATE SET {updates}",
+                [url, *fields.values()],
+            )
