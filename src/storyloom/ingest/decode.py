@@ -7,8 +7,8 @@ successful strict UTF-8 decode is almost never wrong; anything else goes to char
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from charset_normalizer import from_bytes
@@ -66,14 +66,49 @@ def read_capped(stream: BinaryIO, cap: int, location: str) -> bytes:
     return data
 
 
-def open_maybe_gzip(path: str, raw: BinaryIO) -> BinaryIO:
-    """Wrap a file in a gzip reader when its name or magic bytes say so."""
-    head = raw.read(2)
-    raw.seek(0)
-    if path.lower().endswith(".gz") or head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
+class Truncated(Exception):
+    """A compressed stream ended before its end marker (a partial download, a killed writer)."""
 
 
-def bytes_reader(data: bytes) -> BinaryIO:
-    return io.BytesIO(data)
+def iter_lines(fh: BinaryIO, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Lines of a plain or gzip stream, recovering every complete line before any damage.
+
+    ``gzip.GzipFile`` raises on a truncated member before handing out the lines it already inflated, so a
+    partial download of a JSONL.gz would lose everything; decompressing chunk by chunk keeps them.  Handles
+    concatenated gzip members.  Raises :class:`Truncated` after the last good line when the data is cut.
+    """
+    head = fh.read(2)
+    fh.seek(0)
+    if head != b"\x1f\x8b":
+        yield from fh
+        return
+    d = zlib.decompressobj(wbits=31)
+    buf = b""
+    while True:
+        block = fh.read(chunk)
+        if not block:
+            break
+        while block:
+            try:
+                out = d.decompress(block)
+            except zlib.error as exc:
+                yield from _complete_lines(buf)[0]
+                raise Truncated(f"corrupt compressed data ({exc})") from exc
+            lines, buf = _complete_lines(buf + out)
+            yield from lines
+            block = d.unused_data if d.eof else b""
+            if d.eof:
+                if not block.lstrip(b"\x00"):
+                    break
+                d = zlib.decompressobj(wbits=31)  # next gzip member
+    if not d.eof:
+        if buf:
+            pass  # an incomplete last line of a cut stream is not a record: drop it, report below
+        raise Truncated("compressed file ended before the end-of-stream marker")
+    if buf:
+        yield buf
+
+
+def _complete_lines(data: bytes) -> tuple[list[bytes], bytes]:
+    parts = data.split(b"\n")
+    return [p + b"\n" for p in parts[:-1]], parts[-1]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from storyloom.errors import BadInput
-from storyloom.ingest.decode import decode_text, looks_binary, read_capped
+from storyloom.ingest.decode import Truncated, decode_text, iter_lines, looks_binary, read_capped
 from storyloom.ingest.records import parse_json_bytes, record_to_raw
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
@@ -160,16 +160,12 @@ def iter_jsonl(path: Path, settings: Settings) -> Iterator[Item]:
     if path.stat().st_size == 0:
         yield BadInput(loc, "empty file")
         return
-    fh = open(path, "rb")
-    with fh:
-        head = fh.read(2)
-        fh.seek(0)
-        stream = gzip.GzipFile(fileobj=fh) if head == b"\x1f\x8b" else fh
+    with open(path, "rb") as fh:
         lineno = 0
         total = 0
         seen_any = False
         try:
-            for line in stream:
+            for line in iter_lines(fh):
                 lineno += 1
                 total += len(line)
                 if total > settings.max_file_bytes:
@@ -188,7 +184,7 @@ def iter_jsonl(path: Path, settings: Settings) -> Iterator[Item]:
                     yield record_to_raw(obj, stripped, "jsonl", where)
                 except BadInput as exc:
                     yield exc
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        except (Truncated, OSError) as exc:
             yield BadInput(loc, f"truncated or corrupt after line {lineno}: {exc}")
             return
         if not seen_any:

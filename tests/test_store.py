@@ -1,0 +1,118 @@
+"""The store: idempotent writes, page versions, FTS in step with articles, migrations, search."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storyloom.errors import StoreError
+from storyloom.ingest.records import record_to_raw
+from storyloom.models import RawDoc
+from storyloom.pipeline import ingest, ingest_items
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store.migrations import LATEST
+from storyloom.store.queries import ArticleFilter, get_article, list_articles, resolve_id, search, stats
+
+
+def page(url: str, body: str, extra: str = "") -> RawDoc:
+    raw = f"{url}|{body}|{extra}".encode()
+    return record_to_raw({"url": url, "title": "Headline", "text": body}, raw, "jsonl", f"test:{url}:{extra}")
+
+
+def fts_consistent(store: Store) -> bool:
+    store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+    return True
+
+
+def test_reingest_adds_nothing(tmp_path: Path, settings: Settings, store: Store) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        (src / f"{i}.txt").write_text(f"Title {i}\n\nBody of article {i} about the flood.", encoding="utf-8")
+    first = ingest([str(src)], store, settings)
+    second = ingest([str(src)], store, settings)
+    assert first.counts["added"] == 5
+    assert second.counts == {"duplicate": 5}
+    assert store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 5
+    assert store.conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 5
+    # the same bytes found at a new place: one article, one more sighting
+    (tmp_path / "copy.txt").write_bytes((src / "0.txt").read_bytes())
+    third = ingest([str(tmp_path / "copy.txt")], store, settings)
+    assert third.counts == {"duplicate": 1}
+    art = get_article(store, first.added_ids[0])
+    assert art is not None and len(art["sightings"]) == 2
+    assert fts_consistent(store)
+
+
+def test_changed_page_becomes_linked_version(settings: Settings, store: Store) -> None:
+    r1 = ingest_items([page("https://ex.com/a", "first text")], store, settings)
+    r2 = ingest_items([page("https://ex.com/a", "first text", extra="ads changed")], store, settings)
+    r3 = ingest_items([page("https://ex.com/a", "corrected text")], store, settings)
+    assert r1.counts == {"added": 1} and r2.counts == {"unchanged": 1} and r3.counts == {"version": 1}
+    new = get_article(store, r3.added_ids[0])
+    assert new is not None and new["previous_id"] == r1.added_ids[0]
+    old = get_article(store, r1.added_ids[0])
+    assert old is not None and old["next_id"] == new["id"]
+    assert len(old["sightings"]) == 2  # the re-fetch with unchanged text is recorded, its raw bytes kept
+    assert store.conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 3
+
+
+def test_raw_bytes_kept_exactly(tmp_path: Path, settings: Settings, store: Store) -> None:
+    data = ("Título\n\n" + "Texto del artículo. " * 200).encode("utf-8")  # compressed in the store
+    (tmp_path / "a.txt").write_bytes(data)
+    rep = ingest([str(tmp_path / "a.txt")], store, settings)
+    art = get_article(store, rep.added_ids[0])
+    assert art is not None and store.raw_bytes(art["blob"]) == data
+
+
+def test_migrations_are_numbered_and_recorded(store: Store) -> None:
+    assert store.schema_version() == LATEST
+    rows = store.conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == list(range(1, LATEST + 1))
+    assert store.migrate() == []  # nothing left to apply
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    p = tmp_path / "future.db"
+    c = sqlite3.connect(p)
+    c.execute(f"PRAGMA user_version = {LATEST + 1}")
+    c.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(p)
+
+
+def test_readonly_store_missing(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no such store"):
+        Store(tmp_path / "absent.db", readonly=True)
+
+
+def test_queries(settings: Settings, store: Store) -> None:
+    recs = [
+        {"url": "https://a.com/1", "title": "Flood in the valley", "text": "The river burst its banks.", "published": "2024-03-01T10:00:00Z", "outlet": "A", "language": "en"},
+        {"url": "https://b.com/1", "title": "Élection présidentielle", "text": "Les électeurs ont voté dimanche.", "published": "2024-03-02", "outlet": "B", "language": "fr"},
+        {"url": "https://c.com/1", "title": "No date here", "text": "Flood waters receded slowly.", "outlet": "A"},
+    ]
+    items = [record_to_raw(r, str(r).encode(), "jsonl", f"t:{i}") for i, r in enumerate(recs)]
+    ingest_items(items, store, settings)
+    rows = list_articles(store, ArticleFilter())
+    assert [r["title"] for r in rows] == ["Élection présidentielle", "Flood in the valley", "No date here"]
+    assert [r["title"] for r in list_articles(store, ArticleFilter(outlet="a"))] == ["Flood in the valley", "No date here"]
+    assert [r["title"] for r in list_articles(store, ArticleFilter(language="fr"))] == ["Élection présidentielle"]
+    assert [r["title"] for r in list_articles(store, ArticleFilter(since="2024-03-02"))] == ["Élection présidentielle"]
+    assert [r["title"] for r in list_articles(store, ArticleFilter(until="2024-03-01"))] == ["Flood in the valley"]
+    hits = search(store, "flood")
+    assert {h["title"] for h in hits} == {"Flood in the valley", "No date here"}
+    assert hits[0]["title"] == "Flood in the valley"  # headline matches weigh more
+    assert search(store, "electeurs")[0]["outlet"] == "B"  # diacritics folded
+    # broken FTS5 syntax falls back to the plain words instead of raising
+    assert [h["title"] for h in search(store, 'river (burst')] == ["Flood in the valley"]
+    assert search(store, '"river burst"')[0]["title"] == "Flood in the valley"  # FTS5 phrase syntax works
+    assert search(store, "") == []
+    art_id = rows[0]["id"]
+    assert resolve_id(store, art_id[:6]) == art_id and resolve_id(store, "zz") is None
+    s = stats(store)
+    assert s["articles"] == 3 and s["undated"] == 1 and s["by_language"]["fr"] == 1
