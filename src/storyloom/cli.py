@@ -187,9 +187,10 @@ def _read_store(obj: Ctx) -> Iterator[Store]:
 @cli.command()
 @click.argument("article_id")
 @click.option("--raw", is_flag=True, help="Print the raw input bytes as stored.")
+@click.option("--removed", is_flag=True, help="Show the text with removed furniture marked, each with its reason.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def show(obj: Ctx, article_id: str, raw: bool, as_json: bool) -> None:
+def show(obj: Ctx, article_id: str, raw: bool, removed: bool, as_json: bool) -> None:
     """Show one article (an id or a unique prefix of at least 4 characters)."""
     from storyloom.store.queries import get_article
 
@@ -215,8 +216,29 @@ def show(obj: Ctx, article_id: str, raw: bool, as_json: bool) -> None:
         out.print(f"[dim]{'seen at':>16}[/] {escape(s['location'])}")
     for w in art["warnings"]:
         out.print(f"[yellow]{'warning':>16}[/] {escape(w)}")
+    meta = art["meta"]
+    if meta.get("cited_sources"):
+        out.print(f"[dim]{'cites':>16}[/] {escape(', '.join(meta['cited_sources']))}")
+    for a in meta.get("attributions", [])[:12]:
+        out.print(f"[dim]{'attributes to':>16}[/] {escape(a['source'])} [dim]({escape(a['verb'])})[/]")
+    if meta.get("text_dates"):
+        out.print(f"[dim]{'dates in text':>16}[/] {escape(', '.join(d['text'] for d in meta['text_dates'][:8]))}")
+    if art["removed"]:
+        out.print(f"[dim]{'removed':>16}[/] {len(art['removed'])} line(s)" + ("" if removed else " (--removed to see them)"))
     out.print()
-    out.print(escape(art["text"]))
+    if not removed:
+        out.print(escape(art["text"]))
+        return
+    from storyloom.clean.text import render_removed
+    from storyloom.models import Span
+
+    spans = [Span(s["start"], s["end"], s["reason"], s["rule"]) for s in art["removed"]]
+    for piece, span in render_removed(art["body"] or art["text"], spans):
+        if span is None:
+            out.print(escape(piece), end="")
+        else:
+            out.print(f"[red strike]{escape(piece)}[/] [yellow]⟵ {escape(span.reason)} [dim]({span.rule})[/][/]", end="")
+    out.print()
 
 
 @cli.command()
@@ -268,6 +290,46 @@ def stats(obj: Ctx, as_json: bool) -> None:
     t.add_row("by kind", ", ".join(f"{k} {v}" for k, v in s["by_kind"].items()))
     t.add_row("top outlets", escape(", ".join(f"{k} {v}" for k, v in list(s["top_outlets"].items())[:8])))
     out.print(t)
+
+
+@cli.command("clean")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def clean_cmd(obj: Ctx, as_json: bool) -> None:
+    """Re-clean every stored article from its raw input (after changing rules or settings). Idempotent."""
+    from storyloom.clean import text_options
+    from storyloom.pipeline import reclean
+
+    try:
+        text_options(obj.settings)
+    except StoryloomError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with obj.store() as store:
+        total = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        with _progress(err.is_terminal and not as_json, total) as cb:
+            rep = reclean(store, obj.settings, on_event=cb)
+    if as_json:
+        _dump({"checked": rep.checked, "changed": rep.changed, "seconds": round(rep.seconds, 3),
+               "failed": [{"id": i, "reason": r} for i, r in rep.failed]})
+    else:
+        out.print(f"checked {rep.checked:,} articles, changed {rep.changed:,}, failed {len(rep.failed):,} "
+                  f"in {rep.seconds:.1f} s")
+
+
+@cli.command()
+def rules() -> None:
+    """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
+    from storyloom.clean.rules import RULES, UNRELATED_HEADLINE
+
+    t = Table(show_header=True)
+    t.add_column("name")
+    t.add_column("removes")
+    for r in (*RULES, UNRELATED_HEADLINE):
+        t.add_row(r.name, r.reason)
+    t.add_row("template", "a line recurring in many articles of the same outlet, site, feed or folder")
+    t.add_row("classifier", "what the learned line classifier is very sure is page furniture")
+    out.print(t)
+    out.print('Switch rules off in storyloom.toml, e.g. disabled_rules = ["author_bio"], then run `storyloom clean`.')
 
 
 # -- watch ------------------------------------------------------------------------------------------

@@ -82,5 +82,9 @@ class Article:
     author: str | None = None
     language: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    body: str | None = None  # the text before furniture was removed; ``removed`` spans index into it
     removed: tuple[Span, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)  # what the text says: cited sources, attributions, dates
+    template_group: str | None = None  # outlet/feed/folder whose recurring lines count as templates
+    line_keys: tuple[str, ...] = field(default=(), repr=False)  # of the body's lines, for template counts
     warnings: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from storyloom.clean import clean
@@ -62,6 +62,7 @@ def ingest_items(
     start = time.perf_counter()
     batch: list[tuple[RawDoc, Article]] = []
     pending_blobs: set[str] = set()
+    templates = _PendingTemplates(store)
 
     def flush() -> None:
         if not batch:
@@ -73,6 +74,7 @@ def ingest_items(
             emit("item", outcome.status)
         batch.clear()
         pending_blobs.clear()
+        templates.clear()
 
     for item in items:
         if isinstance(item, BadInput):
@@ -88,7 +90,9 @@ def ingest_items(
             batch.append((item, _placeholder(item)))
         else:
             try:
-                batch.append((item, clean(item, settings)))
+                art = clean(item, settings, templates=templates)
+                templates.add(art)
+                batch.append((item, art))
             except BadInput as exc:
                 report.counts["failed"] += 1
                 if len(report.errors) < MAX_ERRORS_KEPT:
@@ -101,6 +105,111 @@ def ingest_items(
     flush()
     report.seconds += time.perf_counter() - start
     return report
+
+
+@dataclass
+class ReCleanReport:
+    checked: int = 0
+    changed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _PendingTemplates:
+    """Template counts of the store plus the batch not yet written, so that an article sees every article
+    ingested before it whatever the batch size (and a resumed run decides exactly as an unbroken one)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sizes: Counter[str] = Counter()
+        self.lines: dict[str, Counter[str]] = {}
+
+    def add(self, art: Article) -> None:
+        if art.template_group:
+            self.sizes[art.template_group] += 1
+            self.lines.setdefault(art.template_group, Counter()).update(set(art.line_keys))
+
+    def clear(self) -> None:
+        self.sizes.clear()
+        self.lines.clear()
+
+    def group_size(self, group: str) -> int:
+        return self.store.group_size(group) + self.sizes[group]
+
+    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        got = self.store.line_counts(group, keys)
+        pending = self.lines.get(group)
+        if pending:
+            got = {k: got.get(k, 0) + pending[k] for k in keys if got.get(k, 0) + pending[k]}
+        return got
+
+
+class _WithoutSelf:
+    """Template counts as an article saw them at ingest: without its own contribution."""
+
+    def __init__(self, store: Store, group: str | None, own: set[str], counted: bool) -> None:
+        self.store, self.group, self.own, self.counted = store, group, own, counted
+
+    def group_size(self, group: str) -> int:
+        return self.store.group_size(group) - (1 if self.counted and group == self.group else 0)
+
+    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        got = self.store.line_counts(group, keys)
+        if self.counted and group == self.group:
+            got = {k: n - (1 if k in self.own else 0) for k, n in got.items()}
+        return got
+
+
+def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> ReCleanReport:
+    """Re-run cleaning over every stored article from its raw bytes (after a rule or setting changed).
+
+    Idempotent: an article whose result is unchanged is not written.  Template counts are first rebuilt
+    from the stored texts, and each article is judged against every *other* article of its group.
+    """
+    import json
+
+    from storyloom.clean.text import line_key
+    from storyloom.ingest.rebuild import rebuild_raw
+    from storyloom.store.sqlite import decode_blob
+
+    emit = on_event or (lambda kind, payload: None)
+    rep = ReCleanReport()
+    start = time.perf_counter()
+    store.rebuild_template_counts(
+        (row["template_group"], [line_key(l) for l in (row["body"] or "").split("\n") if l.strip()])
+        for rows in store.iter_for_reclean() for row in rows
+        if row["template_group"] and row["previous_id"] is None
+    )
+    for rows in store.iter_for_reclean(settings.batch_size):
+        changed: list[Article] = []
+        for row in rows:
+            rep.checked += 1
+            try:
+                raw = rebuild_raw(row["kind"], row["location"], decode_blob(row["codec"], row["data"]),
+                                  json.loads(row["declared"]), json.loads(row["extra"]))
+                own = {line_key(l) for l in (row["body"] or "").split("\n") if l.strip()}
+                templates = _WithoutSelf(store, row["template_group"], own, row["previous_id"] is None)
+                art = clean(raw, settings, templates=templates)
+            except BadInput as exc:
+                rep.failed.append((row["id"], exc.reason))
+                emit("error", exc)
+                continue
+            old_spans = store.conn.execute(
+                "SELECT start, end, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (row["id"],)
+            ).fetchall()
+            same = (
+                art.text == row["text"] and art.title == row["title"] and art.body == row["body"]
+                and json.loads(row["meta"]) == json.loads(json.dumps(art.meta, default=str))
+                and [tuple(r) for r in old_spans] == [(s.start, s.end, s.rule) for s in art.removed]
+                and (art.author, art.published, art.date_flag) == (row["author"], row["published"], row["date_flag"])
+            )
+            if not same:
+                changed.append(art)
+            emit("item", "changed" if not same else "same")
+        if changed:
+            rep.changed += store.update_cleaned(changed)
+    rep.seconds = time.perf_counter() - start
+    return rep
 
 
 def _placeholder(raw: RawDoc) -> Article:

@@ -32,6 +32,12 @@ class Settings:
     max_redirects: int = 5
     allow_private: bool = False  # allow loopback/private/link-local targets (tests, intranets)
     fetch_links: bool = True  # for feed entries without full content, fetch the linked page
+    # clean
+    disabled_rules: tuple[str, ...] = ()  # names from `storyloom rules`, e.g. ("author_bio", "classifier")
+    template_min_count: int = 3  # a line in at least this many articles of one outlet/feed/folder…
+    template_min_share: float = 0.05  # …and in at least this share of them is a template line
+    line_classifier: bool = True
+    classifier_margin: float = 0.0  # raise to make the learned classifier remove less
     # watch
     per_host_delay: float = 2.0  # seconds between two requests to the same host
     backoff_base: float = 60.0  # first retry delay after a failure, doubled each time
@@ -56,7 +62,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         unknown = sorted(set(data) - known)
         if unknown:
             raise StoryloomError(f"{p}: unknown settings {', '.join(unknown)}")
-        settings = replace(settings, **data)
+        settings = replace(settings, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     elif path is not None:
         raise StoryloomError(f"{p}: settings file not found")
     return settings.with_overrides(**overrides)

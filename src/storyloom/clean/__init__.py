@@ -1,38 +1,92 @@
-"""Clean: a RawDoc → an Article (main text, headline, date, outlet, author, language).
+"""Clean: a RawDoc → an Article (the article's own text, every removal explained, and metadata).
 
-HTML goes through :mod:`storyloom.clean.html`; text a scraper already produced through
-:mod:`storyloom.clean.text`; both end in :mod:`storyloom.clean.meta` for dates, language and outlet.
+HTML first goes through :mod:`storyloom.clean.html` (main text out of the page); then every body, from a
+page or from a scraper, goes through :mod:`storyloom.clean.text` (rules, templates, learned classifier), and
+:mod:`storyloom.clean.meta` and :mod:`storyloom.enrich.attribution` read dates, language, outlet, cited
+sources and attributions.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import asdict
+from pathlib import PurePath
+from typing import Any
+
 from storyloom.clean.html import extract_html
 from storyloom.clean.meta import detect_language, normalize_date, outlet_from_url
-from storyloom.clean.text import normalize_text
-from storyloom.errors import BadInput
+from storyloom.clean.rules import RULE_NAMES
+from storyloom.clean.text import Cleaned, TemplateCounts, TextOptions, clean_scraped, normalize_text
+from storyloom.enrich.attribution import attributions, text_dates
+from storyloom.errors import BadInput, StoryloomError
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 
 MAX_TITLE = 500
+ALL_RULES = RULE_NAMES + ("template", "classifier")
+
+
+def text_options(settings: Settings) -> TextOptions:
+    unknown = sorted(set(settings.disabled_rules) - set(ALL_RULES))
+    if unknown:
+        raise StoryloomError(f"unknown rule(s) in disabled_rules: {', '.join(unknown)} (known: {', '.join(ALL_RULES)})")
+    return TextOptions(
+        disabled_rules=frozenset(settings.disabled_rules),
+        template_min_count=settings.template_min_count,
+        template_min_share=settings.template_min_share,
+        classifier=settings.line_classifier,
+        classifier_margin=settings.classifier_margin,
+    )
+
+
+def template_group(outlet: str | None, url: str | None, location: str, extra: dict[str, Any]) -> str:
+    """Which articles share furniture: the same outlet, else the same site, feed, or folder of files."""
+    if outlet:
+        return f"outlet:{outlet.casefold()}"
+    host = outlet_from_url(url)
+    if host:
+        return f"site:{host}"
+    if extra.get("feed"):
+        return f"feed:{extra['feed']}"
+    file = re.sub(r":\d+$", "", location.split("#", 1)[0])  # "dir/a.jsonl:12" and "x.warc#<id>" → the file
+    return f"folder:{PurePath(file).parent}"
 
 
 def _first_sentence(text: str) -> str:
     line = text.strip().split("\n", 1)[0]
-    return line if len(line) <= 200 else line[:200].rsplit(" ", 1)[0] + "…"
+    return line if len(line) <= 240 else line[:240].rsplit(" ", 1)[0] + "…"
 
 
-def clean(raw: RawDoc, settings: Settings) -> Article:
+def text_meta(cleaned: Cleaned) -> dict[str, Any]:
+    """What the text says about itself, kept with the article (and shown by ``storyloom show``)."""
+    meta: dict[str, Any] = {}
+    if cleaned.cited_sources:
+        meta["cited_sources"] = list(cleaned.cited_sources)
+    attrs = attributions(cleaned.text)
+    if attrs:
+        meta["attributions"] = [asdict(a) for a in attrs]
+    dates = text_dates(cleaned.text)
+    if dates:
+        meta["text_dates"] = [asdict(d) for d in dates]
+    if cleaned.bio_author:
+        meta["bio_author"] = cleaned.bio_author
+    return meta
+
+
+def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = None) -> Article:
     """Turn one raw input into an article; BadInput when there is no article in it."""
     warnings: list[str] = list(raw.extra.get("warnings", [])) if isinstance(raw.extra.get("warnings"), list) else []
+    if isinstance(raw.extra.get("warning"), str):
+        warnings.append(raw.extra["warning"])
     url, title, author, outlet, published, language = raw.url, raw.title, raw.author, raw.outlet, raw.published, raw.language
     canonical = None
     if raw.text:
-        text = normalize_text(raw.text)
+        body = raw.text
     elif raw.html:
         if len(raw.html) > settings.max_item_bytes:
             raise BadInput(raw.location, f"page larger than the item cap of {settings.max_item_bytes:,} bytes")
         ex = extract_html(raw.html, raw.location, url)
-        text = normalize_text(ex.text)
+        body = ex.text
         title = title or ex.title
         author = author or ex.author
         outlet = outlet or ex.sitename
@@ -42,29 +96,47 @@ def clean(raw: RawDoc, settings: Settings) -> Article:
         url = url or ex.url
     else:
         raise BadInput(raw.location, "no text")
-    if not text:
-        raise BadInput(raw.location, "no text left after cleaning")
-    title = normalize_text(title or "").replace("\n", " ")[:MAX_TITLE] or _first_sentence(text)
+    title = normalize_text(title or "").replace("\n", " ")[:MAX_TITLE] or None
+    outlet = outlet or outlet_from_url(canonical or url)
+    group = template_group(outlet, canonical or url, raw.location, raw.extra)
+    cleaned = clean_scraped(body, title, text_options(settings), templates, group)
+    if not cleaned.text:
+        raise BadInput(raw.location, "no text left: every line is furniture" if cleaned.body else "no text")
+    meta = text_meta(cleaned)
     date, flag = normalize_date(published)
     if flag and published:
         warnings.append(flag)
+    if date is None:
+        full = [d["iso"] for d in meta.get("text_dates", []) if not d["iso"].startswith("--")]
+        if full:
+            text_date, text_flag = normalize_date(full[0])
+            if text_date:
+                date, flag = text_date, "date taken from the text"
+        elif meta.get("text_dates"):
+            flag = f"no date; the text names {meta['text_dates'][0]['text']} without a year"
+    title = title or _first_sentence(cleaned.text)
     return Article(
         id=raw.id,
         blob=raw.blob,
         kind=raw.kind,
         location=raw.location,
         title=title,
-        text=text,
+        text=cleaned.text,
         url=url,
         canonical_url=canonical,
         published=date,
         date_flag=flag,
-        outlet=outlet or outlet_from_url(canonical or url),
-        author=author,
-        language=(language or detect_language(f"{title}\n{text}")),
+        outlet=outlet,
+        author=author or cleaned.bio_author,
+        language=(language or detect_language(f"{title}\n{cleaned.text}")),
         extra=raw.extra,
+        body=cleaned.body,
+        removed=cleaned.removed,
+        meta=meta,
+        template_group=group,
+        line_keys=cleaned.line_keys,
         warnings=tuple(warnings),
     )
 
 
-__all__ = ["clean"]
+__all__ = ["clean", "text_options", "ALL_RULES"]

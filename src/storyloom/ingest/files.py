@@ -63,11 +63,23 @@ def count_files(path: Path) -> int:
     return sum(1 for p in walk(path) if file_format(str(p)))
 
 
+def looks_like_headline(line: str) -> bool:
+    """Headlines do not end in a full stop and are short; a long sentence is the article's first paragraph."""
+    line = line.strip()
+    return not (line.endswith((".", "。", "!", "?", "…", ".”", ".\"")) and len(line.split()) >= 12) and len(line) <= 300
+
+
 def split_headline(text: str) -> tuple[str, str]:
-    """Scraped .txt convention: the first non-empty line is the headline, the rest is the body."""
+    """Scraped .txt convention: the first non-empty line is the headline, the rest is the body.
+
+    Some scrapers write no headline (the first line is the lead paragraph): then the headline is empty and
+    the body keeps that line, so no sentence of the article is lost.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for i, line in enumerate(lines):
         if line.strip():
+            if not looks_like_headline(line):
+                return "", "\n".join(lines[i:]).strip("\n")
             return line.strip(), "\n".join(lines[i + 1 :]).strip("\n")
     return "", ""
 
@@ -114,7 +126,7 @@ def iter_file(path: Path, settings: Settings, fetcher: object | None = None) -> 
             title, body = split_headline(text)
             if not body.strip() and not title:
                 raise BadInput(loc, "no text")
-            yield RawDoc(raw=data, kind="txt", location=loc, title=title, text=body or title)
+            yield RawDoc(raw=data, kind="txt", location=loc, title=title or None, text=body or title)
         elif fmt == "html":
             if looks_binary(data):
                 raise BadInput(loc, "binary content, not HTML")

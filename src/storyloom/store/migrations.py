@@ -95,6 +95,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "cleaning: text before removals, text metadata, declared fields, template line counts",
+        """
+        ALTER TABLE articles ADD COLUMN body TEXT;            -- before furniture removal; spans index into it
+        ALTER TABLE articles ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';   -- cited sources, attributions, dates
+        ALTER TABLE articles ADD COLUMN declared TEXT NOT NULL DEFAULT '{}'; -- fields the source declared
+        ALTER TABLE articles ADD COLUMN template_group TEXT;
+        CREATE INDEX articles_template_group ON articles(template_group);
+        -- In how many articles of a group (outlet, site, feed, folder) each line occurs: the corpus-level
+        -- template detector.  Only first versions count, so re-fetches of one page do not make its lines look
+        -- like templates.
+        CREATE TABLE template_lines (
+            grp TEXT NOT NULL,
+            line_key TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (grp, line_key)
+        ) WITHOUT ROWID;
+        CREATE TABLE template_groups (grp TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

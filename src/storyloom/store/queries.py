@@ -69,8 +69,8 @@ def get_article(store: Store, article_id: str) -> dict[str, Any] | None:
         return None
     r = store.conn.execute("SELECT * FROM articles WHERE id = ?", (full,)).fetchone()
     art = _row(r)
-    art["extra"] = json.loads(art["extra"])
-    art["warnings"] = json.loads(art["warnings"])
+    for key in ("extra", "warnings", "meta", "declared"):
+        art[key] = json.loads(art[key])
     art["removed"] = [
         _row(s)
         for s in store.conn.execute(

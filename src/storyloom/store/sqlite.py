@@ -11,7 +11,7 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +32,19 @@ class WriteOutcome:
 
     status: str
     article_id: str
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+DECLARED = ("url", "title", "published", "outlet", "author", "language")
+
+
+def declared_fields(raw: RawDoc) -> dict[str, object]:
+    """What the source itself said about an item (feed entry, WARC header, JSON fields): kept so that a
+    re-clean from the raw bytes starts from the same facts."""
+    return {k: getattr(raw, k) for k in DECLARED if getattr(raw, k) is not None}
 
 
 def _now() -> str:
@@ -176,22 +189,98 @@ class Store:
             return WriteOutcome("unchanged", previous["id"])
         c.execute(
             """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
-                   published, date_flag, outlet, author, language, extra, warnings, previous_id, ingested_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   published, date_flag, outlet, author, language, extra, warnings, previous_id, ingested_at,
+                   body, meta, declared, template_group)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title, art.text, th,
-                art.published, art.date_flag, art.outlet, art.author, art.language,
-                json.dumps(art.extra, ensure_ascii=False, sort_keys=True, default=str),
-                json.dumps(list(art.warnings), ensure_ascii=False),
-                previous["id"] if previous is not None else None, now,
+                art.published, art.date_flag, art.outlet, art.author, art.language, _json(art.extra),
+                _json(list(art.warnings)), previous["id"] if previous is not None else None, now,
+                art.body, _json(art.meta), _json(declared_fields(raw)), art.template_group,
             ),
         )
-        c.executemany(
-            "INSERT OR REPLACE INTO removed_spans VALUES (?, ?, ?, ?, ?)",
-            [(art.id, s.start, s.end, s.reason, s.rule) for s in art.removed],
-        )
+        self._write_spans(c, art)
+        if previous is None and art.template_group:
+            self._count_template_lines(c, art.template_group, art.line_keys)
         c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, key, now))
         return WriteOutcome("version" if previous is not None else "added", art.id)
+
+    @staticmethod
+    def _write_spans(c: sqlite3.Connection, art: Article) -> None:
+        c.execute("DELETE FROM removed_spans WHERE article_id = ?", (art.id,))
+        c.executemany(
+            "INSERT INTO removed_spans VALUES (?, ?, ?, ?, ?)",
+            [(art.id, s.start, s.end, s.reason, s.rule) for s in art.removed],
+        )
+
+    @staticmethod
+    def _count_template_lines(c: sqlite3.Connection, group: str, keys: Iterable[str]) -> None:
+        c.execute(
+            "INSERT INTO template_groups VALUES (?, 1) ON CONFLICT(grp) DO UPDATE SET n = n + 1", (group,)
+        )
+        c.executemany(
+            "INSERT INTO template_lines VALUES (?, ?, 1) ON CONFLICT(grp, line_key) DO UPDATE SET n = n + 1",
+            [(group, k) for k in sorted(set(keys))],
+        )
+
+    # -- template counts (storyloom.clean.text.TemplateCounts) --------------------------------------
+
+    def group_size(self, group: str) -> int:
+        row = self.conn.execute("SELECT n FROM template_groups WHERE grp = ?", (group,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            sql = f"SELECT line_key, n FROM template_lines WHERE grp = ? AND line_key IN ({','.join('?' * len(chunk))})"
+            out.update({r[0]: r[1] for r in self.conn.execute(sql, [group, *chunk])})
+        return out
+
+    def rebuild_template_counts(self, rows: Iterable[tuple[str, Iterable[str]]]) -> None:
+        """Recount template lines from scratch from (group, line keys) of every first version."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM template_lines")
+            c.execute("DELETE FROM template_groups")
+            for group, keys in rows:
+                self._count_template_lines(c, group, keys)
+
+    # -- re-cleaning --------------------------------------------------------------------------------
+
+    def iter_for_reclean(self, batch: int = 500) -> Iterator[list[sqlite3.Row]]:
+        """Every article with what re-cleaning needs, in rowid order, a batch at a time."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
+                "a.body, a.template_group, a.title, a.text, a.published, a.date_flag, a.author, a.language, "
+                "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+                "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["rowid"]
+
+    def update_cleaned(self, arts: Iterable[Article]) -> int:
+        """Replace the cleaning results of stored articles (text, removals, metadata); FTS follows by trigger."""
+        n = 0
+        with self.transaction() as c:
+            for art in arts:
+                c.execute(
+                    """UPDATE articles SET title = ?, text = ?, text_hash = ?, body = ?, meta = ?, author = ?,
+                           published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
+                           template_group = ?, warnings = ?
+                       WHERE id = ?""",
+                    (art.title, art.text, text_hash(art.title, art.text), art.body, _json(art.meta), art.author,
+                     art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
+                     art.template_group, _json(list(art.warnings)), art.id),
+                )
+                self._write_spans(c, art)
+                n += 1
+        return n
 
     def has_url(self, url: str) -> bool:
         return self.conn.execute("SELECT 1 FROM articles WHERE url = ? LIMIT 1", (url,)).fetchone() is not None

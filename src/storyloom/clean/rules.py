@@ -1,0 +1,216 @@
+"""Pattern rules for the furniture that recurs across news sites, one named rule per family.
+
+Each rule looks at one line (with a little context) and, when it fires, says why in words a user reads in
+``storyloom show ID --removed``.  Rules are deliberately anchored (whole-line shapes, start-of-line cues,
+phrases that only furniture uses) so that an article sentence *mentioning* cookies or newsletters is kept.
+A user can switch any rule off by name (``disabled_rules`` in storyloom.toml) and re-clean.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WORD = re.compile(r"\w+", re.UNICODE)
+SENTENCE_END = re.compile(r"[.!?…:;\"”’»)\]]\s*$")
+
+
+@dataclass(frozen=True)
+class LineContext:
+    lines: tuple[str, ...]  # the non-empty lines of the document, stripped
+    index: int
+    title: str | None
+    word_counts: Counter[str]  # lower-cased words of the whole document (for relatedness checks)
+
+    @property
+    def line(self) -> str:
+        return self.lines[self.index]
+
+    @property
+    def from_end(self) -> int:
+        return len(self.lines) - 1 - self.index
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    reason: str
+    test: Callable[[LineContext], bool]
+
+
+def _rx(pattern: str, flags: int = re.IGNORECASE) -> Callable[[LineContext], bool]:
+    compiled = re.compile(pattern, flags)
+    return lambda ctx: bool(compiled.search(ctx.line))
+
+
+def _words(s: str) -> list[str]:
+    return WORD.findall(s)
+
+
+# -- families ---------------------------------------------------------------------------------------
+
+_READ_MORE = _rx(
+    r"^\s*(read more|read also|also read|read next|more reading|see also|related|related articles?|related stories|"
+    r"recommended|more from|you may also like|you might also like|don'?t miss|trending|most read|popular|watch|"
+    r"watch now|listen|more|click here|continue reading|read the full (story|article))\s*[:>»|–—-]",
+)
+_READ_MORE_ALONE = _rx(
+    r"^\s*(read more|continue reading|read full (article|story)|read the full (article|story)|"
+    r"click here to read more|show more|load more|see more|more info)\s*[.…»›>]*\s*$"
+)
+
+_SECTION_TAG = re.compile(r"\S\s*\[\s*[A-Z][A-Z &'-]{1,24}\s*\]\s*$|^\s*\[\s*[A-Z][A-Z &'-]{1,24}\s*\]\s*\S")
+
+
+def _section_tag_teaser(ctx: LineContext) -> bool:
+    """Teasers such as "Russian ruble collapses to lowest value[ECONOMY]": a story headline with a bracketed
+    ALL-CAPS section tag before or after it (a lone "[ CNET ]" is not one)."""
+    return bool(_SECTION_TAG.search(ctx.line)) and 4 <= len(_words(ctx.line)) <= 30
+
+
+_CONSENT = _rx(
+    r"(we use (your sign-?up|cookies)|use of cookies|cookie (policy|settings|preferences)|accept (all )?cookies|"
+    r"you('|’)ve consented|you can unsubscribe|unsubscribe at any time|sign up (to|for) (our|the) [\w ]*newsletter|"
+    r"subscribe to (our|the) [\w ]*newsletter|enter your email|invalid email|by (clicking|signing up|subscribing)|"
+    r"privacy (policy|notice) (for|and)|adverts from us and 3rd parties|thank you for subscribing|"
+    r"something went wrong,? please try again|get the latest [\w ]+ (delivered|straight) to your inbox|"
+    r"this site is protected by recaptcha)"
+)
+_SOCIAL = _rx(
+    r"^\s*(follow (us|our [\w ]*accounts?)|like us on|join us on|share this (article|story|post|page|video)|"
+    r"share (on|via) (facebook|twitter|x|linkedin|whatsapp|telegram|email)|click to share|tweet this|"
+    r"share article|share story|follow @|find us on|connect with us|subscribe to our (youtube|channel|podcast))"
+    r"|^\s*(facebook|twitter|x|linkedin|whatsapp|telegram|email|reddit|pinterest|copy link)"
+    r"(\s*[|/,·•]\s*(facebook|twitter|x|linkedin|whatsapp|telegram|email|reddit|pinterest|copy link))+\s*$"
+)
+_CSS_JS = re.compile(
+    r"(^[\s.#@\w\-:,>()\[\]=\"'*]+\{[^{}]*:[^{}]*\}"  # selector { prop: value }
+    r"|@media\s*\(|\{\s*(width|height|display|margin|padding|font|color|background)\s*:"
+    r"|\b(googletag|adsbygoogle|window\.dataLayer|document\.(write|getElement)|function\s*\(|var \w+ ?=)"
+    r"|^\s*<\/?(script|style|div|iframe)\b)"
+)
+
+
+def _inline_css_js(ctx: LineContext) -> bool:
+    return bool(_CSS_JS.search(ctx.line))
+
+
+_BIO_FIRST_PERSON = re.compile(
+    r"^\s*(I am|I'm|I’m|My name is)\s+([A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){0,3}),?\s+(a|an|the)\b[^.]*"
+    r"\b(writer|journalist|reporter|editor|correspondent|author|columnist|blogger|contributor)\b",
+)
+_BIO_THIRD_PERSON = re.compile(
+    r"^\s*([A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})\s+is\s+(a|an|the)\b[^.]{0,80}"
+    r"\b(writer|journalist|reporter|editor|correspondent|columnist|contributor|author)\b[^.]{0,60}"
+    r"\b(for|at|who|with|based)\b",
+)
+
+
+def bio_author(line: str) -> str | None:
+    """The name in an author-bio line ("I am David Wyatt, a professional writer…"), if it is one."""
+    m = _BIO_FIRST_PERSON.search(line)
+    if m:
+        return m.group(2)
+    m = _BIO_THIRD_PERSON.search(line)
+    return m.group(1) if m else None
+
+
+def _author_bio(ctx: LineContext) -> bool:
+    if ctx.from_end > 3:
+        return False  # bios sit at the end; earlier, "X is a journalist who…" is likely the story itself
+    if bio_author(ctx.line):
+        return True
+    # the bio's following sentences ("I specialize in…", "As a graduate of…") on the same line count too
+    return False
+
+
+_PHOTO = _rx(
+    r"^\s*((photo|image|picture|photograph|video|graphic|illustration)s?( credit| source)?\s*[:|/-]|credit\s*:|"
+    r"\((photo|image|picture)s?\s*:)"
+)
+_AGENCY_CREDIT = re.compile(
+    r"(^|[(/©|]\s*)(Getty Images|AFP|Reuters|AP Photo|AP|Shutterstock|EPA|Alamy|PA Images|PA|Anadolu|Xinhua|TASS)"
+    r"(\s*(via|/)\s*[\w ]+)?\)?\s*$"
+)
+
+
+def _photo_credit(ctx: LineContext) -> bool:
+    n = len(_words(ctx.line))
+    return (_PHOTO(ctx) and n <= 25) or (bool(_AGENCY_CREDIT.search(ctx.line)) and n <= 8)
+
+
+SOURCE_LINE = re.compile(r"^\s*(source|sources|via|originally published (at|on|by|in))\s*[:\-–—]?\s*(.+?)\s*$", re.IGNORECASE)
+SCRAPER_FOOTERS = re.compile(
+    r"^(read full article|read the full article|read more|full article|original article|click here|link|"
+    r"continue reading|the original|here)\W*$",
+    re.IGNORECASE,
+)
+
+
+def cited_source(line: str) -> str | None:
+    """The outlet a "Source: X" footer names; None for scraper footers ("Source: Read Full Article")."""
+    m = SOURCE_LINE.match(line)
+    if not m or len(_words(line)) > 12:
+        return None
+    name = m.group(3).strip().strip(".").strip()
+    if not name or SCRAPER_FOOTERS.match(name) or len(_words(name)) > 6:
+        return None
+    return name
+
+
+def _source_footer(ctx: LineContext) -> bool:
+    m = SOURCE_LINE.match(ctx.line)
+    return bool(m) and len(_words(m.group(3))) <= 6 and ctx.from_end <= 5
+
+
+_ADS = _rx(
+    r"^\s*(advertisement|advertising|sponsored( content)?|ad|ads|promoted|paid content|"
+    r"story continues below( this)? (advertisement|ad)|article continues below|scroll to continue( with content)?|"
+    r"continue reading (the main story|below))\s*$"
+)
+_COPYRIGHT = _rx(r"^\s*(©|\(c\)|copyright\b).{0,120}$|all rights reserved\.?\s*$")
+
+
+def unrelated_headline(ctx: LineContext) -> bool:
+    """A headline-shaped line whose words the article barely uses: a related-story teaser.
+
+    Crossheads inside an article share its vocabulary; a teaser for another story does not.  Tables, lists
+    and headings also look like this, so the caller only asks near the top of the text or next to other
+    furniture (teasers come in blocks).
+    """
+    line = ctx.line
+    words = _words(line)
+    if not (4 <= len(words) <= 18) or SENTENCE_END.search(line) or ":" in line:
+        return False
+    alpha = [w for w in words if w.isalpha()]
+    if len(alpha) < 0.8 * len(words) or sum(w[0].isupper() for w in alpha) < 2 or len(line) > 160:
+        return False
+    if sum(map(len, words)) > 12 * len(words):  # scripts written without spaces: no word shapes to judge
+        return False
+    content = [w.lower() for w in alpha if len(w) > 3]
+    if len(content) < 4:
+        return False
+    own = Counter(content)
+    shared = sum(1 for w in content if ctx.word_counts[w] > own[w])  # used elsewhere, not only in this line
+    return shared / len(content) < 0.34
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("inline_css_js", "inline CSS or JavaScript", _inline_css_js),
+    Rule("read_more", "read-more / related-article link", lambda c: _READ_MORE(c) or _READ_MORE_ALONE(c)),
+    Rule("section_tag_teaser", "teaser for another story, tagged with a section label like [VIDEO]", _section_tag_teaser),
+    Rule("consent_newsletter", "newsletter sign-up, consent or cookie notice", _CONSENT),
+    Rule("social", "social-media follow or share line", _SOCIAL),
+    Rule("source_footer", "\"Source: …\" footer (the cited outlet is kept as metadata)", _source_footer),
+    Rule("author_bio", "author bio (the name is kept as the author)", _author_bio),
+    Rule("photo_credit", "photo credit or caption", _photo_credit),
+    Rule("ads", "advertisement marker", _ADS),
+    Rule("copyright", "copyright notice", _COPYRIGHT),
+)
+# Asked by clean.text only for lines at the top of the text or next to other removed furniture.
+UNRELATED_HEADLINE = Rule(
+    "unrelated_headline", "headline of another story (its words are not this article's)", unrelated_headline
+)
+RULE_NAMES = tuple(r.name for r in RULES) + (UNRELATED_HEADLINE.name,)

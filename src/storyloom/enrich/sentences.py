@@ -1,0 +1,38 @@
+"""Sentence splitting good enough for news prose, without a model.
+
+Splits after . ! ? … (and a closing quote) when the next word starts a sentence, but not after common
+abbreviations (Mr., U.S., Jan.) or initials; CJK full stops always split.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "st", "jr", "sr", "co", "inc",
+    "ltd", "corp", "vs", "etc", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "op", "vol",
+}
+_BOUNDARY = re.compile(r"([.!?…]+[\"”’»)]*)(\s+)(?=[\"“‘«(]?[A-ZÀ-ÞА-ЯЁІЇЄҐ0-9])|([。！？]+)")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, paragraph breaks always splitting."""
+    out: list[str] = []
+    for para in text.split("\n"):
+        para = para.strip()
+        if not para:
+            continue
+        start = 0
+        for m in _BOUNDARY.finditer(para):
+            end = m.end(1) if m.group(1) else m.end(3)
+            candidate = para[start:end]
+            last = re.search(r"([\w.]+)[.!?…]+[\"”’»)]*$", candidate)
+            if m.group(1) and last and (last.group(1).lower().rstrip(".") in _ABBREV or len(last.group(1)) == 1):
+                continue
+            if candidate.strip():
+                out.append(candidate.strip())
+            start = m.end()
+        if para[start:].strip():
+            out.append(para[start:].strip())
+    return out

@@ -1,0 +1,185 @@
+"""Cleaning scraped text: the seeds' furniture goes with a reason, every sentence of the articles stays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storyloom.clean.rules import cited_source
+from storyloom.clean.text import TextOptions, clean_scraped, render_removed
+from storyloom.enrich.attribution import attributions, text_dates
+from storyloom.errors import StoryloomError
+from storyloom.ingest.files import split_headline
+from storyloom.pipeline import ingest, reclean
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store.queries import get_article
+
+from conftest import SAMPLE
+
+EXPRESS = SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt"
+BUNA = SAMPLE / "seeds" / "003_3a4803d74d271bfe.txt"
+
+EXPRESS_FURNITURE = {
+    "Navy sailors arrested for selling military secrets to China": "unrelated_headline",
+    "READ MORE: China invasion of Taiwan imminent as Xi Jinping softens up Chinese people": "read_more",
+    "Thick plumes of black smoke rise above Moscow as huge fire rages on[VIDEO]": "section_tag_teaser",
+    "Russian ruble collapses to lowest value in huge blow to Putin[ECONOMY]": "section_tag_teaser",
+    "Putin humiliation as major tank battle ends in ‘pandemonium’ for Russian troops[ANALYSIS]": "section_tag_teaser",
+    "We use your sign-up to provide content in ways you’ve consented to": "consent_newsletter",
+    "Follow our social media accounts here on and @expressusnews": "social",
+    "Source: Read Full Article": "source_footer",
+}
+BUNA_FURNITURE = {
+    ".in_text_content_22 { width: 300px;": "inline_css_js",
+    "Source: Racurs": "source_footer",
+    "I am David Wyatt, a professional writer and journalist for Buna Times.": "author_bio",
+}
+
+
+def seed(path: Path, options: TextOptions | None = None):  # type: ignore[no-untyped-def]
+    title, body = split_headline(path.read_text(encoding="utf-8"))
+    return title, body, clean_scraped(body, title or None, options or TextOptions(classifier=False))
+
+
+@pytest.mark.parametrize("path,furniture", [(EXPRESS, EXPRESS_FURNITURE), (BUNA, BUNA_FURNITURE)])
+@pytest.mark.parametrize("classifier", [False, True])
+def test_seed_furniture_removed_and_every_sentence_kept(path: Path, furniture: dict[str, str], classifier: bool) -> None:
+    if classifier:
+        pytest.importorskip("storyloom.clean.classifier")
+        from storyloom.clean import classifier as cls
+
+        try:
+            cls.LineClassifier.load()
+        except (OSError, ValueError) as exc:
+            pytest.skip(f"no shipped line model yet: {exc}")
+    _, body, c = seed(path, TextOptions(classifier=classifier))
+    removed = {c.body[s.start : s.end]: s for s in c.removed}
+    for start, rule in furniture.items():
+        hits = [s for text, s in removed.items() if text.startswith(start)]
+        assert hits, f"not removed: {start!r}"
+        assert hits[0].rule == rule and hits[0].reason, (start, hits[0])
+    assert len(removed) == len(furniture), sorted(removed)  # nothing else went
+    article_lines = [l.strip() for l in body.split("\n") if l.strip() and not any(l.strip().startswith(f) for f in furniture)]
+    for line in article_lines:
+        assert line in c.text, f"article sentence lost: {line[:60]!r}"
+
+
+def test_seed_metadata_from_text() -> None:
+    _, _, express = seed(EXPRESS)
+    _, _, buna = seed(BUNA)
+    assert express.cited_sources == ()  # "Source: Read Full Article" is a scraper footer, not a source
+    assert buna.cited_sources == ("Racurs",)
+    assert buna.bio_author == "David Wyatt"
+    sources = {a.source for a in attributions(express.text)}
+    assert {"the Institute for the Study of War (ISW)", "a US official"} <= sources
+    assert any("Chinese Foreign Ministry" in a.source for a in attributions(buna.text))
+    assert [d.iso for d in text_dates(buna.text)] == ["--08-09"]
+
+
+def test_cited_source_rules() -> None:
+    assert cited_source("Source: Racurs") == "Racurs"
+    assert cited_source("SOURCE: Al Jazeera News") == "Al Jazeera News"
+    assert cited_source("Source: Read Full Article") is None
+    assert cited_source("Sources say the talks will resume on Monday after a short break in Geneva.") is None
+
+
+def test_sentences_mentioning_furniture_words_are_kept() -> None:
+    text = (
+        "The regulator said the company must ask users before it sets cookies on their devices.\n"
+        "Read more than 300 pages of the report and you find the same conclusion.\n"
+        "He said he would follow our lead on the bill, according to two officials.\n"
+        "Source: the interior ministry said 12 people died."
+    )
+    c = clean_scraped(text, None, TextOptions(classifier=False))
+    assert c.removed == (), [c.body[s.start : s.end] for s in c.removed]
+
+
+def test_disabled_rule_keeps_line() -> None:
+    _, _, c = seed(BUNA, TextOptions(classifier=False, disabled_rules=frozenset({"author_bio"})))
+    assert "I am David Wyatt" in c.text and c.bio_author is None
+
+
+def test_spans_index_the_body_and_render() -> None:
+    _, _, c = seed(EXPRESS)
+    pieces = render_removed(c.body, c.removed)
+    assert "".join(p for p, _ in pieces) == c.body
+    assert sum(1 for _, s in pieces if s) == len(c.removed)
+
+
+class FakeTemplates:
+    def __init__(self, size: int, counts: dict[str, int]) -> None:
+        self.size, self.counts = size, counts
+
+    def group_size(self, group: str) -> int:
+        return self.size
+
+    def line_counts(self, group: str, keys):  # type: ignore[no-untyped-def]
+        return {k: self.counts.get(k, 0) for k in keys}
+
+
+def test_template_lines_removed_but_not_a_whole_copy() -> None:
+    from storyloom.clean.text import line_key
+
+    text = ("A unique first paragraph about the storm.\nA second paragraph, also unique.\n"
+            "Daily Bugle — your trusted source since 1897\nA closing paragraph on the clean-up.")
+    furniture = line_key("Daily Bugle — your trusted source since 1897")
+    c = clean_scraped(text, None, TextOptions(classifier=False), FakeTemplates(40, {furniture: 35}), "outlet:bugle")
+    assert [s.rule for s in c.removed] == ["template"] and "in 35 of 40 articles" in c.removed[0].reason
+    rare = clean_scraped(text, None, TextOptions(classifier=False), FakeTemplates(400, {furniture: 3}), "outlet:bugle")
+    assert rare.removed == ()  # 3 of 400 is a repeated quote, not a template
+    everything = {line_key(l): 30 for l in text.split("\n")}
+    copy = clean_scraped(text, None, TextOptions(classifier=False), FakeTemplates(40, everything), "outlet:bugle")
+    assert copy.removed == ()  # all lines recurring means copies of one article, not furniture
+
+
+def test_template_detection_through_the_store(tmp_path: Path, settings: Settings, store: Store) -> None:
+    src = tmp_path / "bugle"
+    src.mkdir()
+    topics = ["storm", "election", "harbour", "festival", "bridge", "court"]
+    for i, topic in enumerate(topics):
+        (src / f"{i}.txt").write_text(
+            f"News about the {topic}\n\nThe {topic} was the talk of the town on day {i}, residents said.\n"
+            f"Officials expect more on the {topic} next week.\nDaily Bugle — your trusted source since 1897\n",
+            encoding="utf-8",
+        )
+    settings = Settings(db_path=store.path, line_classifier=False)
+    ingest([str(src)], store, settings)
+    rows = store.conn.execute("SELECT id, text FROM articles ORDER BY rowid").fetchall()
+    # at ingest, an article only knows the ones before it: the first three cannot see the template yet
+    assert ["Daily Bugle" in r["text"] for r in rows] == [True, True, True, False, False, False]
+    first = reclean(store, settings)
+    assert first.changed == 3 and not first.failed
+    assert all("Daily Bugle" not in r[0] for r in store.conn.execute("SELECT text FROM articles"))
+    again = reclean(store, settings)
+    assert again.changed == 0  # idempotent
+    art = get_article(store, rows[0]["id"])
+    assert art is not None and art["removed"][0]["rule"] == "template"
+
+
+def test_reclean_after_disabling_a_rule(settings: Settings, store: Store) -> None:
+    s1 = Settings(db_path=store.path, line_classifier=False)
+    ingest([str(SAMPLE / "seeds")], store, s1)
+    assert reclean(store, s1).changed == 0  # cleaning at ingest and re-cleaning agree
+    s2 = Settings(db_path=store.path, line_classifier=False, disabled_rules=("author_bio",))
+    rep = reclean(store, s2)
+    assert rep.changed == 1
+    row = store.conn.execute("SELECT text, author, meta FROM articles WHERE text LIKE '%David Wyatt%'").fetchone()
+    assert row is not None and row["author"] is None and "bio_author" not in json.loads(row["meta"])
+    assert reclean(store, s1).changed == 1  # and back
+
+
+def test_unknown_rule_name_is_an_error(store: Store) -> None:
+    from storyloom.clean import text_options
+
+    with pytest.raises(StoryloomError, match="unknown rule"):
+        text_options(Settings(disabled_rules=("no_such_rule",)))
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t  \n", "word", "x" * 200_000, "One long line. " * 5000])
+def test_degenerate_texts(text: str) -> None:
+    c = clean_scraped(text, None, TextOptions(classifier=False))
+    assert c.text == c.text.strip()
+    assert len(c.text) <= len(text)
