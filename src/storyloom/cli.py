@@ -317,6 +317,74 @@ def clean_cmd(obj: Ctx, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--group", "group_id", help="Show one copy group: its members and the evidence of each link.")
+@click.option("--article", "article_id", help="Show the copy group of this article.")
+@click.option("--rebuild", is_flag=True, help="Recompute every fingerprint, link and group from scratch.")
+@click.option("--limit", default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def copies(obj: Ctx, group_id: str | None, article_id: str | None, rebuild: bool, limit: int, as_json: bool) -> None:
+    """Copy groups: exact, near-duplicate, containment and translated copies, with evidence.
+
+    Without options: finds copies for articles still waiting, then lists the largest groups.
+    """
+    from storyloom.copies import find_copies, rebuild_copies
+    from storyloom.store import copies as sql
+    from storyloom.store.queries import resolve_id
+
+    with obj.store() as store:
+        total = store.conn.execute("SELECT count(*) FROM stage_queue WHERE stage = 'copies'").fetchone()[0]
+        if rebuild:
+            total = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        with _progress(err.is_terminal and not as_json and total > 0, total) as cb:
+            rep = (rebuild_copies if rebuild else find_copies)(store, obj.settings, on_event=cb)
+        if rep.processed and not as_json:
+            err.print(f"fingerprinted {rep.processed:,} articles, verified {rep.candidates:,} candidate pairs, "
+                      f"links: {rep.links or 'none'}" + (f", {rep.capped_buckets} oversized buckets skipped" if rep.capped_buckets else ""))
+        if article_id:
+            full = resolve_id(store, article_id)
+            if full is None:
+                raise click.ClickException(f"no article with a unique id starting {article_id!r}")
+            group_id = sql.group_of(store, [full]).get(full)
+        if group_id:
+            detail = sql.group_detail(store, group_id)
+            if detail is None:
+                raise click.ClickException(f"no copy group {group_id!r}")
+            if as_json:
+                _dump(detail)
+                return
+            _print_group(detail)
+            return
+        groups = sql.list_groups(store, limit=limit)
+    if as_json:
+        _dump(groups)
+        return
+    if not groups:
+        out.print("no copy groups (every article is its own original)")
+        return
+    t = Table()
+    for col in ("group", "size", "links", "canonical headline", "outlet"):
+        t.add_column(col, overflow="fold" if col == "canonical headline" else "ellipsis")
+    for g in groups:
+        t.add_row(g["group_id"][:11], str(g["size"]), ", ".join(f"{k} {v}" for k, v in g["link_kinds"].items()),
+                  escape(g["canonical"]["title"]), escape(g["canonical"]["outlet"] or "—"))
+    out.print(t)
+
+
+def _print_group(detail: dict[str, Any]) -> None:
+    out.print(f"[bold]copy group {detail['group_id']}[/] — {len(detail['members'])} members, canonical first")
+    for m in detail["members"]:
+        out.print(f"  {m['id'][:10]}  {(m['published'] or '—')[:10]}  {escape(m['outlet'] or '—')[:24]:24}  "
+                  f"{m['language'] or '?'}  {escape(m['title'])}")
+    for link in detail["links"]:
+        out.print(f"\n[bold]{link['a'][:10]} ↔ {link['b'][:10]}[/]  {link['kind']} {link['score']:.2f} ({link['direction']})  "
+                  f"[dim]{escape(json.dumps(link['details']))}[/]")
+        for ev in link["evidence"][:3]:
+            out.print(f"   [dim]a[{ev['a']}][/] {escape(ev['a_text'][:110])}")
+            out.print(f"   [dim]b[{ev['b']}][/] {escape(ev['b_text'][:110])}  [dim]({ev['score']})[/]")
+
+
+@cli.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
     from storyloom.clean.rules import RULES, UNRELATED_HEADLINE

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from storyloom.clean import clean
+from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
@@ -29,6 +30,7 @@ class IngestReport:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
     seconds: float = 0.0
     added_ids: list[str] = field(default_factory=list)
+    copies: dict[str, int] = field(default_factory=dict)  # copy links found, by kind
 
     @property
     def stored(self) -> int:
@@ -43,6 +45,7 @@ class IngestReport:
             "counts": dict(self.counts),
             "errors": [{"location": loc, "reason": why} for loc, why in self.errors],
             "seconds": round(self.seconds, 3),
+            "copy_links": dict(self.copies),
         }
 
 
@@ -75,6 +78,10 @@ def ingest_items(
         batch.clear()
         pending_blobs.clear()
         templates.clear()
+        if settings.run_copies:
+            copies = find_copies(store, settings)
+            for kind, n in copies.links.items():
+                report.copies[kind] = report.copies.get(kind, 0) + n
 
     for item in items:
         if isinstance(item, BadInput):

@@ -38,6 +38,13 @@ class Settings:
     template_min_share: float = 0.05  # …and in at least this share of them is a template line
     line_classifier: bool = True
     classifier_margin: float = 0.0  # raise to make the learned classifier remove less
+    # copies
+    run_copies: bool = True  # find copies as articles are ingested (else: `storyloom copies` later)
+    copy_bucket_cap: int = 500  # an LSH band / sentence bucket with more articles than this is skipped (logged)
+    translations: bool = True  # find translated copies (needs the embedding models; see storyloom.embed)
+    translation_window_days: int = 7  # a translation is looked for among articles published this close
+    embedder_fast: str = "use"  # title+lead embeddings where the model covers the language
+    embedder_wide: str = "e5"  # for languages the fast one does not cover (slow: used only on candidates)
     # watch
     per_host_delay: float = 2.0  # seconds between two requests to the same host
     backoff_base: float = 60.0  # first retry delay after a failure, doubled each time

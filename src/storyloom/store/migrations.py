@@ -116,6 +116,57 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE template_groups (grp TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
         """,
     ),
+    (
+        3,
+        "copies: fingerprints, LSH bands, sentence keys, verified links, groups; a log of stage events",
+        """
+        CREATE TABLE copy_prints (
+            article_id TEXT PRIMARY KEY,
+            version TEXT NOT NULL,        -- fingerprint parameters (copies.fingerprint.SKETCH_VERSION)
+            exact TEXT NOT NULL,          -- hash of the normalised text
+            n_words INTEGER NOT NULL,
+            sketch BLOB NOT NULL          -- MinHash signature, uint32 little-endian
+        ) WITHOUT ROWID;
+        CREATE INDEX copy_prints_exact ON copy_prints(exact);
+        CREATE TABLE copy_bands (band INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (band, article_id)) WITHOUT ROWID;
+        CREATE TABLE copy_sentences (skey INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (skey, article_id)) WITHOUT ROWID;
+        -- Language-independent anchors (numbers, transliterated names): candidates for translated copies.
+        CREATE TABLE copy_anchors (akey INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (akey, article_id)) WITHOUT ROWID;
+        -- Dense vectors of title + lead, per model (float16), computed once and reused by later stages.
+        CREATE TABLE embeddings (
+            article_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vec BLOB NOT NULL,
+            PRIMARY KEY (article_id, model)
+        ) WITHOUT ROWID;
+        -- One row per verified pair, a < b.  direction: same | a_in_b | b_in_a | a_from_b | b_from_a | unknown
+        CREATE TABLE copy_links (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            kind TEXT NOT NULL,           -- exact | near_duplicate | containment | translation
+            score REAL NOT NULL,
+            direction TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',   -- jaccard, containment both ways, anchors…
+            evidence TEXT NOT NULL DEFAULT '[]',  -- aligned passages
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE INDEX copy_links_b ON copy_links(b);
+        -- Every article's copy group; a group id is derived from its members only (order of arrival does not
+        -- matter), and an article with no copies is a group of one.
+        CREATE TABLE copy_groups (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;
+        CREATE INDEX copy_groups_group ON copy_groups(group_id);
+        CREATE TABLE events (
+            rowid INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            message TEXT NOT NULL
+        );
+        -- Work queues of the incremental stages: an article is queued when it is stored or its text changes,
+        -- and leaves the queue in the same transaction that stores the stage's results for it.
+        CREATE TABLE stage_queue (stage TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (stage, article_id)) WITHOUT ROWID;
+        INSERT INTO stage_queue SELECT 'copies', id FROM articles;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -21,6 +21,7 @@ from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
 from storyloom.store.migrations import LATEST, MIGRATIONS
 
+QUEUED_STAGES = ("copies",)  # incremental stages that must see every new or changed article
 COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
 
 
@@ -200,6 +201,7 @@ class Store:
             ),
         )
         self._write_spans(c, art)
+        c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
         if previous is None and art.template_group:
             self._count_template_lines(c, art.template_group, art.line_keys)
         c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, key, now))
@@ -279,6 +281,7 @@ class Store:
                      art.template_group, _json(list(art.warnings)), art.id),
                 )
                 self._write_spans(c, art)
+                c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
                 n += 1
         return n
 

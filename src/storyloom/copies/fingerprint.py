@@ -1,0 +1,121 @@
+"""Fingerprints of an article's text for copy detection: exact key, shingles, MinHash sketch, LSH bands,
+sentence keys.
+
+Everything here is a pure function of the text and fixed parameters (seeded hashes, no process state), so
+the local pipeline and Spark workers compute the same fingerprints, and sketches stored today can be
+compared with tomorrow's.  ``SKETCH_VERSION`` names the parameters; a store holding another version's
+sketches recomputes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+SHINGLE = 3  # words per shingle: short enough to survive typos/OCR noise, long enough to be specific
+NUM_PERM = 128
+BANDS, ROWS = 16, 8  # LSH: candidates at Jaccard ≳ (1/16)^(1/8) ≈ 0.71 with high probability
+SEED = 20231
+MIN_SENTENCE_WORDS = 6
+MAX_SENTENCE_KEYS = 80
+
+
+def _sketch_version() -> str:
+    try:
+        from rensa import RMinHash
+
+        algo = f"rensa{RMinHash.ALGORITHM_VERSION}"
+    except ImportError:  # pragma: no cover - rensa is a dependency
+        algo = "none"
+    return f"{algo}-p{NUM_PERM}-s{SEED}-k{SHINGLE}-b{BANDS}x{ROWS}"
+
+
+SKETCH_VERSION = _sketch_version()
+
+_QUOTES = str.maketrans({
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',
+    "″": '"', "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-",
+})
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """NFKC, case folded, quotes and dashes unified, whitespace collapsed: the exact-copy normal form."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()).strip()
+
+
+def exact_key(text: str) -> str:
+    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def shingles(tokens: Sequence[str], k: int = SHINGLE) -> set[str]:
+    if not tokens:
+        return set()
+    if len(tokens) < k:
+        return {" ".join(tokens)}
+    return {" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1)}
+
+
+def sketch(shingle_set: Iterable[str]) -> np.ndarray:
+    """MinHash signature (uint32[NUM_PERM]) of a shingle set, seeded and process-independent."""
+    from rensa import RMinHash
+
+    m = RMinHash(num_perm=NUM_PERM, seed=SEED)
+    items = sorted(shingle_set)
+    if items:
+        m.update(items)
+    return np.asarray(m.digest(), dtype=np.uint32)
+
+
+def sketches(shingle_sets: Sequence[Iterable[str]]) -> np.ndarray:
+    """Signatures of many documents at once (a rows × NUM_PERM matrix)."""
+    if not shingle_sets:
+        return np.zeros((0, NUM_PERM), dtype=np.uint32)
+    return np.vstack([sketch(s) for s in shingle_sets])
+
+
+def _int64(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "little", signed=True)
+
+
+def band_keys(sig: np.ndarray) -> list[int]:
+    """One 64-bit key per LSH band: two documents sharing a key are candidates."""
+    raw = np.ascontiguousarray(sig, dtype="<u4").tobytes()
+    step = ROWS * 4
+    return [_int64(hashlib.blake2b(bytes([b]) + raw[b * step : (b + 1) * step], digest_size=8).digest()) for b in range(BANDS)]
+
+
+def estimate_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def sentence_keys(text: str) -> list[int]:
+    """Keys of the text's longer sentences: a trimmed or wrapped copy shares whole sentences with its source
+    even when its overall Jaccard similarity is low, which MinHash banding cannot see."""
+    from storyloom.enrich.sentences import split_sentences
+
+    out: list[int] = []
+    seen: set[int] = set()
+    for s in split_sentences(text):
+        w = words(s)
+        if len(w) < MIN_SENTENCE_WORDS:
+            continue
+        key = _int64(hashlib.blake2b(" ".join(w).encode("utf-8"), digest_size=8).digest())
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    if len(out) > MAX_SENTENCE_KEYS:  # keep the lead and an even sample of the rest: bounded per article
+        head = out[: MAX_SENTENCE_KEYS // 2]
+        rest = out[MAX_SENTENCE_KEYS // 2 :]
+        stride = len(rest) / (MAX_SENTENCE_KEYS - len(head))
+        out = head + [rest[int(i * stride)] for i in range(MAX_SENTENCE_KEYS - len(head))]
+    return out

@@ -1,0 +1,98 @@
+"""Verification of a candidate pair on the real texts: LSH and sentence keys only propose, this decides.
+
+Scores are exact set overlaps of word shingles (not MinHash estimates): Jaccard for near-duplicates,
+the asymmetric containment |A∩B|/|A| for trimmed or wrapped copies, with the direction recorded.  Short
+texts need stricter thresholds, since two one-paragraph texts on the same event can share most words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from storyloom.copies.fingerprint import exact_key, shingles, words
+from storyloom.enrich.sentences import split_sentences
+
+NEAR_DUP_JACCARD = 0.6
+CONTAINMENT = 0.75
+SHORT_WORDS = 60  # below this many words (the smaller text), both thresholds rise
+SHORT_NEAR_DUP_JACCARD = 0.8
+SHORT_CONTAINMENT = 0.9
+MAX_EVIDENCE = 5
+
+
+@dataclass(frozen=True)
+class TextPrint:
+    """What verification needs of one text, computed once per article."""
+
+    exact: str
+    n_words: int
+    shingles: frozenset[str]
+    sentences: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> "TextPrint":
+        w = words(text)
+        return cls(exact_key(text), len(w), frozenset(shingles(w)), tuple(split_sentences(text)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # exact | near_duplicate | containment
+    score: float
+    direction: str  # "same", or "a_in_b" / "b_in_a" for containment
+    jaccard: float
+    containment_a: float  # share of A's shingles found in B
+    containment_b: float
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+def align_sentences(a: tuple[str, ...], b: tuple[str, ...], limit: int = MAX_EVIDENCE) -> list[dict[str, Any]]:
+    """Pairs of sentences that match (shingle overlap ≥ 0.5 of the shorter), best first: the evidence."""
+    bs = [(j, frozenset(shingles(words(s)))) for j, s in enumerate(b[:400])]
+    index: dict[str, list[int]] = {}
+    for j, sh in bs:
+        for x in sh:
+            index.setdefault(x, []).append(j)
+    pairs = []
+    for i, s in enumerate(a[:400]):
+        sa = frozenset(shingles(words(s)))
+        if len(sa) < 3:
+            continue
+        hits: dict[int, int] = {}
+        for x in sa:
+            for j in index.get(x, ()):
+                hits[j] = hits.get(j, 0) + 1
+        if not hits:
+            continue
+        j, n = max(hits.items(), key=lambda kv: (kv[1], -kv[0]))
+        score = n / min(len(sa), len(bs[j][1]))
+        if score >= 0.5:
+            pairs.append({"a": i, "b": j, "score": round(score, 3), "a_text": a[i][:300], "b_text": b[j][:300]})
+    pairs.sort(key=lambda p: (-p["score"], p["a"]))
+    return pairs[:limit]
+
+
+def verify(a: TextPrint, b: TextPrint) -> Verdict | None:
+    """The copy relation between two texts, or None when they are not copies."""
+    if not a.shingles or not b.shingles:
+        return None
+    if a.exact == b.exact:
+        return Verdict("exact", 1.0, "same", 1.0, 1.0, 1.0)
+    inter = len(a.shingles & b.shingles)
+    if inter == 0:
+        return None
+    jac = inter / len(a.shingles | b.shingles)
+    ca, cb = inter / len(a.shingles), inter / len(b.shingles)
+    short = min(a.n_words, b.n_words) < SHORT_WORDS
+    near = SHORT_NEAR_DUP_JACCARD if short else NEAR_DUP_JACCARD
+    contain = SHORT_CONTAINMENT if short else CONTAINMENT
+    if jac >= near:
+        kind, score, direction = "near_duplicate", jac, "same"
+    elif max(ca, cb) >= contain:
+        kind, score = "containment", max(ca, cb)
+        direction = "a_in_b" if ca >= cb else "b_in_a"
+    else:
+        return None
+    return Verdict(kind, round(score, 4), direction, round(jac, 4), round(ca, 4), round(cb, 4),
+                   align_sentences(a.sentences, b.sentences))

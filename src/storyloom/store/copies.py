@@ -1,0 +1,244 @@
+"""SQL for the copies stage: fingerprints, candidate look-ups with bucket caps, links and groups.
+
+The writers do not open transactions of their own: the copies stage runs one chunk of articles inside one
+``store.transaction()`` (fingerprints, links and groups together), so a crash never leaves an article
+fingerprinted but unlinked, and look-ups inside the chunk see the chunk's own fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from storyloom.store.sqlite import Store, _json, _now
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+STAGE = "copies"
+KEY_TABLES = {("copy_bands", "band"), ("copy_sentences", "skey"), ("copy_anchors", "akey")}
+
+
+def pending(store: Store, limit: int) -> list[str]:
+    """Articles queued for copy detection, in the order they were stored."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT q.article_id FROM stage_queue q JOIN articles a ON a.id = q.article_id "
+        "WHERE q.stage = ? ORDER BY a.rowid LIMIT ?", (STAGE, limit))]
+
+
+def stale(store: Store, version: str) -> bool:
+    """True when fingerprints of other parameters are stored (they cannot be compared with new ones)."""
+    return store.conn.execute("SELECT 1 FROM copy_prints WHERE version != ? LIMIT 1", (version,)).fetchone() is not None
+
+
+def done(store: Store, ids: Sequence[str]) -> None:
+    store.conn.executemany("DELETE FROM stage_queue WHERE stage = ? AND article_id = ?", [(STAGE, i) for i in ids])
+
+
+def reset(store: Store) -> None:
+    """Forget every fingerprint, link and group and queue every article again (a rebuild)."""
+    with store.transaction() as c:
+        for table in ("copy_prints", "copy_bands", "copy_sentences", "copy_anchors", "copy_links", "copy_groups"):
+            c.execute(f"DELETE FROM {table}")
+        c.execute("INSERT OR IGNORE INTO stage_queue SELECT ?, id FROM articles", (STAGE,))
+
+
+def stored_versions(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        out.update(dict(store.conn.execute(
+            f"SELECT article_id, version FROM copy_prints WHERE article_id IN ({placeholders(len(chunk))})", chunk)))
+    return out
+
+
+def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, list[int], list[int]]]) -> None:
+    """(article_id, version, exact, n_words, sketch, band keys, sentence keys) for each article."""
+    c = store.conn
+    for aid, version, exact, n_words, sk, bands, skeys in rows:
+        c.execute("DELETE FROM copy_bands WHERE article_id = ?", (aid,))
+        c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (aid,))
+        c.execute("INSERT OR REPLACE INTO copy_prints VALUES (?, ?, ?, ?, ?)", (aid, version, exact, n_words, sk))
+        c.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, aid) for b in bands])
+        c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
+
+
+def exact_matches(store: Store, exact: str, exclude: str) -> list[str]:
+    return [r[0] for r in store.conn.execute(
+        "SELECT article_id FROM copy_prints WHERE exact = ? AND article_id != ? ORDER BY article_id LIMIT 1000",
+        (exact, exclude))]
+
+
+def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int], exclude: str, cap: int) -> tuple[dict[str, int], list[int]]:
+    """Articles sharing keys with one article, with how many keys each shares; keys whose bucket holds more
+    than ``cap`` articles are skipped (and returned, so the caller can log them): a giant bucket means a
+    degenerate text (empty, one repeated line), and comparing against all of it would be quadratic."""
+    if (table, column) not in KEY_TABLES:
+        raise ValueError(f"not a key table: {table}.{column}")
+    if not keys:
+        return {}, []
+    keys = sorted(set(keys))
+    sizes = dict(store.conn.execute(
+        f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({placeholders(len(keys))}) GROUP BY {column}", keys))
+    over = [k for k in keys if sizes.get(k, 0) > cap]
+    usable = [k for k in keys if 0 < sizes.get(k, 0) <= cap]
+    hits: dict[str, int] = {}
+    if usable:
+        for (aid,) in store.conn.execute(
+            f"SELECT article_id FROM {table} WHERE {column} IN ({placeholders(len(usable))}) AND article_id != ?",
+            [*usable, exclude]):
+            hits[aid] = hits.get(aid, 0) + 1
+    return hits, over
+
+
+def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        for r in store.conn.execute(
+            f"SELECT id, title, text, published, language, outlet, length(text) AS n FROM articles "
+            f"WHERE id IN ({placeholders(len(chunk))})", chunk):
+            out[r["id"]] = dict(r)
+    return out
+
+
+def save_links(store: Store, links: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    for link in links:
+        store.conn.execute(
+            "INSERT OR REPLACE INTO copy_links VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (link["a"], link["b"], link["kind"], link["score"], link["direction"],
+             _json(link.get("details", {})), _json(link.get("evidence", []))),
+        )
+        n += 1
+    return n
+
+
+def linked(store: Store, ids: Sequence[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for i in range(0, len(ids), 400):
+        chunk = list(ids[i : i + 400])
+        q = placeholders(len(chunk))
+        out += [(r[0], r[1]) for r in store.conn.execute(
+            f"SELECT a, b FROM copy_links WHERE a IN ({q}) UNION SELECT a, b FROM copy_links WHERE b IN ({q})",
+            chunk + chunk)]
+    return out
+
+
+def group_of(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        out.update(dict(store.conn.execute(
+            f"SELECT article_id, group_id FROM copy_groups WHERE article_id IN ({placeholders(len(chunk))})", chunk)))
+    return out
+
+
+def members(store: Store, group_ids: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for i in range(0, len(group_ids), 500):
+        chunk = list(group_ids[i : i + 500])
+        out += [r[0] for r in store.conn.execute(
+            f"SELECT article_id FROM copy_groups WHERE group_id IN ({placeholders(len(chunk))})", chunk)]
+    return out
+
+
+def save_groups(store: Store, assignment: dict[str, str]) -> None:
+    store.conn.executemany("INSERT OR REPLACE INTO copy_groups VALUES (?, ?)", sorted(assignment.items()))
+
+
+def log_event(store: Store, stage: str, message: str) -> None:
+    store.conn.execute("INSERT INTO events (at, stage, message) VALUES (?, ?, ?)", (_now(), stage, message))
+
+
+def group_detail(store: Store, group_id: str) -> dict[str, Any] | None:
+    """A copy group with its members (canonical first) and every link with its evidence."""
+    rows = store.conn.execute(
+        "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, length(a.text) AS chars "
+        "FROM copy_groups g JOIN articles a ON a.id = g.article_id WHERE g.group_id = ?", (group_id,)).fetchall()
+    if not rows:
+        return None
+    mem = [dict(r) for r in rows]
+    mem.sort(key=canonical_order)
+    ids = [m["id"] for m in mem]
+    q = placeholders(len(ids))
+    links = [dict(r) for r in store.conn.execute(
+        f"SELECT * FROM copy_links WHERE a IN ({q}) AND b IN ({q}) ORDER BY a, b", ids + ids)]
+    for link in links:
+        link["details"] = json.loads(link["details"])
+        link["evidence"] = json.loads(link["evidence"])
+    return {"group_id": group_id, "canonical": ids[0], "members": mem, "links": links}
+
+
+def canonical_order(m: dict[str, Any]) -> tuple[Any, ...]:
+    """Canonical member first: the earliest published (undated last), ties → the longest, then by id."""
+    return (m["published"] is None, m["published"] or "", -(m.get("chars") or 0), m["id"])
+
+
+def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        "SELECT group_id, count(*) AS size FROM copy_groups GROUP BY group_id HAVING count(*) >= ? "
+        "ORDER BY size DESC, group_id LIMIT ? OFFSET ?", (min_size, limit, offset)).fetchall()
+    out = []
+    for r in rows:
+        detail = group_detail(store, r["group_id"])
+        if detail:
+            kinds: dict[str, int] = {}
+            for link in detail["links"]:
+                kinds[link["kind"]] = kinds.get(link["kind"], 0) + 1
+            out.append({"group_id": r["group_id"], "size": r["size"], "canonical": detail["members"][0],
+                        "link_kinds": kinds})
+    return out
+
+
+# -- translations: anchors and embeddings -------------------------------------------------------------
+
+
+def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
+    c = store.conn
+    for aid, keys in rows:
+        c.execute("DELETE FROM copy_anchors WHERE article_id = ?", (aid,))
+        c.executemany("INSERT OR IGNORE INTO copy_anchors VALUES (?, ?)", [(k, aid) for k in keys])
+
+
+def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]:
+    """Those of ``ids`` whose language is known and differs from ``language``."""
+    out: list[str] = []
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        out += [r[0] for r in store.conn.execute(
+            f"SELECT id FROM articles WHERE id IN ({placeholders(len(chunk))}) AND language IS NOT NULL "
+            f"AND language != ?", [*chunk, language])]
+    return out
+
+
+def save_embeddings(store: Store, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
+    with store.transaction() as c:
+        c.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", [(aid, model, vec) for aid, vec in rows])
+
+
+def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        out.update({r[0]: r[1] for r in store.conn.execute(
+            f"SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN ({placeholders(len(chunk))})",
+            [model, *chunk])})
+    return out
+
+
+def embedding_pool(store: Store, model: str, since: str | None, until: str | None,
+                   limit: int) -> list[tuple[str, str, bytes]]:
+    """(id, language, vector) of articles with a known language published in [since, until] (undated ones
+    too), newest first, at most ``limit``: where a translation of the chunk's articles can be."""
+    where = ["e.model = ?", "a.language IS NOT NULL"]
+    args: list[Any] = [model]
+    if since and until:
+        where.append("(a.published BETWEEN ? AND ? OR a.published IS NULL)")
+        args += [since, until]
+    sql_ = (f"SELECT a.id, a.language, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
+            f"WHERE {' AND '.join(where)} ORDER BY a.rowid DESC LIMIT ?")
+    return [(r[0], r[1], r[2]) for r in store.conn.execute(sql_, [*args, limit])]
