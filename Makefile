@@ -26,7 +26,7 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/storyloom --db $(DB) ingest sample/
 	$(BIN)/storyloom --db $(DB) stats
-	$(BIN)/storyloom --db $(DB) articles --limit 15
+	$(BIN)/storyloom --db $(DB) stories --min-articles 2 --sort size --limit 15
 
 ## make test: install the test extras and run the whole suite
 test: install-test

@@ -385,6 +385,98 @@ def _print_group(detail: dict[str, Any]) -> None:
 
 
 @cli.command()
+@click.option("--q", "query", help="Only stories with an article matching these words (FTS5).")
+@click.option("--language", "--lang", help="Only stories with an article in this language.")
+@click.option("--outlet", help="Only stories covered by this outlet.")
+@click.option("--since", help="Last seen on or after (YYYY-MM-DD).")
+@click.option("--until", help="First seen on or before (YYYY-MM-DD).")
+@click.option("--min-articles", default=1, show_default=True)
+@click.option("--sort", type=click.Choice(["recent", "size"]), default="recent", show_default=True)
+@click.option("--limit", default=20, show_default=True)
+@click.option("--rebuild", is_flag=True, help="Re-cluster every article from scratch and say how far the online result was.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stories(obj: Ctx, query: str | None, language: str | None, outlet: str | None, since: str | None,
+            until: str | None, min_articles: int, sort: str, limit: int, rebuild: bool, as_json: bool) -> None:
+    """The story feed, newest first: each real-world event once, with every outlet's coverage.
+
+    Articles still waiting are clustered first (online); --rebuild recomputes everything from scratch.
+    """
+    from storyloom.copies import find_copies
+    from storyloom.stories import agreement, build_stories, rebuild_stories
+    from storyloom.store import stories as sql
+
+    with obj.store() as store:
+        find_copies(store, obj.settings)  # a copy group enters a story as one unit
+        before = sql.assignments(store) if rebuild else {}
+        waiting = store.conn.execute("SELECT count(*) FROM stage_queue WHERE stage = 'stories'").fetchone()[0]
+        total = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] if rebuild else waiting
+        with _progress(err.is_terminal and not as_json and total > 0, total) as cb:
+            rep = (rebuild_stories if rebuild else build_stories)(store, obj.settings, on_event=cb)
+        if rep.processed and not as_json:
+            err.print(f"clustered {rep.processed:,} articles: {rep.opened:,} new stories, {rep.joined:,} joined, "
+                      f"{rep.via_copy:,} via a copy, {rep.merges:,} merges in {rep.seconds:.1f} s "
+                      f"(embedding {rep.embed_seconds:.1f} s)")
+        if rebuild and before:
+            agree = agreement(before, sql.assignments(store))
+            err.print(f"online vs rebuilt: B-cubed precision {agree['precision']:.3f}, recall {agree['recall']:.3f}, "
+                      f"F1 {agree['f1']:.3f} over {agree['articles']:,} articles")
+        rows = sql.feed(store, q=query, language=language, outlet=outlet, since=since, until=until,
+                        min_articles=min_articles, sort=sort, limit=limit)
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        out.print("no stories")
+        return
+    t = Table()
+    for col in ("story", "span", "n", "outlets", "lang", "headline"):
+        t.add_column(col, overflow="fold" if col in ("headline", "outlets") else "ellipsis",
+                     no_wrap=col in ("story", "span"))
+    for r in rows:
+        span = r["first_seen"][:10] + ("" if r["first_seen"][:10] == r["last_seen"][:10] else f"…{r['last_seen'][5:10]}")
+        outlets = ", ".join(f"{k}" + (f" ×{v}" if v > 1 else "") for k, v in list(r["outlets"].items())[:4])
+        if len(r["outlets"]) > 4:
+            outlets += f" +{len(r['outlets']) - 4}"
+        t.add_row(r["id"], span, str(r["n_articles"]), escape(outlets), ",".join(r["languages"]), escape(r["label"]))
+    out.print(t)
+
+
+@cli.command()
+@click.argument("story_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def story(obj: Ctx, story_id: str, as_json: bool) -> None:
+    """One story: every member article by time, with its outlet, copy group and how it joined."""
+    from storyloom.store import stories as sql
+
+    with _read_store(obj) as store:
+        full = sql.resolve_story(store, story_id)
+        detail = sql.story_detail(store, full) if full else None
+    if detail is None:
+        raise click.ClickException(f"no story with a unique id starting {story_id!r}")
+    if as_json:
+        _dump(detail)
+        return
+    out.print(f"[bold]{escape(detail['label'])}[/]")
+    out.print(f"[dim]{detail['id']} · {detail['n_articles']} articles · {detail['first_seen'][:16]} → "
+              f"{detail['last_seen'][:16]} · outlets: {escape(', '.join(detail['outlets']))} · "
+              f"languages: {', '.join(detail['languages'])}[/]")
+    t = Table()
+    for col in ("time", "outlet", "lang", "article", "joined", "copy group", "headline"):
+        t.add_column(col, overflow="fold" if col == "headline" else "ellipsis")
+    for m in detail["members"]:
+        t.add_row(m["time"][:16] + (" *" if m["time_flag"] else ""), escape(m["outlet"] or "—"), m["language"] or "?",
+                  m["id"][:10], f"{m['reason']} {m['score']:.2f}", (m["group_id"] or "")[:11], escape(m["title"]))
+    out.print(t)
+    if any(m["time_flag"] for m in detail["members"]):
+        out.print("[dim]* no trusted publication date: ingest time used[/]")
+    for e in detail["events"]:
+        if e["kind"] == "merge":
+            out.print(f"[yellow]merged[/] {e['other_id']} into {e['story_id']} at {e['at']}: {escape(e['detail'] or '')}")
+
+
+@cli.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
     from storyloom.clean.rules import RULES, UNRELATED_HEADLINE

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from storyloom.clean import clean
 from storyloom.copies import find_copies
+from storyloom.stories import build_stories
 from storyloom.errors import BadInput, Skipped
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
@@ -31,6 +32,7 @@ class IngestReport:
     seconds: float = 0.0
     added_ids: list[str] = field(default_factory=list)
     copies: dict[str, int] = field(default_factory=dict)  # copy links found, by kind
+    stories: int = 0  # stories opened
 
     @property
     def stored(self) -> int:
@@ -46,6 +48,7 @@ class IngestReport:
             "errors": [{"location": loc, "reason": why} for loc, why in self.errors],
             "seconds": round(self.seconds, 3),
             "copy_links": dict(self.copies),
+            "stories_opened": self.stories,
         }
 
 
@@ -82,6 +85,8 @@ def ingest_items(
             copies = find_copies(store, settings)
             for kind, n in copies.links.items():
                 report.copies[kind] = report.copies.get(kind, 0) + n
+            if settings.run_stories:  # stories need copy groups: a group enters a story as one unit
+                report.stories += build_stories(store, settings).opened
 
     for item in items:
         if isinstance(item, BadInput):

@@ -45,6 +45,12 @@ class Settings:
     translation_window_days: int = 7  # a translation is looked for among articles published this close
     embedder_fast: str = "use"  # title+lead embeddings where the model covers the language
     embedder_wide: str = "e5"  # for languages the fast one does not cover (slow: used only on candidates)
+    # stories
+    run_stories: bool = True  # cluster articles into stories as they are ingested
+    story_threshold: float = 0.42  # the score an article needs to join a story (else it opens one)
+    story_window_days: float = 3.0  # stories this close in time to an article are its candidates
+    story_merge_margin: float = 0.05  # an article fitting two stories within this margin may merge them
+    story_embeddings: bool = True  # use the fast multilingual embedder (embedder_fast) in story scores
     # watch
     per_host_delay: float = 2.0  # seconds between two requests to the same host
     backoff_base: float = 60.0  # first retry delay after a failure, doubled each time

@@ -27,6 +27,7 @@ from storyloom.clean.rules import RULES, UNRELATED_HEADLINE, WORD, LineContext, 
 from storyloom.models import Span
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_HAS_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANKS = re.compile(r"\n{3,}")
 TEMPLATE_MAX_SHARE = 0.5  # if "templates" would remove more than this share of lines, it is a copy, not furniture
@@ -34,7 +35,9 @@ TEMPLATE_MAX_SHARE = 0.5  # if "templates" would remove more than this share of 
 
 def normalize_text(text: str) -> str:
     """NFC, unified line endings, one space for runs of spaces, at most one blank line between paragraphs."""
-    text = unicodedata.normalize("NFC", text).translate(_ZERO_WIDTH)
+    text = unicodedata.normalize("NFC", text)
+    if _HAS_ZERO_WIDTH.search(text):  # str.translate is slow on long text: only when needed
+        text = text.translate(_ZERO_WIDTH)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

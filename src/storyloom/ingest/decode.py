@@ -15,7 +15,7 @@ from charset_normalizer import from_bytes
 
 from storyloom.errors import BadInput
 
-_TEXT_CONTROL = {9, 10, 12, 13, 27}
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 
 
 def looks_binary(data: bytes) -> bool:
@@ -30,7 +30,7 @@ def looks_binary(data: bytes) -> bool:
         return True
     if not head:
         return False
-    control = sum(1 for b in head if b < 32 and b not in _TEXT_CONTROL)
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))  # counted in C
     return control / len(head) > 0.05
 
 

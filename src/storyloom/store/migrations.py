@@ -167,6 +167,52 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO stage_queue SELECT 'copies', id FROM articles;
         """,
     ),
+    (
+        4,
+        "stories: records, members, entity index, events, document frequencies",
+        """
+        CREATE TABLE stories (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,            -- the most representative headline
+            label_article TEXT NOT NULL,
+            label_score REAL NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            n_articles INTEGER NOT NULL,
+            outlets TEXT NOT NULL,          -- {outlet: articles}
+            languages TEXT NOT NULL,        -- {language: articles}
+            centroid BLOB,                  -- float32 sum of member vectors (divide by n_vectors)
+            n_vectors INTEGER NOT NULL,
+            terms TEXT NOT NULL,            -- {term: summed tf-idf weight}, the heaviest kept
+            entities TEXT NOT NULL,         -- {entity: count}, the commonest kept
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX stories_last_seen ON stories(last_seen);
+        CREATE INDEX stories_first_seen ON stories(first_seen);
+        CREATE TABLE story_members (
+            article_id TEXT PRIMARY KEY,
+            story_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            reason TEXT NOT NULL,          -- opened | joined | copy | merged
+            time TEXT NOT NULL,            -- the time used for ordering
+            time_flag TEXT                 -- why it is not a trusted publication time
+        ) WITHOUT ROWID;
+        CREATE INDEX story_members_story ON story_members(story_id);
+        CREATE TABLE story_entities (ekey TEXT NOT NULL, story_id TEXT NOT NULL, PRIMARY KEY (ekey, story_id)) WITHOUT ROWID;
+        CREATE TABLE story_events (
+            rowid INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- open | merge
+            story_id TEXT NOT NULL,
+            other_id TEXT,
+            article_id TEXT,
+            detail TEXT
+        );
+        CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT OR IGNORE INTO stage_queue SELECT 'stories', id FROM articles;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

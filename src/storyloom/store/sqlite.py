@@ -21,7 +21,7 @@ from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
 from storyloom.store.migrations import LATEST, MIGRATIONS
 
-QUEUED_STAGES = ("copies",)  # incremental stages that must see every new or changed article
+QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
 COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
 
 

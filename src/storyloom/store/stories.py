@@ -1,0 +1,221 @@
+"""SQL for the stories stage: story records, members, the entity index, events, document frequencies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from storyloom.store.copies import placeholders
+from storyloom.store.sqlite import Store, _json, _now
+
+STAGE = "stories"
+
+
+def pending(store: Store, limit: int) -> list[str]:
+    """Queued articles, in publication-time order (undated by arrival) so the online pass sees time flow."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT q.article_id FROM stage_queue q JOIN articles a ON a.id = q.article_id WHERE q.stage = ? "
+        "ORDER BY coalesce(a.published, a.ingested_at), a.rowid LIMIT ?", (STAGE, limit))]
+
+
+def done(store: Store, ids: Sequence[str]) -> None:
+    store.conn.executemany("DELETE FROM stage_queue WHERE stage = ? AND article_id = ?", [(STAGE, i) for i in ids])
+
+
+def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        for r in store.conn.execute(
+            f"SELECT a.id, a.title, a.text, a.published, a.date_flag, a.ingested_at, a.outlet, a.language, "
+            f"g.group_id FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id "
+            f"WHERE a.id IN ({placeholders(len(chunk))})", chunk):
+            out[r["id"]] = dict(r)
+    return out
+
+
+def group_story(store: Store, group_id: str) -> str | None:
+    """The story already holding a member of this copy group, if any."""
+    r = store.conn.execute(
+        "SELECT m.story_id FROM copy_groups g JOIN story_members m ON m.article_id = g.article_id "
+        "WHERE g.group_id = ? LIMIT 1", (group_id,)).fetchone()
+    return r[0] if r else None
+
+
+def doc_freqs(store: Store, terms: Iterable[str]) -> dict[str, int]:
+    terms = sorted(set(terms))
+    out: dict[str, int] = {}
+    for i in range(0, len(terms), 500):
+        chunk = terms[i : i + 500]
+        out.update(dict(store.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({placeholders(len(chunk))})", chunk)))
+    return out
+
+
+def counter(store: Store, key: str) -> int:
+    r = store.conn.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+    return int(r[0]) if r else 0
+
+
+def add_doc_freqs(store: Store, terms_per_doc: Sequence[Iterable[str]]) -> None:
+    from collections import Counter
+
+    c: Counter[str] = Counter()
+    for terms in terms_per_doc:
+        c.update(set(terms))
+    store.conn.executemany(
+        "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df", sorted(c.items()))
+    store.conn.execute(
+        "INSERT INTO counters VALUES ('docs', ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+        (len(terms_per_doc),))
+
+
+STORY_COLUMNS = ("id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "
+                 "centroid, n_vectors, terms, entities")
+
+
+def _story(r: Any) -> dict[str, Any]:
+    d = dict(r)
+    for k in ("outlets", "languages", "terms", "entities"):
+        d[k] = json.loads(d[k])
+    return d
+
+
+def stories_in_window(store: Store, since: str, until: str) -> list[dict[str, Any]]:
+    """Stories whose span [first_seen, last_seen] comes within [since, until]."""
+    return [_story(r) for r in store.conn.execute(
+        f"SELECT {STORY_COLUMNS} FROM stories WHERE last_seen >= ? AND first_seen <= ?", (since, until))]
+
+
+def stories_by_id(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        out += [_story(r) for r in store.conn.execute(
+            f"SELECT {STORY_COLUMNS} FROM stories WHERE id IN ({placeholders(len(chunk))})", chunk)]
+    return out
+
+
+def stories_with_entities(store: Store, keys: Sequence[str], cap: int) -> list[str]:
+    """Stories indexed under any of these entities; an entity in more than ``cap`` stories is too common."""
+    if not keys:
+        return []
+    keys = sorted(set(keys))
+    sizes = dict(store.conn.execute(
+        f"SELECT ekey, count(*) FROM story_entities WHERE ekey IN ({placeholders(len(keys))}) GROUP BY ekey", keys))
+    usable = [k for k in keys if 0 < sizes.get(k, 0) <= cap]
+    if not usable:
+        return []
+    return sorted({r[0] for r in store.conn.execute(
+        f"SELECT story_id FROM story_entities WHERE ekey IN ({placeholders(len(usable))})", usable)})
+
+
+def save_stories(store: Store, stories: Iterable[dict[str, Any]]) -> None:
+    now = _now()
+    for s in stories:
+        store.conn.execute(
+            f"INSERT OR REPLACE INTO stories ({STORY_COLUMNS}, updated_at) VALUES ({placeholders(14)})",
+            (s["id"], s["label"], s["label_article"], s["label_score"], s["first_seen"], s["last_seen"], s["n_articles"],
+             _json(s["outlets"]), _json(s["languages"]), s["centroid"], s["n_vectors"], _json(s["terms"]),
+             _json(s["entities"]), now))
+        store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (s["id"],))
+        store.conn.executemany("INSERT OR IGNORE INTO story_entities VALUES (?, ?)",
+                               [(e, s["id"]) for e in list(s["entities"])[:20]])
+
+
+def delete_stories(store: Store, ids: Sequence[str]) -> None:
+    for sid in ids:
+        store.conn.execute("DELETE FROM stories WHERE id = ?", (sid,))
+        store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (sid,))
+
+
+def save_members(store: Store, rows: Iterable[tuple[str, str, float, str, str, str | None]]) -> None:
+    store.conn.executemany("INSERT OR REPLACE INTO story_members VALUES (?, ?, ?, ?, ?, ?)", list(rows))
+
+
+def move_members(store: Store, from_id: str, to_id: str) -> None:
+    store.conn.execute("UPDATE story_members SET story_id = ?, reason = CASE WHEN reason = 'opened' THEN 'merged' "
+                       "ELSE reason END WHERE story_id = ?", (to_id, from_id))
+
+
+def log(store: Store, kind: str, story_id: str, other_id: str | None, article_id: str | None, detail: str) -> None:
+    store.conn.execute("INSERT INTO story_events (at, kind, story_id, other_id, article_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                       (_now(), kind, story_id, other_id, article_id, detail))
+
+
+def reset(store: Store) -> None:
+    with store.transaction() as c:
+        for table in ("stories", "story_members", "story_entities", "term_df", "counters"):
+            c.execute(f"DELETE FROM {table}")
+        c.execute("INSERT OR IGNORE INTO stage_queue SELECT ?, id FROM articles", (STAGE,))
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def feed(store: Store, *, q: str | None = None, language: str | None = None, outlet: str | None = None,
+         since: str | None = None, until: str | None = None, min_articles: int = 1, sort: str = "recent",
+         limit: int = 30, offset: int = 0) -> list[dict[str, Any]]:
+    """Stories newest first (or largest first), filtered; ``q`` matches any member's headline or text."""
+    where, args = ["s.n_articles >= ?"], [min_articles]
+    if since:
+        where.append("s.last_seen >= ?")
+        args.append(since)
+    if until:
+        where.append("s.first_seen <= ?")
+        args.append(until + ("T23:59:59~" if len(until) == 10 else ""))
+    if language:
+        where.append("EXISTS (SELECT 1 FROM json_each(s.languages) WHERE key = ?)")
+        args.append(language.lower())
+    if outlet:
+        where.append("EXISTS (SELECT 1 FROM json_each(s.outlets) WHERE key = ? COLLATE NOCASE)")
+        args.append(outlet)
+    if q:
+        from storyloom.store.queries import search
+
+        hits = search(store, q, limit=500)
+        ids = sorted({h["id"] for h in hits})
+        if not ids:
+            return []
+        where.append(f"s.id IN (SELECT story_id FROM story_members WHERE article_id IN ({placeholders(len(ids))}))")
+        args += ids
+    order = "s.n_articles DESC, s.last_seen DESC" if sort == "size" else "s.last_seen DESC, s.n_articles DESC"
+    rows = store.conn.execute(
+        f"SELECT id, label, first_seen, last_seen, n_articles, outlets, languages FROM stories s "
+        f"WHERE {' AND '.join(where)} ORDER BY {order}, s.id LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["outlets"] = json.loads(d["outlets"])
+        d["languages"] = json.loads(d["languages"])
+        out.append(d)
+    return out
+
+
+def resolve_story(store: Store, prefix: str) -> str | None:
+    prefix = prefix.strip()
+    rows = store.conn.execute("SELECT id FROM stories WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\uffff")).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def story_detail(store: Store, story_id: str) -> dict[str, Any] | None:
+    r = store.conn.execute(
+        "SELECT id, label, label_article, first_seen, last_seen, n_articles, outlets, languages, entities "
+        "FROM stories WHERE id = ?", (story_id,)).fetchone()
+    if r is None:
+        return None
+    d = dict(r)
+    for k in ("outlets", "languages", "entities"):
+        d[k] = json.loads(d[k])
+    d["members"] = [dict(m) for m in store.conn.execute(
+        "SELECT a.id, a.title, a.outlet, a.language, a.published, a.url, m.time, m.time_flag, m.score, m.reason, "
+        "g.group_id FROM story_members m JOIN articles a ON a.id = m.article_id "
+        "LEFT JOIN copy_groups g ON g.article_id = a.id WHERE m.story_id = ? ORDER BY m.time, a.id", (story_id,))]
+    d["events"] = [dict(e) for e in store.conn.execute(
+        "SELECT at, kind, story_id, other_id, article_id, detail FROM story_events WHERE story_id = ? OR other_id = ? "
+        "ORDER BY rowid", (story_id, story_id))]
+    return d
+
+
+def assignments(store: Store) -> dict[str, str]:
+    return dict(store.conn.execute("SELECT article_id, story_id FROM story_members"))

@@ -1,0 +1,269 @@
+"""Stories: every article (copy group) belongs to one story — one real-world event or development.
+
+:func:`build_stories` runs the online clustering of :mod:`storyloom.stories.online` over the articles queued
+for this stage, in publication-time order, one transaction per chunk (results and the queue together, so a
+crash re-does the chunk).  :func:`rebuild_stories` recomputes everything from scratch, and
+:func:`agreement` says how far two assignments (online vs rebuilt) are from each other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from storyloom.settings import Settings
+from storyloom.stories.online import (
+    ENTITY_CAP, Decision, Story, StoryParams, decide, new_rep, story_id_for, term_weights,
+)
+from storyloom.stories.represent import ArticleRep, sparse_cos
+from storyloom.store import Store
+from storyloom.store import stories as sql
+
+Event = Callable[[str, object], None]
+DENSE_TOP_K = 20
+
+
+@dataclass
+class StoryReport:
+    processed: int = 0
+    opened: int = 0
+    joined: int = 0
+    via_copy: int = 0
+    merges: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+
+def _shift(iso: str, days: float) -> str:
+    s = iso.replace("Z", "+00:00")
+    dt = datetime.fromisoformat(s if "T" in s else s + "T00:00:00+00:00")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return (dt + timedelta(days=days)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ActiveIndex:
+    """The stories that can still receive articles (their span is near the time being processed), with a
+    matrix of their centroids for vectorised nearest-neighbour look-up and an entity → stories index."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.stories: dict[str, Story] = {}
+        self.rows: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self.entity_index: dict[str, set[str]] = {}
+
+    def put(self, s: Story) -> None:
+        self.stories[s.id] = s
+        c = s.centroid
+        if s.id not in self.rows:
+            self.rows[s.id] = len(self.ids)
+            self.ids.append(s.id)
+            if len(self.ids) > self.matrix.shape[0]:
+                grown = np.zeros((max(64, 2 * self.matrix.shape[0]), self.dim), dtype=np.float32)
+                grown[: self.matrix.shape[0]] = self.matrix
+                self.matrix = grown
+        self.matrix[self.rows[s.id]] = c if c is not None and c.shape[0] == self.dim else 0.0
+        for e in list(s.entities)[:20]:
+            self.entity_index.setdefault(e, set()).add(s.id)
+
+    def drop(self, sid: str) -> None:
+        self.stories.pop(sid, None)
+        row = self.rows.pop(sid, None)
+        if row is not None:
+            self.ids[row] = None
+            self.matrix[row] = 0.0
+        for ids in self.entity_index.values():
+            ids.discard(sid)
+
+    def evict_before(self, iso: str) -> None:
+        for sid in [sid for sid, s in self.stories.items() if s.last_seen < iso]:
+            self.drop(sid)
+        if self.ids.count(None) > len(self.ids) // 2 and self.ids:
+            keep = [self.stories[i] for i in self.ids if i is not None]
+            self.__init__(self.dim)  # type: ignore[misc]
+            for s in keep:
+                self.put(s)
+
+    def candidates(self, rep: ArticleRep, p: StoryParams) -> list[Story]:
+        lo, hi = _shift(rep.time, -p.window_days), _shift(rep.time, p.window_days)
+        found: set[str] = set()
+        if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
+            sims = self.matrix[: len(self.ids)] @ rep.vector
+            for j in np.argsort(-sims, kind="stable")[: DENSE_TOP_K * 3]:
+                sid = self.ids[j]
+                if sid is None:
+                    continue
+                s = self.stories[sid]
+                if s.last_seen >= lo and s.first_seen <= hi:
+                    found.add(sid)
+                if len(found) >= DENSE_TOP_K:
+                    break
+        for e in rep.entities[:10]:
+            ids = self.entity_index.get(e, ())
+            if len(ids) <= ENTITY_CAP:
+                found |= {sid for sid in ids if self.stories[sid].last_seen >= lo and self.stories[sid].first_seen <= hi}
+        return [self.stories[sid] for sid in sorted(found)]
+
+
+class StoryBuilder:
+    """Holds the online state across chunks of one run."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self.params = StoryParams(threshold=settings.story_threshold, window_days=settings.story_window_days,
+                                  merge_margin=settings.story_merge_margin)
+        self.embedder: Any = None
+        if settings.story_embeddings:
+            try:
+                from storyloom.embed import get_embedder
+
+                self.embedder = get_embedder(settings.embedder_fast)
+            except ImportError:
+                self.embedder = None
+        self.index = ActiveIndex(self.embedder.dim if self.embedder is not None else 0)
+        self.group_story: dict[str, str] = {}
+        self.report = StoryReport()
+
+    def _vectors(self, rows: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+        if self.embedder is None:
+            return {}
+        from storyloom.copies.translation import Vectors
+        from storyloom.embed import covers, lead
+
+        ids = [i for i, r in rows.items() if covers(self.embedder, r["language"])]
+        started = time.perf_counter()
+        got = Vectors(self.store, {i: lead(rows[i]["title"], rows[i]["text"]) for i in ids}).get(self.embedder, ids)
+        self.report.embed_seconds += time.perf_counter() - started
+        return got
+
+    def _load_window(self, reps: list[ArticleRep]) -> None:
+        lo = _shift(min(r.time for r in reps), -self.params.window_days)
+        hi = _shift(max(r.time for r in reps), self.params.window_days)
+        for rec in sql.stories_in_window(self.store, lo, hi):
+            if rec["id"] not in self.index.stories:
+                self.index.put(Story.from_record(rec))
+
+    def run_chunk(self, ids: list[str]) -> None:
+        rows = sql.articles(self.store, ids)
+        vectors = self._vectors(rows)
+        reps = [new_rep(rows[i], vectors.get(i)) for i in ids if i in rows]
+        if not reps:
+            with self.store.transaction():
+                sql.done(self.store, ids)
+            return
+        self._load_window(reps)
+        # IDF as of each article, itself included (so a brand-new name is rare, not unknown): counted one
+        # article at a time, so the result does not depend on how the stream was cut into chunks
+        n_docs = sql.counter(self.store, "docs")
+        df = sql.doc_freqs(self.store, {t for r in reps for t in r.counts})
+        changed: dict[str, Story] = {}
+        members: list[tuple[str, str, float, str, str, str | None]] = []
+        merged_away: list[str] = []
+        events: list[tuple[str, str, str | None, str | None, str]] = []
+        for rep in reps:
+            n_docs += 1
+            for t in rep.counts:
+                df[t] = df.get(t, 0) + 1
+            weights = term_weights(rep, df, n_docs)
+            sid = self.group_story.get(rep.group or "") or (sql.group_story(self.store, rep.group) if rep.group else None)
+            if sid and sid not in self.index.stories:
+                loaded = sql.stories_by_id(self.store, [sid])
+                if loaded:
+                    self.index.put(Story.from_record(loaded[0]))
+            if sid and sid in self.index.stories:
+                d = Decision(sid, 1.0, "copy")
+                self.report.via_copy += 1
+            else:
+                d = decide(rep, weights, self.index.candidates(rep, self.params), self.params)
+            if d.reason == "opened":
+                story = Story(d.story_id, rep.time, rep.time, rep.title, rep.id)
+                self.report.opened += 1
+                events.append(("open", story.id, None, rep.id, f"best score {d.score:.3f}"))
+            else:
+                story = self.index.stories[d.story_id]
+                self.report.joined += d.reason == "joined"
+            story.add(rep, weights)
+            c = story.centroid
+            fit = float(rep.vector @ c) if rep.vector is not None and c is not None else sparse_cos(weights, story.term_vector())
+            if fit > story.label_score or story.label_article == rep.id:
+                story.label, story.label_article, story.label_score = rep.title, rep.id, fit
+            for other_id in d.merged:
+                other = self.index.stories.get(other_id)
+                if other is None or other_id == story.id:
+                    continue
+                keep, gone = (story, other) if (story.first_seen, story.id) <= (other.first_seen, other.id) else (other, story)
+                keep.absorb(gone)
+                self.index.drop(gone.id)
+                changed.pop(gone.id, None)
+                merged_away.append(gone.id)
+                events.append(("merge", keep.id, gone.id, rep.id, f"article fits both ({d.score:.3f})"))
+                self.report.merges += 1
+                for g, s_id in list(self.group_story.items()):
+                    if s_id == gone.id:
+                        self.group_story[g] = keep.id
+                story = keep
+            self.index.put(story)
+            changed[story.id] = story
+            if rep.group:
+                self.group_story[rep.group] = story.id
+            members.append((rep.id, story.id, round(d.score, 4), d.reason, rep.time, rep.time_flag))
+            self.report.processed += 1
+        with self.store.transaction():
+            sql.save_members(self.store, members)
+            for gone_id in merged_away:
+                keep_id = next(e[1] for e in events if e[0] == "merge" and e[2] == gone_id)
+                sql.move_members(self.store, gone_id, keep_id)
+            sql.delete_stories(self.store, merged_away)
+            sql.save_stories(self.store, [s.record() for s in changed.values() if s.id in self.index.stories])
+            sql.add_doc_freqs(self.store, [list(r.counts) for r in reps])
+            for kind, s_id, other, art, detail in events:
+                sql.log(self.store, kind, s_id, other, art, detail)
+            sql.done(self.store, ids)
+        self.index.evict_before(_shift(min(r.time for r in reps), -2 * self.params.window_days))
+
+
+def build_stories(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 500) -> StoryReport:
+    """Assign every queued article to a story (online, in publication-time order)."""
+    emit = on_event or (lambda kind, payload: None)
+    builder = StoryBuilder(store, settings)
+    start = time.perf_counter()
+    while True:
+        ids = sql.pending(store, chunk)
+        if not ids:
+            break
+        builder.run_chunk(ids)
+        for _ in ids:
+            emit("item", "story")
+    builder.report.seconds = time.perf_counter() - start
+    return builder.report
+
+
+def rebuild_stories(store: Store, settings: Settings, on_event: Event | None = None) -> StoryReport:
+    """Forget every story and cluster all articles again from scratch, in publication-time order."""
+    sql.reset(store)
+    return build_stories(store, settings, on_event)
+
+
+def agreement(a: dict[str, str], b: dict[str, str]) -> dict[str, float]:
+    """B-cubed precision/recall/F1 of assignment ``a`` against ``b`` (on the articles both assign)."""
+    common = sorted(set(a) & set(b))
+    if not common:
+        return {"precision": 1.0, "recall": 1.0, "f1": 1.0, "articles": 0}
+    by_a: dict[str, set[str]] = {}
+    by_b: dict[str, set[str]] = {}
+    for x in common:
+        by_a.setdefault(a[x], set()).add(x)
+        by_b.setdefault(b[x], set()).add(x)
+    p = sum(len(by_a[a[x]] & by_b[b[x]]) / len(by_a[a[x]]) for x in common) / len(common)
+    r = sum(len(by_a[a[x]] & by_b[b[x]]) / len(by_b[b[x]]) for x in common) / len(common)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "articles": len(common)}
+
+
+__all__ = ["build_stories", "rebuild_stories", "agreement", "StoryReport", "story_id_for"]
