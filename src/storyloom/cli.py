@@ -477,6 +477,61 @@ def story(obj: Ctx, story_id: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("story_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the export to this file.")
+@click.option("--view", type=click.Choice(["all", "shared", "only", "conflicting"]), default="all", show_default=True)
+@click.pass_obj
+def compare(obj: Ctx, story_id: str, fmt: str, output: str | None, view: str) -> None:
+    """Compare coverage inside a story: the claim matrix, conflicts, first reporter, provenance."""
+    from storyloom.compare import compare_story, to_csv, to_json, to_markdown
+    from storyloom.store import stories as sql
+
+    with _read_store(obj) as store:
+        full = sql.resolve_story(store, story_id)
+        result = compare_story(store, full) if full else None
+    if result is None:
+        raise click.ClickException(f"no story with a unique id starting {story_id!r}")
+    if fmt != "table":
+        text = {"json": to_json, "csv": to_csv, "md": to_markdown}[fmt](result)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            err.print(f"wrote {output}")
+        else:
+            click.echo(text, nl=False)
+        return
+    s = result["story"]
+    out.print(f"[bold]{escape(s['label'])}[/]  [dim]{s['id']} · {s['n_articles']} articles[/]")
+    fr = result["first_reporter"]
+    out.print(f"first reporter: [bold]{escape(fr['column'])}[/] at {fr['time']}" if fr else
+              "first reporter: unknown (no trusted publication dates)")
+    cols = [c["column"] for c in result["columns"]]
+    t = Table(show_lines=True)
+    t.add_column("", no_wrap=True)
+    for c in cols:
+        t.add_column(escape(c), overflow="fold", ratio=1)
+    picked = [r for r in result["rows"] if view == "all" or (view == "conflicting" and r["conflicts"])
+              or (view == "shared" and r["status"] == "shared") or (view == "only" and r["status"] == "only")]
+    marks = {"shared": "[green]all[/]", "partial": "[cyan]some[/]", "only": "[dim]only[/]"}
+    for r in picked:
+        by_col: dict[str, list[str]] = {}
+        for cell in r["cells"]:
+            by_col.setdefault(cell["column"], []).append(cell["text"])
+        mark = marks[r["status"]] + (" [red]conflict[/]" if r["conflicts"] else "")
+        t.add_row(mark, *[escape(" / ".join(by_col.get(c, []))) or "[dim]—[/]" for c in cols])
+    out.print(t)
+    summ = result["summary"]
+    out.print(f"{summ['rows']} aligned claims: {summ['shared_by_all']} shared by all, {summ['partial']} by some, "
+              + ", ".join(f"{n} only in {escape(c)}" for c, n in summ["only_in"].items()) + f", {summ['conflicting']} conflicting")
+    g = result["provenance"]
+    labels = {n["id"]: n["label"] for n in g["nodes"]}
+    out.print("[bold]provenance[/]")
+    for e in g["edges"]:
+        if e["kind"] != "published-by":
+            out.print(f"  {escape(labels[e['source']][:60])} [dim]—{e['kind']}→[/] {escape(labels[e['target']][:60])}")
+
+
+@cli.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
     from storyloom.clean.rules import RULES, UNRELATED_HEADLINE

@@ -70,6 +70,8 @@ def text_meta(cleaned: Cleaned) -> dict[str, Any]:
         meta["text_dates"] = [asdict(d) for d in dates]
     if cleaned.bio_author:
         meta["bio_author"] = cleaned.bio_author
+    if cleaned.bio_outlet:
+        meta["bio_outlet"] = cleaned.bio_outlet
     return meta
 
 
@@ -86,6 +88,7 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         if len(raw.html) > settings.max_item_bytes:
             raise BadInput(raw.location, f"page larger than the item cap of {settings.max_item_bytes:,} bytes")
         ex = extract_html(raw.html, raw.location, url)
+        warnings.extend(getattr(ex, "warnings", ()))
         body = ex.text
         title = title or ex.title
         author = author or ex.author
@@ -126,7 +129,7 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         canonical_url=canonical,
         published=date,
         date_flag=flag,
-        outlet=outlet,
+        outlet=outlet or cleaned.bio_outlet,
         author=author or cleaned.bio_author,
         language=(language or detect_language(f"{title}\n{cleaned.text}")),
         extra=raw.extra,

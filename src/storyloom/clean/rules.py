@@ -108,6 +108,16 @@ _BIO_THIRD_PERSON = re.compile(
 )
 
 
+_BIO_OUTLET = re.compile(r"\b(?:writer|journalist|reporter|editor|correspondent|columnist|contributor|author)\s+"
+                         r"(?:(?:and|&)\s+\w+\s+)?(?:for|at|with)\s+([A-Z][\w'’&-]*(?:\s+[A-Z][\w'’&-]*){0,4})")
+
+
+def bio_outlet(line: str) -> str | None:
+    """The outlet an author bio names ("…a journalist for Buna Times.")."""
+    m = _BIO_OUTLET.search(line)
+    return m.group(1).strip().rstrip(".") if m else None
+
+
 def bio_author(line: str) -> str | None:
     """The name in an author-bio line ("I am David Wyatt, a professional writer…"), if it is one."""
     m = _BIO_FIRST_PERSON.search(line)

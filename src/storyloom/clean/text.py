@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from storyloom.clean.rules import RULES, UNRELATED_HEADLINE, WORD, LineContext, bio_author, cited_source
+from storyloom.clean.rules import RULES, UNRELATED_HEADLINE, WORD, LineContext, bio_author, bio_outlet, cited_source
 from storyloom.models import Span
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
@@ -74,6 +74,7 @@ class Cleaned:
     removed: tuple[Span, ...]
     cited_sources: tuple[str, ...] = ()
     bio_author: str | None = None
+    bio_outlet: str | None = None
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of every non-empty line, for template counts
 
 
@@ -135,9 +136,10 @@ def clean_scraped(
     )
     kept = [lines[i] for i, v in enumerate(verdicts) if v is None]
     sources = tuple(dict.fromkeys(s for line in lines if (s := cited_source(line))))
-    author = next((a for i, line in enumerate(lines) if verdicts[i] and verdicts[i][0] == "author_bio"
-                   and (a := bio_author(line))), None)
-    return Cleaned(body, "\n\n".join(kept), removed, sources, author, keys)
+    bios = [line for i, line in enumerate(lines) if verdicts[i] and verdicts[i][0] == "author_bio"]
+    author = next((a for line in bios if (a := bio_author(line))), None)
+    outlet = next((o for line in bios if (o := bio_outlet(line))), None)
+    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, keys)
 
 
 def _apply_classifier(lines: tuple[str, ...], verdicts: list[tuple[str, str] | None], opts: TextOptions) -> None:

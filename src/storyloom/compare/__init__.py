@@ -1,0 +1,184 @@
+"""Compare coverage inside a story: the claim matrix, facts that differ, who was first, who copied whom.
+
+:func:`compare_story` splits every member article into claims (:mod:`.claims`), aligns claims across
+articles (:mod:`.align`), lays them out as rows × outlets, flags rows whose numbers disagree, names the
+first reporter of the story and of each row (trusted publication times only), and builds the provenance
+graph (:mod:`.provenance`).  Exports: JSON, CSV, Markdown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+from storyloom.compare.align import align, sentence_vectors
+from storyloom.compare.claims import extract_claims
+from storyloom.compare.provenance import build_graph
+from storyloom.store import Store
+from storyloom.store import compare as sql
+
+MAX_MEMBERS = 60  # a story's largest copy groups are represented by their canonical member beyond this
+
+
+def _column(m: dict[str, Any], taken: dict[str, int]) -> str:
+    """The matrix column of an article: its outlet; without one, its file or host name."""
+    base = m.get("outlet") or (m.get("location") or m["id"]).rsplit("/", 1)[-1].split("#")[0] or m["id"][:10]
+    taken[base] = taken.get(base, 0) + 1
+    return base if taken[base] == 1 else f"{base} ({taken[base]})"
+
+
+def _conflicts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Same unit, different values across outlets (years and bare numbers are not compared)."""
+    by_unit: dict[str, dict[float, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for c in cells:
+        for q in c["quantities"]:
+            if q["unit"] and q["unit"] != "year":
+                by_unit[q["unit"]][q["value"]].append(c["column"])
+    out = []
+    for unit, values in sorted(by_unit.items()):
+        cols = {col for v in values.values() for col in v}
+        if len(values) > 1 and len(cols) > 1:
+            out.append({"unit": unit, "values": {str(v): sorted(set(c)) for v, c in sorted(values.items())}})
+    return out
+
+
+def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
+    """The full comparison of one story (JSON-ready); None when there is no such story."""
+    started = time.perf_counter()
+    story = sql.story(store, story_id)
+    if story is None:
+        return None
+    members = sql.members(store, story_id)
+    dropped = 0
+    if len(members) > MAX_MEMBERS:  # keep one article per copy group first, then the earliest
+        seen, keep = set(), []
+        for m in members:
+            if m["group_id"] not in seen:
+                seen.add(m["group_id"])
+                keep.append(m)
+        dropped = len(members) - len(keep[:MAX_MEMBERS])
+        members = keep[:MAX_MEMBERS]
+    taken: dict[str, int] = {}
+    for m in members:
+        m["column"] = _column(m, taken)
+    claims = []
+    for m in members:
+        claims.extend(extract_claims(m["id"], m["text"]))
+    texts = [c.text for c in claims]
+    vectors = sentence_vectors(texts) if texts else None
+    rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors)
+    col_of = {m["id"]: m["column"] for m in members}
+    time_of = {m["id"]: (m["published"] if not m.get("date_flag") else None) for m in members}
+    columns = [m["column"] for m in members]
+    rows = []
+    for idx in rows_idx:
+        cells = []
+        for i in idx:
+            c = claims[i]
+            cells.append({"column": col_of[c.article_id], **c.as_dict()})
+        cols = sorted({cell["column"] for cell in cells}, key=columns.index)
+        dated = sorted((time_of[cell["article_id"]], cell["column"]) for cell in cells if time_of[cell["article_id"]])
+        conflicts = _conflicts(cells)
+        status = "shared" if len(cols) == len(columns) and len(columns) > 1 else ("partial" if len(cols) > 1 else "only")
+        rows.append({
+            "status": status, "columns": cols, "cells": cells, "conflicts": conflicts,
+            "first": {"column": dated[0][1], "time": dated[0][0]} if dated else None,
+            "evidence": [{"a": claims[i].key, "b": claims[j].key, "p": round(p, 3)} for (i, j), p in sorted(pairs.items())
+                         if i in idx and j in idx],
+            "position": min(claims[i].index / 1000 + columns.index(col_of[claims[i].article_id]) for i in idx),
+        })
+    rows.sort(key=lambda r: ({"shared": 0, "partial": 1, "only": 2}[r["status"]], r["position"]))
+    for r in rows:
+        del r["position"]
+    dated_members = sorted((m["published"], m["column"], m["id"]) for m in members if m["published"] and not m.get("date_flag"))
+    links = sql.copy_links(store, [m["id"] for m in members])
+    graph = build_graph(story, members, links, {m["id"]: [c.as_dict() for c in claims if c.article_id == m["id"]] for m in members})
+    return {
+        "story": {k: story[k] for k in ("id", "label", "first_seen", "last_seen", "n_articles")},
+        "columns": [{"column": m["column"], "article_id": m["id"], "outlet": m.get("outlet"), "title": m["title"],
+                     "published": m["published"], "date_flag": m.get("date_flag"), "language": m.get("language"),
+                     "url": m.get("url")} for m in members],
+        "rows": rows,
+        "summary": {
+            "claims": len(claims), "rows": len(rows),
+            "shared_by_all": sum(r["status"] == "shared" for r in rows),
+            "partial": sum(r["status"] == "partial" for r in rows),
+            "only_in": {col: sum(1 for r in rows if r["status"] == "only" and r["columns"] == [col]) for col in columns},
+            "conflicting": sum(bool(r["conflicts"]) for r in rows),
+            "members_left_out": dropped,
+        },
+        "first_reporter": {"column": dated_members[0][1], "article_id": dated_members[0][2], "time": dated_members[0][0]}
+        if dated_members else None,
+        "untrusted_dates": [m["column"] for m in members if not m["published"] or m.get("date_flag")],
+        "provenance": graph,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+
+def to_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, ensure_ascii=False, indent=2, default=str)
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    """One row per aligned claim, one column per outlet (the outlet's own sentence), plus status."""
+    cols = [c["column"] for c in result["columns"]]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["status", "conflict", "first", *cols])
+    for r in result["rows"]:
+        by_col: dict[str, list[str]] = defaultdict(list)
+        for cell in r["cells"]:
+            by_col[cell["column"]].append(cell["text"])
+        conflict = "; ".join(f"{c['unit']}: " + " vs ".join(c["values"]) for c in r["conflicts"])
+        w.writerow([r["status"], conflict, (r["first"] or {}).get("column", ""), *[" / ".join(by_col.get(c, [])) for c in cols]])
+    return buf.getvalue()
+
+
+def _md(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    s, summ = result["story"], result["summary"]
+    out = [f"# {_md(s['label'])}", "",
+           f"Story `{s['id']}`: {s['n_articles']} articles, {s['first_seen'][:16]} → {s['last_seen'][:16]}.", ""]
+    fr = result["first_reporter"]
+    out.append(f"**First reporter:** {_md(fr['column'])} at {fr['time']}." if fr else
+               "**First reporter:** unknown (no trusted publication dates).")
+    if result["untrusted_dates"]:
+        out.append(f"Untrusted or missing dates (not used for ordering): {', '.join(map(_md, result['untrusted_dates']))}.")
+    out += ["", f"{summ['rows']} claims after alignment: {summ['shared_by_all']} shared by all, {summ['partial']} by "
+            f"some, {summ['conflicting']} conflicting.", ""]
+    cols = [c["column"] for c in result["columns"]]
+    for title, pick in (("Shared by all", "shared"), ("Reported by some", "partial")):
+        rows = [r for r in result["rows"] if r["status"] == pick]
+        if rows:
+            out += [f"## {title}", ""]
+            for r in rows:
+                out.append("- " + " ≈ ".join(f"**{_md(c['column'])}:** {_md(c['text'])}" for c in r["cells"]))
+            out.append("")
+    for col in cols:
+        rows = [r for r in result["rows"] if r["status"] == "only" and r["columns"] == [col]]
+        if rows:
+            out += [f"## Only in {_md(col)}", ""] + [f"- {_md(r['cells'][0]['text'])}" for r in rows] + [""]
+    conflicts = [r for r in result["rows"] if r["conflicts"]]
+    if conflicts:
+        out += ["## Conflicting numbers", ""]
+        for r in conflicts:
+            for c in r["conflicts"]:
+                out.append(f"- {c['unit']}: " + "; ".join(f"{v} ({', '.join(map(_md, cs))})" for v, cs in c["values"].items()))
+        out.append("")
+    g = result["provenance"]
+    out += ["## Provenance", ""]
+    labels = {n["id"]: n["label"] for n in g["nodes"]}
+    for e in g["edges"]:
+        if e["kind"] != "published-by":
+            out.append(f"- {_md(labels.get(e['source'], e['source'])[:80])} —{e['kind']}→ {_md(labels.get(e['target'], e['target'])[:80])}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,38 @@
+"""SQL for the compare stage: a story's members with their texts and metadata, and their copy links."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from storyloom.store.copies import placeholders
+from storyloom.store.sqlite import Store
+
+
+def story(store: Store, story_id: str) -> dict[str, Any] | None:
+    r = store.conn.execute("SELECT id, label, first_seen, last_seen, n_articles FROM stories WHERE id = ?",
+                           (story_id,)).fetchone()
+    return dict(r) if r else None
+
+
+def members(store: Store, story_id: str) -> list[dict[str, Any]]:
+    """Members by time (trusted publication times first), with text, metadata and copy group."""
+    rows = store.conn.execute(
+        "SELECT a.id, a.title, a.text, a.outlet, a.language, a.published, a.date_flag, a.url, a.location, a.meta, "
+        "m.time, g.group_id FROM story_members m JOIN articles a ON a.id = m.article_id "
+        "LEFT JOIN copy_groups g ON g.article_id = a.id WHERE m.story_id = ? ORDER BY m.time, a.id", (story_id,)).fetchall()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["meta"] = json.loads(d["meta"] or "{}")
+        out.append(d)
+    return out
+
+
+def copy_links(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    q = placeholders(len(ids))
+    return [dict(r) for r in store.conn.execute(
+        f"SELECT a, b, kind, score, direction FROM copy_links WHERE a IN ({q}) AND b IN ({q})", [*ids, *ids])]

