@@ -532,6 +532,25 @@ def compare(obj: Ctx, story_id: str, fmt: str, output: str | None, view: str) ->
 
 
 @cli.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--token", envvar="STORYLOOM_TOKEN", help="API token: allows POST /api/ingest (env STORYLOOM_TOKEN).")
+@click.pass_obj
+def serve(obj: Ctx, host: str | None, port: int | None, token: str | None) -> None:
+    """Serve the web UI and the JSON API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from storyloom.serve import create_app
+
+    settings = obj.settings.with_overrides(host=host, port=port, api_token=token)
+    if not Path(settings.db_path).exists():
+        with obj.store():
+            pass  # an empty store, so the UI opens (and says there is nothing yet)
+    err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
     from storyloom.clean.rules import RULES, UNRELATED_HEADLINE

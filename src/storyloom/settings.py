@@ -51,6 +51,12 @@ class Settings:
     story_window_days: float = 3.0  # stories this close in time to an article are its candidates
     story_merge_margin: float = 0.05  # an article fitting two stories within this margin may merge them
     story_embeddings: bool = True  # use the fast multilingual embedder (embedder_fast) in story scores
+    # serve
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_token: str | None = None  # needed for POST /api/ingest (no token set: no writes over HTTP)
+    token_for_reads: bool = False  # when true, reading the API and UI needs the token too
+    max_request_bytes: int = 5 * 1024 * 1024  # POST /api/ingest body cap
     # watch
     per_host_delay: float = 2.0  # seconds between two requests to the same host
     backoff_base: float = 60.0  # first retry delay after a failure, doubled each time

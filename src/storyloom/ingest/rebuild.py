@@ -24,10 +24,12 @@ def rebuild_raw(kind: str, location: str, raw: bytes, declared: dict[str, Any], 
         return record_to_raw(parse_json_bytes(raw, location), raw, kind, location)
     if kind == "feed":
         rec = json.loads(raw)
+        from storyloom.ingest.feeds import entry_document
+
         html = rec.get("content") or rec.get("summary")
         if not html:
             raise BadInput(location, "feed entry has no content")
-        return RawDoc(raw=raw, kind=kind, location=location, html=html, extra=extra, **declared)
+        return RawDoc(raw=raw, kind=kind, location=location, html=entry_document(html), extra=extra, **declared)
     if kind in ("html", "url", "warc"):
         return RawDoc(raw=raw, kind=kind, location=location, html=decode_html(raw, location), extra=extra, **declared)
     raise BadInput(location, f"cannot rebuild an item of kind {kind!r}")

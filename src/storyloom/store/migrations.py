@@ -151,6 +151,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (a, b)
         ) WITHOUT ROWID;
         CREATE INDEX copy_links_b ON copy_links(b);
+        CREATE INDEX sightings_location ON sightings(location);  -- "have we got this page?" by any URL it had
         -- Every article's copy group; a group id is derived from its members only (order of arrival does not
         -- matter), and an article with no copies is a group of one.
         CREATE TABLE copy_groups (article_id TEXT PRIMARY KEY, group_id TEXT NOT NULL) WITHOUT ROWID;

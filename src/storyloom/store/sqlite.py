@@ -286,7 +286,9 @@ class Store:
         return n
 
     def has_url(self, url: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM articles WHERE url = ? LIMIT 1", (url,)).fetchone() is not None
+        """Is a page with this URL stored, under its final URL or the one it was fetched by?"""
+        return (self.conn.execute("SELECT 1 FROM articles WHERE url = ? LIMIT 1", (url,)).fetchone() is not None
+                or self.conn.execute("SELECT 1 FROM sightings WHERE location = ? LIMIT 1", (url,)).fetchone() is not None)
 
     def raw_bytes(self, key: str) -> bytes | None:
         row = self.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (key,)).fetchone()

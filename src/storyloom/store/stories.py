@@ -217,5 +217,30 @@ def story_detail(store: Store, story_id: str) -> dict[str, Any] | None:
     return d
 
 
+def daily_counts(store: Store, story_ids: Sequence[str], max_days: int = 30) -> dict[str, list[int]]:
+    """Articles per day over each story's span (the last ``max_days`` days of it), for sparklines."""
+    out: dict[str, list[int]] = {}
+    if not story_ids:
+        return out
+    rows = store.conn.execute(
+        f"SELECT story_id, substr(time, 1, 10) AS day, count(*) FROM story_members WHERE story_id IN "
+        f"({placeholders(len(story_ids))}) GROUP BY story_id, day ORDER BY story_id, day", list(story_ids)).fetchall()
+    from datetime import date
+
+    per: dict[str, dict[str, int]] = {}
+    for sid, day, n in rows:
+        per.setdefault(sid, {})[day] = n
+    for sid, days in per.items():
+        try:
+            first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+        except ValueError:
+            out[sid] = list(days.values())
+            continue
+        span = min((last - first).days, max_days - 1)
+        start = last.toordinal() - span
+        out[sid] = [days.get(date.fromordinal(start + k).isoformat(), 0) for k in range(span + 1)]
+    return out
+
+
 def assignments(store: Store) -> dict[str, str]:
     return dict(store.conn.execute("SELECT article_id, story_id FROM story_members"))

@@ -1,0 +1,110 @@
+"""Server-rendered pages: story feed, story (claim matrix, timeline, provenance graph), article (clean text
+with removals struck through), search.  Readable without JavaScript; the one script only adds interaction
+(clicking a graph node shows its details)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from storyloom import __version__
+from storyloom.serve import views
+from storyloom.serve.app import HERE, ApiError
+from storyloom.serve.deps import read_store
+from storyloom.store import Store
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.autoescape = True
+
+
+def safe_url(url: Any) -> str | None:
+    """Only http(s) links leave the page: a javascript: or data: URL from an article is not a link."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def json_script(data: Any) -> Markup:
+    """JSON for a <script type="application/json">: <, >, & and line separators escaped so no text in it can
+    close the element or open another."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(a, b)
+    return Markup(text)
+
+
+templates.env.filters["safe_url"] = safe_url
+templates.env.filters["json_script"] = json_script
+templates.env.globals["version"] = __version__
+
+router = APIRouter(include_in_schema=False)
+
+
+def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "error.html", status=status, status_code=status, message=message)
+
+
+@router.get("/", response_class=HTMLResponse)
+def feed(request: Request, q: str | None = None, language: str | None = None, outlet: str | None = None,
+         sort: str = "recent", min_articles: int = 1, cursor: str | None = None,
+         store: Store = Depends(read_store)) -> HTMLResponse:
+    if sort not in ("recent", "size"):
+        sort = "recent"
+    try:
+        data = views.feed(store, limit=30, cursor=cursor, q=q or None, language=language or None,
+                          outlet=outlet or None, sort=sort, min_articles=max(1, min_articles))
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", "that page link is not valid") from exc
+    total = store.conn.execute("SELECT count(*) FROM stories").fetchone()[0]
+    return page(request, "feed.html", data=data, q=q or "", language=language or "", outlet=outlet or "",
+                sort=sort, min_articles=min_articles, total=total)
+
+
+@router.get("/stories/{story_id}", response_class=HTMLResponse)
+def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> HTMLResponse:
+    detail = views.story(store, story_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"no story {story_id!r}")
+    graph = detail.get("graph") or {"nodes": [], "edges": [], "width": 0, "height": 0}
+    return page(request, "story.html", s=detail, m=detail.get("claim_matrix"), graph=graph, tl=detail["timeline"])
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article(request: Request, article_id: str, store: Store = Depends(read_store)) -> HTMLResponse:
+    from storyloom.clean.text import render_removed
+    from storyloom.models import Span
+
+    art = views.article(store, article_id)
+    if art is None:
+        raise ApiError(404, "not_found", f"no article {article_id!r}")
+    spans = [Span(s["start"], s["end"], s["reason"], s["rule"]) for s in art["removed"]]
+    pieces = render_removed(art["body"] or art["text"], spans)
+    return page(request, "article.html", a=art, pieces=pieces)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, q: str = "", store: Store = Depends(read_store)) -> HTMLResponse:
+    from storyloom.store.queries import MARK_END, MARK_START
+    from storyloom.store.queries import search as run
+
+    hits = run(store, q, limit=50) if q.strip() else []
+    for h in hits:  # split on the match markers: the template escapes each piece and wraps matches in <mark>
+        parts = []
+        for i, chunk in enumerate(h["snippet"].replace(MARK_END, MARK_START).split(MARK_START)):
+            parts.append((chunk, i % 2 == 1))
+        h["parts"] = parts
+    return page(request, "search.html", q=q, hits=hits)

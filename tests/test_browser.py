@@ -1,0 +1,144 @@
+"""The web UI in a real browser (Playwright driving Debian's chromium) against the real server on 127.0.0.1:
+feed → story → article on the sample, the claim matrix and the graph drawn, and nothing executes from an
+article made of script tags, onerror handlers and javascript: links.  Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from storyloom.ingest.records import record_to_raw
+from storyloom.pipeline import ingest, ingest_items
+from storyloom.settings import Settings
+from storyloom.store import Store
+
+from conftest import ROOT, SAMPLE
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+XSS_TITLE = "<script>alert('title')</script> Harbour <b>festival</b>"
+XSS_TEXT = ("Boats filled the harbour <img src=x onerror=\"alert('text')\"> on Saturday as the festival opened.\n"
+            "<script>document.title='pwned'</script> Music played until late <a href=\"javascript:alert('link')\">here</a>.")
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    db = tmp_path_factory.mktemp("ui") / "s.db"
+    settings = Settings(db_path=str(db), line_classifier=False)
+    pages = sorted((SAMPLE / "aeb").glob("*.html.gz"))[:10]
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds"), *map(str, pages)], store, settings)
+        rec = {"title": XSS_TITLE, "text": XSS_TEXT, "url": "javascript:alert('url')", "outlet": "<i>Evil</i> Times",
+               "published": "2024-06-01T10:00:00Z"}
+        ingest_items([record_to_raw(rec, json.dumps(rec).encode(), "jsonl", "xss")], store, settings)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "STORYLOOM_CONFIG"}
+    proc = subprocess.Popen([sys.executable, "-m", "storyloom.cli", "--db", str(db), "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=db.parent)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    import httpx
+
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def watch(page):  # type: ignore[no-untyped-def]
+    """Collect dialogs (an executed alert) and console errors."""
+    events: dict[str, list[str]] = {"dialogs": [], "errors": []}
+    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
+    page.on("console", lambda m: events["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: events["errors"].append(str(e)))
+    return events
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_feed_story_article_path(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    events = watch(page)
+    page.goto(server + "/")
+    assert page.locator(".story-card").count() >= 5
+    shot(page, "feed")
+    page.locator(".story-card a.headline", has_text="China alliance with Russia").click()
+    page.wait_for_url("**/stories/*")
+    assert page.locator("table.matrix tr.row.shared").count() >= 3  # the shared ISW claims
+    assert page.locator("table.matrix th").count() == 3  # the status column + two outlets
+    assert page.locator("svg.graph .node.source").count() >= 2 and page.locator("svg.graph line.edge").count() >= 4
+    assert page.locator("svg.timeline circle.dot").count() == 2
+    page.locator("svg.graph .node.source").first.click()
+    assert page.locator("#node-details").is_visible()
+    shot(page, "story")
+    page.locator("section#members a", has_text="The results of the talks").first.click()
+    page.wait_for_url("**/articles/*")
+    assert page.locator("del.removed").count() == 3 and page.locator("span.reason").first.is_visible()
+    shot(page, "article")
+    assert not events["dialogs"] and not events["errors"], events
+
+
+def test_phone_width_and_search(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    events = watch(page)
+    page.goto(server + "/search?q=Lavrov")
+    assert page.locator("ol.hits li").count() == 2 and page.locator("mark").count() >= 2
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400  # no sideways scrolling of the page itself
+    shot(page, "search-phone")
+    assert not events["dialogs"] and not events["errors"], events
+
+
+def test_untrusted_article_never_executes(server: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    events = watch(page)
+    page.goto(server + "/search?q=harbour festival")
+    page.locator("ol.hits a").first.click()
+    page.wait_for_url("**/articles/*")
+    assert "<script>" in page.locator("h1").inner_text()  # shown as text
+    assert page.title() != "pwned" and page.locator("img").count() == 0
+    assert page.locator("a[href^='javascript:']").count() == 0
+    story_link = page.locator("dd a[href^='/stories/']").first.get_attribute("href")
+    page.goto(server + story_link)
+    page.goto(server + "/")
+    shot(page, "xss")
+    assert not events["dialogs"], events["dialogs"]
+    assert not [e for e in events["errors"] if "alert" in e or "pwned" in e], events["errors"]
