@@ -22,15 +22,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## make run: install, ingest the bundled sample into ./storyloom.db and show what it holds
+## make run: install, ingest the bundled sample into ./storyloom.db, show its stories, serve the UI
 run: install
 	$(BIN)/storyloom --db $(DB) ingest sample/
 	$(BIN)/storyloom --db $(DB) stats
 	$(BIN)/storyloom --db $(DB) stories --min-articles 2 --sort size --limit 15
+	$(BIN)/storyloom --db $(DB) serve
 
 ## make test: install the test extras and run the whole suite
 test: install-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean-db:
 	rm -f $(DB) $(DB)-wal $(DB)-shm
