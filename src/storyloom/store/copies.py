@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from storyloom.store.sqlite import Store, _json, _now
+from storyloom.store.sqlite import Store, _json, _now, select_in
 
 
 def placeholders(n: int) -> str:
@@ -44,15 +44,6 @@ def reset(store: Store) -> None:
         for table in ("copy_prints", "copy_bands", "copy_sentences", "copy_anchors", "copy_links", "copy_groups"):
             c.execute(f"DELETE FROM {table}")
         c.execute("INSERT OR IGNORE INTO stage_queue SELECT ?, id FROM articles", (STAGE,))
-
-
-def stored_versions(store: Store, ids: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        out.update(dict(store.conn.execute(
-            f"SELECT article_id, version FROM copy_prints WHERE article_id IN ({placeholders(len(chunk))})", chunk)))
-    return out
 
 
 def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, list[int], list[int]]]) -> None:
@@ -95,14 +86,8 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
 
 
 def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        for r in store.conn.execute(
-            f"SELECT id, title, text, published, language, outlet, length(text) AS n FROM articles "
-            f"WHERE id IN ({placeholders(len(chunk))})", chunk):
-            out[r["id"]] = dict(r)
-    return out
+    sql = "SELECT id, title, text, published, language, outlet, length(text) AS n FROM articles WHERE id IN ({in})"
+    return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
 def save_links(store: Store, links: Iterable[dict[str, Any]]) -> int:
@@ -118,32 +103,17 @@ def save_links(store: Store, links: Iterable[dict[str, Any]]) -> int:
 
 
 def linked(store: Store, ids: Sequence[str]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for i in range(0, len(ids), 400):
-        chunk = list(ids[i : i + 400])
-        q = placeholders(len(chunk))
-        out += [(r[0], r[1]) for r in store.conn.execute(
-            f"SELECT a, b FROM copy_links WHERE a IN ({q}) UNION SELECT a, b FROM copy_links WHERE b IN ({q})",
-            chunk + chunk)]
-    return out
+    sql = "SELECT a, b FROM copy_links WHERE a IN ({in}) UNION SELECT a, b FROM copy_links WHERE b IN ({in})"
+    return [(r[0], r[1]) for r in select_in(store.conn, sql, ids)]
 
 
 def group_of(store: Store, ids: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        out.update(dict(store.conn.execute(
-            f"SELECT article_id, group_id FROM copy_groups WHERE article_id IN ({placeholders(len(chunk))})", chunk)))
-    return out
+    sql = "SELECT article_id, group_id FROM copy_groups WHERE article_id IN ({in})"
+    return {r[0]: r[1] for r in select_in(store.conn, sql, ids)}
 
 
 def members(store: Store, group_ids: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for i in range(0, len(group_ids), 500):
-        chunk = list(group_ids[i : i + 500])
-        out += [r[0] for r in store.conn.execute(
-            f"SELECT article_id FROM copy_groups WHERE group_id IN ({placeholders(len(chunk))})", chunk)]
-    return out
+    return [r[0] for r in select_in(store.conn, "SELECT article_id FROM copy_groups WHERE group_id IN ({in})", group_ids)]
 
 
 def save_groups(store: Store, assignment: dict[str, str]) -> None:
@@ -206,13 +176,8 @@ def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
 
 def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]:
     """Those of ``ids`` whose language is known and differs from ``language``."""
-    out: list[str] = []
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        out += [r[0] for r in store.conn.execute(
-            f"SELECT id FROM articles WHERE id IN ({placeholders(len(chunk))}) AND language IS NOT NULL "
-            f"AND language != ?", [*chunk, language])]
-    return out
+    sql = "SELECT id FROM articles WHERE id IN ({in}) AND language IS NOT NULL AND language != ?"
+    return [r[0] for r in select_in(store.conn, sql, ids, after=[language])]
 
 
 def save_embeddings(store: Store, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
@@ -221,13 +186,8 @@ def save_embeddings(store: Store, model: str, rows: Iterable[tuple[str, bytes]])
 
 
 def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        out.update({r[0]: r[1] for r in store.conn.execute(
-            f"SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN ({placeholders(len(chunk))})",
-            [model, *chunk])})
-    return out
+    sql = "SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN ({in})"
+    return {r[0]: r[1] for r in select_in(store.conn, sql, ids, before=[model])}
 
 
 def embedding_pool(store: Store, model: str, since: str | None, until: str | None,

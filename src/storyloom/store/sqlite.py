@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
@@ -46,6 +47,20 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
     """What the source itself said about an item (feed entry, WARC header, JSON fields): kept so that a
     re-clean from the raw bytes starts from the same facts."""
     return {k: getattr(raw, k) for k in DECLARED if getattr(raw, k) is not None}
+
+
+IN_CHUNK = 400  # ids per "IN (…)" list: well under SQLite's 32,766 bound variables, even doubled
+
+
+def select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any], before: Sequence[Any] = (),
+              after: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+    """Rows of ``sql`` for a long list of keys, in chunks: each ``{in}`` in ``sql`` becomes a "?, ?, …" list
+    of one chunk (every occurrence gets the same chunk); ``before``/``after`` are the other parameters."""
+    keys = list(keys)
+    for i in range(0, len(keys), IN_CHUNK):
+        chunk = keys[i : i + IN_CHUNK]
+        n = sql.count("{in}")
+        yield from conn.execute(sql.replace("{in}", ",".join("?" * len(chunk))), [*before, *(chunk * n), *after])
 
 
 def _now() -> str:
@@ -232,13 +247,8 @@ class Store:
         return int(row[0]) if row else 0
 
     def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        keys = list(keys)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            sql = f"SELECT line_key, n FROM template_lines WHERE grp = ? AND line_key IN ({','.join('?' * len(chunk))})"
-            out.update({r[0]: r[1] for r in self.conn.execute(sql, [group, *chunk])})
-        return out
+        sql = "SELECT line_key, n FROM template_lines WHERE grp = ? AND line_key IN ({in})"
+        return {r[0]: r[1] for r in select_in(self.conn, sql, keys, before=[group])}
 
     def rebuild_template_counts(self, rows: Iterable[tuple[str, Iterable[str]]]) -> None:
         """Recount template lines from scratch from (group, line keys) of every first version."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from storyloom.store.copies import placeholders
-from storyloom.store.sqlite import Store, _json, _now
+from storyloom.store.sqlite import Store, _json, _now, select_in
 
 STAGE = "stories"
 
@@ -24,15 +24,9 @@ def done(store: Store, ids: Sequence[str]) -> None:
 
 
 def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        for r in store.conn.execute(
-            f"SELECT a.id, a.title, a.text, a.published, a.date_flag, a.ingested_at, a.outlet, a.language, "
-            f"g.group_id FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id "
-            f"WHERE a.id IN ({placeholders(len(chunk))})", chunk):
-            out[r["id"]] = dict(r)
-    return out
+    sql = ("SELECT a.id, a.title, a.text, a.published, a.date_flag, a.ingested_at, a.outlet, a.language, g.group_id "
+           "FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id WHERE a.id IN ({in})")
+    return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
 def group_story(store: Store, group_id: str) -> str | None:
@@ -44,12 +38,7 @@ def group_story(store: Store, group_id: str) -> str | None:
 
 
 def doc_freqs(store: Store, terms: Iterable[str]) -> dict[str, int]:
-    terms = sorted(set(terms))
-    out: dict[str, int] = {}
-    for i in range(0, len(terms), 500):
-        chunk = terms[i : i + 500]
-        out.update(dict(store.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({placeholders(len(chunk))})", chunk)))
-    return out
+    return {r[0]: r[1] for r in select_in(store.conn, "SELECT term, df FROM term_df WHERE term IN ({in})", sorted(set(terms)))}
 
 
 def counter(store: Store, key: str) -> int:
@@ -88,12 +77,7 @@ def stories_in_window(store: Store, since: str, until: str) -> list[dict[str, An
 
 
 def stories_by_id(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
-    out = []
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        out += [_story(r) for r in store.conn.execute(
-            f"SELECT {STORY_COLUMNS} FROM stories WHERE id IN ({placeholders(len(chunk))})", chunk)]
-    return out
+    return [_story(r) for r in select_in(store.conn, f"SELECT {STORY_COLUMNS} FROM stories WHERE id IN ({{in}})", ids)]
 
 
 def stories_with_entities(store: Store, keys: Sequence[str], cap: int) -> list[str]:
