@@ -1,10 +1,66 @@
-"""HTML page → main text and metadata, with trafilatura (the best open extractor on the benchmarks)."""
+"""HTML page → main text and metadata: trafilatura, made stricter where it is loose, and made safe.
+
+What runs, in order (one parse of the page, reused by every step):
+
+1. **Input repair** (:func:`_repair_input`): bytes are decoded (UTF-8, then the declared charset, then
+   charset-normalizer; stray bytes in a UTF-8 page are read as cp1252), lone surrogates left by a
+   ``surrogateescape`` decoding are turned back into the characters they stood for (lxml silently drops the
+   rest of a text node after one), NULs and other C0 controls go.  Pages over :data:`SLIM_ABOVE` characters
+   lose their ``<script>``/``<style>``/``<svg>``/comments and inline ``data:`` URIs first (JSON-LD kept),
+   and whatever is still over :data:`MAX_PARSE_CHARS` is cut there, with a warning.
+2. **Parse** with trafilatura's loader.  libxml2 stops nesting at 255 levels and drops what lies deeper; when
+   that happens and no text came out, the page is parsed again with its layout tags flattened.
+3. **Metadata** with trafilatura (og/meta, JSON-LD, htmldate for the date), then improved: ``published`` takes
+   the full timestamp from ``article:published_time`` / JSON-LD ``datePublished`` / ``<time datetime>`` when its
+   day agrees with htmldate's (htmldate returns a day only); ``language`` from ``<html lang>`` /
+   ``og:locale`` / ``content-language``; the canonical URL from ``<link rel=canonical>`` / ``og:url``.
+4. **Body**: trafilatura in precision mode (``favor_precision``), comments off, tables kept, its
+   deduplication cache off (process-global state).  Precision mode sometimes collapses to a stub (a paywall
+   note, a caption); when its text is under :data:`SHORT_TEXT` characters the balanced mode runs too, and
+   wins when precision kept less than :data:`COLLAPSE_RATIO` of it.
+5. **Trim** (:func:`_trim`): the headline (and the page URL, a lone date line) repeated at the top of the body,
+   "Related:/Read more:/Also on …" link lines with the list that follows them, and a tail of share/follow/
+   subscribe/copyright/tags lines.  These are general news-page conventions, not per-site rules.
+6. **Not an article**: no text, an error page (404/"not found" title and little text), or a home/section page
+   (``og:type=website`` or a root URL, and text that is a list of short lines, not prose) → :class:`BadInput`.
+
+Bounded time: the whole extraction runs under a ``setitimer`` deadline (:data:`DEFAULT_TIMEOUT` seconds) when
+called on the main thread of its process (the local CLI, and PySpark's Python workers, which run tasks on
+their main thread) and no other ``ITIMER_REAL`` timer is armed.  Off the main thread no signal can be
+delivered, so there is no deadline: the input caps above (slimming, :data:`MAX_PARSE_CHARS`) are what bound
+the work there.  Every failure inside comes out as :class:`BadInput` with a reason; nothing else escapes.
+
+On the article-extraction benchmark (``bench/extraction.py``), steps 4-5 are where this beats plain
+trafilatura; the benchmark prints the figures on a dev/test split.
+"""
 
 from __future__ import annotations
 
+import codecs
+import json
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from storyloom.errors import BadInput
+
+DEFAULT_TIMEOUT = 20.0  # seconds for one page, all steps; generous: a normal page takes ~50 ms
+SLIM_ABOVE = 1_000_000  # characters: larger pages lose scripts, styles, comments and data: URIs before parsing
+MAX_PARSE_CHARS = 2_000_000  # characters parsed at most (after slimming); the rest is cut, with a warning
+SHORT_TEXT = 1_000  # precision-mode text shorter than this is checked against the balanced mode
+COLLAPSE_RATIO = 0.5  # ... and replaced by it when it kept less than this share of the balanced text
+MIN_TEXT_CHARS = 50  # less than this is not an article
+ERROR_PAGE_MAX_CHARS = 1_500  # an error-looking title with more text than this is taken as an article about errors
+LINK_SHARE = 0.5  # a list of short lines that are mostly link texts is a home/section page, wherever it is
+HEAD_LINES = 5  # lines at the top of the body searched for a repeated headline
+LIBXML_MAX_DEPTH = 255  # libxml2's HTML parser nesting limit (without XML_PARSE_HUGE)
 
 
 @dataclass(frozen=True)
@@ -16,30 +72,490 @@ class Extracted:
     sitename: str | None
     url: str | None
     language: str | None
+    warnings: tuple[str, ...] = ()  # e.g. the page was cut at MAX_PARSE_CHARS
 
 
-def extract_html(html: str, location: str, url: str | None = None) -> Extracted:
-    """Main text and metadata of a page; BadInput when the page holds no article text."""
+class _Deadline(BaseException):
+    """Raised by the timer signal; a BaseException so library code's ``except Exception`` cannot swallow it."""
+
+
+@contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`_Deadline` in this thread after ``seconds``, when that can be done safely.
+
+    Only on the main thread (signals are delivered there), only where ``setitimer`` exists, and only when no
+    other real-time timer is armed (someone else's alarm is left alone).  Otherwise a no-op.
+    """
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+    if not usable:
+        yield
+        return
+
+    def _fire(signum: int, frame: Any) -> None:
+        raise _Deadline()
+
+    previous = signal.signal(signal.SIGALRM, _fire)
+    # re-fires every 0.25 s until disarmed: one raise swallowed (inside a __del__, a bare except) is not enough
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        except _Deadline:  # fired just as the work ended: the work is done, keep its result
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ---------------------------------------------------------------------------------------------- input repair
+
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])  # C0 controls but \t \n \r
+_SURROGATES = re.compile(r"[\udc80-\udcff]+")
+_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+
+
+_CP1252 = [bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)]  # 5 holes: latin-1
+
+
+def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
+    """Codec error handler: a byte that is not UTF-8 is read as cp1252 (latin-1 where cp1252 has a hole)."""
+    bad = err.object[err.start : err.end]
+    return "".join(_CP1252[b] for b in bad), err.end
+
+
+try:
+    codecs.lookup_error("storyloom-cp1252")
+except LookupError:
+    codecs.register_error("storyloom-cp1252", _cp1252_fallback)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    m = _CHARSET.search(data[:4096])
+    if m:
+        name = m.group(1).decode("ascii", "replace").lower()
+        if name not in ("utf-8", "utf8"):
+            try:
+                return data.decode(name)
+            except (LookupError, UnicodeDecodeError):
+                pass
+    mostly_utf8 = data[:65536].decode("utf-8", errors="replace").count("\ufffd") < 20
+    if not mostly_utf8:
+        try:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[:1_000_000]).best()
+            if best is not None and best.encoding:
+                return data.decode(best.encoding, errors="replace")
+        except Exception:  # noqa: BLE001 - a detector failure just means: fall back to UTF-8
+            pass
+    return data.decode("utf-8", errors="storyloom-cp1252")  # mixed: UTF-8 with stray cp1252 bytes
+
+
+def _unescape_surrogates(m: re.Match[str]) -> str:
+    raw = m.group(0).encode("utf-8", errors="surrogateescape")
+    return raw.decode("utf-8", errors="storyloom-cp1252")
+
+
+_SLIM = [
+    (re.compile(r"<!--.*?-->", re.S), " "),
+    (re.compile(r"<script\b(?![^>]*application/ld\+json)[^>]*>.*?</script\s*>", re.S | re.I), " "),
+    (re.compile(r"<(style|svg|template)\b[^>]*>.*?</\1\s*>", re.S | re.I), " "),
+    (re.compile(r"""data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]{200,}""", re.I), ""),
+]
+
+
+def _repair_input(html: str | bytes) -> tuple[str, list[str]]:
+    warnings: list[str] = []
+    if isinstance(html, (bytes, bytearray)):
+        html = _decode(bytes(html))
+    if not isinstance(html, str):
+        raise TypeError(f"expected str or bytes, got {type(html).__name__}")
+    try:
+        data = html.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: bytes smuggled in by surrogateescape, or garbage
+        html = _SURROGATES.sub(_unescape_surrogates, html)
+        data = html.encode("utf-8", errors="replace")
+        html = data.decode("utf-8")
+    clean = data.translate(None, _CONTROL_BYTES)  # C speed; a regex scan costs ~10 ms per MB
+    if len(clean) != len(data):
+        html = clean.decode("utf-8")
+    if len(html) > SLIM_ABOVE:
+        for rx, repl in _SLIM:
+            html = rx.sub(repl, html)
+    if len(html) > MAX_PARSE_CHARS:
+        warnings.append(f"page cut at {MAX_PARSE_CHARS:,} characters of HTML (was {len(html):,})")
+        html = html[:MAX_PARSE_CHARS]
+    return html, warnings
+
+
+_LAYOUT_TAGS = re.compile(
+    r"</?(?:div|span|section|article|main|aside|header|footer|nav|font|center|b|i|u|em|strong|small|big|"
+    r"table|tbody|thead|tr|td|th|blockquote|ul|ol|li|dl|dd|dt|form|fieldset|label|sup|sub)\b[^>]*>",
+    re.I,
+)
+
+
+def _flatten(html: str) -> str:
+    """Drop layout tags so that pathologically deep nesting parses (paragraph breaks come from <p>, <br>, ...)."""
+    return _LAYOUT_TAGS.sub(" ", html)
+
+
+def _depth(tree: Any) -> int:
+    deepest = 0
+    for el in tree.iter():
+        if len(el) == 0:
+            d = sum(1 for _ in el.iterancestors())
+            if d > deepest:
+                deepest = d
+                if deepest >= LIBXML_MAX_DEPTH - 1:
+                    break
+    return deepest
+
+
+# ------------------------------------------------------------------------------------------------- metadata
+
+_PUBLISHED_XPATHS = (
+    '//meta[@property="article:published_time" or @name="article:published_time" '
+    'or @itemprop="datePublished" or @name="datePublished" or @property="og:published_time" '
+    'or @name="pubdate" or @name="publish-date" or @name="parsely-pub-date" or @name="sailthru.date" '
+    'or @name="dc.date.issued" or @name="DC.date.issued" or @name="citation_publication_date"]/@content',
+    "//time[@itemprop='datePublished']/@datetime",
+    "//*[@itemprop='datePublished']/@datetime",
+    "//time[@datetime]/@datetime",
+)
+_HAS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
+
+
+def _jsonld_nodes(tree: Any) -> list[dict[str, Any]]:
+    """Every JSON object in the page's JSON-LD blocks (nested ones and @graph members included)."""
+    out: list[dict[str, Any]] = []
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > 20 or len(out) > 500:
+            return
+        if isinstance(node, dict):
+            out.append(node)
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            return
+        for child in children:
+            if isinstance(child, (dict, list)):
+                walk(child, depth + 1)
+
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()')[:20]:
+        try:
+            walk(json.loads(script), 0)
+        except (ValueError, RecursionError):
+            continue
+    return out
+
+
+_ARTICLE_TYPES = re.compile(r"Article|BlogPosting|Report|Posting", re.I)
+
+
+def _is_article_node(node: dict[str, Any]) -> bool:
+    t = node.get("@type")
+    return any(isinstance(x, str) and _ARTICLE_TYPES.search(x) for x in (t if isinstance(t, list) else [t]))
+
+
+def _jsonld_dates(nodes: list[dict[str, Any]]) -> list[str]:
+    return [n["datePublished"] for n in nodes if isinstance(n.get("datePublished"), str)]
+
+
+def _jsonld_url(nodes: list[dict[str, Any]]) -> str | None:
+    for n in nodes:
+        if not _is_article_node(n):
+            continue
+        for key in ("mainEntityOfPage", "url"):
+            v = n.get(key)
+            if isinstance(v, dict):
+                v = v.get("@id") or v.get("url")
+            if isinstance(v, str) and v.startswith(("http://", "https://")):
+                return v
+    return None
+
+
+def _precise_date(tree: Any, nodes: list[dict[str, Any]], day: str | None) -> str | None:
+    """A full timestamp for htmldate's day (same calendar day as written), or htmldate's day itself."""
+    candidates = _jsonld_dates(nodes)
+    for xp in _PUBLISHED_XPATHS:
+        candidates.extend(str(v) for v in tree.xpath(xp)[:10])
+    for c in candidates:
+        c = c.strip()
+        if _HAS_TIME.match(c) and (day is None or c[:10] == day):
+            return c
+    return day
+
+
+_LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
+
+
+def _language(tree: Any) -> str | None:
+    for xp in (
+        "/html/@lang",
+        "/html/@xml:lang",
+        '//meta[@http-equiv="content-language" or @http-equiv="Content-Language"]/@content',
+        '//meta[@property="og:locale"]/@content',
+    ):
+        for v in tree.xpath(xp)[:1]:
+            m = _LANG.match(str(v).strip().split(",")[0].strip())
+            if m and m.group(1).lower() not in ("und", "mul", "zxx", "xx"):
+                return m.group(1).lower()
+    return None
+
+
+def _canonical(tree: Any, nodes: list[dict[str, Any]], meta_url: str | None, url: str | None) -> str | None:
+    """``<link rel=canonical>``, ``og:url``, JSON-LD ``mainEntityOfPage``/``url``, then what we were given."""
+    for xp in ('//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'):
+        for v in tree.xpath(xp)[:1]:
+            v = str(v).strip()
+            if v.startswith("/") and not v.startswith("//") and url:
+                v = urljoin(url, v)
+            if v.startswith(("http://", "https://")):
+                return v
+    found = _jsonld_url(nodes)
+    if found:
+        return found
+    if meta_url and meta_url.startswith(("http://", "https://")):
+        return meta_url
+    return url
+
+
+def _title_candidates(tree: Any, meta_title: str | None) -> list[str]:
+    cands = [meta_title or ""]
+    cands += [str(v) for v in tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content')[:2]]
+    cands += [" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:3]]
+    cands += [str(t) for t in tree.xpath("//head/title/text()")[:1]]
+    return [c for c in (_norm(c) for c in cands) if c]
+
+
+# ---------------------------------------------------------------------------------------------------- body
+
+_WORD = re.compile(r"\w+")
+
+
+def _norm(s: str) -> str:
+    return " ".join(_WORD.findall(s.lower()))
+
+
+_MARKER = (
+    r"related|related articles?|related stories|related content|read more|read also|also read|see also|"
+    r"more on this|more from|recommended|recommended for you|you may also like|you might also like|"
+    r"don'?t miss|must read|trending|popular|most read|"
+    r"leggi anche|lire aussi|à lire aussi|a lire aussi|lesen sie auch|mehr zum thema|lea también|"
+    r"leia também|leia mais|lees ook|czytaj też|czytaj także|читайте также"
+)
+_LINK_LINE = re.compile(rf"^\s*(?:{_MARKER})\s*(?:[:：|»›>–—-].*)?$|^\s*also on \S+\.[a-z]{{2,}}\b", re.I)
+_BOILERPLATE = re.compile(
+    r"^\s*(?:"
+    r"share (?:this|on|it|the)\b|like this (?:story|article)|follow (?:us|@\w+|\w+ on (?:twitter|facebook|instagram))|"
+    r"(?:sign up|subscribe)\b.{0,120}(?:newsletter|updates|inbox|email)|click here\b|"
+    r"tell us what you think|join the (?:conversation|discussion)|if you (?:enjoyed|liked) this|"
+    r"(?:leave|post|add) a comment|\d*\s*comments?\s*$|"
+    r"write to .{2,60} at \S+@\S+|"
+    r"copyright\b|©|\(c\)\s*\d{4}|all rights reserved|"
+    r"tags?\s*:|tags\s*$|topics?\s*:|filed under\b|categories?\s*:"
+    r")",
+    re.I,
+)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _is_date_line(line: str) -> bool:
+    toks = _WORD.findall(line)
+    if not toks or len(toks) > 12 or not _YEAR.search(line):
+        return False
+    numeric = sum(t.isdigit() for t in toks)
+    return numeric >= 3 or numeric / len(toks) >= 0.4
+
+
+def _matches_title(line: str, titles: list[str]) -> bool:
+    n = _norm(line)
+    if not n or len(n) < 8:
+        return False
+    for t in titles:
+        if n == t:
+            return True
+        if len(n) < 20:
+            continue
+        # the <title> often carries "| Site name" after the headline; a body line may add a short suffix,
+        # but a paragraph that merely starts with the headline's words is body text
+        if t.startswith(n) and len(n) >= 0.6 * len(t) or n.startswith(t) and len(n) <= 1.25 * len(t):
+            return True
+    return False
+
+
+def _is_headline(line: str) -> bool:
+    """A link-list item: short, not a sentence."""
+    return len(_WORD.findall(line)) <= 15 and not re.search(r"[.!?:;]\s*$", line)
+
+
+def _trim(text: str, titles: list[str], urls: list[str]) -> str:
+    lines = [ln for ln in text.split("\n")]
+    # 1. top: the headline repeated (anywhere in the first lines: a lede or kicker may come first), the page's
+    #    own URL, lone date lines before the first paragraph
+    top = [ln for ln in lines[:HEAD_LINES] if not (_matches_title(ln.strip(), titles) or ln.strip() in urls)]
+    lines = top + lines[HEAD_LINES:]
+    while lines and (not lines[0].strip() or _is_date_line(lines[0])):
+        lines.pop(0)
+    # 2. link lines ("Related: …", "Read more: …", "Also on site.com …") and the bullet list right after them
+    kept: list[str] = []
+    in_list = False
+    for ln in lines:
+        s = ln.strip()
+        if len(_WORD.findall(s)) <= 25 and _LINK_LINE.match(s):
+            in_list = True
+            continue
+        if in_list and s.startswith(("- ", "• ", "* ")) and _is_headline(s):
+            continue
+        in_list = False
+        kept.append(ln)
+    lines = kept
+    # 3. tail: share/follow/subscribe/copyright/tags lines, and the tag list under a "Tags" heading
+    while lines:
+        s = lines[-1].strip()
+        if not s or (len(_WORD.findall(s)) <= 40 and _BOILERPLATE.match(s)):
+            lines.pop()
+            continue
+        # a "Tags"/"Topics" heading two lines from the end: drop it with its list
+        if len(lines) >= 2 and re.match(r"^\s*(?:tags|topics|schlagwörter|etiquetas|tag)\s*:?\s*$", lines[-2], re.I):
+            del lines[-2:]
+            continue
+        break
+    return "\n".join(lines).strip()
+
+
+_ERROR_TITLE = re.compile(
+    r"\b(?:404|410|page not found|not found|error 404|page (?:does not|doesn'?t) exist|no longer available|"
+    r"página no encontrada|page introuvable|seite nicht gefunden|pagina non trovata|página não encontrada|"
+    r"pagina niet gevonden|strony nie znaleziono)\b",
+    re.I,
+)
+
+
+def _is_listing(text: str) -> bool:
+    """Text made of short lines (headlines, menus), with little prose in sentences."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    if len(lines) < 5:
+        return False
+    prose = sum(len(ln) for ln in lines if len(_WORD.findall(ln)) >= 15 and re.search(r"[.!?。」\"”»)]\s*$", ln))
+    return prose < 0.25 * sum(len(ln) for ln in lines)
+
+
+def _link_share(text: str, tree: Any) -> float:
+    """Share of the text's characters in lines that are, word for word, the text of a link in the page."""
+    anchors = {_norm(a.text_content()) for a in tree.iterfind(".//a")}
+    anchors.discard("")
+    lines = [ln.strip().lstrip("-•* ") for ln in text.split("\n") if ln.strip()]
+    total = sum(len(ln) for ln in lines)
+    linked = sum(len(ln) for ln in lines if _norm(ln) in anchors)
+    return linked / total if total else 0.0
+
+
+def _is_front_page(url: str | None) -> bool:
+    """The site's root (og:type is no help: AEB has 7 articles typed ``website``)."""
+    if url:
+        try:
+            path = urlsplit(url).path
+        except ValueError:
+            return False
+        return path in ("", "/") or re.fullmatch(r"/(?:index|default|home)\.\w+", path) is not None
+    return False
+
+
+def _body(tree: Any, url: str | None) -> str:
     import trafilatura
 
+    common = dict(
+        url=url, include_comments=False, include_tables=True, deduplicate=False, with_metadata=False
+    )
+    doc = trafilatura.bare_extraction(tree, favor_precision=True, **common)  # copies the tree
+    text = (doc.text or "").strip() if doc is not None else ""
+    if len(text) < SHORT_TEXT:
+        doc2 = trafilatura.bare_extraction(tree, **common)
+        text2 = (doc2.text or "").strip() if doc2 is not None else ""
+        if len(text) < COLLAPSE_RATIO * len(text2):
+            text = text2
+    return text
+
+
+def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    html, warnings = _repair_input(html)
+    if not html.strip():
+        raise BadInput(location, "empty page")
+    tree = load_html(html)
+    if tree is None:
+        raise BadInput(location, "not an HTML page (no document could be parsed)")
+
+    meta = extract_metadata(deepcopy(tree), default_url=url)
+    text = _body(tree, url)
+    if not text and _depth(tree) >= LIBXML_MAX_DEPTH - 1:
+        flat = load_html(_flatten(html))
+        if flat is not None:
+            text = _body(flat, url)
+            if text:
+                warnings.append(f"HTML nested deeper than {LIBXML_MAX_DEPTH} levels: layout tags flattened")
+        if not text:
+            raise BadInput(location, f"HTML nested deeper than {LIBXML_MAX_DEPTH} levels and no article text in it")
+
+    titles = _title_candidates(tree, meta.title)
+    nodes = _jsonld_nodes(tree)
+    canonical = _canonical(tree, nodes, meta.url, url)
+    text = _trim(text, titles, [u for u in (url, canonical, meta.url) if u])
+    title = " ".join(meta.title.split()) if meta.title else None
+
+    if len(text) < MIN_TEXT_CHARS:
+        raise BadInput(location, "no article text found in the page" + (f" ({len(text)} characters)" if text else ""))
+    heading = " ".join([title or ""] + [str(t) for t in tree.xpath("//head/title/text()")[:1]])
+    if _ERROR_TITLE.search(heading) and len(text) < ERROR_PAGE_MAX_CHARS:
+        raise BadInput(location, f"an error page, not an article (title {(title or heading).strip()[:80]!r})")
+    if _is_listing(text) and (_is_front_page(url) or _is_front_page(canonical) or _link_share(text, tree) > LINK_SHARE):
+        raise BadInput(location, "a home or section page (a list of headlines), not an article")
+
+    return Extracted(
+        title=title,
+        text=text,
+        published=_precise_date(tree, nodes, meta.date),
+        author=meta.author,
+        sitename=meta.sitename,
+        url=canonical,
+        language=_language(tree),
+        warnings=tuple(warnings),
+    )
+
+
+def extract_html(html: str, location: str, url: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT) -> Extracted:
+    """Main text and metadata of a page; BadInput when the page holds no article text.
+
+    Never raises anything but :class:`BadInput` for a bad page: parser errors, recursion on absurd nesting,
+    memory exhaustion on one page and the ``timeout`` (seconds; None for none) all come out as one.
+    """
+    start = time.perf_counter()
     try:
-        doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True, deduplicate=False
-        )
+        with _deadline(timeout):
+            return _extract(html, location, url)
+    except BadInput:
+        raise
+    except _Deadline:
+        raise BadInput(location, f"HTML extraction gave up after {time.perf_counter() - start:.1f} s (limit {timeout} s)") from None
+    except RecursionError:
+        raise BadInput(location, "HTML extraction failed: markup nested too deeply") from None
+    except MemoryError:
+        raise BadInput(location, "HTML extraction failed: out of memory on this page") from None
     except Exception as exc:  # trafilatura/lxml raise many kinds on broken markup: report, don't crash
         raise BadInput(location, f"HTML extraction failed: {type(exc).__name__}: {exc}") from exc
-    if doc is None:
-        raise BadInput(location, "no article text found in the page")
-    d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    text = (d.get("text") or "").strip()
-    if not text:
-        raise BadInput(location, "no article text found in the page")
-    return Extracted(
-        title=d.get("title"),
-        text=text,
-        published=d.get("date"),
-        author=d.get("author"),
-        sitename=d.get("sitename"),
-        url=d.get("url"),
-        language=d.get("language"),
-    )

@@ -8,10 +8,12 @@ and the entry's summary when that page cannot be had (with a warning saying so).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -28,6 +30,10 @@ class FeedRef:
     title: str | None = None
     language: str | None = None
     category: str | None = None
+
+
+class UnreadableFeed(BadInput):
+    """The document is not a feed at all (an HTML page, broken XML): for a poller, the feed is failing."""
 
 
 def looks_like_feed(data: bytes) -> bool:
@@ -90,6 +96,13 @@ def _html_text_len(html: str) -> int:
         return len(html)
 
 
+def entry_document(fragment: str) -> str:
+    """Entry content is an HTML fragment (often one ``<p>``, or bare text); extractors expect a page."""
+    if "<html" in fragment[:1024].lower():
+        return fragment
+    return f"<html><body>{fragment}</body></html>"
+
+
 def entry_record(entry: Any, feed_url: str) -> dict[str, Any]:
     """The stable fields of an entry, as the canonical record we keep as its raw bytes."""
     content, summary = _entry_text(entry)
@@ -113,10 +126,13 @@ def iter_feed(
     """Entries of one RSS/Atom document.  ``known_url(url) -> bool`` lets a poller skip pages it has."""
     import feedparser
 
-    parsed = feedparser.parse(data)
+    # A BytesIO, never the bytes themselves: given bytes that name an existing file, feedparser.parse()
+    # reads that file (a server answering "/etc/passwd" or "/dev/zero" would make us read it).
+    parsed = feedparser.parse(io.BytesIO(data))
     if not parsed.entries:
-        if parsed.get("bozo"):
-            yield BadInput(location, f"not a readable feed: {parsed.get('bozo_exception')}")
+        if parsed.get("bozo") or not parsed.get("version"):  # no version: feedparser saw no RSS/Atom/RDF at all
+            why = parsed.get("bozo_exception") or "no RSS, Atom or RDF document found"
+            yield UnreadableFeed(location, f"not a readable feed: {why}")
         else:
             yield BadInput(location, "feed has no entries")
         return
@@ -125,34 +141,39 @@ def iter_feed(
     for i, entry in enumerate(parsed.entries):
         rec = entry_record(entry, location)
         where = f"{location}#{rec['id'] or rec['link'] or i}"
+        if rec["link"] and location.startswith(("http://", "https://")):
+            rec["link"] = urljoin(location, rec["link"].strip())  # relative links are relative to the feed
         body = rec["content"] or rec["summary"]
         link = rec["link"]
         if link and fetcher is not None and (not rec["content"] or _html_text_len(rec["content"]) < FULL_CONTENT_CHARS):
             if known_url is not None and known_url(link):
                 continue
+            from storyloom.ingest.files import decode_html
+
             try:
                 page = fetcher.fetch(link)
-                if page.content.strip():
-                    from storyloom.ingest.files import decode_html
-
-                    yield RawDoc(
-                        raw=page.content, kind="url", location=link, url=page.final_url, title=rec["title"],
-                        html=decode_html(page.content, link), published=rec["published"], outlet=feed_title,
-                        author=rec["author"], language=feed_lang, extra={"feed": location, "feed_entry": rec["id"]},
-                    )
-                    continue
+                if not page.content.strip():
+                    raise BadInput(link, "the page is empty")
+                page_html = decode_html(page.content, link)
             except BadInput as exc:
                 if not body:
                     yield exc
                     continue
                 warning = f"linked page not fetched ({exc.reason}); feed text used"
                 rec = {**rec, "warning": warning}
+            else:
+                yield RawDoc(
+                    raw=page.content, kind="url", location=link, url=page.final_url, title=rec["title"],
+                    html=page_html, published=rec["published"], outlet=feed_title,
+                    author=rec["author"], language=feed_lang, extra={"feed": location, "feed_entry": rec["id"]},
+                )
+                continue
         if not body:
             yield BadInput(where, "entry has no content and no page could be fetched")
             continue
         raw = json.dumps(rec, ensure_ascii=False, sort_keys=True).encode("utf-8")
         yield RawDoc(
-            raw=raw, kind="feed", location=where, url=link, title=rec["title"], html=body,
+            raw=raw, kind="feed", location=where, url=link, title=rec["title"], html=entry_document(body),
             published=rec["published"], outlet=feed_title, author=rec["author"], language=feed_lang,
             extra={k: v for k, v in rec.items() if k in ("feed", "id", "tags", "warning") and v},
         )

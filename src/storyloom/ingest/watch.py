@@ -7,13 +7,18 @@ are not fetched again.
 
 from __future__ import annotations
 
+import email.utils
+import itertools
+import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from storyloom.errors import BadInput
-from storyloom.ingest.feeds import FeedRef, iter_feed
+from storyloom.ingest.feeds import FeedRef, UnreadableFeed, iter_feed
 from storyloom.ingest.web import Fetcher
 from storyloom.pipeline import Event, IngestReport, ingest_items
 from storyloom.settings import Settings
@@ -48,21 +53,48 @@ class HostThrottle:
 
 
 class _ThrottledFetcher:
-    """The fetcher the feed parser uses for linked pages, throttled per host like the feeds themselves."""
+    """The fetcher the feed parser uses for linked pages, throttled per host like the feeds themselves.
+    Links fetched successfully are added to ``fetched``."""
 
-    def __init__(self, fetcher: Fetcher, throttle: HostThrottle) -> None:
+    def __init__(self, fetcher: Fetcher, throttle: HostThrottle, fetched: set[str] | None = None) -> None:
         self.fetcher, self.throttle = fetcher, throttle
+        self.fetched = fetched if fetched is not None else set()
 
     def fetch(self, url: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
         self.throttle.wait(url)
-        return self.fetcher.fetch(url, headers)
+        res = self.fetcher.fetch(url, headers)
+        self.fetched.add(url)
+        return res
 
 
-def backoff_delay(failures: int, settings: Settings, retry_after: str | None = None) -> float:
-    delay = min(settings.backoff_base * 2 ** max(failures - 1, 0), settings.backoff_max)
-    if retry_after and retry_after.strip().isdigit():
-        delay = max(delay, min(float(retry_after), settings.backoff_max))
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A Retry-After header (delta-seconds or an HTTP date) as seconds from now; None when absent or unreadable."""
+    if not value or not value.strip():
+        return None
+    v = value.strip()
+    if v.isdigit():
+        return float(v)
+    try:
+        when = email.utils.parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is not trusted
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_delay(failures: int, settings: Settings, retry_after: str | None = None, now: float | None = None) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row: doubling from ``backoff_base`` up to
+    ``backoff_max``, and never less than the server's Retry-After (itself capped at ``backoff_max``)."""
+    exponent = min(max(failures - 1, 0), 64)  # 2**64 × any base is past any cap; never an OverflowError
+    delay = min(settings.backoff_base * 2.0**exponent, settings.backoff_max)
+    wait = retry_after_seconds(retry_after, now)
+    if wait is not None:
+        delay = max(delay, min(wait, settings.backoff_max))
     return delay
+
+
+_fetched_links: "weakref.WeakKeyDictionary[Store, set[str]]" = weakref.WeakKeyDictionary()  # see poll_round
 
 
 def poll_round(
@@ -78,10 +110,23 @@ def poll_round(
     """Poll every feed that is due once; ingest what is new."""
     rep = RoundReport()
     emit = on_event or (lambda kind, payload: None)
-    pages = _ThrottledFetcher(fetcher, throttle)
+    # Pages this process fetched already: one stored under its final URL after a redirect is not found by
+    # ``Store.has_url(link)``, and would otherwise be fetched again every round.
+    fetched = _fetched_links.setdefault(store, set())
+    pages = _ThrottledFetcher(fetcher, throttle, fetched)
 
     def known_url(url: str) -> bool:
-        return store.has_url(url)
+        return url in fetched or store.has_url(url)
+
+    def failed(ref: FeedRef, state: Any, exc: BadInput, retry_after: str | None = None) -> None:
+        failures = (state["failures"] if state is not None else 0) + 1
+        t = now()
+        store.save_feed_state(
+            ref.url, title=ref.title, last_checked=t, failures=failures,
+            next_due=t + backoff_delay(failures, settings, retry_after, t), last_error=exc.reason,
+        )
+        rep.failed += 1
+        emit("error", exc)
 
     for ref in feeds:
         state = store.feed_state(ref.url)
@@ -98,23 +143,25 @@ def poll_round(
         try:
             res = fetcher.fetch(ref.url, headers=headers)
         except BadInput as exc:
-            failures = (state["failures"] if state is not None else 0) + 1
-            retry_after = getattr(exc, "retry_after", None)
-            store.save_feed_state(
-                ref.url, title=ref.title, last_checked=now(), failures=failures,
-                next_due=now() + backoff_delay(failures, settings, retry_after), last_error=exc.reason,
-            )
-            rep.failed += 1
-            emit("error", exc)
+            failed(ref, state, exc, getattr(exc, "retry_after", None))
             continue
         fields = dict(title=ref.title, last_checked=now(), last_status=res.status, failures=0,
                       next_due=now() + every, last_error=None)
         if res.not_modified:
             rep.not_modified += 1
-            store.save_feed_state(ref.url, **fields)
+            # a 304 may carry fresher validators (RFC 9110 15.4.5); keep the old ones otherwise
+            fresh = {k: res.headers[h] for k, h in (("etag", "etag"), ("last_modified", "last-modified")) if res.headers.get(h)}
+            store.save_feed_state(ref.url, **fields, **fresh)
             continue
         items = iter_feed(res.content, ref.url, settings, pages if settings.fetch_links else None, known_url)
-        ingest_items(items, store, settings, on_event, rep.ingest)
+        first = next(items, None)
+        if isinstance(first, UnreadableFeed):
+            # not a feed at all (an HTML error page served with 200, broken XML): a failure like any other,
+            # backed off, its validators not kept
+            failed(ref, state, first)
+            continue
+        if not (isinstance(first, BadInput) and first.location == ref.url):  # else: a valid feed, empty now
+            ingest_items(itertools.chain([first] if first is not None else [], items), store, settings, on_event, rep.ingest)
         # Validators are saved only after the entries are stored: a crash before this re-polls in full.
         store.save_feed_state(ref.url, etag=res.headers.get("etag"), last_modified=res.headers.get("last-modified"), **fields)
     return rep
@@ -131,6 +178,6 @@ def parse_duration(text: str) -> float:
             value = float(t)
     except ValueError as exc:
         raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 2h)") from exc
-    if value <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"duration must be a positive number of seconds: {text!r}")
     return value

@@ -1,0 +1,263 @@
+"""HTML → article: body trimming, metadata, pages that are not articles, and robustness on hostile input.
+
+Every page is built here (seeded), so the file needs no corpus; the big and deep pages are generated in the
+tests.  Quality on real pages is measured by ``bench/extraction.py``, not here.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from storyloom.clean.html import DEFAULT_TIMEOUT, MAX_PARSE_CHARS, Extracted, extract_html
+from storyloom.errors import BadInput
+
+RNG_WORDS = (
+    "the council said on tuesday that new rules would take effect next year after months of debate among "
+    "members residents shop owners and drivers who had asked for changes to parking fees bus lanes and "
+    "opening hours while critics warned about costs delays and the lack of a clear plan"
+).split()
+
+
+def sentences(rng: random.Random, n: int = 3, words: int = 18) -> str:
+    return " ".join(" ".join(rng.choice(RNG_WORDS) for _ in range(words)).capitalize() + "." for _ in range(n))
+
+
+def article_page(
+    rng: random.Random, *, head: str = "", before: str = "", after: str = "", paragraphs: int = 6, lang: str = "en"
+) -> str:
+    body = "".join(f"<p>{sentences(rng)}</p>" for _ in range(paragraphs))
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>'
+        '<header><nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav></header>'
+        f"<main><article><h1>Council adopts new parking rules</h1>{before}{body}{after}</article></main>"
+        "<footer><p>Contact us</p></footer></body></html>"
+    )
+
+
+def run(html: str | bytes, url: str | None = None, **kw: object) -> Extracted:
+    return extract_html(html, "test:page", url, **kw)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------------ body
+
+
+def test_body_without_repeated_headline_and_furniture() -> None:
+    rng = random.Random(1)
+    after = (
+        "<p>Related: Council to vote on bus lanes</p>"
+        "<ul><li>Parking fees rise in the centre</li><li>New bus timetable from May</li></ul>"
+        f"<p>{sentences(rng)}</p>"
+        "<p>Share this article</p><p>Follow us on Twitter for more updates</p>"
+        "<p>Copyright 2024 The Daily Ledger. All rights reserved.</p>"
+    )
+    ex = run(article_page(rng, head="<title>Council adopts new parking rules | The Daily Ledger</title>", after=after))
+    lines = ex.text.split("\n")
+    assert ex.title == "Council adopts new parking rules"
+    assert "Council adopts new parking rules" not in lines  # the headline is a field, not the body's first line
+    assert not any(ln.startswith("Related:") for ln in lines)
+    assert not any("Parking fees rise" in ln or "bus timetable" in ln for ln in lines)
+    assert not any(ln.startswith(("Share this", "Follow us", "Copyright")) for ln in lines)
+    assert len(lines) >= 7  # every paragraph of the article kept
+
+
+def test_a_paragraph_that_starts_like_the_headline_is_kept() -> None:
+    rng = random.Random(2)
+    first = "Council adopts new parking rules after a vote that split the chamber down the middle on Tuesday night."
+    ex = run(article_page(rng, head="<title>Council adopts new parking rules</title>", before=f"<p>{first}</p>"))
+    assert first in ex.text
+
+
+def test_same_page_twice_gives_the_same_text() -> None:
+    """trafilatura's deduplication cache is process-global (it would blank the second copy): it stays off."""
+    page = article_page(random.Random(3))
+    assert run(page).text == run(page).text != ""
+
+
+# -------------------------------------------------------------------------------------------------- metadata
+
+OG_HEAD = """<title>Ferry timetable approved | Harbour Post</title>
+<meta property="og:title" content="Ferry timetable approved">
+<meta property="og:site_name" content="Harbour Post">
+<meta property="og:url" content="https://harbourpost.example/news/ferry-timetable">
+<link rel="canonical" href="https://harbourpost.example/news/ferry-timetable">
+<meta name="author" content="Jane Roe">
+<meta property="article:published_time" content="2024-03-04T09:30:00+01:00">"""
+
+JSONLD_HEAD = """<title>Ferry timetable approved</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [
+ {"@type": "WebSite", "name": "Harbour Post", "url": "https://harbourpost.example/"},
+ {"@type": "NewsArticle", "headline": "Ferry timetable approved", "datePublished": "2024-03-04T08:30:00Z",
+  "author": {"@type": "Person", "name": "Jane Roe"},
+  "publisher": {"@type": "Organization", "name": "Harbour Post"},
+  "mainEntityOfPage": {"@id": "https://harbourpost.example/news/ferry-timetable"}}]}</script>"""
+
+
+def test_metadata_from_open_graph_and_meta() -> None:
+    ex = run(article_page(random.Random(4), head=OG_HEAD, lang="de-DE"), "https://harbourpost.example/n/1?utm_source=x")
+    assert ex.title == "Ferry timetable approved"  # og:title, not the <title> with its "| site"
+    assert ex.sitename == "Harbour Post"
+    assert ex.author == "Jane Roe"
+    assert ex.url == "https://harbourpost.example/news/ferry-timetable"  # canonical, not the tracking URL
+    assert ex.published == "2024-03-04T09:30:00+01:00"  # the full timestamp, not only htmldate's day
+    assert ex.language == "de"
+
+
+def test_metadata_from_json_ld() -> None:
+    ex = run(article_page(random.Random(5), head=JSONLD_HEAD))
+    assert ex.title == "Ferry timetable approved"
+    assert ex.author == "Jane Roe"
+    assert ex.sitename == "Harbour Post"
+    assert ex.url == "https://harbourpost.example/news/ferry-timetable"
+    assert ex.published == "2024-03-04T08:30:00Z"
+    assert ex.language == "en"
+
+
+def test_relative_canonical_is_resolved_and_missing_metadata_is_none() -> None:
+    head = '<link rel="canonical" href="/news/ferry">'
+    ex = run(article_page(random.Random(6), head=head), "https://harbourpost.example/amp/ferry")
+    assert ex.url == "https://harbourpost.example/news/ferry"
+    bare = run(article_page(random.Random(6)).replace(' lang="en"', ""))
+    assert bare.author is None and bare.published is None and bare.language is None
+
+
+# ----------------------------------------------------------------------------------------- not an article
+
+
+def test_home_page_is_not_an_article() -> None:
+    rng = random.Random(7)
+    links = "".join(
+        f"<li><a href='/a/{i}'>{' '.join(rng.choice(RNG_WORDS) for _ in range(8)).capitalize()}</a></li>"
+        for i in range(40)
+    )
+    page = f"<html><head><title>The Daily Ledger</title></head><body><ul>{links}</ul></body></html>"
+    for url in ("https://ledger.example/", None):  # by its URL, or by its lines being link texts
+        with pytest.raises(BadInput, match="home or section page"):
+            run(page, url)
+
+
+def test_404_page_is_not_an_article() -> None:
+    page = (
+        "<html><head><title>Page not found | The Daily Ledger</title></head><body><h1>Page not found</h1>"
+        "<p>Sorry, the page you are looking for does not exist or has been moved. Try the search box or go "
+        "back to the home page.</p></body></html>"
+    )
+    with pytest.raises(BadInput, match="error page"):
+        run(page, "https://ledger.example/a/gone")
+
+
+@pytest.mark.parametrize(
+    "page, reason",
+    [
+        ("", "empty page"),
+        ("   \n ", "empty page"),
+        ("<html><head><title>x</title></head><body><nav><a href='/'>Home</a></nav></body></html>", "no article"),
+        ("\x00\x01\x02 <<<>>> </p></div><div <p>", "HTML"),
+    ],
+)
+def test_pages_without_text_give_a_reason(page: str, reason: str) -> None:
+    with pytest.raises(BadInput, match=reason) as info:
+        run(page)
+    assert info.value.location == "test:page" and info.value.reason
+
+
+# ------------------------------------------------------------------------------------------------ robustness
+
+
+def test_20_mb_page_in_bounded_time() -> None:
+    rng = random.Random(8)
+    paragraphs = [f"<p>{sentences(rng, 2)}</p>" for _ in range(400)]
+    script = "<script>var state = '" + "x" * 8_000_000 + "';</script>"
+    image = '<img src="data:image/png;base64,' + "A" * 4_000_000 + '">'
+    filler = "".join(rng.choice(paragraphs) for _ in range(40_000))
+    page = article_page(rng, head=f"<title>Big</title>{script}", before=image, after=filler)
+    assert len(page) > 20_000_000
+    start = time.perf_counter()
+    ex = run(page, "https://ledger.example/a/big")
+    assert time.perf_counter() - start < DEFAULT_TIMEOUT  # ~3 s on an idle laptop core; the deadline is the bound
+    assert len(ex.text) > 100_000
+    assert any(str(MAX_PARSE_CHARS // 1000) in w.replace(",", "") for w in ex.warnings)  # told it was cut
+
+
+def test_deeply_nested_page_gives_text() -> None:
+    rng = random.Random(9)
+    text = sentences(rng, 4)
+    page = "<html><head><title>Deep</title></head><body>" + "<div>" * 50_000 + f"<p>{text}</p>" + "</div>" * 50_000
+    ex = run(page + "</body></html>")
+    assert text[:60] in ex.text
+    assert any("nested deeper" in w for w in ex.warnings)
+
+
+def test_broken_html_gives_text() -> None:
+    rng = random.Random(10)
+    parts = [sentences(rng) for _ in range(4)]
+    page = (
+        f"<html><body><div><p>{parts[0]}<p>{parts[1]}<table><tr><td>{parts[2]}</div></span>"
+        f"</body>{parts[3]}<p><b><i>unclosed"
+    )
+    ex = run(page)
+    assert parts[0][:50] in ex.text and parts[1][:50] in ex.text
+
+
+def test_mixed_encodings() -> None:
+    rng = random.Random(11)
+    page = article_page(rng, before="<p>Der Bürgermeister sagte: «Café öffnet später», und ging.</p>")
+    # UTF-8 with a stray cp1252 byte (0xe9 = é) in the middle
+    raw = page.encode("utf-8").replace("später".encode("utf-8"), b"sp\xe4ter \xe9t\xe9")
+    ex = run(raw)
+    assert "Bürgermeister" in ex.text and "später été" in ex.text
+    # a str that still carries the undecodable bytes as surrogates (surrogateescape): nothing after them lost
+    smuggled = raw.decode("utf-8", errors="surrogateescape")
+    ex2 = run(smuggled)
+    assert "später été" in ex2.text and "und ging" in ex2.text
+    # a declared legacy charset
+    cyr = article_page(rng, head='<meta charset="windows-1251">', before="<p>Городской совет принял новые правила о парковке в центре города.</p>")
+    ex3 = run(cyr.replace('<meta charset="utf-8">', "").encode("cp1251"))
+    assert "Городской совет" in ex3.text
+
+
+def test_nothing_but_badinput_escapes_on_mangled_pages() -> None:
+    rng = random.Random(12)
+    base = article_page(rng, head=OG_HEAD + JSONLD_HEAD)
+    seen = 0
+    for _ in range(40):
+        s = list(base)
+        for _ in range(rng.randrange(1, 30)):  # cut, duplicate and garble spans
+            i, j = sorted(rng.randrange(len(s)) for _ in range(2))
+            op = rng.randrange(3)
+            if op == 0:
+                del s[i:j]
+            elif op == 1:
+                s[i:i] = s[i:j][:500]
+            else:
+                s[i:i] = list(bytes(rng.randrange(256) for _ in range(20)).decode("latin-1"))
+        try:
+            run("".join(s))
+            seen += 1
+        except BadInput as exc:
+            assert exc.reason
+    assert seen > 0
+
+
+def test_deadline_gives_badinput_and_restores_signals() -> None:
+    rng = random.Random(13)
+    page = article_page(rng, after="".join(f"<p>{sentences(rng)}</p>" for _ in range(4000)))
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(BadInput, match="gave up after"):
+        run(page, timeout=0.05)
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    assert run(article_page(rng)).text  # the next page is unaffected
+
+
+def test_works_off_the_main_thread_without_a_deadline() -> None:
+    result: list[object] = []
+    page = article_page(random.Random(14))
+    t = threading.Thread(target=lambda: result.append(run(page, timeout=0.001)))  # no signal there: ignored
+    t.start()
+    t.join()
+    assert isinstance(result[0], Extracted) and result[0].text
