@@ -126,3 +126,13 @@ def test_pages_render_and_send_security_headers(client: TestClient) -> None:
         assert r.status_code == 200 and "text/html" in r.headers["content-type"], url
         assert "script-src 'self'" in r.headers["content-security-policy"]
     assert client.get("/stories/s-nope").status_code == 404
+
+
+def test_story_comparison_is_kept_after_first_view(client: TestClient) -> None:
+    s = seeds_story(client)
+    first = client.get(f"/api/stories/{s['id']}").json()
+    db = client.app.state.settings.db_path  # type: ignore[attr-defined]
+    with Store(db, readonly=True) as store:
+        row = store.conn.execute("SELECT version FROM compare_cache WHERE story_id = ?", (s["id"],)).fetchone()
+    assert row is not None  # kept: the next view is a read
+    assert client.get(f"/api/stories/{s['id']}").json()["claim_matrix"] == first["claim_matrix"]

@@ -477,16 +477,25 @@ def story(obj: Ctx, story_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("story_id")
+@click.argument("story_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="Compare every multi-article story not yet compared (kept for the UI).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the export to this file.")
 @click.option("--view", type=click.Choice(["all", "shared", "only", "conflicting"]), default="all", show_default=True)
 @click.pass_obj
-def compare(obj: Ctx, story_id: str, fmt: str, output: str | None, view: str) -> None:
+def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | None, view: str) -> None:
     """Compare coverage inside a story: the claim matrix, conflicts, first reporter, provenance."""
-    from storyloom.compare import compare_story, to_csv, to_json, to_markdown
+    from storyloom.compare import compare_story, precompute, to_csv, to_json, to_markdown
     from storyloom.store import stories as sql
 
+    if all_:
+        with obj.store() as store:
+            started = time.time()
+            n = precompute(store)
+        err.print(f"compared {n:,} stories in {time.time() - started:.1f} s")
+        return
+    if not story_id:
+        raise click.UsageError("give a STORY_ID, or --all")
     with _read_store(obj) as store:
         full = sql.resolve_story(store, story_id)
         result = compare_story(store, full) if full else None

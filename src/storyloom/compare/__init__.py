@@ -21,6 +21,7 @@ from storyloom.compare.provenance import build_graph
 from storyloom.store import Store
 from storyloom.store import compare as sql
 
+COMPARE_VERSION = "1"  # bump when the comparison changes, so kept results are recomputed
 MAX_MEMBERS = 60  # a story's largest copy groups are represented by their canonical member beyond this
 
 
@@ -117,6 +118,36 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
         "provenance": graph,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def kept(store: Store, story_id: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(the story's current version, its kept comparison if up to date)."""
+    version = sql.story_version(store, story_id)
+    if version is None:
+        return None, None
+    version = f"{version}|{COMPARE_VERSION}"
+    return version, sql.cached(store, story_id, version)
+
+
+def compare_kept(store: Store, story_id: str, write: Store | None = None) -> dict[str, Any] | None:
+    """The comparison of a story, from the store when it is up to date; computed (and kept, when a writable
+    store is given) otherwise.  Comparing costs sentence embeddings: keeping it makes a story page a read."""
+    version, hit = kept(store, story_id)
+    if version is None or hit is not None:
+        return hit
+    result = compare_story(store, story_id)
+    if result is not None and write is not None:
+        sql.save_cached(write, story_id, version, result)
+    return result
+
+
+def precompute(store: Store, min_articles: int = 2, limit: int = 10_000) -> int:
+    """Compare every multi-article story whose kept comparison is missing or stale; returns how many."""
+    n = 0
+    for sid in sql.stale_stories(store, min_articles, f"|{COMPARE_VERSION}", limit):
+        compare_kept(store, sid, write=store)
+        n += 1
+    return n
 
 
 # -- exports ----------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,29 +34,26 @@ def decode_cursor(cursor: str | None) -> int:
         raise ValueError("bad cursor") from exc
 
 
-# -- compare cache ----------------------------------------------------------------------------------
-
-_COMPARE: "OrderedDict[tuple[str, str, int], dict[str, Any]]" = OrderedDict()
-COMPARE_CACHE = 64
+# -- compare results -----------------------------------------------------------------------------------
 
 
 def compared(store: Store, story_id: str) -> dict[str, Any] | None:
-    """The claim matrix of a story, cached while the story does not change (it costs embeddings)."""
-    from storyloom.compare import compare_story
+    """The claim matrix of a story: kept in the store per story version (computed once, on first view or by
+    ``storyloom compare --all``), so a story page is a read."""
+    from storyloom.compare import compare_kept, kept
 
-    row = store.conn.execute("SELECT updated_at, n_articles FROM stories WHERE id = ?", (story_id,)).fetchone()
-    if row is None:
-        return None
-    key = (story_id, row["updated_at"], row["n_articles"])
-    if key in _COMPARE:
-        _COMPARE.move_to_end(key)
-        return _COMPARE[key]
-    result = compare_story(store, story_id)
-    if result is not None:
-        _COMPARE[key] = result
-        while len(_COMPARE) > COMPARE_CACHE:
-            _COMPARE.popitem(last=False)
-    return result
+    version, hit = kept(store, story_id)
+    if version is None or hit is not None:
+        return hit
+    try:
+        writer: Store | None = Store(store.path)
+    except Exception:  # a read-only store (or file system): compute without keeping
+        writer = None
+    try:
+        return compare_kept(store, story_id, write=writer)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 # -- drawings ---------------------------------------------------------------------------------------

@@ -36,3 +36,28 @@ def copy_links(store: Store, ids: Sequence[str]) -> list[dict[str, Any]]:
     q = placeholders(len(ids))
     return [dict(r) for r in store.conn.execute(
         f"SELECT a, b, kind, score, direction FROM copy_links WHERE a IN ({q}) AND b IN ({q})", [*ids, *ids])]
+
+
+def story_version(store: Store, story_id: str) -> str | None:
+    r = store.conn.execute("SELECT updated_at, n_articles FROM stories WHERE id = ?", (story_id,)).fetchone()
+    return f"{r[0]}|{r[1]}" if r else None
+
+
+def cached(store: Store, story_id: str, version: str) -> dict[str, Any] | None:
+    r = store.conn.execute("SELECT version, result FROM compare_cache WHERE story_id = ?", (story_id,)).fetchone()
+    return json.loads(r[1]) if r and r[0] == version else None
+
+
+def save_cached(store: Store, story_id: str, version: str, result: dict[str, Any]) -> None:
+    from storyloom.store.sqlite import _json, _now
+
+    with store.transaction() as c:
+        c.execute("INSERT OR REPLACE INTO compare_cache VALUES (?, ?, ?, ?)", (story_id, version, _json(result), _now()))
+
+
+def stale_stories(store: Store, min_articles: int, version_suffix: str, limit: int) -> list[str]:
+    """Stories of at least ``min_articles`` whose kept comparison is missing or out of date, newest first."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT s.id FROM stories s LEFT JOIN compare_cache c ON c.story_id = s.id WHERE s.n_articles >= ? AND "
+        "(c.version IS NULL OR c.version != s.updated_at || '|' || s.n_articles || ?) ORDER BY s.last_seen DESC LIMIT ?",
+        (min_articles, version_suffix, limit))]

@@ -214,6 +214,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT OR IGNORE INTO stage_queue SELECT 'stories', id FROM articles;
         """,
     ),
+    (
+        5,
+        "compare results kept per story version, so a story page is a read",
+        """
+        CREATE TABLE compare_cache (
+            story_id TEXT PRIMARY KEY,
+            version TEXT NOT NULL,        -- the story's updated_at and size, and the compare code's version
+            result TEXT NOT NULL,         -- the JSON of compare.compare_story
+            computed_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

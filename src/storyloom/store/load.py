@@ -1,0 +1,199 @@
+"""SQL for batch results: bringing the tables of a batch run (``storyloom batch``) into a store, reading a
+store out as the same tables, and the scratch store the Spark story stage runs the online clustering in.
+
+Writers here take rows as dicts (the columns of :mod:`storyloom.batch.tables`) and open no transaction of
+their own unless they say so; the callers group them.  Every write is an upsert keyed by the row's id, so
+loading the same batch twice leaves the store as loading it once did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from storyloom.store.sqlite import Store, decode_blob, encode_blob
+
+ARTICLE_COLUMNS = (
+    "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
+    "date_flag", "outlet", "author", "language", "extra", "warnings", "previous_id", "ingested_at", "body", "meta",
+    "declared", "template_group",
+)
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "id")
+
+
+# -- loading batch tables into a store ------------------------------------------------------------
+
+
+def load_blobs(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    n = 0
+    for r in rows:
+        data = bytes(r["data"])
+        codec, stored = encode_blob(data)
+        store.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (r["sha256"], len(data), codec, stored))
+        n += 1
+    return n
+
+
+def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert or update articles by id (an update keeps the FTS index right through the store's trigger).
+
+    A blob row must exist for each article (foreign key): load the blobs first.
+    """
+    n = 0
+    cols = ", ".join(ARTICLE_COLUMNS)
+    marks = ", ".join("?" * len(ARTICLE_COLUMNS))
+    for r in rows:
+        store.conn.execute(
+            f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
+            [r.get(c) for c in ARTICLE_COLUMNS],
+        )
+        n += 1
+    return n
+
+
+def load_spans(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    """Removed spans; an article's spans are replaced as a whole (rows must come grouped by article)."""
+    n, cleared = 0, set()
+    for r in rows:
+        if r["article_id"] not in cleared:
+            store.conn.execute("DELETE FROM removed_spans WHERE article_id = ?", (r["article_id"],))
+            cleared.add(r["article_id"])
+        store.conn.execute("INSERT OR REPLACE INTO removed_spans VALUES (?, ?, ?, ?, ?)",
+                           (r["article_id"], r["start"], r["end"], r["reason"], r["rule"]))
+        n += 1
+    return n
+
+
+def load_sightings(store: Store, rows: Iterable[dict[str, Any]], seen_at: str) -> int:
+    n = 0
+    for r in rows:
+        store.conn.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)",
+                           (r["article_id"], r["location"], r["blob"], seen_at))
+        n += 1
+    return n
+
+
+def load_doc_freqs(store: Store, rows: Iterable[dict[str, Any]], docs: int) -> None:
+    """Replace the story stage's document frequencies (what later online clustering continues from)."""
+    store.conn.execute("DELETE FROM term_df")
+    store.conn.executemany("INSERT INTO term_df VALUES (?, ?)", ((r["term"], r["df"]) for r in rows))
+    store.conn.execute("INSERT OR REPLACE INTO counters VALUES ('docs', ?)", (docs,))
+
+
+def load_story_events(store: Store, rows: Iterable[dict[str, Any]], at: str) -> int:
+    n = 0
+    for r in rows:
+        store.conn.execute(
+            "INSERT INTO story_events (at, kind, story_id, other_id, article_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (at, r["kind"], r["story_id"], r["other_id"], r["article_id"], r["detail"]))
+        n += 1
+    return n
+
+
+def clear_batch_results(store: Store, article_ids: Iterable[str]) -> None:
+    """Forget what a previous load of these articles said (stories, events), so a re-load does not pile up.
+    Queued work for them is dropped too: their copies and stories come with the batch."""
+    ids = list(article_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        q = ",".join("?" * len(chunk))
+        store.conn.execute(f"DELETE FROM story_events WHERE article_id IN ({q})", chunk)
+        store.conn.execute(f"DELETE FROM stage_queue WHERE article_id IN ({q})", chunk)
+
+
+def article_count(store: Store) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+
+def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
+    """(template group, body) of every first version: what template counts are rebuilt from."""
+    for r in store.conn.execute("SELECT template_group, body FROM articles WHERE template_group IS NOT NULL "
+                                "AND previous_id IS NULL ORDER BY rowid"):
+        yield r[0], r[1] or ""
+
+
+# -- reading a store out as batch tables ----------------------------------------------------------
+
+EXPORTS: dict[str, str] = {
+    "articles": f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles ORDER BY rowid",
+    "removed_spans": "SELECT article_id, start, end, reason, rule FROM removed_spans ORDER BY article_id, start",
+    "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
+    "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",
+    "copy_groups": "SELECT article_id, group_id FROM copy_groups ORDER BY article_id",
+    "stories": "SELECT id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "
+               "centroid, n_vectors, terms, entities FROM stories ORDER BY id",
+    "story_members": "SELECT article_id, story_id, score, reason, time, time_flag FROM story_members ORDER BY article_id",
+    "story_events": "SELECT kind, story_id, other_id, article_id, detail FROM story_events ORDER BY rowid",
+    "term_df": "SELECT term, df FROM term_df ORDER BY term",
+}
+
+
+def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
+    """The rows of one batch table, read from a store (``blobs`` and ``copy_prints`` are assembled)."""
+    if table == "blobs":
+        for r in store.conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY sha256"):
+            data = decode_blob(r["codec"], r["data"])
+            yield {"sha256": r["sha256"], "size": len(data), "data": data}
+        return
+    if table == "copy_prints":
+        bands = _keys_by_article(store, "SELECT article_id, band FROM copy_bands ORDER BY article_id, band")
+        skeys = _keys_by_article(store, "SELECT article_id, skey FROM copy_sentences ORDER BY article_id, skey")
+        for r in store.conn.execute("SELECT article_id, version, exact, n_words, sketch FROM copy_prints "
+                                    "ORDER BY article_id"):
+            aid = r["article_id"]
+            yield {**dict(r), "sketch": bytes(r["sketch"]), "bands": bands.get(aid, []), "skeys": skeys.get(aid, [])}
+        return
+    if table not in EXPORTS:
+        raise ValueError(f"not a batch table: {table}")
+    for r in store.conn.execute(EXPORTS[table]):
+        d = dict(r)
+        if "centroid" in d and d["centroid"] is not None:
+            d["centroid"] = bytes(d["centroid"])
+        yield d
+
+
+def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for aid, key in store.conn.execute(sql):
+        out.setdefault(aid, []).append(key)
+    return out
+
+
+# -- the scratch store of one story block (Spark) -------------------------------------------------
+
+
+def make_scratch(store: Store) -> None:
+    """A store used only to run the online story clustering over one block: no full-text index upkeep."""
+    for trigger in ("articles_ai", "articles_ad", "articles_au"):
+        store.conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    store.conn.execute("PRAGMA synchronous = OFF")
+
+
+def put_story_articles(store: Store, rows: Iterable[dict[str, Any]], ingested_at: str) -> list[str]:
+    """Articles (with their copy group), queued for the story stage, in the order given by ``rank``:
+    the rowid is the rank, so the stage's (time, rowid) order is the global one."""
+    ids = []
+    for r in rows:
+        store.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, 0, 'raw', x'')", (r["id"],))
+        store.conn.execute(
+            "INSERT INTO articles (rowid, id, blob, kind, location, title, text, text_hash, published, date_flag, "
+            "outlet, language, ingested_at) VALUES (?, ?, ?, 'batch', '', ?, ?, '', ?, ?, ?, ?, ?)",
+            (r["rank"] + 1, r["id"], r["id"], r["title"], r["text"], r["published"], r["date_flag"], r["outlet"],
+             r["language"], ingested_at))
+        store.conn.execute("INSERT OR REPLACE INTO copy_groups VALUES (?, ?)", (r["id"], r["group_id"]))
+        store.conn.execute("INSERT OR IGNORE INTO stage_queue VALUES ('stories', ?)", (r["id"],))
+        ids.append(r["id"])
+    return ids
+
+
+def set_doc_freqs(store: Store, df: dict[str, int], docs: int) -> None:
+    """Document frequencies as they stood before a block's segment (the articles of earlier segments)."""
+    store.conn.execute("DELETE FROM term_df")
+    store.conn.executemany("INSERT INTO term_df VALUES (?, ?)", sorted((t, n) for t, n in df.items() if n > 0))
+    store.conn.execute("INSERT OR REPLACE INTO counters VALUES ('docs', ?)", (docs,))
+
+
+def json_field(value: Any) -> Any:
+    """A JSON column of a batch table, decoded (the store's writers take Python values)."""
+    return json.loads(value) if isinstance(value, str) else value
