@@ -70,7 +70,7 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     for m in members:
         claims.extend(extract_claims(m["id"], m["text"]))
     texts = [c.text for c in claims]
-    vectors = sentence_vectors(texts) if texts else None
+    vectors = sentence_vectors(texts) if texts and len(members) > 1 else None  # one article: nothing to align
     rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors)
     col_of = {m["id"]: m["column"] for m in members}
     time_of = {m["id"]: (m["published"] if not m.get("date_flag") else None) for m in members}

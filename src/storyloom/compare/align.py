@@ -143,9 +143,11 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
     and the accepted pairs with their probability (the evidence for each row)."""
+    n = len(texts)
+    if len(set(groups)) < 2:  # one article: every claim is its own row
+        return [[i] for i in range(n)], {}
     model = aligner or ClaimAligner.load()
     prints = [SentencePrint.of(t) for t in texts]
-    n = len(texts)
     pairs: list[tuple[int, int]] = []
     feats: list[dict[str, float]] = []
     sims = vectors @ vectors.T if vectors is not None and len(vectors) == n else None

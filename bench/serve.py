@@ -1,0 +1,204 @@
+"""Load on the web UI and API while an ingest runs: ``.venv/bin/python bench/serve.py [--n 100000]``.
+
+A benchmark, not a test.  Loopback only, bounded in count and time.
+
+1. Build a store of N articles (real text from the bundled sample, replicated with perturbation, spread over
+   a year so stories stay news-sized) with the ingest pipeline (copies and stories on; embeddings and the
+   learned classifier off to keep the build quick), then keep every multi-article story's comparison
+   (``storyloom compare --all`` does the same) so story pages are reads.
+2. Start the real server (``storyloom serve``) on 127.0.0.1.
+3. For ``--seconds`` (default 60): ``--clients`` (default 50) threads request feed pages, story pages (the
+   HTML page and the JSON), article pages and searches, while ``storyloom ingest`` adds 5,000 new articles
+   in another process (the single writer; readers keep going in WAL mode).
+4. Report requests/s, p50/p95/p99 latency per page kind, errors, and whether the ingest finished with every
+   article stored (count before + 5,000 == count after, and ``PRAGMA integrity_check``).
+
+Baseline in the same run: the same read load without the concurrent ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def paragraphs() -> list[str]:
+    import trafilatura
+
+    out: list[str] = []
+    for f in sorted((ROOT / "sample" / "aeb").glob("*.html.gz")):
+        text = trafilatura.extract(gzip.open(f, "rt", encoding="utf-8").read()) or ""
+        out += [p for p in text.split("\n") if len(p.split()) > 12]
+    return out
+
+
+def make_jsonl(path: Path, n: int, seed: int, paras: list[str], start_day: int = 0) -> None:
+    rng = random.Random(seed)
+    outlets = [f"Outlet {k}" for k in range(40)]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            base = rng.randrange(len(paras))
+            body = [paras[(base + k) % len(paras)] for k in range(rng.randint(3, 8))]
+            if rng.random() < 0.3:  # a near-copy of an earlier article (another outlet's take)
+                body = body[: max(2, len(body) - 2)]
+            words = body[0].split()
+            rng.shuffle(words)
+            day = start_day + (i * 365) // max(n, 1)
+            fh.write(json.dumps({
+                "title": " ".join(words[:9]).capitalize(), "text": "\n\n".join(body) + f"\n\nRef {seed}-{i}.",
+                "url": f"https://bench{seed}.example/{i}", "outlet": rng.choice(outlets),
+                "published": f"2023-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}T{rng.randrange(24):02d}:00:00Z",
+            }) + "\n")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load(base: str, seconds: float, clients: int, story_ids: list[str], article_ids: list[str]) -> dict[str, list[float]]:
+    import httpx
+
+    lat: dict[str, list[float]] = {"feed": [], "story page": [], "story api": [], "article page": [], "search": [],
+                                   "errors": []}
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+    words = ["police", "government", "president", "market", "election", "storm", "court", "football"]
+
+    def worker(k: int) -> None:
+        rng = random.Random(k)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            while time.monotonic() < stop:
+                kind = rng.choices(["feed", "story page", "story api", "article page", "search"], [3, 3, 2, 2, 1])[0]
+                url = {"feed": f"/?sort={rng.choice(['recent', 'size'])}", "story page": f"/stories/{rng.choice(story_ids)}",
+                       "story api": f"/api/stories/{rng.choice(story_ids)}", "article page": f"/articles/{rng.choice(article_ids)}",
+                       "search": f"/api/search?q={rng.choice(words)}"}[kind]
+                t = time.perf_counter()
+                try:
+                    ok = c.get(url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                dt = time.perf_counter() - t
+                with lock:
+                    lat[kind].append(dt)
+                    if not ok:
+                        lat["errors"].append(dt)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return lat
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
+
+
+def table(title: str, lat: dict[str, list[float]], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("page", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms"):
+        t.add_column(col, justify="right" if col != "page" else "left")
+    total = 0
+    for kind, xs in lat.items():
+        if kind == "errors":
+            continue
+        total += len(xs)
+        t.add_row(kind, f"{len(xs):,}", f"{len(xs) / seconds:.1f}", f"{pct(xs, .5):.0f}", f"{pct(xs, .95):.0f}", f"{pct(xs, .99):.0f}")
+    every = [x for k, xs in lat.items() if k != "errors" for x in xs]
+    t.add_row("all", f"{total:,}", f"{total / seconds:.1f}", f"{pct(every, .5):.0f}", f"{pct(every, .95):.0f}", f"{pct(every, .99):.0f}")
+    Console().print(t)
+    print(f"errors: {len(lat['errors'])}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="articles in the store before the load")
+    ap.add_argument("--ingest", type=int, default=5_000, help="articles ingested during the load")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workdir", help="keep the store here (re-used when it exists)")
+    args = ap.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="storyloom-bench-serve-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / f"store-{args.n}.db"
+    cfg = work / "storyloom.toml"
+    cfg.write_text("line_classifier = false\ntranslations = false\nstory_embeddings = false\n")
+    env = {**os.environ, "STORYLOOM_CONFIG": str(cfg)}
+    cli = [sys.executable, "-m", "storyloom.cli", "--db", str(db)]
+    paras = paragraphs()
+    if not db.exists():
+        src = work / "base.jsonl"
+        make_jsonl(src, args.n, 1, paras)
+        t = time.time()
+        subprocess.run([*cli, "ingest", str(src), "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
+        print(f"built a {args.n:,}-article store in {time.time() - t:.0f} s")
+        t = time.time()
+        subprocess.run([*cli, "compare", "--all"], env=env, check=True)
+        print(f"kept the comparisons in {time.time() - t:.0f} s")
+    c = sqlite3.connect(db)
+    story_ids = [r[0] for r in c.execute("SELECT id FROM stories WHERE n_articles >= 2 ORDER BY random() LIMIT 2000")]
+    story_ids += [r[0] for r in c.execute("SELECT id FROM stories WHERE n_articles = 1 ORDER BY random() LIMIT 500")]
+    article_ids = [r[0] for r in c.execute("SELECT id FROM articles ORDER BY random() LIMIT 3000")]
+    before = c.execute("SELECT count(*) FROM articles").fetchone()[0]
+    c.close()
+    extra = work / f"extra-{before}.jsonl"
+    make_jsonl(extra, args.ingest, 1000 + before, paras, start_day=200)
+
+    port = free_port()
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    try:
+        print(f"store: {before:,} articles, {len(story_ids):,} stories sampled; {args.clients} clients, {args.seconds:.0f} s each run")
+        quiet = load(base, args.seconds, args.clients, story_ids, article_ids)
+        table("Reads only (baseline)", quiet, args.seconds)
+        t = time.time()
+        ingest = subprocess.Popen([*cli, "ingest", str(extra), "--json"], env=env, stdout=subprocess.PIPE)
+        busy = load(base, args.seconds, args.clients, story_ids, article_ids)
+        report = json.loads(ingest.communicate(timeout=3600)[0])
+        took = time.time() - t
+        table(f"Reads while ingesting {args.ingest:,} articles", busy, args.seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    c = sqlite3.connect(db)
+    after = c.execute("SELECT count(*) FROM articles").fetchone()[0]
+    ok = c.execute("PRAGMA integrity_check").fetchone()[0]
+    c.close()
+    print(f"ingest: {report['counts']} in {took:.0f} s (the load window was {args.seconds:.0f} s); articles "
+          f"{before:,} → {after:,} (expected +{args.ingest:,}: {'nothing lost' if after - before == args.ingest else 'MISMATCH'}); "
+          f"integrity_check: {ok}")
+
+
+if __name__ == "__main__":
+    main()
