@@ -54,7 +54,8 @@ def test_seeds_ingest_keep_every_line(tmp_path: Path, settings: Settings, store)
     assert rep.counts["added"] == 2 and not rep.errors
     rows = store.conn.execute("SELECT title, text FROM articles ORDER BY title").fetchall()
     express = next(r for r in rows if r["title"].startswith("China alliance"))
-    assert "ISW" in express["text"] and "Source: Read Full Article" in express["text"]  # cleaning is the next stage
+    assert "ISW" in express["text"] and "Source: Read Full Article" not in express["text"]  # furniture cleaned
+    assert "Ukraine has already received more than $43 billion" in express["text"]
 
 
 def test_html_file_extracts_text_and_metadata(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
