@@ -43,10 +43,7 @@ def snapshot(db: Path) -> dict[str, object]:
             "blobs": c.execute("SELECT sha256, size FROM blobs ORDER BY 1").fetchall(),
             "fts_hits": c.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'harbour' ORDER BY rowid").fetchall(),
             "fts_rows": c.execute("SELECT count(*) FROM articles_fts").fetchone()[0],
-            "copy_groups": c.execute("SELECT article_id, group_id FROM copy_groups ORDER BY 1").fetchall(),
-            "copy_links": c.execute("SELECT a, b, kind, score FROM copy_links ORDER BY 1, 2").fetchall(),
-            "stories": c.execute("SELECT article_id, story_id FROM story_members ORDER BY 1").fetchall(),
-            "queues": c.execute("SELECT count(*) FROM stage_queue").fetchone()[0],
+            "queued": c.execute("SELECT stage, article_id FROM stage_queue ORDER BY 1, 2").fetchall(),
         }
     finally:
         c.close()
@@ -69,9 +66,9 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     corpus.mkdir()
     make_corpus(corpus)
     cfg = tmp_path / "storyloom.toml"
-    # copies and stories run on ingest too (their queues must survive the kill); the embedding models are left
-    # out to keep the test quick: they do not change what is being tested
-    cfg.write_text("batch_size = 100\ntranslations = false\nstory_embeddings = false\n")
+    # the ingest stage alone: copies and stories keep their own queues (resumable the same way) and would make
+    # 5,000 articles take minutes on CI's two cores
+    cfg.write_text("batch_size = 100\nrun_copies = false\n")
 
     clean_db = tmp_path / "clean.db"
     assert run_ingest(clean_db, corpus, cfg).wait(timeout=600) == 0
@@ -92,6 +89,6 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     assert run_ingest(crashed_db, corpus, cfg).wait(timeout=600) == 0
     got = snapshot(crashed_db)
     assert got["integrity"] == "ok"
-    assert got["queues"] == 0 and len(got["stories"]) == N_FILES
-    for key in ("articles", "sightings", "blobs", "fts_hits", "fts_rows", "copy_groups", "copy_links", "stories"):
+    assert len(got["queued"]) == 2 * N_FILES  # every article waits for copies and stories, exactly once
+    for key in ("articles", "sightings", "blobs", "fts_hits", "fts_rows", "queued"):
         assert got[key] == expected[key], key
