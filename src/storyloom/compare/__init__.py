@@ -75,12 +75,15 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     col_of = {m["id"]: m["column"] for m in members}
     time_of = {m["id"]: (m["published"] if not m.get("date_flag") else None) for m in members}
     columns = [m["column"] for m in members]
+    row_of = {i: r for r, idx in enumerate(rows_idx) for i in idx}
+    evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for (i, j), p in sorted(pairs.items()):  # once, not once per row: a 50-article story has thousands of pairs
+        if row_of[i] == row_of[j]:
+            evidence[row_of[i]].append({"a": claims[i].key, "b": claims[j].key, "p": round(p, 3)})
+    as_dicts = [c.as_dict() for c in claims]
     rows = []
-    for idx in rows_idx:
-        cells = []
-        for i in idx:
-            c = claims[i]
-            cells.append({"column": col_of[c.article_id], **c.as_dict()})
+    for r_index, idx in enumerate(rows_idx):
+        cells = [{"column": col_of[claims[i].article_id], **as_dicts[i]} for i in idx]
         cols = sorted({cell["column"] for cell in cells}, key=columns.index)
         dated = sorted((time_of[cell["article_id"]], cell["column"]) for cell in cells if time_of[cell["article_id"]])
         conflicts = _conflicts(cells)
@@ -88,8 +91,7 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
         rows.append({
             "status": status, "columns": cols, "cells": cells, "conflicts": conflicts,
             "first": {"column": dated[0][1], "time": dated[0][0]} if dated else None,
-            "evidence": [{"a": claims[i].key, "b": claims[j].key, "p": round(p, 3)} for (i, j), p in sorted(pairs.items())
-                         if i in idx and j in idx],
+            "evidence": evidence.get(r_index, []),
             "position": min(claims[i].index / 1000 + columns.index(col_of[claims[i].article_id]) for i in idx),
         })
     rows.sort(key=lambda r: ({"shared": 0, "partial": 1, "only": 2}[r["status"]], r["position"]))
@@ -97,7 +99,10 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
         del r["position"]
     dated_members = sorted((m["published"], m["column"], m["id"]) for m in members if m["published"] and not m.get("date_flag"))
     links = sql.copy_links(store, [m["id"] for m in members])
-    graph = build_graph(story, members, links, {m["id"]: [c.as_dict() for c in claims if c.article_id == m["id"]] for m in members})
+    by_article: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c, d in zip(claims, as_dicts):
+        by_article[c.article_id].append(d)
+    graph = build_graph(story, members, links, by_article)
     return {
         "story": {k: story[k] for k in ("id", "label", "first_seen", "last_seen", "n_articles")},
         "columns": [{"column": m["column"], "article_id": m["id"], "outlet": m.get("outlet"), "title": m["title"],

@@ -1,11 +1,21 @@
 """Claim alignment: do two sentences from different articles say the same thing?
 
 A small logistic model over similarity signals that work across paraphrase and language: the cosine of
-multilingual sentence embeddings (USE), word and character-trigram overlap, shared numbers (and numbers
-that disagree), shared names (transliterated, so "Лавров" meets "Lavrov") and the length ratio.  It is
-trained on the MRPC train split by ``scripts/train_claim_aligner.py`` and ships as a JSON file of weights
-(no model download, no scikit-learn at run time); the threshold is the one that maximised F1 in
-cross-validation on that train split.
+multilingual sentence embeddings (USE), word and character-trigram overlap, shared word trigrams, the word
+edit distance, the count of words only one side has, shared numbers (and numbers that disagree), shared
+names (transliterated, so "Лавров" meets "Lavrov") and the length ratio.  It is trained on the MRPC train
+split by ``scripts/train_claim_aligner.py`` and ships as a JSON file of weights (no model download, no
+scikit-learn at run time); the threshold is the one that maximised F1 in cross-validation on that train
+split.  Word overlap means nothing between two languages, so the file also holds a second model, fitted the
+same way on the same pairs over the language-independent features only (cosine, numbers, names), which
+:func:`align` uses for claims of articles in two different languages.
+
+:func:`align` scores every cross-article pair of a story without a Python loop over all of them: identical
+claims are scored once; the cosine and the features that are overlaps of sets or counts (words, word
+trigrams, character trigrams, names, numbers) come from sparse/dense products of small integers, exactly; a
+lower bound of the edit distance (from the tokens two sentences share) then discards the pairs that cannot
+reach the threshold, and only the pairs left get their edit distance and number conflicts computed one by
+one.  The result is that of scoring every pair with :func:`pair_features`.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -26,7 +36,9 @@ import numpy as np
 from storyloom.enrich.quantities import quantities
 
 FEATURES = ("cos", "has_cos", "word_jaccard", "word_containment", "char3_cos", "num_shared", "num_conflict",
-            "name_overlap", "len_ratio")
+            "name_overlap", "len_ratio", "unmatched", "edit", "trigram_cont")
+# the features that mean the same whatever the two languages: what the cross-lingual part of the model uses
+CROSS_FEATURES = ("cos", "num_shared", "num_conflict", "name_overlap")
 MODEL_RESOURCE = "claim_aligner.json"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset("""a an the of to in on at for and or but is are was were be been has have had it its this that these those
@@ -34,8 +46,12 @@ with by from as not no he she they we you i his her their our said says will wou
 there which who whom what when where while into over under about after before also just""".split())
 
 
+def _tokens(s: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", s).casefold())
+
+
 def _words(s: str) -> list[str]:
-    return [w for w in _WORD.findall(unicodedata.normalize("NFKC", s).casefold()) if w not in _STOP]
+    return [w for w in _tokens(s) if w not in _STOP]
 
 
 def _char3(s: str) -> Counter[str]:
@@ -43,17 +59,40 @@ def _char3(s: str) -> Counter[str]:
     return Counter(t[i : i + 3] for i in range(len(t) - 2))
 
 
-def _cos_counts(a: Counter[str], b: Counter[str]) -> float:
-    if not a or not b:
-        return 0.0
-    dot = sum(v * b.get(k, 0) for k, v in a.items())
-    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
-
-
 def _names(s: str) -> set[str]:
     from storyloom.copies.translation import anchors
 
     return {a for a in anchors(s) if not a.startswith("#")}
+
+
+def levenshtein(a: Sequence[str], b: Sequence[str]) -> int:
+    """Edit distance between two token sequences (bit-parallel, Hyyrö 2001: one pass of big-int operations)."""
+    if len(a) < len(b):
+        a, b = b, a
+    m = len(b)
+    if m == 0:
+        return len(a)
+    peq: dict[str, int] = {}
+    for i, c in enumerate(b):
+        peq[c] = peq.get(c, 0) | (1 << i)
+    full = (1 << m) - 1
+    top = 1 << (m - 1)
+    pv, mv, score = full, 0, m
+    for c in a:
+        eq = peq.get(c, 0)
+        xv = eq | mv
+        xh = ((((eq & pv) + pv) & full) ^ pv) | eq
+        ph = mv | (~(xh | pv) & full)
+        mh = pv & xh
+        if ph & top:
+            score += 1
+        elif mh & top:
+            score -= 1
+        ph = ((ph << 1) | 1) & full
+        mh = (mh << 1) & full
+        pv = mh | (~(xv | ph) & full)
+        mv = ph & xv
+    return score
 
 
 @dataclass(frozen=True)
@@ -65,32 +104,59 @@ class SentencePrint:
     char3: Counter[str]
     numbers: tuple[tuple[float, str], ...]
     names: frozenset[str]
+    tokens: tuple[str, ...] = ()
+    trigrams: frozenset[tuple[str, str, str]] = frozenset()
+    char3_norm: float = field(default=0.0, compare=False)
 
     @classmethod
     def of(cls, s: str) -> "SentencePrint":
-        w = _words(s)
-        return cls(frozenset(w), max(1, len(w)), _char3(s), tuple((q.value, q.unit) for q in quantities(s)),
-                   frozenset(_names(s)))
+        t = _tokens(s)
+        w = [x for x in t if x not in _STOP]
+        c3 = _char3(s)
+        return cls(frozenset(w), max(1, len(w)), c3, tuple((q.value, q.unit) for q in quantities(s)),
+                   frozenset(_names(s)), tuple(t), frozenset(zip(t, t[1:], t[2:])),
+                   math.sqrt(sum(v * v for v in c3.values())))
+
+
+def _conflict(a: SentencePrint, b: SentencePrint) -> float:
+    """1 when the two give different values in the same unit (bare numbers and years are not compared)."""
+    units_a = {u: v for v, u in a.numbers}
+    return float(any(u in units_a and units_a[u] != v and u not in ("", "year") for v, u in b.numbers))
+
+
+def _edit(a: SentencePrint, b: SentencePrint) -> float:
+    """Word edit distance over the longer length (0 for two empty sentences)."""
+    longest = max(len(a.tokens), len(b.tokens))
+    if a.tokens == b.tokens:
+        return 0.0
+    return levenshtein(a.tokens, b.tokens) / longest
 
 
 def pair_features(a: SentencePrint, b: SentencePrint, cos: float | None) -> dict[str, float]:
     inter = len(a.words & b.words)
-    union = len(a.words | b.words) or 1
+    union = len(a.words | b.words)
+    tri = len(a.trigrams & b.trigrams)
     na, nb = set(a.numbers), set(b.numbers)
-    shared = len(na & nb) / len(na | nb) if na and nb else 0.0
-    units_a = {u: v for v, u in a.numbers}
-    conflict = float(any(u in units_a and units_a[u] != v and u not in ("", "year") for v, u in b.numbers))
-    names = len(a.names & b.names) / min(len(a.names), len(b.names)) if a.names and b.names else 0.0
+    if a.char3 and b.char3:
+        x, y = (a.char3, b.char3) if len(a.char3) <= len(b.char3) else (b.char3, a.char3)
+        na3 = a.char3_norm or math.sqrt(sum(v * v for v in a.char3.values()))
+        nb3 = b.char3_norm or math.sqrt(sum(v * v for v in b.char3.values()))
+        char3 = sum(v * y.get(k, 0) for k, v in x.items()) / (na3 * nb3)
+    else:
+        char3 = 0.0
     return {
         "cos": cos if cos is not None else 0.0,
         "has_cos": 1.0 if cos is not None else 0.0,
-        "word_jaccard": inter / union,
+        "word_jaccard": inter / (union or 1),
         "word_containment": inter / max(1, min(len(a.words), len(b.words))),
-        "char3_cos": _cos_counts(a.char3, b.char3),
-        "num_shared": shared,
-        "num_conflict": conflict,
-        "name_overlap": names,
         "len_ratio": min(a.n_words, b.n_words) / max(a.n_words, b.n_words),
+        "unmatched": math.log1p(union - inter),
+        "trigram_cont": tri / max(1, min(len(a.trigrams), len(b.trigrams))),
+        "char3_cos": char3,
+        "num_shared": len(na & nb) / len(na | nb) if na and nb else 0.0,
+        "num_conflict": _conflict(a, b),
+        "name_overlap": len(a.names & b.names) / min(len(a.names), len(b.names)) if a.names and b.names else 0.0,
+        "edit": _edit(a, b),
     }
 
 
@@ -102,6 +168,9 @@ class ClaimAligner:
     scale: dict[str, float]
     threshold: float
     meta: dict[str, Any]
+    # used for pairs of sentences in different languages, where word overlap means nothing: a model over the
+    # language-independent features only (cosine, numbers, names); None: this model for every pair
+    cross: "ClaimAligner | None" = None
 
     @classmethod
     def load(cls, path: str | None = None) -> "ClaimAligner":
@@ -112,7 +181,8 @@ class ClaimAligner:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "ClaimAligner":
-        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}))
+        cross = cls.from_json(d["cross_lingual"]) if d.get("cross_lingual") else None
+        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross)
 
     def proba(self, feats: Sequence[dict[str, float]]) -> list[float]:
         out = []
@@ -129,42 +199,289 @@ def _default() -> ClaimAligner:
 
 
 def sentence_vectors(texts: Sequence[str]) -> np.ndarray | None:
-    """USE vectors of sentences (None when the embedding package is missing: the model then uses the rest)."""
+    """USE vectors of sentences (None when the embedding package is missing: the model then uses the rest).
+    A sentence that occurs several times (wire copies) is embedded once."""
     try:
         from storyloom.embed import get_embedder
 
-        return get_embedder("use").embed(list(texts))
+        embedder = get_embedder("use")
     except ImportError:
         return None
+    first: dict[str, int] = {}
+    where = [first.setdefault(t, len(first)) for t in texts]
+    vecs = embedder.embed(list(first))
+    return vecs[where] if len(first) < len(where) else vecs
+
+
+class _Gram:
+    """Overlaps between sentences: ``block(s, e)[a, b]`` is the dot product of the item vectors of sentences
+    ``s + a`` and ``s + b`` (shared items, or the sum of count products), for items found in at least two
+    groups -- the only ones sentences of different groups can share.
+
+    Sparse and dense at once: an item held by few sentences adds its pairs directly (bincount), an item held by
+    many goes to a dense matrix whose products BLAS computes.  All values are small integers: exact."""
+
+    def __init__(self, items: Sequence[Any], gid: np.ndarray, counts: bool = False, max_pairs: int = 1_000_000) -> None:
+        self.n = n = len(items)
+        post: dict[Any, list[int]] = {}
+        for i, its in enumerate(items):
+            for x in its:
+                got = post.get(x)
+                if got is None:
+                    post[x] = [i]
+                else:
+                    got.append(i)
+        if len(set(gid.tolist())) == n:  # every sentence its own group: shared by two sentences is enough
+            spread = [x for x, rows in post.items() if len(rows) > 1]
+        else:
+            spread = [x for x, rows in post.items() if len(rows) > 1 and len({int(gid[i]) for i in rows}) > 1]
+        vals = {x: [items[i][x] for i in post[x]] for x in spread} if counts else {}
+        cols = sorted(spread, key=lambda x: len(post[x]))
+        # the rarest items go to pairs until the budget is spent; the rest are dense columns
+        budget, cut = max_pairs, len(cols)
+        for k, x in enumerate(cols):
+            m = len(post[x])
+            budget -= m * (m - 1) // 2
+            if budget < 0:
+                cut = k
+                break
+        dense = cols[cut:]
+        self.dense = np.zeros((n, len(dense)), dtype=np.float32)
+        if dense:
+            r = [i for x in dense for i in post[x]]
+            c = [k for k, x in enumerate(dense) for _ in post[x]]
+            self.dense[r, c] = [v for x in dense for v in vals[x]] if counts else 1
+        by_size: dict[int, list[Any]] = {}
+        for x in cols[:cut]:
+            by_size.setdefault(len(post[x]), []).append(x)
+        I, J, V = [np.zeros(0, dtype=np.int32)], [np.zeros(0, dtype=np.int32)], [np.zeros(0, dtype=np.float32)]
+        for m, xs in by_size.items():
+            P = np.array([post[x] for x in xs], dtype=np.int32)
+            iu, ju = np.triu_indices(m, 1)
+            I.append(P[:, iu].ravel())
+            J.append(P[:, ju].ravel())
+            if counts:
+                Q = np.array([vals[x] for x in xs], dtype=np.float32)
+                V.append((Q[:, iu] * Q[:, ju]).ravel())
+            else:
+                V.append(np.ones(len(xs) * len(iu), dtype=np.float32))
+        order = np.argsort(np.concatenate(I), kind="stable")
+        self.I, self.J, self.V = np.concatenate(I)[order], np.concatenate(J)[order], np.concatenate(V)[order]
+        del I, J, V, order
+
+    def block(self, s: int, e: int) -> np.ndarray:
+        """Rows s..e-1 against columns s..n-1 (entries with column ≤ row are not meaningful)."""
+        n = self.n
+        out = (self.dense[s:e] @ self.dense[s:].T).astype(np.float64) if self.dense.shape[1] else np.zeros((e - s, n - s))
+        lo, hi = np.searchsorted(self.I, [s, e])
+        if hi > lo:
+            flat = (self.I[lo:hi].astype(np.int64) - s) * (n - s) + (self.J[lo:hi] - s)
+            out += np.bincount(flat, weights=self.V[lo:hi], minlength=(e - s) * (n - s)).reshape(e - s, n - s)
+        return out
+
+
+def _levels(tokens: Sequence[str]) -> set[tuple[str, int]]:
+    """A token list as a set in which the dot product of two is their multiset intersection ("the" twice is
+    ("the", 1) and ("the", 2))."""
+    seen: Counter[str] = Counter()
+    out = set()
+    for t in tokens:
+        seen[t] += 1
+        out.add((t, seen[t]))
+    return out
+
+
+class _Scorer:
+    """One model's score over a block, accumulated feature by feature (logit units)."""
+
+    def __init__(self, model: ClaimAligner, has_cos: float, shape: tuple[int, int]) -> None:
+        self.model = model
+        self.w = {k: model.weights[k] / model.scale[k] for k in model.weights}
+        self.mu = model.mean
+        self.z = np.full(shape, float(model.bias) + self.w.get("has_cos", 0.0) * (has_cos - self.mu.get("has_cos", 0.0)))
+        self.logit = math.log(model.threshold / (1 - model.threshold)) if 0 < model.threshold < 1 else -math.inf
+
+    def add(self, k: str, v: np.ndarray | float) -> None:
+        if k in self.w:
+            self.z += self.w[k] * (v - self.mu[k])
+
+    def reach(self, edit_low: np.ndarray | None) -> np.ndarray:
+        """Where the score can still reach the threshold, whatever the pair-by-pair features turn out to be."""
+        room = 0.0
+        if "num_conflict" in self.w:
+            room += max(self.w["num_conflict"] * (0 - self.mu["num_conflict"]), self.w["num_conflict"] * (1 - self.mu["num_conflict"]))
+        if "edit" in self.w:
+            low = edit_low if edit_low is not None else 0.0
+            best = np.maximum(self.w["edit"] * (low - self.mu["edit"]), self.w["edit"] * (1 - self.mu["edit"]))
+            return self.z + best + room >= self.logit - 1e-9  # type: ignore[no-any-return]
+        return self.z + room >= self.logit - 1e-9  # type: ignore[no-any-return]
+
+
+def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.ndarray | None,
+                  model: ClaimAligner, lang: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i < j, different ``gid``), their probability and the threshold of the model that scored them, for
+    every pair whose probability can reach its threshold; pairs left out are below it.  ``lang[i]`` (an
+    integer, -1 unknown): pairs of two known, different languages are scored by ``model.cross`` when there
+    is one.  Set overlaps come from matrix products; the edit distance and number conflicts are computed pair
+    by pair, only for the pairs whose upper bound reaches the threshold."""
+    n = len(prints)
+    cross = model.cross if lang is not None and model.cross is not None and len(set(lang.tolist()) - {-1}) > 1 else None
+    models = [model] + ([cross] if cross is not None else [])
+    needs = {k for m in models for k in m.weights if m.weights[k]}
+    W = _Gram([p.words for p in prints], gid)
+    G = _Gram([p.trigrams for p in prints], gid) if "trigram_cont" in needs else None
+    C = _Gram([p.char3 for p in prints], gid, counts=True) if "char3_cos" in needs else None
+    N = _Gram([p.names for p in prints], gid) if "name_overlap" in needs else None
+    Q = _Gram([set(p.numbers) for p in prints], gid) if "num_shared" in needs else None
+    L = _Gram([_levels(p.tokens) for p in prints], gid) if "edit" in needs else None
+    n_words = np.array([len(p.words) for p in prints], dtype=np.float64)
+    n_content = np.array([p.n_words for p in prints], dtype=np.float64)
+    n_tri = np.array([len(p.trigrams) for p in prints], dtype=np.float64)
+    n_tok = np.array([len(p.tokens) for p in prints], dtype=np.float64)
+    n_names = np.array([len(p.names) for p in prints], dtype=np.float64)
+    n_nums = np.array([len(set(p.numbers)) for p in prints], dtype=np.float64)
+    c3norm = np.array([p.char3_norm or math.sqrt(sum(v * v for v in p.char3.values())) for p in prints])
+    c3norm[c3norm == 0] = 1.0
+    has_cos = 1.0 if vectors is not None else 0.0
+    out_i, out_j, out_z, out_x = [], [], [], []
+    block = max(1, 600_000 // max(1, n))
+    for s in range(0, n, block):
+        e = min(n, s + block)  # rows s..e-1 against columns s..n-1 (only j > i is wanted)
+        ok = (np.arange(s, n)[None, :] > np.arange(s, e)[:, None]) & (gid[s:e, None] != gid[None, s:])
+        if not ok.any():
+            continue
+        shape = (e - s, n - s)
+        scorers = [_Scorer(m, has_cos, shape) for m in models]
+
+        def both(a: np.ndarray, f: Any) -> np.ndarray:
+            return f(a[s:e, None], a[None, s:])  # type: ignore[no-any-return]
+
+        def dot(m: _Gram) -> np.ndarray:
+            return m.block(s, e)
+
+        def add(k: str, v: np.ndarray | float) -> None:
+            for sc in scorers:
+                sc.add(k, v)
+
+        add("cos", (vectors[s:e] @ vectors[s:].T).astype(np.float64) if vectors is not None else 0.0)
+        inter = dot(W)
+        union = both(n_words, np.add) - inter
+        add("word_jaccard", inter / np.maximum(union, 1))
+        add("word_containment", inter / np.maximum(1, both(n_words, np.minimum)))
+        add("unmatched", np.log1p(union - inter))
+        del inter, union
+        add("len_ratio", both(n_content, np.minimum) / both(n_content, np.maximum))
+        if G is not None:
+            add("trigram_cont", dot(G) / np.maximum(1, both(n_tri, np.minimum)))
+        if C is not None:
+            add("char3_cos", dot(C) / (c3norm[s:e, None] * c3norm[None, s:]))
+        if N is not None:
+            fewest = both(n_names, np.minimum)
+            add("name_overlap", np.where(fewest > 0, dot(N) / np.maximum(1, fewest), 0.0))
+            del fewest
+        if Q is not None:
+            nums = dot(Q)
+            add("num_shared", np.where((n_nums[s:e, None] > 0) & (n_nums[None, s:] > 0),
+                                       nums / np.maximum(both(n_nums, np.add) - nums, 1), 0.0))
+            del nums
+        low = None
+        if L is not None:  # edit distance ≥ longer length − common tokens (as a multiset)
+            longest = both(n_tok, np.maximum)
+            low = np.where(longest > 0, 1 - dot(L) / np.maximum(longest, 1), 0.0)
+            del longest
+        use_cross = np.zeros(shape, dtype=bool)
+        if cross is not None:
+            assert lang is not None
+            use_cross = (lang[s:e, None] != lang[None, s:]) & (lang[s:e, None] >= 0) & (lang[None, s:] >= 0)
+            ok &= np.where(use_cross, scorers[1].reach(low), scorers[0].reach(low))
+        else:
+            ok &= scorers[0].reach(low)
+        ii, jj = np.nonzero(ok)
+        if not len(ii):
+            continue
+        which = use_cross[ii, jj]
+        zz = np.where(which, scorers[-1].z[ii, jj], scorers[0].z[ii, jj])
+        del scorers, ok, low
+        ii += s
+        jj += s
+        pairs = list(zip(ii.tolist(), jj.tolist()))
+        pick = which.astype(int).tolist()
+        for k, fn in (("num_conflict", _conflict), ("edit", _edit)):
+            wm = [m_.weights.get(k, 0.0) / m_.scale.get(k, 1.0) for m_ in models]
+            mm = [m_.mean.get(k, 0.0) for m_ in models]
+            if any(wm):
+                zz += np.array([wm[c] * (fn(prints[a], prints[b]) - mm[c]) if wm[c] else 0.0
+                                for (a, b), c in zip(pairs, pick)])
+        out_i.append(ii)
+        out_j.append(jj)
+        out_z.append(zz)
+        out_x.append(which)
+    if not out_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), np.zeros(0)
+    z = np.concatenate(out_z)
+    which = np.concatenate(out_x)
+    thresholds = np.where(which, cross.threshold if cross is not None else model.threshold, model.threshold)
+    return np.concatenate(out_i), np.concatenate(out_j), 1 / (1 + np.exp(-np.clip(z, -60.0, 60.0))), thresholds
+
+
+def group_languages(texts: Sequence[str], groups: Sequence[str]) -> list[str | None]:
+    """The language of each claim's article, detected once per article on its claims (None when unsure)."""
+    from storyloom.clean.meta import LANG_SAMPLE_CHARS, detect_language
+
+    sample: dict[str, list[str]] = {}
+    for t, g in zip(texts, groups):
+        got = sample.setdefault(g, [])
+        if sum(map(len, got)) < LANG_SAMPLE_CHARS:
+            got.append(t)
+    lang = {g: detect_language(" ".join(ts)) for g, ts in sample.items()}
+    return [lang[g] for g in groups]
 
 
 def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | None = None,
-          aligner: ClaimAligner | None = None) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
+          aligner: ClaimAligner | None = None,
+          languages: Sequence[str | None] | None = None) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
-    and the accepted pairs with their probability (the evidence for each row)."""
+    and the accepted pairs with their probability (the evidence for each row).
+
+    ``languages[i]`` is claim i's language (None: unknown); when not given, each article's language is
+    detected from its claims.  Pairs in two known, different languages are scored by the model's
+    cross-lingual part (when it has one), since word overlap says nothing there."""
     n = len(texts)
     if len(set(groups)) < 2:  # one article: every claim is its own row
         return [[i] for i in range(n)], {}
     model = aligner or ClaimAligner.load()
-    prints = [SentencePrint.of(t) for t in texts]
-    pairs: list[tuple[int, int]] = []
-    feats: list[dict[str, float]] = []
-    sims = vectors @ vectors.T if vectors is not None and len(vectors) == n else None
-    for i in range(n):
-        for j in range(i + 1, n):
-            if groups[i] == groups[j]:
-                continue
-            cos = float(sims[i, j]) if sims is not None else None
-            # cheap pre-filter: pairs with nothing in common cannot be the same claim
-            if (cos is not None and cos < 0.3) and not (prints[i].words & prints[j].words):
-                continue
-            pairs.append((i, j))
-            feats.append(pair_features(prints[i], prints[j], cos))
+    vecs = vectors if vectors is not None and len(vectors) == n else None
+    langs = list(languages) if languages is not None else (group_languages(texts, groups) if model.cross else [None] * n)
+    lcode: dict[str | None, int] = {None: -1}
+    lang_id = [lcode.setdefault(x, len(lcode) - 1) for x in langs]
+    # identical claims (wire copies, repeated boilerplate) are scored once: unique (text, vector, language)
+    key_of: dict[Any, int] = {}
+    uniq = [key_of.setdefault((t, vecs[i].tobytes() if vecs is not None else b"", lang_id[i]), len(key_of))
+            for i, t in enumerate(texts)]
+    members: list[list[int]] = [[] for _ in key_of]
+    for i, u in enumerate(uniq):
+        members[u].append(i)
+    prints = [SentencePrint.of(texts[m[0]]) for m in members]
+    uvecs = vecs[[m[0] for m in members]] if vecs is not None else None
+    ulang = np.array([lang_id[m[0]] for m in members], dtype=np.int64)
+    scored: list[tuple[int, int, float, float]] = []
+    for u, m in enumerate(members):  # a claim and its copies in other articles
+        if len({groups[i] for i in m}) > 1:
+            cos = float(uvecs[u] @ uvecs[u]) if uvecs is not None else None
+            scored.append((u, u, model.proba([pair_features(prints[u], prints[u], cos)])[0], model.threshold))
+    uu, vv, pp, tt = _scored_pairs(prints, np.arange(len(members)), uvecs, model, ulang)
+    scored.extend(zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()))
     accepted: dict[tuple[int, int], float] = {}
-    for (i, j), p in zip(pairs, model.proba(feats)):
-        if p >= model.threshold:
-            accepted[(i, j)] = p
+    for u, v, p, t in scored:
+        if p < t:
+            continue
+        for i in members[u]:
+            for j in members[v]:
+                if groups[i] != groups[j]:
+                    accepted[(i, j) if i < j else (j, i)] = p
+    accepted = dict(sorted(accepted.items()))
     # mutual best per article pair keeps one sentence from pulling a whole article into a row
     best: dict[tuple[int, str], tuple[float, int]] = {}
     for (i, j), p in accepted.items():
