@@ -26,7 +26,8 @@ from storyloom.errors import BadInput, StoryloomError
 from storyloom.settings import Settings, load_settings
 from storyloom.store import Store
 
-out = Console(highlight=False, soft_wrap=True)
+# In a pipe rich falls back to 80 columns, which folds tables into ribbons: use a page-like width there.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
