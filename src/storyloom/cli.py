@@ -628,6 +628,12 @@ def watch(obj: Ctx, opml: str | None, every: str, once: bool, rounds: int | None
             err.print("stopped")
 
 
+from storyloom.batch.cli import batch, load  # noqa: E402  (pyspark/pyarrow imported only when these run)
+
+cli.add_command(batch)
+cli.add_command(load)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
