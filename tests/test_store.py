@@ -76,6 +76,21 @@ def test_migrations_are_numbered_and_recorded(store: Store) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM copy_bands WHERE article_id = ?",
+    "DELETE FROM copy_sentences WHERE article_id = ?",
+    "DELETE FROM copy_anchors WHERE article_id = ?",
+    "DELETE FROM story_entities WHERE story_id = ?",
+    "DELETE FROM story_members WHERE story_id = ?",
+    "DELETE FROM stage_queue WHERE stage = ? AND article_id = ?",
+])
+def test_per_row_statements_use_an_index(store: Store, sql: str) -> None:
+    """The stages run these once per article or story: a table scan there makes ingest quadratic (it did,
+    for the copy key tables, until migration 6)."""
+    plan = " | ".join(r[-1] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql, ("x",) * sql.count("?")))
+    assert "SCAN" not in plan and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
+
+
 def test_newer_schema_refused(tmp_path: Path) -> None:
     p = tmp_path / "future.db"
     c = sqlite3.connect(p)

@@ -107,7 +107,7 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
         prints[aid] = tp
         sig = sketch(tp.shingles)
         saved.append((aid, SKETCH_VERSION, tp.exact, tp.n_words, sig.astype("<u4").tobytes(),
-                      band_keys(sig) if tp.shingles else [], sentence_keys(text)))
+                      band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences)))
         if settings.translations and aid in rows:
             anchor_rows.append((aid, anchor_keys(list(TransPrint.of(text, rows[aid]["language"]).anchors))))
     with store.transaction():

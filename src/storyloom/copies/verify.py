@@ -7,10 +7,12 @@ texts need stricter thresholds, since two one-paragraph texts on the same event 
 
 from __future__ import annotations
 
+import functools
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyloom.copies.fingerprint import exact_key, shingles, words
+from storyloom.copies.fingerprint import _WORD, exact_key_of_folded, shingles, words
 from storyloom.enrich.sentences import split_sentences
 
 NEAR_DUP_JACCARD = 0.6
@@ -23,17 +25,25 @@ MAX_EVIDENCE = 5
 
 @dataclass(frozen=True)
 class TextPrint:
-    """What verification needs of one text, computed once per article."""
+    """What verification needs of one text, computed once per article.
+
+    The sentences are split only when asked for (the evidence of a verified pair, the sentence keys of an
+    article being fingerprinted): most candidates fail verification and never need them."""
 
     exact: str
     n_words: int
     shingles: frozenset[str]
-    sentences: tuple[str, ...]
+    text: str = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, text: str) -> "TextPrint":
-        w = words(text)
-        return cls(exact_key(text), len(w), frozenset(shingles(w)), tuple(split_sentences(text)))
+        folded = unicodedata.normalize("NFKC", text).casefold()  # words() and exact_key() in one pass
+        w = _WORD.findall(folded)
+        return cls(exact_key_of_folded(folded), len(w), frozenset(shingles(w)), text)
+
+    @functools.cached_property
+    def sentences(self) -> tuple[str, ...]:
+        return tuple(split_sentences(self.text))
 
 
 @dataclass(frozen=True)

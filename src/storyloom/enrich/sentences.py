@@ -13,6 +13,8 @@ _ABBREV = {
     "ltd", "corp", "vs", "etc", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
     "dec", "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "approx", "dept", "est", "fig", "op", "vol",
 }
+_LAST_WORD = re.compile(r"([\w.]+)[.!?…]+[\"”’»)]*$")
+_WORDISH = re.compile(r"[\w.]")
 _BOUNDARY = re.compile(r"([.!?…]+[\"”’»)]*)(\s+)(?=[\"“‘«(]?[A-ZÀ-ÞА-ЯЁІЇЄҐ0-9])|([。！？]+)")
 
 
@@ -27,7 +29,12 @@ def split_sentences(text: str) -> list[str]:
         for m in _BOUNDARY.finditer(para):
             end = m.end(1) if m.group(1) else m.end(3)
             candidate = para[start:end]
-            last = re.search(r"([\w.]+)[.!?…]+[\"”’»)]*$", candidate)
+            # Only the candidate's tail can hold the abbreviation: searching the whole of it with a "$"-anchored
+            # pattern retried from every position and was the splitter's main cost on long paragraphs.
+            lo = max(0, len(candidate) - 48)
+            last = _LAST_WORD.search(candidate, lo)
+            if last and lo and last.start() == lo and _WORDISH.match(candidate, lo - 1):  # a token longer than that
+                last = _LAST_WORD.search(candidate)
             if m.group(1) and last and (last.group(1).lower().rstrip(".") in _ABBREV or len(last.group(1)) == 1):
                 continue
             if candidate.strip():

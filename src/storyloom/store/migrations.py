@@ -226,6 +226,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        6,
+        "indexes for the per-article and per-story deletes of the copies and stories stages (without them every "
+        "re-fingerprinted article or re-saved story scanned a whole key table: quadratic ingest)",
+        """
+        CREATE INDEX IF NOT EXISTS copy_bands_article ON copy_bands(article_id);
+        CREATE INDEX IF NOT EXISTS copy_sentences_article ON copy_sentences(article_id);
+        CREATE INDEX IF NOT EXISTS copy_anchors_article ON copy_anchors(article_id);
+        CREATE INDEX IF NOT EXISTS story_entities_story ON story_entities(story_id);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
