@@ -2,8 +2,8 @@
 
 A benchmark, not a test.  Loopback only, bounded in count and time.
 
-1. Build a store of N articles (real text from the bundled sample, replicated with perturbation, spread over
-   a year so stories stay news-sized) with the ingest pipeline (copies and stories on; embeddings and the
+1. Build a store of N articles (real text replicated with perturbation, ``make_jsonl``: stories of 1-5
+   articles, 150 articles a day) with the ingest pipeline (copies and stories on; embeddings and the
    learned classifier off to keep the build quick), then keep every multi-article story's comparison
    (``storyloom compare --all`` does the same) so story pages are reads.
 2. Start the real server (``storyloom serve``) on 127.0.0.1.
@@ -19,7 +19,6 @@ Baseline in the same run: the same read load without the concurrent ingest.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -31,39 +30,28 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
-def paragraphs() -> list[str]:
-    import trafilatura
+def make_jsonl(path: Path, n: int, seed: int, start_day: int = 0) -> None:
+    """N articles from ``bench/stories_data.py``'s synthetic stream: real basil/aeb/wmt21 text, 1-5 perturbed
+    articles a story within 8 hours, 150 articles a day, so stories and copy groups stay news-sized (the
+    stream this benchmark used before, random runs of the sample's paragraphs, chained every article into a
+    few giant copy groups).  ``start_day`` shifts the dates, so a later batch is later news."""
+    import stories_data
 
-    out: list[str] = []
-    for f in sorted((ROOT / "sample" / "aeb").glob("*.html.gz")):
-        text = trafilatura.extract(gzip.open(f, "rt", encoding="utf-8").read()) or ""
-        out += [p for p in text.split("\n") if len(p.split()) > 12]
-    return out
-
-
-def make_jsonl(path: Path, n: int, seed: int, paras: list[str], start_day: int = 0) -> None:
-    rng = random.Random(seed)
-    outlets = [f"Outlet {k}" for k in range(40)]
     with open(path, "w", encoding="utf-8") as fh:
-        for i in range(n):
-            base = rng.randrange(len(paras))
-            body = [paras[(base + k) % len(paras)] for k in range(rng.randint(3, 8))]
-            if rng.random() < 0.3:  # a near-copy of an earlier article (another outlet's take)
-                body = body[: max(2, len(body) - 2)]
-            words = body[0].split()
-            rng.shuffle(words)
-            day = start_day + (i * 365) // max(n, 1)
-            fh.write(json.dumps({
-                "title": " ".join(words[:9]).capitalize(), "text": "\n\n".join(body) + f"\n\nRef {seed}-{i}.",
-                "url": f"https://bench{seed}.example/{i}", "outlet": rng.choice(outlets),
-                "published": f"2023-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}T{rng.randrange(24):02d}:00:00Z",
-            }) + "\n")
+        for i, (rec, _) in enumerate(stories_data.iter_synthetic(n, seed=seed)):
+            when = datetime.fromisoformat(rec["published"].replace("Z", "+00:00")) + timedelta(days=start_day)
+            sents = rec["text"].split(". ")  # paragraphs of three sentences, as articles come
+            rec = {**rec, "published": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "url": f"https://bench{seed}.example/{i}",
+                   "text": "\n\n".join(". ".join(sents[k : k + 3]) for k in range(0, len(sents), 3))}
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
 def free_port() -> int:
@@ -139,6 +127,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workdir", help="keep the store here (re-used when it exists)")
+    ap.add_argument("--build-only", action="store_true", help="build the store in --workdir and stop (so the load "
+                    "runs later on a quiet machine)")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="storyloom-bench-serve-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -147,16 +137,17 @@ def main() -> None:
     cfg.write_text("line_classifier = false\ntranslations = false\nstory_embeddings = false\n")
     env = {**os.environ, "STORYLOOM_CONFIG": str(cfg)}
     cli = [sys.executable, "-m", "storyloom.cli", "--db", str(db)]
-    paras = paragraphs()
     if not db.exists():
         src = work / "base.jsonl"
-        make_jsonl(src, args.n, 1, paras)
+        make_jsonl(src, args.n, 1)
         t = time.time()
         subprocess.run([*cli, "ingest", str(src), "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
         print(f"built a {args.n:,}-article store in {time.time() - t:.0f} s")
         t = time.time()
         subprocess.run([*cli, "compare", "--all"], env=env, check=True)
         print(f"kept the comparisons in {time.time() - t:.0f} s")
+    if args.build_only:
+        return
     c = sqlite3.connect(db)
     story_ids = [r[0] for r in c.execute("SELECT id FROM stories WHERE n_articles >= 2 ORDER BY random() LIMIT 2000")]
     story_ids += [r[0] for r in c.execute("SELECT id FROM stories WHERE n_articles = 1 ORDER BY random() LIMIT 500")]
@@ -164,7 +155,7 @@ def main() -> None:
     before = c.execute("SELECT count(*) FROM articles").fetchone()[0]
     c.close()
     extra = work / f"extra-{before}.jsonl"
-    make_jsonl(extra, args.ingest, 1000 + before, paras, start_day=200)
+    make_jsonl(extra, args.ingest, 1000 + before, start_day=args.n // 150 + 1)
 
     port = free_port()
     server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,

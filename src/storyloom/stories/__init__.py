@@ -58,6 +58,7 @@ class ActiveIndex:
         self.ids: list[str | None] = []
         self.matrix = np.zeros((0, dim), dtype=np.float32)
         self.entity_index: dict[str, set[str]] = {}
+        self.indexed: dict[str, set[str]] = {}  # story → the entity keys it is filed under
 
     def put(self, s: Story) -> None:
         self.stories[s.id] = s
@@ -70,17 +71,25 @@ class ActiveIndex:
                 grown[: self.matrix.shape[0]] = self.matrix
                 self.matrix = grown
         self.matrix[self.rows[s.id]] = c if c is not None and c.shape[0] == self.dim else 0.0
+        keys = self.indexed.setdefault(s.id, set())
         for e in list(s.entities)[:20]:
             self.entity_index.setdefault(e, set()).add(s.id)
+            keys.add(e)
 
     def drop(self, sid: str) -> None:
+        """Forget a story: only its own entity keys are visited (a scan of the whole entity index here made
+        every eviction cost as much as the index is large)."""
         self.stories.pop(sid, None)
         row = self.rows.pop(sid, None)
         if row is not None:
             self.ids[row] = None
             self.matrix[row] = 0.0
-        for ids in self.entity_index.values():
-            ids.discard(sid)
+        for e in self.indexed.pop(sid, ()):
+            ids = self.entity_index.get(e)
+            if ids is not None:
+                ids.discard(sid)
+                if not ids:
+                    del self.entity_index[e]
 
     def evict_before(self, iso: str) -> None:
         for sid in [sid for sid, s in self.stories.items() if s.last_seen < iso]:
@@ -129,6 +138,7 @@ class StoryBuilder:
                 self.embedder = None
         self.index = ActiveIndex(self.embedder.dim if self.embedder is not None else 0)
         self.group_story: dict[str, str] = {}
+        self.merged_into: dict[str, str] = {}  # story merged away → the story that absorbed it
         self.report = StoryReport()
 
     def _vectors(self, rows: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -173,6 +183,8 @@ class StoryBuilder:
                 df[t] = df.get(t, 0) + 1
             weights = term_weights(rep, df, n_docs)
             sid = self.group_story.get(rep.group or "") or (sql.group_story(self.store, rep.group) if rep.group else None)
+            while sid in self.merged_into:  # the group's story was merged into another since
+                sid = self.merged_into[sid]
             if sid and sid not in self.index.stories:
                 loaded = sql.stories_by_id(self.store, [sid])
                 if loaded:
@@ -205,9 +217,7 @@ class StoryBuilder:
                 merged_away.append(gone.id)
                 events.append(("merge", keep.id, gone.id, rep.id, f"article fits both ({d.score:.3f})"))
                 self.report.merges += 1
-                for g, s_id in list(self.group_story.items()):
-                    if s_id == gone.id:
-                        self.group_story[g] = keep.id
+                self.merged_into[gone.id] = keep.id
                 story = keep
             self.index.put(story)
             changed[story.id] = story

@@ -59,6 +59,15 @@ class Story:
     n_vectors: int = 0
     terms: dict[str, float] = field(default_factory=dict)
     entities: Counter[str] = field(default_factory=Counter)
+    # the normalised term vector, kept until the terms change: a story is scored against every article of its
+    # window, and renormalising it for each was the stage's largest cost
+    _term_vector: dict[str, float] | None = field(default=None, repr=False, compare=False)
+    _top_entities: frozenset[str] | None = field(default=None, repr=False, compare=False)
+
+    def top_entities(self) -> frozenset[str]:
+        if self._top_entities is None:
+            self._top_entities = frozenset(e for e, _ in self.entities.most_common(TOP_STORY_ENTITIES))
+        return self._top_entities
 
     @property
     def centroid(self) -> np.ndarray | None:
@@ -68,8 +77,10 @@ class Story:
         return self.vec_sum / n if n else None
 
     def term_vector(self) -> dict[str, float]:
-        norm = sum(w * w for w in self.terms.values()) ** 0.5 or 1.0
-        return {t: w / norm for t, w in self.terms.items()}
+        if self._term_vector is None:
+            norm = sum(w * w for w in self.terms.values()) ** 0.5 or 1.0
+            self._term_vector = {t: w / norm for t, w in self.terms.items()}
+        return self._term_vector
 
     def add(self, rep: ArticleRep, weights: dict[str, float]) -> None:
         self.n_articles += 1
@@ -80,10 +91,12 @@ class Story:
         if rep.vector is not None:
             self.vec_sum = rep.vector.astype(np.float32) if self.vec_sum is None else self.vec_sum + rep.vector
             self.n_vectors += 1
+        self._term_vector = None
         for t, w in weights.items():
             self.terms[t] = self.terms.get(t, 0.0) + w
         if len(self.terms) > 2 * TOP_STORY_TERMS:
             self.terms = dict(sorted(self.terms.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_STORY_TERMS])
+        self._top_entities = None
         self.entities.update(rep.entities)
         if len(self.entities) > 2 * TOP_STORY_ENTITIES:
             self.entities = Counter(dict(sorted(self.entities.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_STORY_ENTITIES]))
@@ -97,8 +110,10 @@ class Story:
         if other.vec_sum is not None:
             self.vec_sum = other.vec_sum.copy() if self.vec_sum is None else self.vec_sum + other.vec_sum
             self.n_vectors += other.n_vectors
+        self._term_vector = None
         for t, w in other.terms.items():
             self.terms[t] = self.terms.get(t, 0.0) + w
+        self._top_entities = None
         self.entities.update(other.entities)
         if other.label_score > self.label_score:
             self.label, self.label_article, self.label_score = other.label, other.label_article, other.label_score
@@ -137,7 +152,7 @@ def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryPara
     """How well an article fits a story (higher is better), and the features behind the number."""
     lex = sparse_cos(weights, story.term_vector())
     ents = set(rep.entities[:10])
-    top = {e for e, _ in story.entities.most_common(TOP_STORY_ENTITIES)}
+    top = story.top_entities()
     ent = len(ents & top) / max(1, min(len(ents), 6)) if ents else 0.0
     ent = min(ent, 1.0)
     gap = 0.0

@@ -70,7 +70,7 @@ def tfidf(counts: Counter[str], df: dict[str, int], n_docs: int) -> dict[str, fl
 def sparse_cos(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+    return sum(w * b[t] for t, w in a.items() if t in b)  # the same sum as with b.get(t, 0.0), fewer steps
 
 
 def entities(title: str, text: str) -> list[str]:
