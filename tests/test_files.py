@@ -95,6 +95,16 @@ def test_gzip_of_each_format(tmp_path: Path, settings: Settings, store) -> None:
     assert rep.counts["added"] == 4, rep.errors
 
 
+def test_jsonl_larger_than_the_file_cap_is_streamed_whole(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(db_path=store.path, max_file_bytes=2_000, max_item_bytes=1_000)
+    lines = [json.dumps({"title": f"t{i}", "text": f"Body number {i} of a long dump."}) for i in range(200)]
+    lines.insert(50, json.dumps({"title": "huge", "text": "x " * 2_000}))  # one line over the item cap
+    (tmp_path / "dump.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rep = ingest([str(tmp_path / "dump.jsonl")], store, settings)
+    assert rep.counts["added"] == 200
+    assert [why for _, why in rep.errors] == ["line larger than the item cap of 1,000 bytes"]
+
+
 def test_bad_inputs_each_one_line_rest_ingested(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(db_path=store.path, max_file_bytes=50_000)
     (tmp_path / "good.txt").write_text("Good\n\nA good article.", encoding="utf-8")

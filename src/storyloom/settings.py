@@ -21,7 +21,7 @@ from storyloom.errors import StoryloomError
 class Settings:
     db_path: str = "storyloom.db"
     # ingest
-    max_file_bytes: int = 50 * 1024 * 1024  # a single input file (or decompressed .gz) larger than this is refused
+    max_file_bytes: int = 50 * 1024 * 1024  # a file read whole (.txt/.html/.json, decompressed) larger than this is refused; JSONL/WARC stream
     max_item_bytes: int = 20 * 1024 * 1024  # one article (JSONL line, WARC payload, page)
     batch_size: int = 500  # items per transaction: the unit of crash safety
     # network (URL and feed fetching)
