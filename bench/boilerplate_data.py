@@ -42,64 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINING_FILE = ROOT / "training" / "lines_dev.jsonl.gz"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-try:  # the shared AEB loader/metric (bench/aeb.py); a copy of the essentials if it is missing
-    from aeb import DEFAULT_ROOT, aggregate, load_aeb, prf, split_of, tokens  # noqa: F401
-except ImportError:  # pragma: no cover - aeb.py ships with the repo
-    import hashlib
-    import statistics
-    from typing import NamedTuple
-
-    DEFAULT_ROOT = ROOT.parent / "shared" / "corpora" / "aeb"
-    _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-
-    def tokens(text: str | None) -> list[str]:  # type: ignore[misc]
-        return _TOKEN_RE.findall(text or "")
-
-    def split_of(page_id: str) -> str:  # type: ignore[misc]
-        return "dev" if int(hashlib.sha1(page_id.encode("utf-8")).hexdigest()[-1], 16) < 8 else "test"
-
-    def load_aeb(root=DEFAULT_ROOT):  # type: ignore[no-untyped-def,misc]
-        root = Path(root)
-        gold = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
-        out = {}
-        for pid in sorted(gold):
-            with gzip.open(root / "html" / f"{pid}.html.gz", "rt", encoding="utf-8") as f:
-                out[pid] = (f.read(), gold[pid].get("articleBody") or "", gold[pid].get("url"))
-        return out
-
-    class PRF(NamedTuple):
-        tp: float
-        fp: float
-        fn: float
-
-        @property
-        def empty(self) -> bool:
-            return self.tp + self.fp == 0
-
-    def _sh(text: str | None) -> Counter:
-        t = tokens(text)
-        return Counter(tuple(t[i : i + 4]) for i in range(max(1, len(t) - 3)) if t[i : i + 4])
-
-    def prf(pred, gold):  # type: ignore[no-untyped-def,misc]
-        t, p = _sh(gold), _sh(pred)
-        tp, fp, fn = (float(sum(c.values())) for c in (t & p, p - t, t - p))
-        s = tp + fp + fn
-        return PRF(tp / s, fp / s, fn / s) if s else PRF(0.0, 0.0, 0.0)
-
-    def _p(r):  # type: ignore[no-untyped-def]
-        return 1.0 if r.fp == r.fn == 0 else 0.0 if r.tp == r.fp == 0 else r.tp / (r.tp + r.fp)
-
-    def _r(r):  # type: ignore[no-untyped-def]
-        return 1.0 if r.fp == r.fn == 0 else 0.0 if r.tp == r.fn == 0 else r.tp / (r.tp + r.fn)
-
-    def aggregate(results):  # type: ignore[no-untyped-def,misc]
-        rs = list(results.values()) if isinstance(results, dict) else list(results)
-        ps = [_p(r) for r in rs if r.tp + r.fp > 0]
-        rc = [_r(r) for r in rs if r.tp + r.fn > 0]
-        p = statistics.mean(ps) if ps else 0.0
-        r = statistics.mean(rc) if rc else 0.0
-        return {"f1": 2 * p * r / (p + r) if p + r else 0.0, "precision": p, "recall": r, "n": len(rs),
-                "empty": sum(1 for x in rs if x.empty)}
+from aeb import DEFAULT_ROOT, aggregate, load_aeb, prf, split_of, tokens  # noqa: E402,F401  (the shared loader/metric)
 
 
 DROP = {"head", "script", "style", "noscript", "template", "svg", "iframe", "object", "canvas", "math"}

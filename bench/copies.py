@@ -70,6 +70,7 @@ if "--omp-default" not in sys.argv:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import copies_data as cd  # noqa: E402
+from benchutil import reset_peak_rss, rss_mb  # noqa: E402
 
 console = Console(width=200, highlight=False)
 TARGET = {"exact": 0.95, "near_duplicate": 0.95, "containment": 0.95, "translation": 0.90}
@@ -78,24 +79,6 @@ KIND_LABEL = {"exact": "exact", "near_duplicate": "near-duplicate", "containment
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
-
-
-def rss_mb(key: str = "VmHWM") -> float:
-    try:
-        return next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith(key + ":")) / 1024
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak_rss() -> float:
-    """Reset the peak-RSS mark (Linux) so the peak read later is the measured step's own; the RSS now, MB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return rss_mb()
-    return rss_mb("VmRSS")
 
 
 def disk_bytes(db: str | Path) -> int:

@@ -36,7 +36,6 @@ import platform
 import pstats
 import random
 import re
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -50,6 +49,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import reset_peak_rss, rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -110,24 +112,6 @@ def write_jsonl(path: Path, n: int, paras: list[str], sentences: list[str]) -> N
             fh.write(json.dumps(art, ensure_ascii=False) + "\n")
     if len(seen) != n:
         raise SystemExit(f"corpus: only {len(seen)} of {n} articles are distinct")
-
-
-def rss_mb(key: str = "VmHWM") -> float:
-    """Peak (VmHWM) or current (VmRSS) resident set size; off Linux, the lifetime peak from getrusage."""
-    try:
-        return next(int(ln.split()[1]) for ln in open("/proc/self/status") if ln.startswith(key + ":")) / 1024
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak_rss() -> float:
-    """Reset the peak-RSS mark (Linux >= 4.0) so the peak read later is the ingest's own, not the transient of
-    imports or loading the language model; returns the RSS now, in MB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:  # the lifetime peak stands in: growth then reads low
-        return rss_mb()
-    return rss_mb("VmRSS")
 
 
 def result(start: float, base_rss: float, **extra: Any) -> Result:

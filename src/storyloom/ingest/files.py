@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
