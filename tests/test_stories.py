@@ -154,3 +154,34 @@ def test_seeds_in_one_story_alone(store: Store) -> None:
     detail = sql.story_detail(store, a[seeds[0]])
     assert detail is not None and detail["n_articles"] == 2 and len(detail["members"]) == 2
     assert build_stories(store, settings).processed == 0  # nothing left in the queue
+
+
+def test_cached_story_vectors_follow_every_change() -> None:
+    """The story's normalised term vector and top entities are cached for scoring: adding or absorbing
+    articles must refresh them, or later articles would be scored against a stale story."""
+    v = np.array([1.0, 0.0], dtype=np.float32)
+    s = Story("s1", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "x", "x")
+    s.add(ArticleRep("a", "t", "2024-01-01T00:00:00Z", None, "o", "en", Counter(), ["danu"], v), {"flood": 1.0})
+    assert s.term_vector() == {"flood": 1.0} and s.top_entities() == {"danu"}
+    s.add(ArticleRep("b", "t", "2024-01-01T01:00:00Z", None, "o", "en", Counter(), ["serb", "danu"], v), {"rain": 1.0})
+    assert s.term_vector() == {"flood": 1 / 2 ** 0.5, "rain": 1 / 2 ** 0.5} and s.top_entities() == {"danu", "serb"}
+    other = Story("s2", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "y", "y")
+    other.add(ArticleRep("c", "t", "2024-01-01T02:00:00Z", None, "o", "en", Counter(), ["novi"], v), {"rain": 2.0})
+    s.absorb(other)
+    assert s.term_vector()["rain"] > s.term_vector()["flood"] and "novi" in s.top_entities()
+
+
+def test_active_index_drop_forgets_a_story_everywhere() -> None:
+    from storyloom.stories import ActiveIndex
+
+    idx = ActiveIndex(0)
+    stories = []
+    for k, ents in enumerate((["danu", "serb"], ["danu"], ["mars"])):
+        s = Story(f"s{k}", f"2024-01-0{k + 1}T00:00:00Z", f"2024-01-0{k + 1}T00:00:00Z", "x", "x")
+        s.add(ArticleRep(f"a{k}", "t", s.first_seen, None, "o", "en", Counter(), ents, None), {"w": 1.0})
+        idx.put(s)
+        stories.append(s)
+    idx.drop("s0")
+    assert idx.entity_index == {"danu": {"s1"}, "mars": {"s2"}}
+    idx.evict_before("2024-01-03T00:00:00Z")  # s1 ended before: evicted; the emptied entity key goes too
+    assert set(idx.stories) == {"s2"} and idx.entity_index == {"mars": {"s2"}}
