@@ -104,15 +104,15 @@ def _storyloom() -> Extractor:
 
 
 def _storyloom_clean() -> Extractor:
-    """The whole cleaning stage a page goes through on ingest: extraction, then the furniture rules of
-    clean.text (no templates: one page per site here; no learned classifier, which is tuned for scraped
-    text)."""
+    """The whole cleaning stage a page goes through on ingest, with the shipped settings: extraction, then the
+    furniture rules of clean.text (no templates: one page per site here; the learned line classifier does not
+    run on extracted HTML)."""
     from storyloom.clean import clean
     from storyloom.errors import BadInput
     from storyloom.models import RawDoc
     from storyloom.settings import Settings
 
-    settings = Settings(line_classifier=False)
+    settings = Settings()
 
     def run(html: str, pid: str, url: str | None) -> str:
         try:

@@ -261,3 +261,23 @@ def test_works_off_the_main_thread_without_a_deadline() -> None:
     t.start()
     t.join()
     assert isinstance(result[0], Extracted) and result[0].text
+
+
+def test_line_classifier_runs_on_scraped_text_not_on_extracted_html(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extractor already judged the page's layout: the learned classifier only sees text input."""
+    from storyloom.clean import clean
+    from storyloom.clean import text as text_mod
+    from storyloom.models import RawDoc
+    from storyloom.settings import Settings
+
+    seen: list[int] = []
+    monkeypatch.setattr(text_mod, "_apply_classifier", lambda lines, verdicts, opts: seen.append(len(lines)))
+    rng = random.Random(3)
+    html = article_page(rng)
+    settings = Settings()
+    assert settings.line_classifier
+    clean(RawDoc(raw=html.encode(), kind="html", location="p.html", html=html), settings)
+    assert seen == []
+    body = "\n\n".join(sentences(rng) for _ in range(4))
+    clean(RawDoc(raw=body.encode(), kind="txt", location="p.txt", title="A title", text=body), settings)
+    assert len(seen) == 1
