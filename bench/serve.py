@@ -203,9 +203,12 @@ def main() -> None:
     after = c.execute("SELECT count(*) FROM articles").fetchone()[0]
     ok = c.execute("PRAGMA integrity_check").fetchone()[0]
     c.close()
-    print(f"ingest: {report['counts']} in {took:.0f} s (the load window was {args.seconds:.0f} s); articles "
-          f"{before:,} → {after:,} (expected +{args.ingest:,}: {'nothing lost' if after - before == args.ingest else 'MISMATCH'}); "
-          f"integrity_check: {ok}")
+    added = report["counts"].get("added", 0)
+    refused = sum(report["counts"].values()) - added  # items refused with a reason (e.g. all furniture)
+    whole = after - before == added and sum(report["counts"].values()) == args.ingest
+    print(f"ingest: {report['counts']}, {refused} refused with a reason, in {took:.0f} s (the load window was "
+          f"{args.seconds:.0f} s); articles {before:,} → {after:,} (expected +{added:,}: "
+          f"{'nothing lost' if whole else 'MISMATCH'}); integrity_check: {ok}")
 
 
 if __name__ == "__main__":
