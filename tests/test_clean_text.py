@@ -97,6 +97,16 @@ def test_sentences_mentioning_furniture_words_are_kept() -> None:
     assert c.removed == (), [c.body[s.start : s.end] for s in c.removed]
 
 
+def test_a_paragraph_of_two_sentences_is_not_a_teaser_headline() -> None:
+    """A paragraph whose words the title does not share (a title in another script, a lone paragraph) is
+    still prose: two sentences make it one (a Japanese article once lost its only paragraph this way)."""
+    ja = "岡山神社で２５日、恒例の「茅輪祭 Hook Saudi 」があった。 参拝者は茅の輪をくぐり Despite Allu"
+    en = "Budget Talks Stall Again In Capital. Senators Blame Treasury Delays"
+    for text in (ja, en):
+        c = clean_scraped(text, "An Unrelated Title About Weather", TextOptions(classifier=False))
+        assert c.removed == () and c.text == text
+
+
 def test_disabled_rule_keeps_line() -> None:
     _, _, c = seed(BUNA, TextOptions(classifier=False, disabled_rules=frozenset({"author_bio"})))
     assert "I am David Wyatt" in c.text and c.bio_author is None

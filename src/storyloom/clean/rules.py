@@ -183,6 +183,9 @@ _ADS = _rx(
 _COPYRIGHT = _rx(r"^\s*(©|\(c\)|copyright\b).{0,120}$|all rights reserved\.?\s*$")
 
 
+_INNER_SENTENCE = re.compile(r"[。！？]|[.!?]\s+\S")  # a headline is one sentence: a line with two is prose
+
+
 def unrelated_headline(ctx: LineContext) -> bool:
     """A headline-shaped line whose words the article barely uses: a related-story teaser.
 
@@ -192,7 +195,7 @@ def unrelated_headline(ctx: LineContext) -> bool:
     """
     line = ctx.line
     words = _words(line)
-    if not (4 <= len(words) <= 18) or SENTENCE_END.search(line) or ":" in line:
+    if not (4 <= len(words) <= 18) or SENTENCE_END.search(line) or ":" in line or _INNER_SENTENCE.search(line):
         return False
     alpha = [w for w in words if w.isalpha()]
     if len(alpha) < 0.8 * len(words) or sum(w[0].isupper() for w in alpha) < 2 or len(line) > 160:
