@@ -237,6 +237,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS story_entities_story ON story_entities(story_id);
         """,
     ),
+    (
+        7,
+        "index the version chain: an article page asks for the next version of the article, which scanned every "
+        "article (180 ms a page at 100k articles)",
+        """
+        CREATE INDEX IF NOT EXISTS articles_previous ON articles(previous_id) WHERE previous_id IS NOT NULL;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
