@@ -54,23 +54,36 @@ def _unify_quotes(text: str) -> str:
     return text
 
 
+def fold(text: str) -> str:
+    """NFKC and case folding: the form every word, shingle and exact key is read from."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _normal_form(folded: str) -> str:
+    # quotes and dashes are unified after case folding: none of them has a case, so the order does not matter
+    return _WS.sub(" ", _unify_quotes(folded)).strip()
+
+
 def normalize(text: str) -> str:
     """NFKC, case folded, quotes and dashes unified, whitespace collapsed: the exact-copy normal form."""
-    return _WS.sub(" ", _unify_quotes(unicodedata.normalize("NFKC", text)).casefold()).strip()
+    return _normal_form(fold(text))
 
 
 def exact_key(text: str) -> str:
-    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).hexdigest()
+    return exact_key_of_folded(fold(text))
 
 
 def exact_key_of_folded(folded: str) -> str:
-    """``exact_key`` of a text already NFKC-normalised and case folded (the quote and dash map commutes with
-    case folding: none of its characters has a case)."""
-    return hashlib.blake2b(_WS.sub(" ", _unify_quotes(folded)).strip().encode("utf-8"), digest_size=16).hexdigest()
+    """``exact_key`` of a text already through :func:`fold` (callers that need its words too fold once)."""
+    return hashlib.blake2b(_normal_form(folded).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return words_of_folded(fold(text))
+
+
+def words_of_folded(folded: str) -> list[str]:
+    return _WORD.findall(folded)
 
 
 def shingles(tokens: Sequence[str], k: int = SHINGLE) -> set[str]:

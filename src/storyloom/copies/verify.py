@@ -8,11 +8,10 @@ texts need stricter thresholds, since two one-paragraph texts on the same event 
 from __future__ import annotations
 
 import functools
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyloom.copies.fingerprint import _WORD, exact_key_of_folded, shingles, words
+from storyloom.copies.fingerprint import exact_key_of_folded, fold, shingles, words, words_of_folded
 from storyloom.enrich.sentences import split_sentences
 
 NEAR_DUP_JACCARD = 0.6
@@ -37,8 +36,8 @@ class TextPrint:
 
     @classmethod
     def of(cls, text: str) -> "TextPrint":
-        folded = unicodedata.normalize("NFKC", text).casefold()  # words() and exact_key() in one pass
-        w = _WORD.findall(folded)
+        folded = fold(text)  # words() and exact_key() from one pass
+        w = words_of_folded(folded)
         return cls(exact_key_of_folded(folded), len(w), frozenset(shingles(w)), text)
 
     @functools.cached_property

@@ -50,9 +50,8 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
     """(article_id, version, exact, n_words, sketch, band keys, sentence keys) for each article."""
     c = store.conn
     for aid, version, exact, n_words, sk, bands, skeys in rows:
-        if c.execute("SELECT 1 FROM copy_prints WHERE article_id = ?", (aid,)).fetchone():  # fingerprinted before
-            c.execute("DELETE FROM copy_bands WHERE article_id = ?", (aid,))
-            c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (aid,))
+        c.execute("DELETE FROM copy_bands WHERE article_id = ?", (aid,))  # indexed (migration 6): cheap when new
+        c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (aid,))
         c.execute("INSERT OR REPLACE INTO copy_prints VALUES (?, ?, ?, ?, ?)", (aid, version, exact, n_words, sk))
         c.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, aid) for b in bands])
         c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
