@@ -662,6 +662,7 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
         prof.disable()
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
         sys.stderr.write(buf.getvalue())
     peak = rss_mb()
     edges = [t0, *marks]

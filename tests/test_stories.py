@@ -185,3 +185,25 @@ def test_active_index_drop_forgets_a_story_everywhere() -> None:
     assert idx.entity_index == {"danu": {"s1"}, "mars": {"s2"}}
     idx.evict_before("2024-01-03T00:00:00Z")  # s1 ended before: evicted; the emptied entity key goes too
     assert set(idx.stories) == {"s2"} and idx.entity_index == {"mars": {"s2"}}
+
+
+def test_representation_splits_only_the_lead_but_counts_the_whole_body() -> None:
+    """term_counts splits only the first sentences; its body counts must still equal those of a full split."""
+    from storyloom.enrich.sentences import split_sentences
+    from storyloom.stories.represent import LEAD_WEIGHT, MAX_BODY_WORDS, TITLE_WEIGHT, entities, term_counts, tokens
+
+    title, body = EVENTS["flood"]
+    text = "\n\n".join([body, "Dr. Petrović said: “The U.S. team arrived.” Water fell… Then it rose again!",
+                        "Власти Сербии объявили режим ЧС. Спасатели эвакуировали жителей Нови-Сада."] * 40)
+    sents = split_sentences(text)
+    expected: Counter[str] = Counter()
+    for t in tokens(title):
+        expected[t] += TITLE_WEIGHT
+    for t in tokens(" ".join(sents[:3])):
+        expected[t] += LEAD_WEIGHT
+    for t in tokens(" ".join(sents[3:]))[:MAX_BODY_WORDS]:
+        expected[t] += 1.0
+    assert term_counts(title, text) == expected
+    assert sum(term_counts(title, text).values()) > MAX_BODY_WORDS  # the cap was reached: the test covers it
+    ents = entities(title, text)
+    assert "danu" in ents and "vuko" in ents and "serb" in ents and "madr" not in ents

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from storyloom.enrich.sentences import split_sentences
@@ -28,6 +30,7 @@ _NUM = re.compile(
 )
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 NAME_PREFIX = 4
+_NOT_LOWER = re.compile(r"[^a-z]")
 MIN_ANCHORS_FOR_ORDER = 3
 
 # Thresholds on the cosine of title + lead, per model (calibrated on the dev split of bench/copies.py).
@@ -53,10 +56,14 @@ def _number(token: str) -> str | None:
 def anchors(text: str) -> list[str]:
     """Anchors in order of appearance: numbers (normalised) and capitalised non-initial words transliterated
     to ASCII and cut to a prefix (so inflections — Лавров, Лаврова — meet the English Lavrov)."""
-    from anyascii import anyascii
+    return anchors_in(split_sentences(text))
 
+
+def anchors_in(sentences: Iterable[str]) -> list[str]:
+    """:func:`anchors` of text already split into sentences (a word is a name only when it does not open its
+    sentence, so the anchors need the split; callers holding it should not pay for a second one)."""
     out: list[str] = []
-    for sent in split_sentences(text):
+    for sent in sentences:
         for m in _NUM.finditer(sent):
             n = _number(m.group(0))
             if n:
@@ -65,10 +72,20 @@ def anchors(text: str) -> list[str]:
             w = m.group(0)
             if i == 0 or not w[0].isupper() or len(w) < NAME_PREFIX:
                 continue
-            ascii_ = re.sub(r"[^a-z]", "", anyascii(w).lower())
-            if len(ascii_) >= NAME_PREFIX:
-                out.append(ascii_[:NAME_PREFIX])
+            key = _name_key(w)
+            if key:
+                out.append(key)
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_key(word: str) -> str:
+    """A name's ASCII prefix, or "" when too short; cached, names recur across a corpus and transliteration
+    is pure Python."""
+    from anyascii import anyascii
+
+    ascii_ = _NOT_LOWER.sub("", anyascii(word).lower())
+    return ascii_[:NAME_PREFIX] if len(ascii_) >= NAME_PREFIX else ""
 
 
 def anchor_keys(tokens: list[str]) -> list[int]:
@@ -96,7 +113,7 @@ class TransPrint:
     @classmethod
     def of(cls, text: str, language: str | None) -> "TransPrint":
         sents = tuple(split_sentences(text))
-        return cls(language, len(sents), tuple(anchors(text)), sents)
+        return cls(language, len(sents), tuple(anchors_in(sents)), sents)
 
 
 @dataclass(frozen=True)
@@ -110,8 +127,8 @@ def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, An
     """Sentence pairs that carry the same anchors: readable proof that one text follows the other."""
     from anyascii import anyascii  # noqa: F401  (anchors() needs it; keep import errors here explicit)
 
-    sa = [set(anchors(s)) for s in a.sentences[:200]]
-    sb = [set(anchors(s)) for s in b.sentences[:200]]
+    sa = [set(anchors_in((s,))) for s in a.sentences[:200]]
+    sb = [set(anchors_in((s,))) for s in b.sentences[:200]]
     pairs = []
     for i, x in enumerate(sa):
         if len(x) < 2:

@@ -7,6 +7,7 @@ abbreviations (Mr., U.S., Jan.) or initials; CJK full stops always split.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "st", "jr", "sr", "co", "inc",
@@ -20,7 +21,12 @@ _BOUNDARY = re.compile(r"([.!?…]+[\"”’»)]*)(\s+)(?=[\"“‘«(]?[A-ZÀ-�
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a text, paragraph breaks always splitting."""
-    out: list[str] = []
+    return list(iter_sentences(text))
+
+
+def iter_sentences(text: str) -> Iterator[str]:
+    """The sentences one at a time: a caller that needs only the lead stops early instead of splitting a whole
+    article (the stories stage wants six sentences of texts that run to hundreds)."""
     for para in text.split("\n"):
         para = para.strip()
         if not para:
@@ -38,8 +44,7 @@ def split_sentences(text: str) -> list[str]:
             if m.group(1) and last and (last.group(1).lower().rstrip(".") in _ABBREV or len(last.group(1)) == 1):
                 continue
             if candidate.strip():
-                out.append(candidate.strip())
+                yield candidate.strip()
             start = m.end()
         if para[start:].strip():
-            out.append(para[start:].strip())
-    return out
+            yield para[start:].strip()

@@ -203,11 +203,13 @@ def term_weights(rep: ArticleRep, df: dict[str, int], n_docs: int) -> dict[str, 
 
 
 def new_rep(row: dict[str, Any], vector: np.ndarray | None) -> ArticleRep:
-    from storyloom.stories.represent import entities
+    from storyloom.stories.represent import entities, lead_sentences
 
     time, flag = row["published"], row.get("date_flag")
     if not time:
         time, flag = row["ingested_at"], flag or "no date: ingest time used"
-    return ArticleRep(row["id"], row["title"], time, flag if not row["published"] else None, row.get("outlet"),
-                      row.get("language"), term_counts(row["title"], row["text"]), entities(row["title"], row["text"]),
-                      vector, row.get("group_id"))
+    lead = lead_sentences(row["text"])
+    title, text = row["title"], row["text"]
+    return ArticleRep(row["id"], title, time, flag if not row["published"] else None, row.get("outlet"),
+                      row.get("language"), term_counts(title, text, lead), entities(title, text, lead), vector,
+                      row.get("group_id"))
