@@ -60,7 +60,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def load(base: str, seconds: float, clients: int, story_ids: list[str], article_ids: list[str]) -> dict[str, list[float]]:
+def load(base: str, seconds: float, clients: int, story_ids: list[str], article_ids: list[str],
+         failures: list[str]) -> dict[str, list[float]]:
+    """Closed-loop clients for ``seconds``; latencies by page kind, and the first failures spelled out in
+    ``failures`` (a count alone cannot be explained afterwards)."""
     import httpx
 
     lat: dict[str, list[float]] = {"feed": [], "story page": [], "story api": [], "article page": [], "search": [],
@@ -78,15 +81,20 @@ def load(base: str, seconds: float, clients: int, story_ids: list[str], article_
                        "story api": f"/api/stories/{rng.choice(story_ids)}", "article page": f"/articles/{rng.choice(article_ids)}",
                        "search": f"/api/search?q={rng.choice(words)}"}[kind]
                 t = time.perf_counter()
+                why = ""
                 try:
-                    ok = c.get(url).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    r = c.get(url)
+                    if r.status_code != 200:
+                        why = f"HTTP {r.status_code}: {r.text[:200]}"
+                except httpx.HTTPError as exc:
+                    why = f"{type(exc).__name__}: {exc}"
                 dt = time.perf_counter() - t
                 with lock:
                     lat[kind].append(dt)
-                    if not ok:
+                    if why:
                         lat["errors"].append(dt)
+                        if len(failures) < 10:
+                            failures.append(f"{url} after {dt * 1000:.0f} ms: {why}")
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     for t in threads:
@@ -126,6 +134,7 @@ def main() -> None:
     ap.add_argument("--ingest", type=int, default=5_000, help="articles ingested during the load")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2, help="`storyloom serve --workers` (one per core here)")
     ap.add_argument("--workdir", help="keep the store here (re-used when it exists)")
     ap.add_argument("--build-only", action="store_true", help="build the store in --workdir and stop (so the load "
                     "runs later on a quiet machine)")
@@ -175,8 +184,8 @@ def main() -> None:
     make_jsonl(extra, args.ingest, 1000 + before, start_day=args.n // 150 + 1)
 
     port = free_port()
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([*cli, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -187,15 +196,19 @@ def main() -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     try:
-        print(f"store: {before:,} articles, {len(story_ids):,} stories sampled; {args.clients} clients, {args.seconds:.0f} s each run")
-        quiet = load(base, args.seconds, args.clients, story_ids, article_ids)
+        print(f"store: {before:,} articles, {len(story_ids):,} stories sampled; {args.clients} clients, {args.seconds:.0f} s "
+              f"each run; server: {args.workers} worker process(es), its stderr in {work / 'server.log'}")
+        failures: list[str] = []
+        quiet = load(base, args.seconds, args.clients, story_ids, article_ids, failures)
         table("Reads only (baseline)", quiet, args.seconds)
         t = time.time()
         ingest = subprocess.Popen([*cli, "ingest", str(extra), "--json"], env=env, stdout=subprocess.PIPE)
-        busy = load(base, args.seconds, args.clients, story_ids, article_ids)
+        busy = load(base, args.seconds, args.clients, story_ids, article_ids, failures)
         report = json.loads(ingest.communicate(timeout=3600)[0])
         took = time.time() - t
         table(f"Reads while ingesting {args.ingest:,} articles", busy, args.seconds)
+        for f in failures:
+            print(f"  failed: {f}")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -136,3 +136,50 @@ def test_story_comparison_is_kept_after_first_view(client: TestClient) -> None:
         row = store.conn.execute("SELECT version FROM compare_cache WHERE story_id = ?", (s["id"],)).fetchone()
     assert row is not None  # kept: the next view is a read
     assert client.get(f"/api/stories/{s['id']}").json()["claim_matrix"] == first["claim_matrix"]
+
+
+def test_serve_with_worker_processes(tmp_path: Path) -> None:
+    """`storyloom serve --workers 2`: every worker gets the settings (the token), and ingests sent at once over
+    HTTP all land, serialised by the writer lock across processes."""
+    import threading
+
+    import httpx
+
+    from conftest import start_server, stop_server
+
+    db = tmp_path / "w.db"
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds")], store, Settings(db_path=str(db), line_classifier=False))
+        before = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    proc, base = start_server(db, "--workers", "2", "--token", "s3cret")
+    try:
+        kids = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == proc.pid]
+        assert len(kids) >= 2, "uvicorn did not start worker processes"
+        assert httpx.post(base + "/api/ingest", json={"title": "x", "text": "y"}).status_code == 401
+        codes: list[int] = []
+
+        def post(k: int) -> None:
+            recs = [{"title": f"Ferry {k}-{i} docks late", "text": f"The ferry {k}-{i} docked four hours late on Monday "
+                     "after a storm. Passengers were given vouchers by the operator.", "url": f"https://w{k}.example/{i}"}
+                    for i in range(5)]
+            codes.append(httpx.post(base + "/api/ingest", json=recs, headers={"Authorization": "Bearer s3cret"},
+                                    timeout=120).status_code)
+
+        threads = [threading.Thread(target=post, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes == [200] * 4
+        assert httpx.get(base + "/api/stories").json()["items"]
+    finally:
+        stop_server(proc)
+    with Store(db) as store:
+        assert store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == before + 20
+
+
+def _ppid(proc_dir: Path) -> int:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

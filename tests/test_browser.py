@@ -5,12 +5,7 @@ article made of script tags, onerror handlers and javascript: links.  Screenshot
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,7 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -30,12 +25,6 @@ XSS_TEXT = ("Boats filled the harbour <img src=x onerror=\"alert('text')\"> on S
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +37,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         rec = {"title": XSS_TITLE, "text": XSS_TEXT, "url": "javascript:alert('url')", "outlet": "<i>Evil</i> Times",
                "published": "2024-06-01T10:00:00Z"}
         ingest_items([record_to_raw(rec, json.dumps(rec).encode(), "jsonl", "xss")], store, settings)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "STORYLOOM_CONFIG"}
-    proc = subprocess.Popen([sys.executable, "-m", "storyloom.cli", "--db", str(db), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=db.parent)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    import httpx
-
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    proc, base = start_server(db)
     yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")

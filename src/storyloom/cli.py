@@ -7,6 +7,7 @@ stdout.  Bad items are reported one line each on stderr, whatever the mode.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -545,19 +546,28 @@ def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | 
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
 @click.option("--token", envvar="STORYLOOM_TOKEN", help="API token: allows POST /api/ingest (env STORYLOOM_TOKEN).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes: reads scale with cores (each request opens its own read-only connection).")
 @click.pass_obj
-def serve(obj: Ctx, host: str | None, port: int | None, token: str | None) -> None:
+def serve(obj: Ctx, host: str | None, port: int | None, token: str | None, workers: int) -> None:
     """Serve the web UI and the JSON API (OpenAPI at /docs)."""
     import uvicorn
 
     from storyloom.serve import create_app
+    from storyloom.serve.app import SETTINGS_ENV, settings_env
 
     settings = obj.settings.with_overrides(host=host, port=port, api_token=token)
     if not Path(settings.db_path).exists():
         with obj.store():
             pass  # an empty store, so the UI opens (and says there is nothing yet)
-    err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)"
+              + (f", {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        return
+    os.environ[SETTINGS_ENV] = settings_env(settings)  # the workers are new processes: they rebuild the app from it
+    uvicorn.run("storyloom.serve.app:app_from_env", factory=True, workers=workers, host=settings.host,
+                port=settings.port, log_level="warning")
 
 
 @cli.command()

@@ -137,7 +137,9 @@ def _ingest_body(state: Any, body: bytes, ctype: str) -> dict[str, Any]:
                     items.append(record_to_raw(rec, raw, "json", f"api:{n}"))
                 except BadInput as exc:
                     items.append(exc)
-    with state.write_lock:
+    from storyloom.serve.app import writer_lock
+
+    with writer_lock(state):
         from storyloom.store import Store as S
 
         with S(settings.db_path) as store:

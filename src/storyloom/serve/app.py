@@ -8,8 +8,13 @@ Content-Security-Policy forbids inline scripts, so even a missed escape could no
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hmac
+import json
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,40 @@ def token_ok(settings: Settings, request: Request) -> bool:
     given = request.headers.get("authorization", "")
     given = given[7:] if given.lower().startswith("bearer ") else request.headers.get("x-storyloom-token", "")
     return hmac.compare_digest(given.encode(), settings.api_token.encode())
+
+
+SETTINGS_ENV = "STORYLOOM_SERVE_SETTINGS"
+
+
+def settings_env(settings: Settings) -> str:
+    """The settings as the environment value :func:`app_from_env` reads: ``storyloom serve --workers N`` runs N
+    processes, and uvicorn hands each an import string, not an object."""
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def app_from_env() -> FastAPI:
+    """The app factory for a worker process (``uvicorn storyloom.serve.app:app_from_env --factory``)."""
+    raw = os.environ.get(SETTINGS_ENV)
+    if not raw:
+        from storyloom.settings import load_settings
+
+        return create_app(load_settings())
+    data = json.loads(raw)
+    return create_app(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}))
+
+
+@contextlib.contextmanager
+def writer_lock(state: Any) -> Iterator[None]:
+    """One HTTP ingest at a time (``state`` is the app's), across the threads of this process and across worker processes (a lock
+    file beside the store): two writers would otherwise wait on SQLite's lock and could time out."""
+    import fcntl
+
+    with state.write_lock, open(str(state.settings.db_path) + ".write-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def create_app(settings: Settings) -> FastAPI:
