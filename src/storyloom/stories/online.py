@@ -151,7 +151,7 @@ class Decision:
 def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryParams) -> tuple[float, dict[str, float]]:
     """How well an article fits a story (higher is better), and the features behind the number."""
     lex = sparse_cos(weights, story.term_vector())
-    ents = set(rep.entities[:10])
+    ents = rep.lead_entities
     top = story.top_entities()
     ent = len(ents & top) / max(1, min(len(ents), 6)) if ents else 0.0
     ent = min(ent, 1.0)

@@ -12,7 +12,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
@@ -120,6 +120,11 @@ class ArticleRep:
     entities: list[str]
     vector: np.ndarray | None  # unit-length, or None when no model covers the language
     group: str | None = None  # copy group
+    # the entities the score compares with a story's: built once, not once per candidate story
+    lead_entities: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.lead_entities = frozenset(self.entities[:10])
 
 
 def hours_between(a: str, b: str) -> float:
