@@ -245,6 +245,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS articles_previous ON articles(previous_id) WHERE previous_id IS NOT NULL;
         """,
     ),
+    (
+        8,
+        "the story feed's two orders as indexes: sorted by size, the feed sorted every story for its first page "
+        "(60-120 ms at 100k articles), and by recency it sorted each day's stories again by size",
+        """
+        CREATE INDEX IF NOT EXISTS stories_by_size ON stories(n_articles DESC, last_seen DESC, id);
+        CREATE INDEX IF NOT EXISTS stories_by_recency ON stories(last_seen DESC, n_articles DESC, id);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
