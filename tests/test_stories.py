@@ -141,6 +141,20 @@ def test_merge_is_logged_and_members_move(store: Store) -> None:
     event = store.conn.execute("SELECT story_id, other_id FROM story_events WHERE kind = 'merge'").fetchone()
     assert event is not None and event["story_id"] == story_id_for(a.id)  # type: ignore[attr-defined]
     assert store.conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 1
+    # the merged-away id keeps working: it leads to the surviving story, in the API and on the web
+    gone, kept = event["other_id"], event["story_id"]
+    assert sql.merged_into(store, gone) == kept and sql.merged_into(store, kept) is None
+    from fastapi.testclient import TestClient
+
+    from storyloom.serve import create_app
+
+    client = TestClient(create_app(Settings(db_path=store.path)))
+    r = client.get(f"/api/stories/{gone}", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == f"/api/stories/{kept}"
+    assert client.get(f"/api/stories/{gone}").json()["id"] == kept
+    r = client.get(f"/stories/{gone}", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == f"/stories/{kept}"
+    assert client.get("/api/stories/s000000000000").status_code == 404
 
 
 def test_seeds_in_one_story_alone(store: Store) -> None:

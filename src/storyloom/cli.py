@@ -563,7 +563,7 @@ def serve(obj: Ctx, host: str | None, port: int | None, token: str | None, worke
     err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)"
               + (f", {workers} worker processes" if workers > 1 else ""))
     if workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(settings, warm=True), host=settings.host, port=settings.port, log_level="warning")
         return
     os.environ[SETTINGS_ENV] = settings_env(settings)  # the workers are new processes: they rebuild the app from it
     uvicorn.run("storyloom.serve.app:app_from_env", factory=True, workers=workers, host=settings.host,

@@ -8,6 +8,7 @@ of 2099).  A date we do not trust is kept out of ``published`` (which orders sto
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -51,9 +52,18 @@ from datetime import timedelta  # noqa: E402
 _ONE_DAY = timedelta(days=1)  # feeds in time zones ahead of UTC legitimately date items "tomorrow"
 
 
-@lru_cache(maxsize=1)
+_IDENTIFIER_LOCK = threading.Lock()
+
+
 def _identifier():  # type: ignore[no-untyped-def]
-    """py3langid's model, loaded once per process (and per Spark worker) on first use."""
+    """py3langid's model, loaded once per process (and per Spark worker) on first use; threads asking at once
+    wait for the one load instead of each loading it."""
+    with _IDENTIFIER_LOCK:
+        return _load_identifier()
+
+
+@lru_cache(maxsize=1)
+def _load_identifier():  # type: ignore[no-untyped-def]
     import py3langid.langid as L
 
     return L.LanguageIdentifier.from_modelpath(L.MODEL_DIR / L.MODEL_FILE, norm_probs=True)

@@ -125,6 +125,17 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     }
 
 
+def warm() -> None:
+    """Load what comparing a story needs (sentence embedder, language identifier, claim aligner): several
+    seconds of CPU that a server pays at start, not inside the first story page a reader opens."""
+    from storyloom.clean.meta import detect_language
+    from storyloom.compare.align import _default
+
+    sentence_vectors(["warm"])
+    detect_language("a sentence long enough to be identified")
+    _default()
+
+
 def kept(store: Store, story_id: str) -> tuple[str | None, dict[str, Any] | None]:
     """(the story's current version, its kept comparison if up to date)."""
     version = sql.story_version(store, story_id)

@@ -13,6 +13,7 @@ L2-normalised, so a dot product is the cosine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Protocol
@@ -70,9 +71,19 @@ class E5Embedder:
 _REGISTRY = {"use": USEEmbedder, "e5": E5Embedder}
 
 
-@lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def get_embedder(name: str) -> Embedder:
-    """The named embedder, created once per process.  Names: ``use``, ``e5``, or ``module:Class`` for your own."""
+    """The named embedder, created once per process.  Names: ``use``, ``e5``, or ``module:Class`` for your own.
+
+    Locked: a server's threads asking at once would otherwise each load the model (seconds of CPU each)."""
+    with _LOADING:
+        return _load(name)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str) -> Embedder:
     if name in _REGISTRY:
         return _REGISTRY[name]()
     if ":" in name:

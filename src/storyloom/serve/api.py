@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
 
 from storyloom.serve import views
 from storyloom.serve.app import ApiError, token_ok
@@ -52,6 +53,9 @@ def stories(
 def story(story_id: str, store: Store = Depends(read_store)) -> dict[str, Any]:
     detail = views.story(store, story_id)
     if detail is None:
+        moved = views.survivor(store, story_id)
+        if moved:  # merged into another story: its id keeps working
+            return RedirectResponse(f"/api/stories/{moved}", status_code=308)  # type: ignore[return-value]
         raise ApiError(404, "not_found", f"no story {story_id!r}")
     detail.pop("graph", None)  # layout is for the web page; the API gives nodes and edges
     return detail

@@ -66,9 +66,18 @@ def app_from_env() -> FastAPI:
     if not raw:
         from storyloom.settings import load_settings
 
-        return create_app(load_settings())
+        return create_app(load_settings(), warm=True)
     data = json.loads(raw)
-    return create_app(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}))
+    return create_app(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}), warm=True)
+
+
+def _warm() -> None:
+    try:
+        from storyloom.compare import warm
+
+        warm()
+    except Exception:  # a missing optional model only means the first comparison loads what exists
+        pass
 
 
 @contextlib.contextmanager
@@ -85,10 +94,18 @@ def writer_lock(state: Any) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, warm: bool = False) -> FastAPI:
+    """The app over ``settings.db_path``; ``warm`` loads the comparison's models in the background at start
+    (what `storyloom serve` wants; tests do not need to pay for it)."""
     from storyloom.serve import api, web
 
-    app = FastAPI(title="storyloom", version=__version__,
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        if warm:
+            threading.Thread(target=_warm, name="storyloom-warm", daemon=True).start()
+        yield
+
+    app = FastAPI(title="storyloom", version=__version__, lifespan=lifespan,
                   description="Stories from a heap of news: feed, claim matrix, timeline, provenance.")
     app.state.settings = settings
     app.state.write_lock = threading.Lock()  # one writer: ingests over HTTP queue behind each other

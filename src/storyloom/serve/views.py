@@ -40,20 +40,36 @@ def decode_cursor(cursor: str | None) -> int:
 def compared(store: Store, story_id: str) -> dict[str, Any] | None:
     """The claim matrix of a story: kept in the store per story version (computed once, on first view or by
     ``storyloom compare --all``), so a story page is a read."""
-    from storyloom.compare import compare_kept, kept
+    from storyloom.compare import compare_story, kept
+    from storyloom.store import compare as compare_sql
 
     version, hit = kept(store, story_id)
     if version is None or hit is not None:
         return hit
+    result = compare_story(store, story_id)
+    if result is None:
+        return None
+    # Keeping it is a favour to the next reader, never a reason to fail or hold this one: a read-only store,
+    # or an ingest holding the write lock (its chunks take seconds), and the page is served uncached.
     try:
-        writer: Store | None = Store(store.path)
-    except Exception:  # a read-only store (or file system): compute without keeping
-        writer = None
+        writer = Store(store.path, busy_timeout_ms=KEEP_WAIT_MS)
+    except Exception:
+        return result
     try:
-        return compare_kept(store, story_id, write=writer)
+        compare_sql.save_cached(writer, story_id, version, result)
+    except Exception:
+        pass
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
+    return result
+
+
+KEEP_WAIT_MS = 250
+
+
+def survivor(store: Store, story_id: str) -> str | None:
+    """The story a merged-away story now lives in (its id stays valid: links to it must keep working)."""
+    return stories_sql.merged_into(store, story_id)
 
 
 # -- drawings ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
@@ -78,6 +78,9 @@ def feed(request: Request, q: str | None = None, language: str | None = None, ou
 def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> HTMLResponse:
     detail = views.story(store, story_id)
     if detail is None:
+        moved = views.survivor(store, story_id)
+        if moved:  # merged into another story: a bookmarked link still leads to the coverage
+            return RedirectResponse(f"/stories/{moved}", status_code=301)  # type: ignore[return-value]
         raise ApiError(404, "not_found", f"no story {story_id!r}")
     graph = detail.get("graph") or {"nodes": [], "edges": [], "width": 0, "height": 0}
     return page(request, "story.html", s=detail, m=detail.get("claim_matrix"), graph=graph, tl=detail["timeline"])

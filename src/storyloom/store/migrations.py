@@ -254,6 +254,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS stories_by_recency ON stories(last_seen DESC, n_articles DESC, id);
         """,
     ),
+    (
+        9,
+        "index the story log by both stories: every story page read the whole log for its opens and merges, and "
+        "a merged-away story's id is resolved to its survivor through it",
+        """
+        CREATE INDEX IF NOT EXISTS story_events_story ON story_events(story_id);
+        CREATE INDEX IF NOT EXISTS story_events_other ON story_events(other_id) WHERE other_id IS NOT NULL;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

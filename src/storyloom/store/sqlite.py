@@ -88,7 +88,7 @@ def decode_blob(codec: str, data: bytes) -> bytes:
 class Store:
     """A handle on one SQLite file.  Create one per thread; only one process should write at a time."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout_ms: int = 10_000) -> None:
         self.path = str(path)
         if readonly:
             if not Path(self.path).exists():
@@ -99,7 +99,7 @@ class Store:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA busy_timeout = 10000")
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             self.conn.execute("PRAGMA journal_mode = WAL")

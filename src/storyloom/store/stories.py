@@ -182,6 +182,20 @@ def resolve_story(store: Store, prefix: str) -> str | None:
     return rows[0][0] if len(rows) == 1 else None
 
 
+def merged_into(store: Store, story_id: str, max_hops: int = 50) -> str | None:
+    """The live story a merged-away story ended up in (following merges of merges), or None."""
+    current = story_id
+    for _ in range(max_hops):
+        row = store.conn.execute("SELECT story_id FROM story_events WHERE kind = 'merge' AND other_id = ? "
+                                 "ORDER BY rowid DESC LIMIT 1", (current,)).fetchone()
+        if row is None:
+            return None
+        current = row[0]
+        if store.conn.execute("SELECT 1 FROM stories WHERE id = ?", (current,)).fetchone():
+            return str(current)
+    return None
+
+
 def story_detail(store: Store, story_id: str) -> dict[str, Any] | None:
     r = store.conn.execute(
         "SELECT id, label, label_article, first_seen, last_seen, n_articles, outlets, languages, entities "
