@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
+from benchutil import cpu_tree  # noqa: E402
 
 
 def make_jsonl(path: Path, n: int, seed: int, start_day: int = 0) -> None:
@@ -199,8 +200,13 @@ def main() -> None:
         print(f"store: {before:,} articles, {len(story_ids):,} stories sampled; {args.clients} clients, {args.seconds:.0f} s "
               f"each run; server: {args.workers} worker process(es), its stderr in {work / 'server.log'}")
         failures: list[str] = []
+        cpu0 = cpu_tree(server.pid)
         quiet = load(base, args.seconds, args.clients, story_ids, article_ids, failures)
         table("Reads only (baseline)", quiet, args.seconds)
+        served = sum(len(v) for k, v in quiet.items() if k != "errors")
+        print(f"server CPU: {cpu_tree(server.pid) - cpu0:.1f} s for {served:,} requests = "
+              f"{(cpu_tree(server.pid) - cpu0) * 1000 / max(1, served):.1f} ms per request (all worker processes); "
+              f"load generator and server share the {os.cpu_count()} CPUs")
         t = time.time()
         ingest = subprocess.Popen([*cli, "ingest", str(extra), "--json"], env=env, stdout=subprocess.PIPE)
         busy = load(base, args.seconds, args.clients, story_ids, article_ids, failures)

@@ -34,6 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from benchutil import cpu_tree  # noqa: E402
 SAMPLE = ROOT / "sample"
 GOLD = ROOT.parent / "shared" / "corpora" / "aeb" / "ground-truth.json"
 OUTLETS = ["The Daily Ledger", "Northern Courier", "Buna Times", "Express Wire", "Harbour Post", "Metro Bulletin"]
@@ -134,32 +135,6 @@ def stage_metrics(spark: Any, prefix: str) -> dict[str, dict[str, float]]:
                 m["shuffle_r"] += st.get("shuffleReadBytes", 0)
                 m["spill"] += st.get("diskBytesSpilled", 0)
     return out
-
-
-def cpu_tree() -> float:
-    """CPU seconds used so far by this process and every process below it (the JVM, the Python workers),
-    including children already reaped: a measure that machine load does not inflate."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(d)] = int(fields[1])
-        used[int(d)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
-    me, total = os.getpid(), 0.0
-    for pid in used:
-        p = pid
-        while p and p != me:
-            p = parent.get(p, 0)
-        if p == me:
-            total += used[pid]
-    return total
 
 
 def mb(b: float) -> str:
