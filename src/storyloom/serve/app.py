@@ -82,8 +82,8 @@ def _warm() -> None:
 
 @contextlib.contextmanager
 def writer_lock(state: Any) -> Iterator[None]:
-    """One HTTP ingest at a time (``state`` is the app's), across the threads of this process and across worker processes (a lock
-    file beside the store): two writers would otherwise wait on SQLite's lock and could time out."""
+    """One HTTP ingest at a time (``state`` is the app's), across this process's threads and across worker
+    processes (a lock file beside the store): two writers would otherwise wait on SQLite's lock and time out."""
     import fcntl
 
     with state.write_lock, open(str(state.settings.db_path) + ".write-lock", "a+b") as fh:
