@@ -171,13 +171,15 @@ def find_copies(store: Store, settings: Settings, on_event: Event | None = None,
         sql.reset(store)
         with store.transaction():
             sql.log_event(store, "copies", f"fingerprint parameters changed to {SKETCH_VERSION}: recomputing all")
-    while True:
-        ids = sql.pending(store, chunk)
-        if not ids:
+    while True:  # a pass over what is queued now; articles queued meanwhile get the next pass
+        queued = sql.pending(store)
+        if not queued:
             break
-        process_chunk(store, ids, settings, report)
-        for _ in ids:
-            emit("item", "copies")
+        for at in range(0, len(queued), chunk):
+            ids = queued[at : at + chunk]
+            process_chunk(store, ids, settings, report)
+            for _ in ids:
+                emit("item", "copies")
     report.seconds = time.perf_counter() - start
     return report
 

@@ -244,13 +244,15 @@ def build_stories(store: Store, settings: Settings, on_event: Event | None = Non
     emit = on_event or (lambda kind, payload: None)
     builder = StoryBuilder(store, settings)
     start = time.perf_counter()
-    while True:
-        ids = sql.pending(store, chunk)
-        if not ids:
+    while True:  # a pass over what is queued now; articles queued meanwhile get the next pass
+        queued = sql.pending(store)
+        if not queued:
             break
-        builder.run_chunk(ids)
-        for _ in ids:
-            emit("item", "story")
+        for at in range(0, len(queued), chunk):
+            ids = queued[at : at + chunk]
+            builder.run_chunk(ids)
+            for _ in ids:
+                emit("item", "story")
     builder.report.seconds = time.perf_counter() - start
     return builder.report
 
