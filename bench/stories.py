@@ -616,6 +616,10 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
     from storyloom.store import stories as sql
 
     store = Store(db)
+    # a kept store (--keep-db) already holding the N articles is not filled again: the clustering resumes with
+    # what is still queued (the gold is rebuilt from the same deterministic stream)
+    resumed = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= n
+    assigned_before = store.conn.execute("SELECT count(*) FROM story_members").fetchone()[0]
     gold: dict[str, str] = {}
     start = time.perf_counter()
     batch: list[tuple[Any, Any]] = []
@@ -623,6 +627,8 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
         data = json.dumps(rec, ensure_ascii=False).encode()
         raw = record_to_raw(rec, data, "jsonl", f"synthetic:{i}")
         gold[raw.id] = story
+        if resumed:
+            continue
         batch.append((raw, Article(id=raw.id, blob=raw.blob, kind=raw.kind, location=raw.location,
                                    title=raw.title or "", text=raw.text or "", url=raw.url, published=raw.published,
                                    outlet=raw.outlet, language=raw.language)))
@@ -642,7 +648,7 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
 
     def on_event(kind: str, payload: object) -> None:
         done[0] += 1
-        if done[0] % CHUNK == 0 or done[0] == n:
+        if done[0] % CHUNK == 0 or done[0] == n - assigned_before:
             marks.append(time.perf_counter())
 
     prof = None
@@ -671,18 +677,19 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
     decile = [tenth * CHUNK / sum(per_chunk[:tenth]), tenth * CHUNK / sum(per_chunk[-tenth:])] if len(per_chunk) >= 2 else []
     m = evaluate(sql.assignments(store), gold)
     store.close()
-    return {"n": n, "mode": mode, "fill_seconds": fill, "seconds": secs, "embed_seconds": rep.embed_seconds,
+    return {"n": n, "processed": rep.processed, "assigned_before": assigned_before, "resumed": resumed,
+            "mode": mode, "fill_seconds": fill, "seconds": secs, "embed_seconds": rep.embed_seconds,
             "rss_peak": peak, "growth": peak - base, "decile_rates": decile, "opened": rep.opened,
             "merges": rep.merges, "b3_f1": m["b3_f1"], "db_mb": os.path.getsize(db) / 2**20,
             "gold_stories": len(set(gold.values()))}
 
 
-def speed(n: int, mode: str, work: Path) -> dict[str, Any]:
-    db = work / f"speed-{mode}-{n}.db"
+def speed(n: int, mode: str, work: Path, keep: Path | None = None) -> dict[str, Any]:
+    db = (keep or work) / f"speed-{mode}-{n}.db"
     out = subprocess.run([sys.executable, __file__, "--child", str(n), mode, str(db)], capture_output=True, text=True)
     if mode == "profile":
         console.print(out.stderr, markup=False, highlight=False)
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm") if keep is None else ():
         Path(str(db) + suffix).unlink(missing_ok=True)
     if out.returncode != 0:
         raise SystemExit(f"speed child {n} {mode} failed:\n{out.stderr[-3000:]}")
@@ -931,7 +938,7 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
     prev: dict[str, Any] | None = None
     for n in sizes:
         if prev is not None:
-            rate = prev["n"] / prev["seconds"]
+            rate = prev.get("processed", prev["n"]) / prev["seconds"]
             fill_rate = prev["n"] / prev["fill_seconds"]
             est = n / rate + n / fill_rate
             if est > SKIP_SECONDS and not args.sizes:
@@ -939,7 +946,7 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
                              f"{fill_rate:,.0f}/s pre-fill) it would take ~{est / 60:.0f} minutes (> {SKIP_SECONDS // 60})")
                 continue
         start = time.perf_counter()
-        r = speed(n, "noembed", work)
+        r = speed(n, "noembed", work, Path(args.keep_db) if args.keep_db else None)
         console.print(f"  speed {n:,}: {time.perf_counter() - start:.0f}s")
         rows.append(r)
         prev = r
@@ -953,7 +960,8 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         t.add_column(h, justify="right")
     for r in rows:
         d = r["decile_rates"]
-        t.add_row(f"{r['n']:,}", f"{r['n'] / r['seconds']:,.0f}", f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-",
+        t.add_row(f"{r['n']:,}" + (f" (resumed at {r['assigned_before']:,})" if r.get("resumed") else ""),
+                  f"{r.get('processed', r['n']) / r['seconds']:,.0f}", f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-",
                   f"{r['seconds']:.1f}", f"{r['rss_peak']:.0f}", f"{r['growth']:.0f}", f"{r['opened']:,}",
                   f"{r['b3_f1']:.3f}", f"{r['db_mb']:.0f}", f"{r['fill_seconds']:.0f}")
     console.print(t)
@@ -979,6 +987,8 @@ def main() -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-embed-cache", action="store_true", help="do not memoise embeddings on disk")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
+    ap.add_argument("--keep-db", metavar="DIR", help="keep the speed stores in DIR; a store there already holding N "
+                    "articles is not filled again and its clustering resumes with what is still queued")
     ap.add_argument("--profile", action="store_true", help="only: cProfile of build_stories over 5k synthetic articles")
     ap.add_argument("--child", nargs=3, metavar=("N", "MODE", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
