@@ -67,6 +67,12 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def settings_from(data: dict[str, Any], base: Settings | None = None) -> Settings:
+    """``base`` (defaults) with the fields of a TOML or JSON mapping: lists become the tuples the frozen
+    settings hold."""
+    return replace(base or Settings(), **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
     """Defaults ← TOML file (if any) ← overrides."""
     settings = Settings()
@@ -81,7 +87,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         unknown = sorted(set(data) - known)
         if unknown:
             raise StoryloomError(f"{p}: unknown settings {', '.join(unknown)}")
-        settings = replace(settings, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        settings = settings_from(data, settings)
     elif path is not None:
         raise StoryloomError(f"{p}: settings file not found")
     return settings.with_overrides(**overrides)

@@ -67,8 +67,9 @@ def app_from_env() -> FastAPI:
         from storyloom.settings import load_settings
 
         return create_app(load_settings(), warm=True)
-    data = json.loads(raw)
-    return create_app(Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}), warm=True)
+    from storyloom.settings import settings_from
+
+    return create_app(settings_from(json.loads(raw)), warm=True)
 
 
 def _warm() -> None:
