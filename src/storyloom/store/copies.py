@@ -22,12 +22,12 @@ STAGE = "copies"
 KEY_TABLES = {("copy_bands", "band"), ("copy_sentences", "skey"), ("copy_anchors", "akey")}
 
 
-def pending(store: Store, limit: int = -1) -> list[str]:
+def pending(store: Store) -> list[str]:
     """Articles queued for copy detection, in the order they were stored (all of them by default: the order
     costs a sort of the whole queue, so callers take the list once, not a chunk at a time)."""
     return [r[0] for r in store.conn.execute(
         "SELECT q.article_id FROM stage_queue q JOIN articles a ON a.id = q.article_id "
-        "WHERE q.stage = ? ORDER BY a.rowid LIMIT ?", (STAGE, limit))]
+        "WHERE q.stage = ? ORDER BY a.rowid", (STAGE,))]
 
 
 def stale(store: Store, version: str) -> bool:

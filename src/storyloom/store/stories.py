@@ -12,14 +12,14 @@ from storyloom.store.sqlite import Store, _json, _now, select_in
 STAGE = "stories"
 
 
-def pending(store: Store, limit: int = -1) -> list[str]:
+def pending(store: Store) -> list[str]:
     """Queued articles, in publication-time order (undated by arrival) so the online pass sees time flow.
 
     The order needs a sort of the whole queue: callers take the whole list once and work through it in chunks
     (asking for one chunk at a time sorted the queue again for each: 19 s a chunk with 1M queued)."""
     return [r[0] for r in store.conn.execute(
         "SELECT q.article_id FROM stage_queue q JOIN articles a ON a.id = q.article_id WHERE q.stage = ? "
-        "ORDER BY coalesce(a.published, a.ingested_at), a.rowid LIMIT ?", (STAGE, limit))]
+        "ORDER BY coalesce(a.published, a.ingested_at), a.rowid", (STAGE,))]
 
 
 def done(store: Store, ids: Sequence[str]) -> None:
