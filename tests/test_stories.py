@@ -237,3 +237,28 @@ def test_queue_is_sorted_once_per_pass_not_once_per_chunk(store: Store) -> None:
     store.conn.set_trace_callback(None)
     assert len(coverage()) >= 6 and len(queue_reads) == 4  # per stage: one pass, then one read finding it empty
     assert len(set(sql.assignments(store))) == len(coverage())
+
+
+def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Representations built ahead in a worker process are the ones the stage builds itself: same stories,
+    same ids, same log; and a worker that fails only means the stage prepares the chunks itself."""
+    from storyloom.stories import prefetch as prep
+
+    def run(name: str, workers: int) -> tuple[object, ...]:
+        with Store(tmp_path / f"{name}.db") as st:
+            ingest_items(coverage(), st, lexical(st.path, run_stories=False))
+            report = build_stories(st, lexical(st.path, story_workers=workers), chunk=2)
+            assert report.processed == len(coverage())
+            stories = [dict(r) for r in st.conn.execute(
+                "SELECT id, label, first_seen, last_seen, n_articles, terms, entities FROM stories ORDER BY id")]
+            log = st.conn.execute("SELECT kind, story_id, other_id, article_id FROM story_events ORDER BY rowid").fetchall()
+            return sql.assignments(st), stories, [tuple(r) for r in log]
+
+    alone = run("alone", 0)
+    assert run("worker", 1) == alone
+    calls: list[int] = []
+    real = prep.prepare
+    monkeypatch.setattr(prep, "_prepare_in_worker", lambda *a: (_ for _ in ()).throw(RuntimeError("worker died")))
+    monkeypatch.setattr(prep, "prepare", lambda *a: calls.append(1) or real(*a))
+    assert run("broken", 1) == alone
+    assert len(calls) == 5  # 9 articles, 2 a chunk: all 5 chunks prepared in this process

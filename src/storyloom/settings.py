@@ -51,6 +51,7 @@ class Settings:
     story_window_days: float = 3.0  # stories this close in time to an article are its candidates
     story_merge_margin: float = 0.05  # an article fitting two stories within this margin may merge them
     story_embeddings: bool = True  # use the fast multilingual embedder (embedder_fast) in story scores
+    story_workers: int = 1  # processes reading and representing the next chunks while one is clustered (0: none)
     # serve
     host: str = "127.0.0.1"
     port: int = 8000

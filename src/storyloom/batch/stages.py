@@ -304,6 +304,7 @@ def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested
     from storyloom.store import Store
     from storyloom.store.load import export_rows, make_scratch, put_story_articles, set_doc_freqs
 
+    settings = settings.with_overrides(story_workers=0)  # inside a Spark task the executor's cores are the parallelism
     folder = tempfile.mkdtemp(prefix="storyloom-block-", dir=workdir)
     path = os.path.join(folder, "block.db")
     store = Store(path)

@@ -18,8 +18,9 @@ import numpy as np
 
 from storyloom.settings import Settings
 from storyloom.stories.online import (
-    ENTITY_CAP, Decision, Story, StoryParams, decide, new_rep, story_id_for, term_weights,
+    ENTITY_CAP, Decision, Story, StoryParams, decide, story_id_for, term_weights,
 )
+from storyloom.stories.prefetch import Prepared, prepare, prepared_chunks
 from storyloom.stories.represent import ArticleRep, sparse_cos
 from storyloom.store import Store
 from storyloom.store import stories as sql
@@ -141,17 +142,18 @@ class StoryBuilder:
         self.merged_into: dict[str, str] = {}  # story merged away → the story that absorbed it
         self.report = StoryReport()
 
-    def _vectors(self, rows: dict[str, dict[str, Any]]) -> dict[str, np.ndarray]:
+    def _add_vectors(self, prepared: Prepared) -> None:
         if self.embedder is None:
-            return {}
+            return
         from storyloom.copies.translation import Vectors
-        from storyloom.embed import covers, lead
+        from storyloom.embed import covers
 
-        ids = [i for i, r in rows.items() if covers(self.embedder, r["language"])]
+        ids = [r.id for r in prepared.reps if covers(self.embedder, r.language)]
         started = time.perf_counter()
-        got = Vectors(self.store, {i: lead(rows[i]["title"], rows[i]["text"]) for i in ids}).get(self.embedder, ids)
+        got = Vectors(self.store, prepared.leads).get(self.embedder, ids)
         self.report.embed_seconds += time.perf_counter() - started
-        return got
+        for r in prepared.reps:
+            r.vector = got.get(r.id)
 
     def _load_window(self, reps: list[ArticleRep]) -> None:
         lo = _shift(min(r.time for r in reps), -self.params.window_days)
@@ -160,10 +162,12 @@ class StoryBuilder:
             if rec["id"] not in self.index.stories:
                 self.index.put(Story.from_record(rec))
 
-    def run_chunk(self, ids: list[str]) -> None:
-        rows = sql.articles(self.store, ids)
-        vectors = self._vectors(rows)
-        reps = [new_rep(rows[i], vectors.get(i)) for i in ids if i in rows]
+    def run_chunk(self, ids: list[str], prepared: Prepared | None = None) -> None:
+        """Cluster one chunk of queued articles (``prepared``: their representations, when a worker built
+        them ahead) and commit its results with its queue rows."""
+        prepared = prepared or prepare(self.store, ids, self.embedder is not None)
+        self._add_vectors(prepared)
+        reps = prepared.reps
         if not reps:
             with self.store.transaction():
                 sql.done(self.store, ids)
@@ -248,9 +252,9 @@ def build_stories(store: Store, settings: Settings, on_event: Event | None = Non
         queued = sql.pending(store)
         if not queued:
             break
-        for at in range(0, len(queued), chunk):
-            ids = queued[at : at + chunk]
-            builder.run_chunk(ids)
+        chunks = [queued[at : at + chunk] for at in range(0, len(queued), chunk)]
+        for ids, prepared in prepared_chunks(store, chunks, builder.embedder is not None, settings.story_workers):
+            builder.run_chunk(ids, prepared)
             for _ in ids:
                 emit("item", "story")
     builder.report.seconds = time.perf_counter() - start
