@@ -262,3 +262,13 @@ def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Pat
     monkeypatch.setattr(prep, "prepare", lambda *a: calls.append(1) or real(*a))
     assert run("broken", 1) == alone
     assert len(calls) == 5  # 9 articles, 2 a chunk: all 5 chunks prepared in this process
+
+
+def test_sparse_cos_is_exact_and_symmetric() -> None:
+    from storyloom.stories.represent import sparse_cos
+
+    a = {"flood": 0.6, "danube": 0.7, "rain": 0.1 ** 0.5, "vukovar": 1e-17}
+    b = {"rain": 0.5, "vukovar": 1.0, "danube": 0.1, "storm": 0.9}
+    assert sparse_cos(a, b) == sparse_cos(b, a) == sparse_cos(dict(reversed(list(a.items()))), b)
+    assert abs(sparse_cos(a, b) - (0.7 * 0.1 + 0.1 ** 0.5 * 0.5 + 1e-17)) < 1e-15
+    assert sparse_cos(a, {}) == 0.0
