@@ -103,13 +103,18 @@ def _fts_query(q: str) -> str:
 
 
 def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-    """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets."""
-    sql = (
+    """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets.
+
+    Two steps: rank every match and keep the page (rowid and score only), then build the snippets of that
+    page alone.  In one statement SQLite makes a snippet for every match before sorting: a common word in a
+    100k-article store (24k matches) took 66 ms that way and 30 ms this way, with the same rows."""
+    rank = ("SELECT rowid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ? "
+            "ORDER BY score, rowid LIMIT ? OFFSET ?")
+    page = (
         "SELECT a.id, a.title, a.outlet, a.language, a.published, "
-        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet, "
-        "bm25(articles_fts, 5.0, 1.0) AS score "
+        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet "
         "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
-        "WHERE articles_fts MATCH ? ORDER BY score LIMIT ? OFFSET ?"
+        "WHERE articles_fts MATCH ? AND articles_fts.rowid = ?"
     )
     q = q.strip()
     if not q:
@@ -119,9 +124,15 @@ def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[dict[
         if not attempt:
             continue
         try:
-            return [_row(r) for r in store.conn.execute(sql, (attempt, limit, offset))]
+            top = store.conn.execute(rank, (attempt, limit, offset)).fetchall()
         except sqlite3.OperationalError:
             continue  # not valid FTS5 syntax: fall back to plain words
+        out = []
+        for rowid, score in top:
+            r = store.conn.execute(page, (attempt, rowid)).fetchone()
+            if r is not None:  # deleted between the two statements (a concurrent re-clean)
+                out.append({**_row(r), "score": score})
+        return out
     return []
 
 
