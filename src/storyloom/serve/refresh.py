@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,14 @@ class Refresher:
     """A bounded, de-duplicated queue of story ids and one daemon thread that compares them and keeps the
     result.  Requests beyond ``max_pending`` are dropped: the story's next view asks again."""
 
-    def __init__(self, db_path: str, max_pending: int = 256, write_wait_ms: int = 5_000) -> None:
+    def __init__(self, db_path: str, max_pending: int = 256, write_wait_ms: int = 5_000, duty: float = 0.5) -> None:
         self.db_path = db_path
         self.max_pending = max_pending
         self.write_wait_ms = write_wait_ms
+        # at most this share of the time comparing: after a comparison that took t seconds the thread rests
+        # t * (1 - duty) / duty, so a burst of stale stories (an ingest grew hundreds) cannot take the
+        # process's CPU -- and its GIL -- away from the readers for minutes on end
+        self.duty = duty
         self._pending: OrderedDict[str, None] = OrderedDict()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -72,6 +77,7 @@ class Refresher:
                     return
                 self._busy, _ = self._pending.popitem(last=False)
                 story_id = self._busy
+            started = time.monotonic()
             try:
                 self._refresh(story_id)
                 self.done += 1
@@ -82,6 +88,10 @@ class Refresher:
                 with self._cond:
                     self._busy = None
                     self._cond.notify_all()
+            if self.duty < 1.0:
+                rest = (time.monotonic() - started) * (1.0 - self.duty) / self.duty
+                with self._cond:  # a stop ends the rest early
+                    self._cond.wait_for(lambda: self._stopped, timeout=rest)
 
     def _refresh(self, story_id: str) -> None:
         from storyloom.compare import compare_kept
