@@ -50,3 +50,59 @@ def cpu_tree(root: int | None = None) -> float:
         if p == me:
             total += used[pid]
     return total
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    out = []
+    for pid in parent:
+        p = pid
+        while p and p != root:
+            p = parent.get(p, 0)
+        if p == root:
+            out.append(pid)
+    return out
+
+
+class TreePeakRss:
+    """The peak of the summed RSS of this process and its children (a worker process the measured code starts
+    and stops inside the step), sampled every ``every`` seconds in a thread: ``with TreePeakRss() as peak: …;
+    peak.mb``.  Children's own peaks between samples can be missed; this process's is exact (VmHWM)."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        import threading
+
+        self.every, self.mb = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        me, total = os.getpid(), 0.0
+        for pid in _tree(me):
+            key = "VmHWM" if pid == me else "VmRSS"
+            try:
+                total += next(int(ln.split()[1]) for ln in open(f"/proc/{pid}/status") if ln.startswith(key + ":")) / 1024
+            except (OSError, StopIteration):
+                continue
+        self.mb = max(self.mb, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> "TreePeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()

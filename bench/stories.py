@@ -68,7 +68,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stories_data as sd  # noqa: E402
-from benchutil import reset_peak_rss, rss_mb  # noqa: E402
+from benchutil import TreePeakRss, cpu_tree, reset_peak_rss, rss_mb  # noqa: E402
 
 console = Console(width=int(os.environ.get("BENCH_WIDTH", "190")))
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "storyloom-bench" / "embeddings.sqlite"
@@ -606,7 +606,7 @@ def tune_storyloom(dev: Corpus, dev_db: Path, work: Path) -> tuple[Config, list[
 # -- speed (child processes) ---------------------------------------------------------------------------
 
 
-def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
+def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
     """Runs in a fresh process: pre-fill a store with N synthetic articles, then time ``build_stories``."""
     from storyloom.ingest.records import record_to_raw
     from storyloom.models import Article
@@ -637,7 +637,7 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
             batch = []
     store.write_batch(batch)
     fill = time.perf_counter() - start
-    settings = Settings(db_path=db, run_copies=False, story_embeddings=(mode == "embed"))
+    settings = Settings(db_path=db, run_copies=False, story_embeddings=(mode == "embed"), story_workers=workers)
     if mode == "embed":
         from storyloom.embed import get_embedder
 
@@ -658,9 +658,12 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
         prof = cProfile.Profile()
         prof.enable()
     base = reset_peak_rss()
+    cpu0 = cpu_tree()
     t0 = time.perf_counter()
-    rep = build_stories(store, settings, on_event=on_event, chunk=CHUNK)
+    with TreePeakRss() as tree_peak:  # with its worker process
+        rep = build_stories(store, settings, on_event=on_event, chunk=CHUNK)
     secs = time.perf_counter() - t0
+    cpu = cpu_tree() - cpu0
     if prof is not None:
         import io
         import pstats
@@ -679,14 +682,16 @@ def child_speed(n: int, mode: str, db: str) -> dict[str, Any]:
     store.close()
     return {"n": n, "processed": rep.processed, "assigned_before": assigned_before, "resumed": resumed,
             "mode": mode, "fill_seconds": fill, "seconds": secs, "embed_seconds": rep.embed_seconds,
-            "rss_peak": peak, "growth": peak - base, "decile_rates": decile, "opened": rep.opened,
+            "rss_peak": peak, "growth": peak - base, "tree_rss_peak": tree_peak.mb, "cpu_seconds": cpu,
+            "workers": workers, "decile_rates": decile, "opened": rep.opened,
             "merges": rep.merges, "b3_f1": m["b3_f1"], "db_mb": os.path.getsize(db) / 2**20,
             "gold_stories": len(set(gold.values()))}
 
 
-def speed(n: int, mode: str, work: Path, keep: Path | None = None) -> dict[str, Any]:
-    db = (keep or work) / f"speed-{mode}-{n}.db"
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), mode, str(db)], capture_output=True, text=True)
+def speed(n: int, mode: str, work: Path, keep: Path | None = None, workers: int = 1) -> dict[str, Any]:
+    db = (keep or work) / f"speed-{mode}-{n}-w{workers}.db"
+    out = subprocess.run([sys.executable, __file__, "--child", str(n), mode, str(db), str(workers)], capture_output=True,
+                         text=True)
     if mode == "profile":
         console.print(out.stderr, markup=False, highlight=False)
     for suffix in ("", "-wal", "-shm") if keep is None else ():
@@ -935,6 +940,7 @@ def quality(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> No
 def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([10_000] if args.quick else [10_000, 100_000, 1_000_000])
     rows, notes = [], []
+    workers = [int(w) for w in args.story_workers.split(",")]
     prev: dict[str, Any] | None = None
     for n in sizes:
         if prev is not None:
@@ -945,24 +951,28 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
                 notes.append(f"{n:,} skipped: at the {prev['n']:,} rates ({rate:,.0f} articles/s clustering, "
                              f"{fill_rate:,.0f}/s pre-fill) it would take ~{est / 60:.0f} minutes (> {SKIP_SECONDS // 60})")
                 continue
-        start = time.perf_counter()
-        r = speed(n, "noembed", work, Path(args.keep_db) if args.keep_db else None)
-        console.print(f"  speed {n:,}: {time.perf_counter() - start:.0f}s")
-        rows.append(r)
-        prev = r
+        for w in workers:
+            start = time.perf_counter()
+            r = speed(n, "noembed", work, Path(args.keep_db) if args.keep_db else None, w)
+            console.print(f"  speed {n:,}, {w} worker process(es): {time.perf_counter() - start:.0f}s")
+            rows.append(r)
+            prev = r
     emb = speed(2000, "embed", work)
     console.print(f"  load average (1, 5, 15 min) after the speed runs: {os.getloadavg()} on {os.cpu_count()} CPUs "
                   "— other processes on the machine slow every rate here")
     t = Table(title=f"Online assignment speed: build_stories, story_embeddings=False (target ≥ {SPEED_TARGET:.0f} articles/s, "
               "≤ 4 GB at 1M, per-article cost flat in N)", title_justify="left")
-    for h in ("articles", "articles/s", "first 10% /s", "last 10% /s", "seconds", "peak RSS MB", "RSS growth MB",
-              "stories opened", "B³ F1 vs synthetic gold", "store MB", "pre-fill s"):
+    for h in ("articles", "worker processes", "articles/s", "first 10% /s", "last 10% /s", "seconds", "CPU s (all processes)",
+              "peak RSS MB", "peak RSS MB with workers", "RSS growth MB", "stories opened", "B³ F1 vs synthetic gold",
+              "store MB", "pre-fill s"):
         t.add_column(h, justify="right")
     for r in rows:
         d = r["decile_rates"]
         t.add_row(f"{r['n']:,}" + (f" (resumed at {r['assigned_before']:,})" if r.get("resumed") else ""),
-                  f"{r.get('processed', r['n']) / r['seconds']:,.0f}", f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-",
-                  f"{r['seconds']:.1f}", f"{r['rss_peak']:.0f}", f"{r['growth']:.0f}", f"{r['opened']:,}",
+                  str(r.get("workers", 0)), f"{r.get('processed', r['n']) / r['seconds']:,.0f}",
+                  f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-", f"{r['seconds']:.1f}",
+                  f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-", f"{r['rss_peak']:.0f}",
+                  f"{r['tree_rss_peak']:.0f}" if "tree_rss_peak" in r else "-", f"{r['growth']:.0f}", f"{r['opened']:,}",
                   f"{r['b3_f1']:.3f}", f"{r['db_mb']:.0f}", f"{r['fill_seconds']:.0f}")
     console.print(t)
     for note in notes:
@@ -982,6 +992,8 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--quick", action="store_true", help="shipped defaults only (no dev grid), speed at 10k only")
+    ap.add_argument("--story-workers", default="1", help="story_workers settings to time, comma-separated (e.g. 0,1: "
+                    "the stage alone, then with a process preparing chunks ahead)")
     ap.add_argument("--sizes", help="speed sizes, comma-separated (default 10000,100000,1000000; 1M skipped if > 15 min)")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
@@ -990,10 +1002,10 @@ def main() -> None:
     ap.add_argument("--keep-db", metavar="DIR", help="keep the speed stores in DIR; a store there already holding N "
                     "articles is not filled again and its clustering resumes with what is still queued")
     ap.add_argument("--profile", action="store_true", help="only: cProfile of build_stories over 5k synthetic articles")
-    ap.add_argument("--child", nargs=3, metavar=("N", "MODE", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=4, metavar=("N", "MODE", "DB", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child_speed(int(args.child[0]), args.child[1], args.child[2])))
+        print(json.dumps(child_speed(int(args.child[0]), args.child[1], args.child[2], int(args.child[3]))))
         return
     import logging
 
