@@ -282,3 +282,19 @@ def _ppid(proc_dir: Path) -> int:
         return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def test_api_json_writes_what_views_hold() -> None:
+    """The API's JSON is written straight from the views' dicts: numpy scalars, sets and dates included, UTF-8
+    as is, and never a NaN (not JSON)."""
+    import datetime
+
+    import numpy as np
+
+    from storyloom.serve.api import Json
+
+    body = Json({"p": np.float32(0.5), "ids": {"b", "a"}, "at": datetime.date(2024, 5, 1), "t": "Пекин"}).body
+    assert json.loads(body) == {"p": 0.5, "ids": ["a", "b"], "at": "2024-05-01", "t": "Пекин"}
+    assert "Пекин".encode() in body
+    with pytest.raises(ValueError):
+        Json({"x": float("nan")})

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from storyloom.serve import views
 from storyloom.serve.app import ApiError, token_ok
@@ -15,6 +15,27 @@ from storyloom.serve.deps import read_store
 from storyloom.store import Store
 
 router = APIRouter()
+
+
+class Json(JSONResponse):
+    """JSON straight from the view's dicts.  Returning a plain dict makes FastAPI walk it with
+    ``jsonable_encoder`` first: for a story (26 KB of JSON at the median, 200 KB for the largest) that walk
+    took twice as long as building the story (3.6 ms against 2.0 ms on a 100k-article store)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=_plain).encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """What ``json`` cannot write itself: numpy scalars and arrays, sets, dates."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @router.get("/health")
@@ -45,8 +66,8 @@ def stories(
     store: Store = Depends(read_store),
 ) -> dict[str, Any]:
     _cursor(cursor)
-    return views.feed(store, limit=limit, cursor=cursor, q=q, since=since, until=until, language=language,
-                      outlet=outlet, sort=sort, min_articles=min_articles)
+    return Json(views.feed(store, limit=limit, cursor=cursor, q=q, since=since, until=until, language=language,
+                           outlet=outlet, sort=sort, min_articles=min_articles))  # type: ignore[return-value]
 
 
 @router.get("/stories/{story_id}")
@@ -63,7 +84,7 @@ def story(request: Request, story_id: str, store: Store = Depends(read_store),
             return RedirectResponse(f"/api/stories/{moved}{suffix}", status_code=308)  # type: ignore[return-value]
         raise ApiError(404, "not_found", f"no story {story_id!r}")
     detail.pop("graph", None)  # layout is for the web page; the API gives nodes and edges
-    return detail
+    return Json(detail)  # type: ignore[return-value]
 
 
 @router.get("/articles/{article_id}")
@@ -71,7 +92,7 @@ def article(article_id: str, raw: bool = False, store: Store = Depends(read_stor
     art = views.article(store, article_id, raw=raw)
     if art is None:
         raise ApiError(404, "not_found", f"no article {article_id!r}")
-    return art
+    return Json(art)  # type: ignore[return-value]
 
 
 @router.get("/search")
@@ -86,7 +107,7 @@ def search(q: str = Query(..., min_length=1, max_length=500), limit: int = Query
     for r in rows:  # plain-text snippets with the matches as [[…]]: no markup from the server
         r["snippet"] = r["snippet"].replace(MARK_START, "[[").replace(MARK_END, "]]")
     more = len(rows) > limit
-    return {"items": rows[:limit], "next_cursor": views.encode_cursor(offset + limit) if more else None}
+    return Json({"items": rows[:limit], "next_cursor": views.encode_cursor(offset + limit) if more else None})  # type: ignore[return-value]
 
 
 @router.post("/ingest")
