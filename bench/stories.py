@@ -619,6 +619,9 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
     # a kept store (--keep-db) already holding the N articles is not filled again: the clustering resumes with
     # what is still queued (the gold is rebuilt from the same deterministic stream)
     resumed = store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= n
+    if resumed and os.environ.get("STORYLOOM_BENCH_RECLUSTER"):  # --recluster: the kept articles, clustered anew
+        sql.reset(store)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assigned_before = store.conn.execute("SELECT count(*) FROM story_members").fetchone()[0]
     gold: dict[str, str] = {}
     start = time.perf_counter()
@@ -968,7 +971,8 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         t.add_column(h, justify="right")
     for r in rows:
         d = r["decile_rates"]
-        t.add_row(f"{r['n']:,}" + (f" (resumed at {r['assigned_before']:,})" if r.get("resumed") else ""),
+        kept = "" if not r.get("resumed") else (f" (resumed at {r['assigned_before']:,})" if r["assigned_before"] else " (kept store)")
+        t.add_row(f"{r['n']:,}{kept}",
                   str(r.get("workers", 0)), f"{r.get('processed', r['n']) / r['seconds']:,.0f}",
                   f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-", f"{r['seconds']:.1f}",
                   f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-", f"{r['rss_peak']:.0f}",
@@ -1001,12 +1005,18 @@ def main() -> None:
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     ap.add_argument("--keep-db", metavar="DIR", help="keep the speed stores in DIR; a store there already holding N "
                     "articles is not filled again and its clustering resumes with what is still queued")
+    ap.add_argument("--recluster", action="store_true", help="with --keep-db: forget a kept store's stories and time "
+                    "the clustering of all its articles again (filling 1M articles takes ~35 min here)")
     ap.add_argument("--profile", action="store_true", help="only: cProfile of build_stories over 5k synthetic articles")
     ap.add_argument("--child", nargs=4, metavar=("N", "MODE", "DB", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child_speed(int(args.child[0]), args.child[1], args.child[2], int(args.child[3]))))
         return
+    if args.recluster:
+        if not args.keep_db:
+            raise SystemExit("--recluster needs --keep-db DIR (the store to cluster again)")
+        os.environ["STORYLOOM_BENCH_RECLUSTER"] = "1"  # read by the speed children
     import logging
 
     logging.disable(logging.WARNING)
