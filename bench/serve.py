@@ -12,7 +12,8 @@ A benchmark, not a test.  Loopback only, bounded in count and time.
    (the HTML page and the JSON), article pages and searches -- first in a closed loop (the saturation point),
    then paced at each of ``--rates`` requests/s offered (default 25: 50 readers opening a page every 2 s);
    the same runs again while ``storyloom ingest`` adds 5,000 new articles in another process (the single
-   writer; readers keep going in WAL mode).
+   writer; readers keep going in WAL mode), ``--grow`` (500) of them follow-ups of sampled stories, so
+   stories grow while they are read and their kept comparisons go stale.
 4. Report requests/s, p50/p95/p99 latency per page kind, errors, and whether the ingest finished with every
    article stored (count before + 5,000 == count after, and ``PRAGMA integrity_check``).
 
@@ -55,6 +56,33 @@ def make_jsonl(path: Path, n: int, seed: int, start_day: int = 0) -> None:
             rec = {**rec, "published": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "url": f"https://bench{seed}.example/{i}",
                    "text": "\n\n".join(". ".join(sents[k : k + 3]) for k in range(0, len(sents), 3))}
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+def add_follow_ups(db: Path, path: Path, story_ids: list[str], n: int) -> int:
+    """Append ``n`` follow-up reports of the sampled multi-article stories to the ingest file: another outlet's
+    version of a member (its first sentence dropped, a sentence of its own added), an hour after the story's
+    last article, so the story grows while readers look at it -- what makes a kept comparison stale."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rng = random.Random(7)
+    written = 0
+    with open(path, "a", encoding="utf-8") as fh:
+        for k in range(n):
+            sid = story_ids[k % len(story_ids)]
+            r = c.execute("SELECT a.title, a.text, s.last_seen FROM stories s JOIN story_members m ON m.story_id = s.id "
+                          "JOIN articles a ON a.id = m.article_id WHERE s.id = ? AND s.n_articles >= 2 ORDER BY a.id LIMIT 1",
+                          (sid,)).fetchone()
+            if r is None:
+                continue
+            title, text, last = r
+            when = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(hours=1)
+            paras = text.split("\n\n")
+            body = "\n\n".join(paras[1:] + [f"Follow-up {k}: officials gave no further details on {when:%A}."])
+            fh.write(json.dumps({"title": title, "text": body, "outlet": f"Follow-up Wire {rng.randrange(20)}",
+                                 "url": f"https://follow-up.example/{k}", "published": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                                ensure_ascii=False) + "\n")
+            written += 1
+    c.close()
+    return written
 
 
 def free_port() -> int:
@@ -149,6 +177,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="articles in the store before the load")
     ap.add_argument("--ingest", type=int, default=5_000, help="articles ingested during the load")
+    ap.add_argument("--grow", type=int, default=500, help="of which follow-ups of sampled stories (they grow while "
+                    "being read, so their kept comparisons go stale)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60.0, help="length of each load run")
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds of unmeasured load first")
@@ -202,7 +232,12 @@ def main() -> None:
     before = c.execute("SELECT count(*) FROM articles").fetchone()[0]
     c.close()
     extra = work / f"extra-{before}.jsonl"
-    make_jsonl(extra, args.ingest, 1000 + before, start_day=args.n // 150 + 1)
+    make_jsonl(extra, args.ingest - args.grow, 1000 + before, start_day=args.n // 150 + 1)
+    items_total = args.ingest - args.grow
+    if args.grow:
+        grown = add_follow_ups(db, extra, story_ids, args.grow)
+        items_total += grown
+        print(f"the ingest holds {grown:,} follow-ups of sampled stories (their kept comparisons go stale)")
 
     port = free_port()
     server = subprocess.Popen([*cli, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
@@ -268,7 +303,7 @@ def main() -> None:
     c.close()
     added = report["counts"].get("added", 0)
     refused = sum(report["counts"].values()) - added  # items refused with a reason (e.g. all furniture)
-    whole = after - before == added and sum(report["counts"].values()) == args.ingest
+    whole = after - before == added and sum(report["counts"].values()) == items_total
     print(f"ingest: {report['counts']}, {refused} refused with a reason, in {took:.0f} s (the load runs beside it: "
           f"{len(phases)} × {args.seconds:.0f} s); articles {before:,} → {after:,} (expected +{added:,}: "
           f"{'nothing lost' if whole else 'MISMATCH'}); integrity_check: {ok}")
