@@ -59,30 +59,37 @@ def make_jsonl(path: Path, n: int, seed: int, start_day: int = 0) -> None:
 
 
 def add_follow_ups(db: Path, path: Path, story_ids: list[str], n: int) -> int:
-    """Append ``n`` follow-up reports of the sampled multi-article stories to the ingest file: another outlet's
-    version of a member (its first sentence dropped, a sentence of its own added), an hour after the story's
-    last article, so the story grows while readers look at it -- what makes a kept comparison stale."""
+    """Spread ``n`` follow-up reports of the sampled multi-article stories through the ingest file: another
+    outlet's version of a member (its first paragraph dropped, a sentence of its own added), an hour after the
+    story's last article, so stories grow all through the ingest while readers look at them -- what makes a
+    kept comparison stale."""
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     rng = random.Random(7)
-    written = 0
-    with open(path, "a", encoding="utf-8") as fh:
-        for k in range(n):
-            sid = story_ids[k % len(story_ids)]
-            r = c.execute("SELECT a.title, a.text, s.last_seen FROM stories s JOIN story_members m ON m.story_id = s.id "
-                          "JOIN articles a ON a.id = m.article_id WHERE s.id = ? AND s.n_articles >= 2 ORDER BY a.id LIMIT 1",
-                          (sid,)).fetchone()
-            if r is None:
-                continue
-            title, text, last = r
-            when = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(hours=1)
-            paras = text.split("\n\n")
-            body = "\n\n".join(paras[1:] + [f"Follow-up {k}: officials gave no further details on {when:%A}."])
-            fh.write(json.dumps({"title": title, "text": body, "outlet": f"Follow-up Wire {rng.randrange(20)}",
-                                 "url": f"https://follow-up.example/{k}", "published": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                                ensure_ascii=False) + "\n")
-            written += 1
+    follow: list[str] = []
+    for k in range(n):
+        sid = story_ids[k % len(story_ids)]
+        r = c.execute("SELECT a.title, a.text, s.last_seen FROM stories s JOIN story_members m ON m.story_id = s.id "
+                      "JOIN articles a ON a.id = m.article_id WHERE s.id = ? AND s.n_articles >= 2 ORDER BY a.id LIMIT 1",
+                      (sid,)).fetchone()
+        if r is None:
+            continue
+        title, text, last = r
+        when = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(hours=1)
+        body = "\n\n".join(text.split("\n\n")[1:] + [f"Follow-up {k}: officials gave no further details on {when:%A}."])
+        follow.append(json.dumps({"title": title, "text": body, "outlet": f"Follow-up Wire {rng.randrange(20)}",
+                                  "url": f"https://follow-up.example/{k}",
+                                  "published": when.strftime("%Y-%m-%dT%H:%M:%SZ")}, ensure_ascii=False) + "\n")
     c.close()
-    return written
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    step = max(1, len(lines) // max(1, len(follow)))
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i % step == 0 and len(out) - i < len(follow):
+            out.append(follow[len(out) - i])
+        out.append(line)
+    out.extend(follow[len(out) - len(lines):])
+    path.write_text("".join(out), encoding="utf-8")
+    return len(follow)
 
 
 def free_port() -> int:
