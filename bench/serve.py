@@ -77,7 +77,7 @@ def add_follow_ups(db: Path, path: Path, story_ids: list[str], n: int) -> int:
         when = datetime.fromisoformat(last.replace("Z", "+00:00")) + timedelta(hours=1)
         body = "\n\n".join(text.split("\n\n")[1:] + [f"Follow-up {k}: officials gave no further details on {when:%A}."])
         follow.append(json.dumps({"title": title, "text": body, "outlet": f"Follow-up Wire {rng.randrange(20)}",
-                                  "url": f"https://follow-up.example/{k}",
+                                  "url": f"https://follow-up.example/{path.stem}/{k}",  # new URLs each run
                                   "published": when.strftime("%Y-%m-%dT%H:%M:%SZ")}, ensure_ascii=False) + "\n")
     c.close()
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -308,10 +308,11 @@ def main() -> None:
     after = c.execute("SELECT count(*) FROM articles").fetchone()[0]
     ok = c.execute("PRAGMA integrity_check").fetchone()[0]
     c.close()
-    added = report["counts"].get("added", 0)
-    refused = sum(report["counts"].values()) - added  # items refused with a reason (e.g. all furniture)
+    # new rows: new articles, and new versions of known URLs (a changed text under a URL seen before)
+    added = report["counts"].get("added", 0) + report["counts"].get("version", 0)
+    refused = sum(report["counts"].values()) - added  # duplicates, unchanged, or refused with a reason
     whole = after - before == added and sum(report["counts"].values()) == items_total
-    print(f"ingest: {report['counts']}, {refused} refused with a reason, in {took:.0f} s (the load runs beside it: "
+    print(f"ingest: {report['counts']}, {refused} not new (duplicates, unchanged, refused), in {took:.0f} s (the load runs beside it: "
           f"{len(phases)} × {args.seconds:.0f} s); articles {before:,} → {after:,} (expected +{added:,}: "
           f"{'nothing lost' if whole else 'MISMATCH'}); integrity_check: {ok}")
 
