@@ -99,7 +99,6 @@ def create_app(settings: Settings, warm: bool = False) -> FastAPI:
     """The app over ``settings.db_path``; ``warm`` loads the comparison's models in the background at start
     (what `storyloom serve` wants; tests do not need to pay for it)."""
     from storyloom.serve import api, web
-
     from storyloom.serve.deps import ReadPool
     from storyloom.serve.refresh import Refresher
 

@@ -20,7 +20,7 @@ from storyloom.settings import Settings
 from storyloom.stories.online import (
     ENTITY_CAP, Decision, Story, StoryParams, decide, story_id_for, term_weights,
 )
-from storyloom.stories.prefetch import Prepared, prepare, prepared_chunks
+from storyloom.stories.prefetch import Prepared, prepared_chunks
 from storyloom.stories.represent import ArticleRep, sparse_cos
 from storyloom.store import Store
 from storyloom.store import stories as sql
@@ -162,10 +162,9 @@ class StoryBuilder:
             if rec["id"] not in self.index.stories:
                 self.index.put(Story.from_record(rec))
 
-    def run_chunk(self, ids: list[str], prepared: Prepared | None = None) -> None:
-        """Cluster one chunk of queued articles (``prepared``: their representations, when a worker built
-        them ahead) and commit its results with its queue rows."""
-        prepared = prepared or prepare(self.store, ids, self.embedder is not None)
+    def run_chunk(self, ids: list[str], prepared: Prepared) -> None:
+        """Cluster one chunk of queued articles (``prepared``: their representations, see
+        :mod:`storyloom.stories.prefetch`) and commit its results with its queue rows."""
         self._add_vectors(prepared)
         reps = prepared.reps
         if not reps:

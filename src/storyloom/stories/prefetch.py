@@ -62,31 +62,21 @@ def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         except (OSError, ValueError) as exc:
             log.warning("stories: no worker process (%s); preparing chunks in this process", exc)
-    if pool is None:
-        for ids in chunks:
-            yield ids, prepare(store, ids, leads)
-        return
     pending: deque[Future[Prepared]] = deque()
     try:
         for k, ids in enumerate(chunks):
-            while len(pending) < AHEAD + 1 and k + len(pending) < len(chunks):
-                pending.append(pool.submit(_prepare_in_worker, store.path, chunks[k + len(pending)], leads))
-            future = pending.popleft()
-            try:
-                got = future.result()
-            except Exception as exc:  # a dead worker: this chunk (and the rest) are prepared here
-                log.warning("stories: worker failed (%s: %s); preparing chunks in this process", type(exc).__name__, exc)
-                got = prepare(store, ids, leads)
-                for f in pending:
-                    f.cancel()
-                pending.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = None
-                yield ids, got
-                for rest in chunks[k + 1:]:
-                    yield rest, prepare(store, rest, leads)
-                return
-            yield ids, got
+            got = None
+            if pool is not None:
+                while len(pending) < AHEAD + 1 and k + len(pending) < len(chunks):
+                    pending.append(pool.submit(_prepare_in_worker, store.path, chunks[k + len(pending)], leads))
+                try:
+                    got = pending.popleft().result()
+                except Exception as exc:  # a dead worker: this chunk and the rest are prepared here
+                    log.warning("stories: worker failed (%s: %s); preparing chunks in this process",
+                                type(exc).__name__, exc)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, pending = None, deque()
+            yield ids, got if got is not None else prepare(store, ids, leads)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
