@@ -25,43 +25,22 @@ def reset_peak_rss() -> float:
     return rss_mb("VmRSS")
 
 
-def cpu_tree(root: int | None = None) -> float:
-    """CPU seconds used so far by process ``root`` (default: this one) and every process below it (a JVM and
-    its Python workers, a server's worker processes), including children already reaped: a measure that
-    machine load does not inflate."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parent[int(d)] = int(fields[1])
-        used[int(d)] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
-    me, total = root or os.getpid(), 0.0
-    for pid in used:
-        p = pid
-        while p and p != me:
-            p = parent.get(p, 0)
-        if p == me:
-            total += used[pid]
-    return total
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and every live process below it."""
-    parent: dict[int, int] = {}
+def _proc_stats() -> dict[int, list[str]]:
+    """The fields of ``/proc/PID/stat`` after the command name, for every live process."""
+    out: dict[int, list[str]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/stat") as fh:
-                    parent[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+                    out[int(d)] = fh.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
+    return out
+
+
+def _tree(root: int, stats: dict[int, list[str]]) -> list[int]:
+    """``root`` and every live process below it (field 1 of a stat line is the parent's pid)."""
+    parent = {pid: int(fields[1]) for pid, fields in stats.items()}
     out = []
     for pid in parent:
         p = pid
@@ -70,6 +49,16 @@ def _tree(root: int) -> list[int]:
         if p == root:
             out.append(pid)
     return out
+
+
+def cpu_tree(root: int | None = None) -> float:
+    """CPU seconds used so far by process ``root`` (default: this one) and every process below it (a JVM and
+    its Python workers, a server's worker processes), including children already reaped: a measure that
+    machine load does not inflate."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = _proc_stats()
+    # utime stime cutime cstime
+    return sum(sum(int(x) for x in stats[pid][11:15]) / tick for pid in _tree(root or os.getpid(), stats))
 
 
 class TreePeakRss:
@@ -86,7 +75,7 @@ class TreePeakRss:
 
     def _sample(self) -> None:
         me, total = os.getpid(), 0.0
-        for pid in _tree(me):
+        for pid in _tree(me, _proc_stats()):
             key = "VmHWM" if pid == me else "VmRSS"
             try:
                 total += next(int(ln.split()[1]) for ln in open(f"/proc/{pid}/status") if ln.startswith(key + ":")) / 1024

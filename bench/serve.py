@@ -83,11 +83,13 @@ def add_follow_ups(db: Path, path: Path, story_ids: list[str], n: int) -> int:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     step = max(1, len(lines) // max(1, len(follow)))
     out: list[str] = []
+    k = 0  # follow-ups placed so far
     for i, line in enumerate(lines):
-        if i % step == 0 and len(out) - i < len(follow):
-            out.append(follow[len(out) - i])
+        if i % step == 0 and k < len(follow):
+            out.append(follow[k])
+            k += 1
         out.append(line)
-    out.extend(follow[len(out) - len(lines):])
+    out.extend(follow[k:])
     path.write_text("".join(out), encoding="utf-8")
     return len(follow)
 
