@@ -127,9 +127,24 @@ def by(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
 def runs(spark: Any, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("runs")
     s = settings_for(tmp)
-    run_local([str(corpus)], str(tmp / "local"), s)
-    SparkBatch(spark, s, partitions=4, ingested_at=FIXED_TIME).run([str(corpus)], str(tmp / "spark"))
+    REPORTS["local"] = run_local([str(corpus)], str(tmp / "local"), s, on_stage=STAGES["local"].append)
+    REPORTS["spark"] = SparkBatch(spark, s, partitions=4, ingested_at=FIXED_TIME, on_stage=STAGES["spark"].append).run(
+        [str(corpus)], str(tmp / "spark"))
     return {"local": tmp / "local", "spark": tmp / "spark"}
+
+
+STAGES: dict[str, list[str]] = {"local": [], "spark": []}  # what each engine said it was doing, in order
+REPORTS: dict[str, Any] = {}
+
+
+def test_each_engine_says_which_stage_runs_and_times_each(runs: dict[str, Path]) -> None:
+    assert STAGES["local"] == ["ingest", "reclean", "copies", "stories", "write"]
+    assert STAGES["spark"] == ["list", "parse+clean", "resolve", "templates", "fingerprints", "candidates", "verify",
+                               "groups", "stories", "write"]
+    for engine, stages in STAGES.items():
+        seconds = REPORTS[engine].as_dict()["seconds"]
+        assert list(seconds) == stages + ["total"]
+        assert sum(seconds[k] for k in stages) <= seconds["total"] + 0.01
 
 
 def test_clean_text_is_the_local_recleaned_text(runs: dict[str, Path]) -> None:

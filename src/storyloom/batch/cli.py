@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -60,19 +61,27 @@ def batch(obj: "Ctx", inputs: tuple[str, ...], out_dir: str, engine: str, master
     """
     settings = obj.settings
     try:
-        if engine == "local":
-            from storyloom.batch.local import run_local
+        with err.status(f"batch ({engine}): starting…") as status:
+            started = time.monotonic()
 
-            report = run_local(inputs, out_dir, settings, story_embeddings=story_embeddings)
-        else:
-            from storyloom.batch.spark import run_spark, spark_session
+            def on_stage(stage: str) -> None:  # the stage running now, and when in the run it began
+                status.update(f"batch ({engine}) → {escape(out_dir)}: [bold]{escape(stage)}[/]… "
+                              f"(began {time.monotonic() - started:,.0f} s into the run)")
 
-            spark = spark_session(master, _parse_conf(confs))
-            try:
-                report = run_spark(list(inputs), out_dir, settings, spark=spark, partitions=partitions,
-                                   story_embeddings=story_embeddings, block_days=story_block_days)
-            finally:
-                spark.stop()
+            if engine == "local":
+                from storyloom.batch.local import run_local
+
+                report = run_local(inputs, out_dir, settings, story_embeddings=story_embeddings, on_stage=on_stage)
+            else:
+                from storyloom.batch.spark import run_spark, spark_session
+
+                spark = spark_session(master, _parse_conf(confs))
+                try:
+                    report = run_spark(list(inputs), out_dir, settings, spark=spark, partitions=partitions,
+                                       story_embeddings=story_embeddings, block_days=story_block_days,
+                                       on_stage=on_stage)
+                finally:
+                    spark.stop()
     except StoryloomError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_errors(out_dir)

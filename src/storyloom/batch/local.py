@@ -13,11 +13,12 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from storyloom.batch import stages
+from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
 from storyloom.batch.tables import MANIFEST, TABLES, arrow_schema, columns
 from storyloom.errors import BadInput, Skipped
 from storyloom.settings import Settings
@@ -52,17 +53,15 @@ def iter_batch_inputs(inputs: Iterable[str], settings: Settings) -> Iterator[Any
 
 
 def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embeddings: bool = False,
-              keep_db: str | None = None) -> Any:
+              keep_db: str | None = None, on_stage: Callable[[str], None] | None = None) -> BatchReport:
     """Run the local pipeline over ``inputs`` into a scratch store and write the batch tables to ``out``."""
-    from storyloom.batch.spark import BatchReport
     from storyloom.copies import find_copies
     from storyloom.pipeline import ingest_items, reclean
     from storyloom.stories import build_stories
     from storyloom.store import Store
 
     bs = stages.batch_settings(settings, story_embeddings)
-    report = BatchReport("local")
-    report.notes.append("translated copies are not detected in batch runs (Settings.translations=False)")
+    report = BatchReport("local", notes=[NO_TRANSLATIONS], on_stage=on_stage)
     total = time.perf_counter()
     errors: list[dict[str, Any]] = []
 
@@ -76,27 +75,22 @@ def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embe
     db = keep_db or str(Path(folder) / "batch.db")
     try:
         with Store(db) as store:
-            t = time.perf_counter()
-            ing = ingest_items(watched(iter_batch_inputs(inputs, bs)), store, bs)
-            report.seconds["ingest"] = time.perf_counter() - t
+            with report.timed("ingest"):
+                ing = ingest_items(watched(iter_batch_inputs(inputs, bs)), store, bs)
             errors += [stages.error_row(loc, why, "failed") for loc, why in ing.errors]
-            t = time.perf_counter()
-            reclean(store, bs)
-            report.seconds["reclean"] = time.perf_counter() - t
-            t = time.perf_counter()
-            cr = find_copies(store, bs)
-            report.seconds["copies"] = time.perf_counter() - t
-            t = time.perf_counter()
-            sr = build_stories(store, bs)
-            report.seconds["stories"] = time.perf_counter() - t
+            with report.timed("reclean"):
+                reclean(store, bs)
+            with report.timed("copies"):
+                cr = find_copies(store, bs)
+            with report.timed("stories"):
+                sr = build_stories(store, bs)
             report.counts.update({k: int(v) for k, v in ing.counts.items()})
             report.counts.update({"articles": ing.stored, "copy_links": sum(cr.links.values()),
                                   "candidate_pairs": cr.candidates, "capped_buckets": cr.capped_buckets,
                                   "stories": sr.opened - sr.merges})
-            t = time.perf_counter()
-            write_local_tables(store, errors, out, {"engine": "local", "counts": report.counts, "notes": report.notes,
-                                                   "settings": {k: v for k, v in vars(bs).items() if k != "api_token"}})
-            report.seconds["write"] = time.perf_counter() - t
+            with report.timed("write"):
+                write_local_tables(store, errors, out, {"engine": "local", "counts": report.counts, "notes": report.notes,
+                                                       "settings": {k: v for k, v in vars(bs).items() if k != "api_token"}})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report.seconds["total"] = time.perf_counter() - total

@@ -232,14 +232,10 @@ def reclean_row(row: dict[str, Any], size: int, counts: dict[str, int], settings
 
 def fingerprint(aid: str, text: str) -> dict[str, Any]:
     """Exact key, MinHash sketch, LSH band keys and sentence keys of one text (as the copies stage stores)."""
-    from storyloom.copies.fingerprint import SKETCH_VERSION, band_keys, sentence_keys, sketch
-    from storyloom.copies.verify import TextPrint
+    from storyloom.copies import fingerprint as local_fingerprint
 
-    tp = TextPrint.of(text)
-    sig = sketch(tp.shingles)
-    return {"article_id": aid, "version": SKETCH_VERSION, "exact": tp.exact, "n_words": tp.n_words,
-            "sketch": sig.astype("<u4").tobytes(), "bands": band_keys(sig) if tp.shingles else [],
-            "skeys": sentence_keys(text), "has_shingles": bool(tp.shingles)}
+    tp, fp = local_fingerprint(aid, text)
+    return {**fp._asdict(), "has_shingles": bool(tp.shingles)}
 
 
 class PrintCache:
@@ -260,13 +256,13 @@ class PrintCache:
 
 def verify_pair(cache: PrintCache, a: str, text_a: str, b: str, text_b: str) -> dict[str, Any] | None:
     """The copy link between two articles (a < b), decided on the real texts, or None."""
-    from storyloom.copies import _link_record
+    from storyloom.copies import link_record
     from storyloom.copies.verify import verify
 
     v = verify(cache.get(a, text_a), cache.get(b, text_b))
     if v is None:
         return None
-    link = _link_record(a, b, v)
+    link = link_record(a, b, v)
     return {**link, "details": _json(link["details"]), "evidence": _json(link["evidence"])}
 
 

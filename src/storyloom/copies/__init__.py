@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from storyloom.copies.fingerprint import SKETCH_VERSION, band_keys, sentence_keys, sketch
 from storyloom.copies.verify import TextPrint, verify
@@ -82,7 +82,37 @@ def _regroup(store: Store, ids: list[str]) -> None:
     sql.save_groups(store, {m: group_id_for(mem) for mem in components.values() for m in mem})
 
 
-def _link_record(a: str, b: str, v: Any) -> dict[str, Any]:
+class Prints(NamedTuple):
+    """What the stage keeps of one text to find its copies (a ``copy_prints`` row), local or on Spark."""
+
+    article_id: str
+    version: str
+    exact: str
+    n_words: int
+    sketch: bytes
+    bands: list[int]
+    skeys: list[int]
+
+
+def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
+    """The text's print (for verification) and what is stored of it: exact key, MinHash sketch, LSH band keys
+    (none for a text too short to shingle), sentence keys."""
+    tp = TextPrint.of(text)
+    sig = sketch(tp.shingles)
+    return tp, Prints(aid, SKETCH_VERSION, tp.exact, tp.n_words, sig.astype("<u4").tobytes(),
+                      band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences))
+
+
+FEW_SENTENCE_KEYS = 3  # an article with this many sentence keys or fewer is a candidate on one shared sentence
+
+
+def sentences_needed(n_keys: int) -> int:
+    """Shared sentence keys that make a candidate, for an article with ``n_keys`` of them (two, unless few)."""
+    return 1 if n_keys <= FEW_SENTENCE_KEYS else 2
+
+
+def link_record(a: str, b: str, v: Any) -> dict[str, Any]:
+    """A verified pair as a ``copy_links`` row (details and evidence still Python objects)."""
     return {
         "a": a, "b": b, "kind": v.kind, "score": v.score, "direction": v.direction,
         "details": {"jaccard": v.jaccard, "containment_a": v.containment_a, "containment_b": v.containment_b},
@@ -103,11 +133,8 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     saved, anchor_rows = [], []
     for aid in ids:
         text = rows[aid]["text"] if aid in rows else ""
-        tp = TextPrint.of(text)
-        prints[aid] = tp
-        sig = sketch(tp.shingles)
-        saved.append((aid, SKETCH_VERSION, tp.exact, tp.n_words, sig.astype("<u4").tobytes(),
-                      band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences)))
+        prints[aid], fp = fingerprint(aid, text)
+        saved.append(fp)
         if settings.translations and aid in rows:
             anchor_rows.append((aid, anchor_keys(list(TransPrint.of(text, rows[aid]["language"]).anchors))))
     with store.transaction():
@@ -122,7 +149,7 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
         by_band, over_b = sql.keyed_candidates(store, "copy_bands", "band", bands, aid, settings.copy_bucket_cap)
         by_sent, over_s = sql.keyed_candidates(store, "copy_sentences", "skey", skeys, aid, settings.copy_bucket_cap)
         cands |= set(by_band)
-        need = 1 if len(skeys) <= 3 else 2
+        need = sentences_needed(len(skeys))
         cands |= {c for c, n in by_sent.items() if n >= need}
         if over_b or over_s:
             report.capped_buckets += len(over_b) + len(over_s)
@@ -141,7 +168,7 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
                 continue
             v = verify(prints[a], prints[b])
             if v is not None:
-                links.append(_link_record(a, b, v))
+                links.append(link_record(a, b, v))
                 report.links[v.kind] = report.links.get(v.kind, 0) + 1
     if settings.translations:
         try:

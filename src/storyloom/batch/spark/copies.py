@@ -1,0 +1,120 @@
+"""Copies on Spark: fingerprints, candidate pairs by self-joins on band and sentence keys, verification on the
+real texts, and copy groups as connected components (iterative min-label propagation with pointer jumping, in
+DataFrames: GraphFrames needs a JVM package from a Maven repository, which this project cannot fetch)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from storyloom.batch import stages
+from storyloom.batch.tables import TABLES, ddl
+from storyloom.copies import FEW_SENTENCE_KEYS
+
+if TYPE_CHECKING:
+    from storyloom.batch.spark.job import SparkBatch
+
+
+def fingerprints(job: SparkBatch, articles: Any) -> Any:
+    """Exact key, MinHash sketch, band keys and sentence keys of every article (the local stage's prints)."""
+    hook = job.hook
+    schema = ddl("copy_prints") + ", `has_shingles` boolean"
+    cols = [c.split("`")[1] for c in schema.split(", ")]
+
+    def run(pid: int, rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
+        if hook is not None:
+            hook("fingerprints", pid)
+        for r in rows:
+            fp = stages.fingerprint(r.id, r.text)
+            yield tuple(fp[c] for c in cols)
+
+    return job.spark.createDataFrame(articles.select("id", "text").rdd.mapPartitionsWithIndex(run), schema)
+
+
+def candidates(job: SparkBatch, prints: Any) -> Any:
+    """Pairs (a < b) sharing a band key or enough sentence keys in buckets within the cap, or an exact key."""
+    from pyspark.sql import functions as F
+
+    cap = job.settings.copy_bucket_cap
+
+    def pairs(keys: Any, key: str) -> Any:
+        sizes = keys.groupBy(key).agg(F.count("*").alias("_size"))
+        usable = keys.join(sizes.filter((F.col("_size") >= 2) & (F.col("_size") <= cap)).select(key), key)
+        x, y = usable.alias("x"), usable.alias("y")
+        return x.join(y, key).filter(F.col("x.id") < F.col("y.id"))
+
+    bands = prints.select(F.col("article_id").alias("id"), F.explode("bands").alias("band"))
+    by_band = pairs(bands, "band").select(F.col("x.id").alias("a"), F.col("y.id").alias("b"))
+    sents = prints.select(F.col("article_id").alias("id"), F.explode("skeys").alias("skey"),
+                          F.size("skeys").alias("nk"))
+    shared = (pairs(sents, "skey").groupBy(F.col("x.id").alias("a"), F.col("y.id").alias("b"))
+              .agg(F.count("*").alias("shared"), F.first("x.nk").alias("na"), F.first("y.nk").alias("nb")))
+
+    def need(n: Any) -> Any:  # storyloom.copies.sentences_needed, as a column
+        return F.when(n <= FEW_SENTENCE_KEYS, 1).otherwise(2)
+
+    by_sent = shared.filter((F.col("shared") >= need(F.col("na"))) | (F.col("shared") >= need(F.col("nb")))).select("a", "b")
+    exact = prints.filter("has_shingles").select(F.col("article_id").alias("id"), "exact")
+    esize = exact.groupBy("exact").agg(F.count("*").alias("_size"), F.min("id").alias("_min"))
+    ex = exact.join(esize.filter(F.col("_size") >= 2), "exact")
+    small = ex.filter(F.col("_size") <= cap)
+    x, y = small.alias("x"), small.alias("y")
+    by_exact = x.join(y, "exact").filter(F.col("x.id") < F.col("y.id")).select(F.col("x.id").alias("a"), F.col("y.id").alias("b"))
+    star = ex.filter((F.col("_size") > cap) & (F.col("id") != F.col("_min"))).select(F.col("_min").alias("a"), F.col("id").alias("b"))
+    over = (sents.select(F.col("skey").alias("key")).unionByName(bands.select(F.col("band").alias("key")))
+            .groupBy("key").count().filter(F.col("count") > cap))
+    job.report.counts["capped_buckets"] = over.count()  # skipped, as the local stage skips (and logs) them
+    return by_band.unionByName(by_sent).unionByName(by_exact).unionByName(star).distinct()
+
+
+def verify(job: SparkBatch, pairs: Any, articles: Any) -> Any:
+    """The copy links: every candidate pair decided on its two real texts, partitioned by ``a`` so a task
+    meets the same text again and again (its print is cached)."""
+    from pyspark.sql import functions as F
+
+    texts = articles.select("id", "text")
+    joined = (pairs.join(texts.select(F.col("id").alias("a"), F.col("text").alias("ta")), "a")
+              .join(texts.select(F.col("id").alias("b"), F.col("text").alias("tb")), "b")
+              .repartition(job.n, "a").sortWithinPartitions("a", "b"))
+    hook = job.hook
+    cols = [n for n, _ in TABLES["copy_links"]]
+
+    def run(pid: int, rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
+        if hook is not None:
+            hook("verify", pid)
+        cache = stages.PrintCache()
+        for r in rows:
+            link = stages.verify_pair(cache, r.a, r.ta, r.b, r.tb)
+            if link is not None:
+                yield tuple(link[c] for c in cols)
+
+    return job.spark.createDataFrame(joined.rdd.mapPartitionsWithIndex(run), ddl("copy_links"))
+
+
+def components(job: SparkBatch, links: Any, articles: Any) -> Any:
+    """Copy groups: connected components of the links by min-label propagation with pointer jumping."""
+    from pyspark.sql import functions as F
+
+    if job.report.counts.get("copy_links") == 0:
+        job.report.counts["component_rounds"] = 0
+        return articles.select(F.col("id").alias("article_id"), F.concat(F.lit("g"), F.col("id")).alias("group_id"))
+    edges = links.select(F.col("a").alias("src"), F.col("b").alias("dst"))
+    both = job.keep(edges.unionByName(edges.select(F.col("dst").alias("src"), F.col("src").alias("dst"))))
+    labels = both.groupBy(F.col("src").alias("v")).agg(F.least(F.min("dst"), F.first("src")).alias("l"))
+    labels = labels.localCheckpoint()
+    rounds = 0
+    while True:
+        rounds += 1
+        sent = both.join(labels.withColumnRenamed("v", "src"), "src").select(F.col("dst").alias("v"), "l")
+        new = labels.unionByName(sent).groupBy("v").agg(F.min("l").alias("l"))
+        hop = new.select(F.col("v").alias("l"), F.col("l").alias("ll"))
+        new = new.join(hop, "l", "left").select("v", F.least("l", F.coalesce("ll", "l")).alias("l"))
+        new = new.localCheckpoint()
+        changed = new.join(labels.withColumnRenamed("l", "old"), "v").filter(F.col("l") != F.col("old")).count()
+        labels = new
+        if changed == 0 or rounds > 100:
+            break
+    job.report.counts["component_rounds"] = rounds
+    return (articles.select(F.col("id").alias("article_id"))
+            .join(labels.withColumnRenamed("v", "article_id"), "article_id", "left")
+            .select("article_id", F.concat(F.lit("g"), F.coalesce("l", "article_id")).alias("group_id")))

@@ -1,0 +1,49 @@
+"""The SparkSession a batch run uses, and how it names local and remote paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from storyloom.errors import StoryloomError
+
+
+def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None, app: str = "storyloom-batch") -> Any:
+    """A SparkSession bound to 127.0.0.1 whose Python workers run this interpreter (when local)."""
+    if master.startswith("local"):
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise StoryloomError("the Spark engine needs PySpark: pip install 'storyloom[spark]'") from exc
+    settings = {
+        "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.enabled": "false",
+        "spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "8",
+        "spark.python.worker.reuse": "true", "spark.sql.execution.arrow.pyspark.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    settings.update(conf or {})
+    builder = SparkSession.builder.master(master).appName(app)
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+def is_local(path: str) -> bool:
+    """A plain path (no scheme): resolved against the working directory, as the local pipeline does."""
+    return "://" not in path and not path.startswith("file:")
+
+
+def hadoop_uri(path: str) -> str:
+    """``path`` as Hadoop's FileSystem names it (a local path becomes an absolute ``file://`` URI)."""
+    return "file://" + str(Path(path).resolve()) if is_local(path) else path
+
+
+def same_uri(uri: str) -> str:
+    """One spelling of a URI whether Spark wrote ``file:/x`` or ``file:///x``, %-escaped or not."""
+    return unquote(uri).replace("file:///", "file:/")
