@@ -12,18 +12,11 @@ Stages, each calling the same functions as the local run (through :mod:`storyloo
    (template group, line key), and the articles that have a common-enough line cleaned again with the
    counts (their own line left out): the local pipeline's *re-cleaned* result (``storyloom clean``);
 3. **fingerprints** — exact key, MinHash sketch, band keys, sentence keys;
-4. **candidates** — self-joins on band key, sentence key and exact key, buckets larger than
-   ``Settings.copy_bucket_cap`` skipped; **verify** on the real texts; **groups** by connected components
-   (iterative min-label propagation with pointer jumping, in DataFrames: GraphFrames needs a JVM package
-   from a Maven repository, which this project cannot fetch), ids ``"g" + min(member id)``;
-5. **stories** — articles sorted by (time, input order) and cut into *segments* wherever two consecutive
-   articles are more than 2 × ``story_window_days`` apart (no story can reach across such a gap); segments
-   sharing a copy group form one *block*; each block runs :func:`storyloom.stories.build_stories` in a
-   scratch store on an executor, segment by segment, starting each segment from the exact document
-   frequencies of everything before it (a Spark aggregation).  This is the local rebuild's result.
-   Limitation: one block runs on one executor, and a continuous news stream is one block.  With
-   ``block_days`` the segments are also cut at calendar windows of that many days and every window is its
-   own block (IDF still exact): parallel, but a story is not continued across a cut — approximate.
+4. **candidates** — self-joins on band key, sentence key and exact key (buckets over ``copy_bucket_cap``
+   skipped); **verify** on the real texts; **groups** by connected components (see :mod:`.copies`), ids
+   ``"g" + min(member id)``;
+5. **stories** — the local online clustering, run on executors block by block, exact by default,
+   approximate and parallel with ``block_days`` (see :mod:`.stories`).
 
 Outputs are Parquet tables (:mod:`storyloom.batch.tables`), swapped into place at the end of the run.
 
