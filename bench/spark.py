@@ -163,7 +163,7 @@ def main() -> None:
     try:
         t = time.perf_counter()
         spark = spark_session(args.master, {"spark.ui.enabled": "true", "spark.ui.port": "4077",
-                                            "spark.driver.memory": "4g", "spark.ui.retainedStages": "10000",
+                                            "spark.ui.retainedStages": "10000",
                                             "spark.ui.retainedJobs": "10000", "spark.sql.ui.retainedExecutions": "10"})
         session_s = time.perf_counter() - t
         for n in args.n:

@@ -37,9 +37,14 @@ def candidates(job: SparkBatch, prints: Any) -> Any:
 
     cap = job.settings.copy_bucket_cap
 
+    capped = 0
+
     def pairs(keys: Any, key: str) -> Any:
-        sizes = keys.groupBy(key).agg(F.count("*").alias("_size"))
-        usable = keys.join(sizes.filter((F.col("_size") >= 2) & (F.col("_size") <= cap)).select(key), key)
+        nonlocal capped
+        sizes = keys.groupBy(key).agg(F.count("*").alias("_size")).filter(F.col("_size") >= 2)
+        sizes = job.keep(sizes)  # read twice: the buckets over the cap are counted, those within it joined
+        capped += sizes.filter(F.col("_size") > cap).count()  # skipped, as the local stage skips (and logs) them
+        usable = keys.join(sizes.filter(F.col("_size") <= cap).select(key), key)
         x, y = usable.alias("x"), usable.alias("y")
         return x.join(y, key).filter(F.col("x.id") < F.col("y.id"))
 
@@ -61,9 +66,7 @@ def candidates(job: SparkBatch, prints: Any) -> Any:
     x, y = small.alias("x"), small.alias("y")
     by_exact = x.join(y, "exact").filter(F.col("x.id") < F.col("y.id")).select(F.col("x.id").alias("a"), F.col("y.id").alias("b"))
     star = ex.filter((F.col("_size") > cap) & (F.col("id") != F.col("_min"))).select(F.col("_min").alias("a"), F.col("id").alias("b"))
-    over = (sents.select(F.col("skey").alias("key")).unionByName(bands.select(F.col("band").alias("key")))
-            .groupBy("key").count().filter(F.col("count") > cap))
-    job.report.counts["capped_buckets"] = over.count()  # skipped, as the local stage skips (and logs) them
+    job.report.counts["capped_buckets"] = capped  # band and sentence buckets, each counted once
     return by_band.unionByName(by_sent).unionByName(by_exact).unionByName(star).distinct()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from storyloom.batch import stages
 from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
 from storyloom.batch.spark import copies, stories
-from storyloom.batch.spark.inputs import list_inputs, parse
+from storyloom.batch.spark.inputs import InputFile, list_inputs, parse
 from storyloom.batch.spark.output import write_tables
 from storyloom.batch.spark.session import spark_session
 from storyloom.batch.tables import TABLES, ddl
@@ -29,6 +29,10 @@ DOC_COLUMNS = [
     "title", "text", "text_hash", "url", "canonical_url", "published", "date_flag", "outlet", "author", "language",
     "body", "meta", "template_group", "warnings", "line_keys", "removed",
 ]
+
+# what later stages read of an article (the articles table's columns, its removed spans, its input order)
+ARTICLE_COLUMNS = [c for c, _ in TABLES["articles"] if c != "ingested_at"] + ["removed", "ord_file", "ord_pos"]
+INPUT_BYTES_PER_PARTITION = 16 << 20  # ~7,000 articles of plain-text JSONL (~250k band and sentence keys), fewer of HTML
 
 
 def _doc_ddl() -> str:
@@ -50,6 +54,7 @@ class SparkBatch:
         self.job_prefix = job_prefix
         self.sc = spark.sparkContext
         self.settings = stages.batch_settings(settings, story_embeddings)
+        self.fixed_n = partitions is not None  # else: sized from the input once it is listed (see size_partitions)
         self.n = partitions or max(2, self.sc.defaultParallelism * 2)
         self.ingested_at = ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.hook = hook
@@ -68,13 +73,28 @@ class SparkBatch:
         self.sc.setJobGroup(self.job_prefix + name, f"storyloom batch: {name}")
         return self.report.timed(name)
 
-    def keep(self, df: Any) -> Any:
-        """Persist a DataFrame a later stage reads again (released at the end of the run)."""
+    def keep(self, df: Any, *, disk: bool = False) -> Any:
+        """Persist a DataFrame a later stage reads again (released at the end of the run).
+
+        ``disk``: the frames that carry article text or raw bytes live on local disk only.  Kept in memory they
+        fill the executor's heap, which the shuffles' hash aggregations then cannot get (a 100k-article run on
+        ``local[2]`` with a 4 GB driver failed that way); read back from disk they cost little next to the
+        Python stages that consume them, and the OS page cache keeps recent ones in RAM anyway."""
         from pyspark import StorageLevel
 
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        df = df.persist(StorageLevel.DISK_ONLY if disk else StorageLevel.MEMORY_AND_DISK)
         self._cached.append(df)
         return df
+
+    def size_partitions(self, files: list[InputFile]) -> None:
+        """Partitions by input size (one per ``INPUT_BYTES_PER_PARTITION``), never fewer than 2 × the cores: a
+        task's share of a shuffle then stays about the same whatever the corpus (with a fixed count it grows
+        with the corpus until a task's aggregation no longer fits its memory).  Adaptive execution still
+        coalesces small shuffle partitions."""
+        if not self.fixed_n:
+            size = sum(f.size for f in files)
+            self.n = max(self.n, -(-size // INPUT_BYTES_PER_PARTITION))
+        self.spark.conf.set("spark.sql.shuffle.partitions", str(self.n))
 
     def _release(self) -> None:
         for df in self._cached:
@@ -118,7 +138,7 @@ class SparkBatch:
             F.when(F.col("url").isNull(), F.lit(None)).otherwise(
                 F.last(F.when(F.col("is_article"), F.col("id")), ignorenulls=True).over(prior)))
         firsts = firsts.withColumn("sighted_as", F.when(F.col("is_article"), F.col("id")).otherwise(F.col("previous_id")))
-        firsts = self.keep(firsts)
+        firsts = self.keep(firsts, disk=True)
         articles = firsts.filter("is_article").withColumn(
             "counted", F.col("previous_id").isNull() & F.col("template_group").isNotNull())
         sightings = firsts.select(F.col("sighted_as").alias("article_id"), "location", "blob").unionByName(
@@ -166,7 +186,7 @@ class SparkBatch:
                 yield tuple(out.get(c) for c in cols)
 
         again = self.spark.createDataFrame(todo.rdd.mapPartitionsWithIndex(run), plain.schema)
-        return plain.unionByName(again)
+        return plain.unionByName(again).select(*ARTICLE_COLUMNS)
 
     # -- the whole run ----------------------------------------------------------------------------
 
@@ -175,11 +195,11 @@ class SparkBatch:
 
         total = time.perf_counter()
         try:
-            self.spark.conf.set("spark.sql.shuffle.partitions", str(self.n))
             with self.stage("list"):
                 files, walk_errors = list_inputs(self.spark, inputs)
+                self.size_partitions(files)
             with self.stage("parse+clean"):
-                docs = self.keep(self.clean(parse(self, files)))
+                docs = self.keep(self.clean(parse(self, files)), disk=True)
                 self.report.counts["items"] = docs.count()
             with self.stage("resolve"):
                 articles, sightings, errors = self.resolve(docs)
@@ -187,10 +207,10 @@ class SparkBatch:
                     errors = errors.unionByName(self.spark.createDataFrame(
                         [(e["location"], e["reason"], e["status"]) for e in walk_errors], ddl("errors")))
             with self.stage("templates"):
-                articles = self.keep(self.templates(articles))
+                articles = self.keep(self.templates(articles), disk=True)
                 self.report.counts["articles"] = articles.count()
             with self.stage("fingerprints"):
-                prints = self.keep(copies.fingerprints(self, articles))
+                prints = self.keep(copies.fingerprints(self, articles), disk=True)
                 prints.count()
             with self.stage("candidates"):
                 pairs = self.keep(copies.candidates(self, prints))

@@ -27,11 +27,26 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None, 
         "spark.python.worker.reuse": "true", "spark.sql.execution.arrow.pyspark.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
+    if master.startswith("local"):
+        settings["spark.driver.memory"] = local_driver_memory()
     settings.update(conf or {})
     builder = SparkSession.builder.master(master).appName(app)
     for k, v in settings.items():
         builder = builder.config(k, v)
     return builder.getOrCreate()
+
+
+def local_driver_memory() -> str:
+    """The heap of a local-mode Spark (driver and executor are one JVM): a quarter of the machine's RAM, 1–16 GB.
+
+    Spark's default, 1 GB, is too little for its shuffles beside the Python workers past a few thousand
+    articles; a quarter leaves the rest to the Python workers (one per core) and the OS page cache that the
+    disk-persisted frames are read back through.  ``--conf spark.driver.memory=…`` overrides it."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every platform names these
+        return "2g"
+    return f"{min(16, max(1, ram // 4 >> 30))}g"
 
 
 def is_local(path: str) -> bool:
