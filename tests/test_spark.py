@@ -22,7 +22,9 @@ if shutil.which("java") is None:  # pragma: no cover
     pytest.skip("no Java runtime on PATH: Spark needs Java 17", allow_module_level=True)
 
 from storyloom.batch.local import read_table, run_local  # noqa: E402
-from storyloom.batch.spark import SparkBatch, spark_session  # noqa: E402
+from storyloom.batch.spark import SparkBatch, list_inputs, spark_session  # noqa: E402
+from storyloom.batch.spark import job as spark_job  # noqa: E402
+from storyloom.batch.spark.session import local_driver_memory  # noqa: E402
 from storyloom.ingest.files import split_headline  # noqa: E402
 from storyloom.settings import Settings  # noqa: E402
 from storyloom.stories import agreement  # noqa: E402
@@ -235,7 +237,8 @@ def tables_of(out: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {t: sorted(tuple(str(r[c]) for c in sorted(r)) for r in read_table(out, t)) for t in TABLES}
 
 
-def test_bad_records_and_failing_tasks_lose_nothing_and_reruns_are_idempotent(spark: Any, tmp_path: Path) -> None:
+def test_bad_records_and_failing_tasks_lose_nothing_and_reruns_are_idempotent(
+        spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = faulty_folder(tmp_path / "in")
     flags = tmp_path / "flags"
     flags.mkdir()
@@ -266,8 +269,13 @@ def test_bad_records_and_failing_tasks_lose_nothing_and_reruns_are_idempotent(sp
     assert "no article body" in reasons[str(folder / "d.parquet") + "#3"]
     assert faulty.counts["articles"] == len(locations) > 40
 
-    again = SparkBatch(spark, s, partitions=3, ingested_at=FIXED_TIME).run([str(folder)], str(out))
-    assert tables_of(out) == first  # the same output, tasks failing or not, first run or second
+    # the re-run sizes its partitions from the input (here about 12 of them: more than the first run's 3)
+    size = sum(f.size for f in list_inputs(spark, [str(folder)])[0])
+    monkeypatch.setattr(spark_job, "INPUT_BYTES_PER_PARTITION", size // 12 + 1)
+    rerun = SparkBatch(spark, s, ingested_at=FIXED_TIME)
+    again = rerun.run([str(folder)], str(out))
+    assert rerun.n == 12 > 2 * spark.sparkContext.defaultParallelism
+    assert tables_of(out) == first  # the same output, tasks failing or not, any partitions, first run or second
     assert again.counts == faulty.counts
     assert not [p for p in out.iterdir() if p.name.startswith(("_staging-", "_old-"))]
 
@@ -330,3 +338,10 @@ def test_batch_command_local_engine(tmp_path: Path) -> None:
     assert report["counts"]["articles"] == 8 and report["counts"]["failed"] == 1
     assert "in.jsonl:9: malformed JSON" in res.stderr.replace("\n", "")
     assert len(read_table(tmp_path / "out", "story_members")) == 8
+
+
+def test_a_local_session_gets_more_heap_than_sparks_default(spark: Any) -> None:
+    # Spark's own 1 GB heap fails a 100k-article run's shuffles; the session carries storyloom's default
+    memory = local_driver_memory()
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == memory
+    assert 1 <= int(memory.removesuffix("g")) <= 16
