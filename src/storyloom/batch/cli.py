@@ -42,7 +42,7 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--engine", type=click.Choice(["spark", "local"]), default="spark", show_default=True,
               help="spark: PySpark (pip install 'storyloom[spark]'); local: the local pipeline, same tables.")
 @click.option("--master", default="local[2]", show_default=True, help="Spark master URL.")
-@click.option("--partitions", type=int, help="Partitions per stage (default: 2 × the cores Spark has).")
+@click.option("--partitions", type=int, help="Partitions per stage (default: one per 16 MB of input, at least 2 × the cores Spark has).")
 @click.option("--conf", "confs", multiple=True, metavar="KEY=VALUE", help="A Spark setting (repeatable).")
 @click.option("--story-embeddings/--no-story-embeddings", default=False, show_default=True,
               help="Use the multilingual embedder in story scores (slower; needs the model on every executor).")
