@@ -340,8 +340,8 @@ def test_batch_command_local_engine(tmp_path: Path) -> None:
     assert len(read_table(tmp_path / "out", "story_members")) == 8
 
 
-def test_a_local_session_gets_more_heap_than_sparks_default(spark: Any) -> None:
-    # Spark's own 1 GB heap fails a 100k-article run's shuffles; the session carries storyloom's default
+def test_a_local_session_sizes_its_heap_from_the_ram(spark: Any) -> None:
+    # Spark's own 1 GB heap fails a 100k-article run's shuffles; the session carries a quarter of the RAM
     memory = local_driver_memory()
     assert spark.sparkContext.getConf().get("spark.driver.memory") == memory
     assert 1 <= int(memory.removesuffix("g")) <= 16
