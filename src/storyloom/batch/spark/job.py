@@ -76,10 +76,11 @@ class SparkBatch:
     def keep(self, df: Any, *, disk: bool = False) -> Any:
         """Persist a DataFrame a later stage reads again (released at the end of the run).
 
-        ``disk``: the frames that carry article text or raw bytes live on local disk only.  Kept in memory they
-        fill the executor's heap, which the shuffles' hash aggregations then cannot get (a 100k-article run on
-        ``local[2]`` with a 4 GB driver failed that way); read back from disk they cost little next to the
-        Python stages that consume them, and the OS page cache keeps recent ones in RAM anyway."""
+        ``disk``: the large per-article frames (documents with raw bytes, articles with their text, their prints)
+        live on local disk only.  Kept in memory they fill the executor's heap, which the shuffles' hash
+        aggregations then cannot get (a 100k-article run on ``local[2]`` with a 4 GB driver failed that way); read
+        back from disk they cost little next to the Python stages that consume them, and the OS page cache keeps
+        recent ones in RAM anyway."""
         from pyspark import StorageLevel
 
         df = df.persist(StorageLevel.DISK_ONLY if disk else StorageLevel.MEMORY_AND_DISK)

@@ -143,7 +143,7 @@ def stories(job: SparkBatch, articles: Any, groups: Any) -> tuple[Any, Any, Any,
     base = job.keep(articles.select("id", "title", "text", "published", "date_flag", "outlet", "language", "ord_file",
                                     "ord_pos")
                     .join(groups.withColumnRenamed("article_id", "id"), "id")
-                    .withColumn("tkey", F.coalesce("published", F.lit(job.ingested_at))))
+                    .withColumn("tkey", F.coalesce("published", F.lit(job.ingested_at))), disk=True)
     placed = place(job, base)
     merged, any_merged = blocks(job, placed, base)
     priors, seg_terms = prior_frequencies(job, base, placed)
