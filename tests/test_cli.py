@@ -68,4 +68,4 @@ def test_bad_settings_file_is_one_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "storyloom.toml"
     cfg.write_text("batch_sise = 3\n")
     r = CliRunner().invoke(cli, ["--config", str(cfg), "stats"])
-    assert r.exit_code != 0 and "unknown settings batch_sise" in r.stderr
+    assert r.exit_code != 0 and "unknown setting 'batch_sise'" in r.stderr

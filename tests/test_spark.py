@@ -289,8 +289,8 @@ def test_bad_records_and_failing_tasks_lose_nothing_and_reruns_are_idempotent(
 def test_load_into_the_store_serves_the_batch(runs: dict[str, Path], tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from storyloom.batch.cli import load
-    from storyloom.cli import Ctx
+    from storyloom.cli.batch import load
+    from storyloom.cli.common import Ctx
     from storyloom.store import Store
     from storyloom.store import copies as copies_sql
     from storyloom.store import stories as stories_sql
@@ -324,8 +324,8 @@ def test_load_into_the_store_serves_the_batch(runs: dict[str, Path], tmp_path: P
 def test_batch_command_local_engine(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from storyloom.batch.cli import batch
-    from storyloom.cli import Ctx
+    from storyloom.cli.batch import batch
+    from storyloom.cli.common import Ctx
 
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(json.dumps(r) for r in wire_records()[:8]) + "\n{oops\n", encoding="utf-8")

@@ -43,7 +43,7 @@ def test_reingest_adds_nothing(tmp_path: Path, settings: Settings, store: Store)
     third = ingest([str(tmp_path / "copy.txt")], store, settings)
     assert third.counts == {"duplicate": 1}
     art = get_article(store, first.added_ids[0])
-    assert art is not None and len(art["sightings"]) == 2
+    assert art is not None and len(art.sightings) == 2
     assert fts_consistent(store)
 
 
@@ -53,10 +53,10 @@ def test_changed_page_becomes_linked_version(settings: Settings, store: Store) -
     r3 = ingest_items([page("https://ex.com/a", "corrected text")], store, settings)
     assert r1.counts == {"added": 1} and r2.counts == {"unchanged": 1} and r3.counts == {"version": 1}
     new = get_article(store, r3.added_ids[0])
-    assert new is not None and new["previous_id"] == r1.added_ids[0]
+    assert new is not None and new.previous_id == r1.added_ids[0]
     old = get_article(store, r1.added_ids[0])
-    assert old is not None and old["next_id"] == new["id"]
-    assert len(old["sightings"]) == 2  # the re-fetch with unchanged text is recorded, its raw bytes kept
+    assert old is not None and old.next_id == new.id
+    assert len(old.sightings) == 2  # the re-fetch with unchanged text is recorded, its raw bytes kept
     assert store.conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 3
 
 
@@ -65,7 +65,7 @@ def test_raw_bytes_kept_exactly(tmp_path: Path, settings: Settings, store: Store
     (tmp_path / "a.txt").write_bytes(data)
     rep = ingest([str(tmp_path / "a.txt")], store, settings)
     art = get_article(store, rep.added_ids[0])
-    assert art is not None and store.raw_bytes(art["blob"]) == data
+    assert art is not None and store.raw_bytes(art.blob) == data
 
 
 def test_migrations_are_numbered_and_recorded(store: Store) -> None:
@@ -120,23 +120,23 @@ def test_queries(settings: Settings, store: Store) -> None:
     items = [record_to_raw(r, str(r).encode(), "jsonl", f"t:{i}") for i, r in enumerate(recs)]
     ingest_items(items, store, settings)
     rows = list_articles(store, ArticleFilter())
-    assert [r["title"] for r in rows] == ["Élection présidentielle", "Flood in the valley", "No date here"]
-    assert [r["title"] for r in list_articles(store, ArticleFilter(outlet="a"))] == ["Flood in the valley", "No date here"]
-    assert [r["title"] for r in list_articles(store, ArticleFilter(language="fr"))] == ["Élection présidentielle"]
-    assert [r["title"] for r in list_articles(store, ArticleFilter(since="2024-03-02"))] == ["Élection présidentielle"]
-    assert [r["title"] for r in list_articles(store, ArticleFilter(until="2024-03-01"))] == ["Flood in the valley"]
+    assert [r.title for r in rows] == ["Élection présidentielle", "Flood in the valley", "No date here"]
+    assert [r.title for r in list_articles(store, ArticleFilter(outlet="a"))] == ["Flood in the valley", "No date here"]
+    assert [r.title for r in list_articles(store, ArticleFilter(language="fr"))] == ["Élection présidentielle"]
+    assert [r.title for r in list_articles(store, ArticleFilter(since="2024-03-02"))] == ["Élection présidentielle"]
+    assert [r.title for r in list_articles(store, ArticleFilter(until="2024-03-01"))] == ["Flood in the valley"]
     hits = search(store, "flood")
-    assert {h["title"] for h in hits} == {"Flood in the valley", "No date here"}
-    assert hits[0]["title"] == "Flood in the valley"  # headline matches weigh more
-    assert search(store, "electeurs")[0]["outlet"] == "B"  # diacritics folded
+    assert {h.title for h in hits} == {"Flood in the valley", "No date here"}
+    assert hits[0].title == "Flood in the valley"  # headline matches weigh more
+    assert search(store, "electeurs")[0].outlet == "B"  # diacritics folded
     # broken FTS5 syntax falls back to the plain words instead of raising
-    assert [h["title"] for h in search(store, 'river (burst')] == ["Flood in the valley"]
-    assert search(store, '"river burst"')[0]["title"] == "Flood in the valley"  # FTS5 phrase syntax works
+    assert [h.title for h in search(store, 'river (burst')] == ["Flood in the valley"]
+    assert search(store, '"river burst"')[0].title == "Flood in the valley"  # FTS5 phrase syntax works
     assert search(store, "") == []
-    art_id = rows[0]["id"]
+    art_id = rows[0].id
     assert resolve_id(store, art_id[:6]) == art_id and resolve_id(store, "zz") is None
     s = stats(store)
-    assert s["articles"] == 3 and s["undated"] == 1 and s["by_language"]["fr"] == 1
+    assert s.articles == 3 and s.undated == 1 and s.by_language["fr"] == 1
 
 
 @pytest.mark.parametrize("sort", ["recent", "size"])

@@ -182,6 +182,7 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
 
     from storyloom.clean.text import line_key
     from storyloom.ingest.rebuild import rebuild_raw
+    from storyloom.store.queries import removed_spans
     from storyloom.store.sqlite import decode_blob
 
     emit = on_event or (lambda kind, payload: None)
@@ -206,13 +207,11 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
                 rep.failed.append((row["id"], exc.reason))
                 emit("error", exc)
                 continue
-            old_spans = store.conn.execute(
-                "SELECT start, end, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (row["id"],)
-            ).fetchall()
+            old_spans = [(sp.start, sp.end, sp.rule) for sp in removed_spans(store, row["id"])]
             same = (
                 art.text == row["text"] and art.title == row["title"] and art.body == row["body"]
                 and json.loads(row["meta"]) == json.loads(json.dumps(art.meta, default=str))
-                and [tuple(r) for r in old_spans] == [(s.start, s.end, s.rule) for s in art.removed]
+                and old_spans == [(s.start, s.end, s.rule) for s in art.removed]
                 and (art.author, art.published, art.date_flag) == (row["author"], row["published"], row["date_flag"])
             )
             if not same:

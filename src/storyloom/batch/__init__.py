@@ -6,5 +6,5 @@
 * :mod:`storyloom.batch.report` — what a run reports (counts, seconds per stage, notes), either engine;
 * :mod:`storyloom.batch.tables` — the Parquet tables a run writes;
 * :mod:`storyloom.batch.loader` — ``storyloom load``: those tables into the SQLite store;
-* :mod:`storyloom.batch.cli` — the ``batch`` and ``load`` commands.
+The ``batch`` and ``load`` commands live with the other commands, in :mod:`storyloom.cli.batch`.
 """

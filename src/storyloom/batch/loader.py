@@ -46,7 +46,7 @@ def load_batch(out: str | Path, store: Store, on_table: Callable[[str, int], Non
     from storyloom.store import copies as copies_sql
     from storyloom.store import load as sql
     from storyloom.store import stories as stories_sql
-    from storyloom.store.sqlite import _now
+    from storyloom.timeparse import utc_now as _now
 
     manifest = read_manifest(out)
     seen_at = manifest.get("ingested_at") or _now()

@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from storyloom.canonical import canonical_json as _json
 from storyloom.errors import BadInput, Skipped
+from storyloom.timeparse import maybe_time
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 
@@ -33,12 +35,6 @@ def batch_settings(settings: Settings, story_embeddings: bool = False) -> Settin
     incremental stages off during ingest (the batch runs them once, over everything)."""
     return settings.with_overrides(translations=False, story_embeddings=story_embeddings,
                                    max_file_bytes=BATCH_FILE_CAP, run_copies=False, run_stories=False)
-
-
-def _json(value: object) -> str:
-    from storyloom.store.sqlite import _json as store_json
-
-    return store_json(value)
 
 
 # -- parse ----------------------------------------------------------------------------------------
@@ -270,15 +266,9 @@ def verify_pair(cache: PrintCache, a: str, text_a: str, b: str, text_b: str) -> 
 
 
 def parse_time(iso: str | None) -> float | None:
-    """Seconds since the epoch of a story time (the parse :func:`storyloom.stories.represent.hours_between` uses)."""
-    if not iso:
-        return None
-    s = iso.replace("Z", "+00:00")
-    try:
-        dt = datetime.fromisoformat(s if "T" in s else s + "T12:00:00+00:00")
-    except ValueError:
-        return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    """Seconds since the epoch of a story time, or None (the same rule as every stage: :mod:`storyloom.timeparse`)."""
+    dt = maybe_time(iso)
+    return dt.timestamp() if dt else None
 
 
 def story_terms(title: str, text: str) -> list[str]:

@@ -7,12 +7,17 @@ pooled connection in autocommit mode still sees every commit: each statement sta
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import queue
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import Request
 
 from storyloom.errors import StoreError
+from storyloom.serve.errors import ApiError
+from storyloom.serve.limits import PROGRESS_OPS, deadline_check
 from storyloom.store import Store
 
 
@@ -31,7 +36,8 @@ class ReadPool:
             return Store(self.path, readonly=True)
 
     def give(self, store: Store) -> None:
-        if store.conn.in_transaction:  # a handler left a transaction open: do not hand its snapshot on
+        store.set_interrupt(None)
+        if store.in_transaction:  # a handler left a transaction open: do not hand its snapshot on
             store.close()
             return
         try:
@@ -48,13 +54,14 @@ class ReadPool:
 
 
 def read_store(request: Request) -> Iterator[Store]:
-    from storyloom.serve.app import ApiError
-
+    """A pooled read-only store for one request, its statements bound to the request's deadline and cancel
+    flag (see :mod:`storyloom.serve.limits`)."""
     pool: ReadPool = request.app.state.reads
     try:
         store = pool.take()
     except StoreError as exc:
         raise ApiError(503, "store_unavailable", str(exc)) from exc
+    store.set_interrupt(deadline_check(request.scope.get("state")), PROGRESS_OPS)
     ok = False
     try:
         yield store
@@ -64,3 +71,15 @@ def read_store(request: Request) -> Iterator[Store]:
             pool.give(store)
         else:  # a failed request may have left the handle in any state
             store.close()
+
+
+@contextlib.contextmanager
+def writer_lock(state: Any) -> Iterator[None]:
+    """One HTTP ingest at a time (``state`` is the app's), across this process's threads and across worker
+    processes (a lock file beside the store): two writers would otherwise wait on SQLite's lock and time out."""
+    with state.write_lock, open(str(state.settings.db_path) + ".write-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -51,12 +51,21 @@ class Refresher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="storyloom-refresh", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            self._cond.notify_all()  # not notify(): a request waiting in wait_for() could take the worker's wake-up
             return True
 
     def pending(self) -> int:
         with self._cond:
             return len(self._pending) + (self._busy is not None)
+
+    def wait_for(self, story_id: str, timeout: float) -> bool:
+        """Queue ``story_id`` and block until it has been compared (or dropped); False on timeout or a full
+        queue.  For ``?fresh=true``: the comparison still runs on the refresher's thread, so a request that gives
+        up at its deadline leaves no work running on its own behalf."""
+        with self._cond:
+            if not self.request(story_id):
+                return False
+            return self._cond.wait_for(lambda: story_id not in self._pending and self._busy != story_id, timeout)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until nothing is queued or being compared (tests, shutdown); False on timeout."""

@@ -5,19 +5,23 @@ with removals struck through), search.  Readable without JavaScript; the one scr
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from storyloom import __version__
 from storyloom.serve import views
-from storyloom.serve.app import HERE, ApiError
 from storyloom.serve.deps import read_store
-from storyloom.store import Store
+from storyloom.serve.errors import ApiError, quoted
+from storyloom.serve.limits import ID_PATTERN, LANGUAGE_PATTERN, MAX_CURSOR_CHARS, MAX_NAME_CHARS, MAX_QUERY_CHARS
+from storyloom.store import Store, queries
+
+HERE = Path(__file__).parent
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.autoescape = True
@@ -58,33 +62,51 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return page(request, "error.html", status=status, status_code=status, message=message)
 
 
+Words = Annotated[str | None, Query(max_length=MAX_QUERY_CHARS)]
+
+
+def _id(value: str, what: str) -> str:
+    """A page's id from its path, refused politely (the error page, not a validation dump) when it cannot be one."""
+    import re
+
+    if not re.fullmatch(ID_PATTERN, value):
+        raise ApiError(404, "not_found", f"no {what} {quoted(value)}")
+    return value
+
+
 @router.get("/", response_class=HTMLResponse)
-def feed(request: Request, q: str | None = None, language: str | None = None, outlet: str | None = None,
-         sort: str = "recent", min_articles: int = 1, cursor: str | None = None,
+def feed(request: Request, q: Words = None, language: Annotated[str | None, Query(max_length=16)] = None,
+         outlet: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None, sort: str = "recent",
+         min_articles: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+         cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
          store: Store = Depends(read_store)) -> HTMLResponse:
+    import re
+
     if sort not in ("recent", "size"):
         sort = "recent"
+    if language and not re.fullmatch(LANGUAGE_PATTERN, language):
+        language = None
     try:
         data = views.feed(store, limit=30, cursor=cursor, q=q or None, language=language or None,
                           outlet=outlet or None, sort=sort, min_articles=max(1, min_articles))
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", "that page link is not valid") from exc
-    total = store.conn.execute("SELECT count(*) FROM stories").fetchone()[0]
     return page(request, "feed.html", data=data, q=q or "", language=language or "", outlet=outlet or "",
-                sort=sort, min_articles=min_articles, total=total)
+                sort=sort, min_articles=min_articles, total=queries.count(store, "stories"))
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
-def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> HTMLResponse:
-    detail = views.story(store, story_id, **views.compare_options(request.app.state))
-    if detail is None:
+def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> Response:
+    got = views.story(store, _id(story_id, "story"), **views.compare_options(request.app.state))
+    if got is None:
         moved = views.survivor(store, story_id)
         if moved:  # merged into another story: a bookmarked link still leads to the coverage
-            return RedirectResponse(f"/stories/{moved}", status_code=301)  # type: ignore[return-value]
-        raise ApiError(404, "not_found", f"no story {story_id!r}")
-    graph = detail.get("graph") or {"nodes": [], "edges": [], "width": 0, "height": 0}
-    return page(request, "story.html", s=detail, m=detail.get("claim_matrix"), graph=graph, tl=detail["timeline"],
-                refresh_seconds=5 if detail["comparison"]["status"] == "pending" and detail["n_articles"] > 1 else None)
+            return RedirectResponse(f"/stories/{moved}", status_code=301)
+        raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
+    detail, graph = got
+    return page(request, "story.html", s=detail, m=detail.claim_matrix,
+                graph=graph or {"nodes": [], "edges": [], "width": 0, "height": 0}, tl=detail.timeline,
+                refresh_seconds=5 if detail.comparison.status == "pending" and detail.n_articles > 1 else None)
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
@@ -92,23 +114,22 @@ def article(request: Request, article_id: str, store: Store = Depends(read_store
     from storyloom.clean.text import render_removed
     from storyloom.models import Span
 
-    art = views.article(store, article_id)
+    art = views.article(store, _id(article_id, "article"))
     if art is None:
-        raise ApiError(404, "not_found", f"no article {article_id!r}")
-    spans = [Span(s["start"], s["end"], s["reason"], s["rule"]) for s in art["removed"]]
-    pieces = render_removed(art["body"] or art["text"], spans)
+        raise ApiError(404, "not_found", f"no article {quoted(article_id)}")
+    spans = [Span(s.start, s.end, s.reason, s.rule) for s in art.removed]
+    pieces = render_removed(art.body or art.text, spans)
     return page(request, "article.html", a=art, pieces=pieces)
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(request: Request, q: str = "", store: Store = Depends(read_store)) -> HTMLResponse:
-    from storyloom.store.queries import MARK_END, MARK_START
-    from storyloom.store.queries import search as run
-
-    hits = run(store, q, limit=50) if q.strip() else []
+def search(request: Request, q: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+           store: Store = Depends(read_store)) -> HTMLResponse:
+    hits = queries.search(store, q, limit=50) if q.strip() else []
+    shown = []
     for h in hits:  # split on the match markers: the template escapes each piece and wraps matches in <mark>
         parts = []
-        for i, chunk in enumerate(h["snippet"].replace(MARK_END, MARK_START).split(MARK_START)):
+        for i, chunk in enumerate(h.snippet.replace(queries.MARK_END, queries.MARK_START).split(queries.MARK_START)):
             parts.append((chunk, i % 2 == 1))
-        h["parts"] = parts
-    return page(request, "search.html", q=q, hits=hits)
+        shown.append({"hit": h, "parts": parts})
+    return page(request, "search.html", q=q, hits=shown)

@@ -8,7 +8,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from storyloom.readmodels import (ArticleDetail, ArticleRow, CopyGroup, Health, RawPayload, RemovedSpan, SearchHit,
+                                  Sighting, StoreStats)
 from storyloom.store.sqlite import Store
+from storyloom.timeparse import end_of_day
 
 MARK_START, MARK_END = "\x02", "\x03"  # around matched words in snippets; each shell renders them its way
 
@@ -29,7 +32,7 @@ def _row(r: sqlite3.Row) -> dict[str, Any]:
     return {k: r[k] for k in r.keys()}
 
 
-def list_articles(store: Store, f: ArticleFilter) -> list[dict[str, Any]]:
+def list_articles(store: Store, f: ArticleFilter) -> list[ArticleRow]:
     """Articles newest first (undated ones last), filtered by outlet, language and date range."""
     where, args = [], []
     if f.outlet:
@@ -43,12 +46,12 @@ def list_articles(store: Store, f: ArticleFilter) -> list[dict[str, Any]]:
         args.append(f.since)
     if f.until:
         where.append("published <= ?")
-        args.append(f.until + ("T23:59:59~" if len(f.until) == 10 else ""))
+        args.append(end_of_day(f.until))
     sql = f"SELECT {LIST_COLUMNS} FROM articles"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY published IS NULL, published DESC, rowid DESC LIMIT ? OFFSET ?"
-    return [_row(r) for r in store.conn.execute(sql, [*args, f.limit, f.offset])]
+    return [ArticleRow(**_row(r)) for r in store.conn.execute(sql, [*args, f.limit, f.offset])]
 
 
 def resolve_id(store: Store, prefix: str) -> str | None:
@@ -62,32 +65,47 @@ def resolve_id(store: Store, prefix: str) -> str | None:
     return rows[0]["id"] if len(rows) == 1 else None
 
 
-def get_article(store: Store, article_id: str) -> dict[str, Any] | None:
-    """One article with everything known about it: metadata, text, removed spans, where it was seen."""
+ARTICLE_COLUMNS = ("id, blob, kind, location, url, canonical_url, title, text, text_hash, published, date_flag, "
+                   "outlet, author, language, extra, warnings, previous_id, ingested_at, body, meta, declared, "
+                   "template_group")
+
+
+def removed_spans(store: Store, article_id: str) -> list[RemovedSpan]:
+    return [RemovedSpan(**_row(s)) for s in store.conn.execute(
+        "SELECT start, end, reason, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (article_id,))]
+
+
+def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleDetail | None:
+    """One article with everything known about it: metadata, text, removed spans, where it was seen, the next
+    version, its copy group and story; with ``raw``, the raw input as stored (text when it is UTF-8)."""
+    from storyloom.store import copies as copies_sql
+
     full = resolve_id(store, article_id)
     if full is None:
         return None
-    r = store.conn.execute("SELECT * FROM articles WHERE id = ?", (full,)).fetchone()
+    r = store.conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (full,)).fetchone()
     art = _row(r)
     for key in ("extra", "warnings", "meta", "declared"):
         art[key] = json.loads(art[key])
-    art["removed"] = [
-        _row(s)
-        for s in store.conn.execute(
-            "SELECT start, end, reason, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (full,)
-        )
-    ]
-    art["sightings"] = [
-        _row(s)
-        for s in store.conn.execute(
-            "SELECT location, blob, first_seen FROM sightings WHERE article_id = ? ORDER BY first_seen, location",
-            (full,),
-        )
-    ]
+    art["removed"] = removed_spans(store, full)
+    art["sightings"] = [Sighting(**_row(s)) for s in store.conn.execute(
+        "SELECT location, blob, first_seen FROM sightings WHERE article_id = ? ORDER BY first_seen, location", (full,))]
     art["next_id"] = next(
         iter(r["id"] for r in store.conn.execute("SELECT id FROM articles WHERE previous_id = ?", (full,))), None
     )
-    return art
+    group = copies_sql.group_of(store, [full]).get(full)
+    detail = copies_sql.group_detail(store, group) if group else None
+    art["copy_group"] = CopyGroup.model_validate(detail) if isinstance(detail, dict) else detail
+    art["story_id"] = story_of(store, full)
+    if raw:
+        data = store.raw_bytes(art["blob"]) or b""
+        try:
+            art["raw"] = RawPayload(encoding="utf-8", data=data.decode("utf-8"))
+        except UnicodeDecodeError:
+            import base64
+
+            art["raw"] = RawPayload(encoding="base64", data=base64.b64encode(data).decode())
+    return ArticleDetail(**art)
 
 
 _FTS_SPECIAL = re.compile(r'["*():^+\-]|\b(AND|OR|NOT|NEAR)\b')
@@ -102,7 +120,7 @@ def _fts_query(q: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
-def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[SearchHit]:
     """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets.
 
     Two steps: rank every match and keep the page (rowid and score only), then build the snippets of that
@@ -131,15 +149,41 @@ def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[dict[
         for rowid, score in top:
             r = store.conn.execute(page, (attempt, rowid)).fetchone()
             if r is not None:  # deleted between the two statements (a concurrent re-clean)
-                out.append({**_row(r), "score": score})
+                out.append(SearchHit(**_row(r), score=score))
         return out
     return []
 
 
-def stats(store: Store) -> dict[str, Any]:
+def story_of(store: Store, article_id: str) -> str | None:
+    """The story an article is a member of."""
+    r = store.conn.execute("SELECT story_id FROM story_members WHERE article_id = ?", (article_id,)).fetchone()
+    return str(r[0]) if r else None
+
+
+def count(store: Store, table: str) -> int:
+    """Rows of one of the store's tables (``articles``, ``stories``, …), for health checks and progress bars."""
+    if table not in COUNTABLE:
+        raise ValueError(f"not a countable table: {table!r}")
+    return int(store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+COUNTABLE = frozenset({"articles", "stories", "blobs", "copy_groups", "copy_links", "story_members"})
+
+
+def queued(store: Store, stage: str) -> int:
+    """Articles waiting for an incremental stage (``copies`` or ``stories``)."""
+    return int(store.conn.execute("SELECT count(*) FROM stage_queue WHERE stage = ?", (stage,)).fetchone()[0])
+
+
+def health(store: Store) -> Health:
+    return Health(status="ok", articles=count(store, "articles"), stories=count(store, "stories"),
+                  schema_version=store.schema_version())
+
+
+def stats(store: Store) -> StoreStats:
     c = store.conn
     one = lambda sql: c.execute(sql).fetchone()[0]  # noqa: E731
-    return {
+    return StoreStats(**{
         "articles": one("SELECT count(*) FROM articles"),
         "raw_inputs": one("SELECT count(*) FROM blobs"),
         "raw_bytes": one("SELECT coalesce(sum(size), 0) FROM blobs"),
@@ -161,4 +205,5 @@ def stats(store: Store) -> dict[str, Any]:
         },
         "watched_feeds": one("SELECT count(*) FROM feeds"),
         "schema_version": store.schema_version(),
-    }
+        "stories": one("SELECT count(*) FROM stories"),
+    })

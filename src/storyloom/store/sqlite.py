@@ -11,16 +11,18 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from storyloom.canonical import canonical_json
 from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
 from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.timeparse import utc_now
 
 QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
 COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
@@ -36,8 +38,7 @@ class WriteOutcome:
     article_id: str
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+_json = canonical_json
 
 
 DECLARED = ("url", "title", "published", "outlet", "author", "language")
@@ -63,8 +64,7 @@ def select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any], before: S
         yield from conn.execute(sql.replace("{in}", ",".join("?" * len(chunk))), [*before, *(chunk * n), *after])
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+_now = utc_now
 
 
 def text_hash(title: str, text: str) -> str:
@@ -146,6 +146,19 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def set_interrupt(self, stop: Callable[[], bool] | None, every: int = 20_000) -> None:
+        """Stop a running statement (it raises ``sqlite3.OperationalError: interrupted``) as soon as ``stop()``
+        says so, checked every ``every`` SQLite VM steps; None removes the check.  The server uses it to bound a
+        request's time and to stop the work of a client that has gone."""
+        if stop is None:
+            self.conn.set_progress_handler(None, 0)
+        else:
+            self.conn.set_progress_handler(lambda: 1 if stop() else 0, every)
 
     def __enter__(self) -> "Store":
         return self

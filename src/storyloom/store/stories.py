@@ -6,8 +6,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from storyloom.readmodels import StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
 from storyloom.store.sqlite import Store, _json, _now, select_in
+from storyloom.timeparse import end_of_day
 
 STAGE = "stories"
 
@@ -142,7 +144,7 @@ def reset(store: Store) -> None:
 
 def feed(store: Store, *, q: str | None = None, language: str | None = None, outlet: str | None = None,
          since: str | None = None, until: str | None = None, min_articles: int = 1, sort: str = "recent",
-         limit: int = 30, offset: int = 0) -> list[dict[str, Any]]:
+         limit: int = 30, offset: int = 0) -> list[StoryCard]:
     """Stories newest first (or largest first), filtered; ``q`` matches any member's headline or text."""
     where, args = ["s.n_articles >= ?"], [min_articles]
     if since:
@@ -150,7 +152,7 @@ def feed(store: Store, *, q: str | None = None, language: str | None = None, out
         args.append(since)
     if until:
         where.append("s.first_seen <= ?")
-        args.append(until + ("T23:59:59~" if len(until) == 10 else ""))
+        args.append(end_of_day(until))
     if language:
         where.append("EXISTS (SELECT 1 FROM json_each(s.languages) WHERE key = ?)")
         args.append(language.lower())
@@ -161,7 +163,7 @@ def feed(store: Store, *, q: str | None = None, language: str | None = None, out
         from storyloom.store.queries import search
 
         hits = search(store, q, limit=500)
-        ids = sorted({h["id"] for h in hits})
+        ids = sorted({h.id for h in hits})
         if not ids:
             return []
         where.append(f"s.id IN (SELECT story_id FROM story_members WHERE article_id IN ({placeholders(len(ids))}))")
@@ -175,7 +177,7 @@ def feed(store: Store, *, q: str | None = None, language: str | None = None, out
         d = dict(r)
         d["outlets"] = json.loads(d["outlets"])
         d["languages"] = json.loads(d["languages"])
-        out.append(d)
+        out.append(StoryCard(**d))
     return out
 
 
@@ -199,7 +201,7 @@ def merged_into(store: Store, story_id: str, max_hops: int = 50) -> str | None:
     return None
 
 
-def story_detail(store: Store, story_id: str) -> dict[str, Any] | None:
+def story_detail(store: Store, story_id: str) -> StoryDetail | None:
     r = store.conn.execute(
         "SELECT id, label, label_article, first_seen, last_seen, n_articles, outlets, languages, entities "
         "FROM stories WHERE id = ?", (story_id,)).fetchone()
@@ -208,14 +210,14 @@ def story_detail(store: Store, story_id: str) -> dict[str, Any] | None:
     d = dict(r)
     for k in ("outlets", "languages", "entities"):
         d[k] = json.loads(d[k])
-    d["members"] = [dict(m) for m in store.conn.execute(
+    d["members"] = [StoryMember(**dict(m)) for m in store.conn.execute(
         "SELECT a.id, a.title, a.outlet, a.language, a.published, a.url, m.time, m.time_flag, m.score, m.reason, "
         "g.group_id FROM story_members m JOIN articles a ON a.id = m.article_id "
         "LEFT JOIN copy_groups g ON g.article_id = a.id WHERE m.story_id = ? ORDER BY m.time, a.id", (story_id,))]
-    d["events"] = [dict(e) for e in store.conn.execute(
+    d["events"] = [StoryEvent(**dict(e)) for e in store.conn.execute(
         "SELECT at, kind, story_id, other_id, article_id, detail FROM story_events WHERE story_id = ? OR other_id = ? "
         "ORDER BY rowid", (story_id, story_id))]
-    return d
+    return StoryDetail(**d)
 
 
 def daily_counts(store: Store, story_ids: Sequence[str], max_days: int = 30) -> dict[str, list[int]]:
@@ -245,3 +247,4 @@ def daily_counts(store: Store, story_ids: Sequence[str], max_days: int = 30) -> 
 
 def assignments(store: Store) -> dict[str, str]:
     return dict(store.conn.execute("SELECT article_id, story_id FROM story_members"))
+

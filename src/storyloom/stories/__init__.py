@@ -24,6 +24,7 @@ from storyloom.stories.prefetch import Prepared, prepared_chunks
 from storyloom.stories.represent import ArticleRep, sparse_cos
 from storyloom.store import Store
 from storyloom.store import stories as sql
+from storyloom.timeparse import shift
 
 Event = Callable[[str, object], None]
 DENSE_TOP_K = 20
@@ -38,14 +39,6 @@ class StoryReport:
     merges: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
-
-
-def _shift(iso: str, days: float) -> str:
-    s = iso.replace("Z", "+00:00")
-    dt = datetime.fromisoformat(s if "T" in s else s + "T00:00:00+00:00")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return (dt + timedelta(days=days)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ActiveIndex:
@@ -102,7 +95,7 @@ class ActiveIndex:
                 self.put(s)
 
     def candidates(self, rep: ArticleRep, p: StoryParams) -> list[Story]:
-        lo, hi = _shift(rep.time, -p.window_days), _shift(rep.time, p.window_days)
+        lo, hi = shift(rep.time, -p.window_days), shift(rep.time, p.window_days)
         found: set[str] = set()
         if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
             sims = self.matrix[: len(self.ids)] @ rep.vector
@@ -156,8 +149,8 @@ class StoryBuilder:
             r.vector = got.get(r.id)
 
     def _load_window(self, reps: list[ArticleRep]) -> None:
-        lo = _shift(min(r.time for r in reps), -self.params.window_days)
-        hi = _shift(max(r.time for r in reps), self.params.window_days)
+        lo = shift(min(r.time for r in reps), -self.params.window_days)
+        hi = shift(max(r.time for r in reps), self.params.window_days)
         for rec in sql.stories_in_window(self.store, lo, hi):
             if rec["id"] not in self.index.stories:
                 self.index.put(Story.from_record(rec))
@@ -239,7 +232,7 @@ class StoryBuilder:
             for kind, s_id, other, art, detail in events:
                 sql.log(self.store, kind, s_id, other, art, detail)
             sql.done(self.store, ids)
-        self.index.evict_before(_shift(min(r.time for r in reps), -2 * self.params.window_days))
+        self.index.evict_before(shift(min(r.time for r in reps), -2 * self.params.window_days))
 
 
 def build_stories(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 500) -> StoryReport:

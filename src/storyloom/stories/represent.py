@@ -19,6 +19,7 @@ from itertools import islice
 import numpy as np
 
 from storyloom.enrich.sentences import iter_sentences
+from storyloom.timeparse import hours_between as timeparse_hours
 
 TITLE_WEIGHT, LEAD_WEIGHT = 3.0, 2.0
 MAX_BODY_WORDS = 1500
@@ -130,18 +131,8 @@ class ArticleRep:
 
 def hours_between(a: str, b: str) -> float:
     try:
-        return abs(_epoch_hours(a) - _epoch_hours(b))
+        return timeparse_hours(a, b)
     except ValueError:
         return 0.0
 
 
-@lru_cache(maxsize=1 << 16)
-def _epoch_hours(s: str) -> float:
-    """Hours since the epoch of an ISO time (a bare date is noon UTC); cached, because every story's first and
-    last times are parsed again for each article scored against it."""
-    from datetime import datetime, timezone
-
-    s = s.replace("Z", "+00:00")
-    dt = datetime.fromisoformat(s if "T" in s else s + "T12:00:00+00:00")
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp() / 3600.0

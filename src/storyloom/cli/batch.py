@@ -1,7 +1,6 @@
 """``storyloom batch`` and ``storyloom load``: thin click commands over :mod:`storyloom.batch`.
 
-They take the same context object as :mod:`storyloom.cli` (``Ctx``: settings and the store) and are
-registered there with ``cli.add_command``.  Nothing here imports Spark until ``--engine spark`` runs.
+Nothing here imports Spark (or pyarrow) until ``--engine spark`` (or a Parquet read) runs.
 """
 
 from __future__ import annotations
@@ -9,20 +8,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from storyloom.cli.common import Ctx, err, out
 from storyloom.errors import StoryloomError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from storyloom.cli import Ctx
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 MAX_ERROR_LINES = 50
 
 
@@ -51,7 +45,7 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
                    "story is not continued across a cut). Default: exact, as the local run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def batch(obj: "Ctx", inputs: tuple[str, ...], out_dir: str, engine: str, master: str, partitions: int | None,
+def batch(obj: Ctx, inputs: tuple[str, ...], out_dir: str, engine: str, master: str, partitions: int | None,
           confs: tuple[str, ...], story_embeddings: bool, story_block_days: float | None, as_json: bool) -> None:
     """Run the whole pipeline over INPUT files or folders (JSONL, Parquet, WARC, HTML…) as a batch.
 
@@ -125,7 +119,7 @@ def _print_errors(out_dir: str) -> None:
 @click.argument("parquet_dir")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @click.pass_obj
-def load(obj: "Ctx", parquet_dir: str, as_json: bool) -> None:
+def load(obj: Ctx, parquet_dir: str, as_json: bool) -> None:
     """Load the Parquet tables of a batch run (PARQUET_DIR, as given to --out) into the store.
 
     Idempotent: loading the same output again changes nothing.  Rows are upserted by id, so load into a

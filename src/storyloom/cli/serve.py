@@ -1,0 +1,38 @@
+"""`storyloom serve`: the web UI and the JSON API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from storyloom.cli.common import Ctx, err
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--token", envvar="STORYLOOM_TOKEN", help="API token: allows POST /api/ingest (env STORYLOOM_TOKEN).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes: reads scale with cores (each request opens its own read-only connection).")
+@click.pass_obj
+def serve(obj: Ctx, host: str | None, port: int | None, token: str | None, workers: int) -> None:
+    """Serve the web UI and the JSON API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from storyloom.serve import create_app
+    from storyloom.serve.app import SETTINGS_ENV, settings_env
+
+    settings = obj.settings.with_overrides(host=host, port=port, api_token=token)
+    if not Path(settings.db_path).exists():
+        with obj.store():
+            pass  # an empty store, so the UI opens (and says there is nothing yet)
+    err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)"
+              + (f", {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(create_app(settings, warm=True), host=settings.host, port=settings.port, log_level="warning")
+        return
+    os.environ[SETTINGS_ENV] = settings_env(settings)  # the workers are new processes: they rebuild the app from it
+    uvicorn.run("storyloom.serve.app:app_from_env", factory=True, workers=workers, host=settings.host,
+                port=settings.port, log_level="warning")

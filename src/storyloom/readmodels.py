@@ -1,0 +1,289 @@
+"""Read models: the typed shapes of everything the CLI, the API and the web pages show.
+
+The store returns these (never raw rows or loose dicts), the API declares them as response models (so
+``/docs`` documents every endpoint and a renamed field is caught by the type checker, not by a reader), and
+the CLI and templates read their attributes.  Pydantic, because FastAPI documents and serialises it natively;
+``model_dump_json`` writes a story page in one pass in Rust.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- articles ---------------------------------------------------------------------------------------
+
+
+class ArticleRow(ReadModel):
+    """An article in a list."""
+
+    id: str
+    title: str
+    outlet: str | None = None
+    language: str | None = None
+    published: str | None = Field(None, description="ISO 8601 in UTC, or null when unknown")
+    date_flag: str | None = Field(None, description="why `published` is missing or not trusted")
+    url: str | None = None
+    kind: str
+    chars: int = Field(description="length of the clean text")
+    previous_id: str | None = None
+
+
+class RemovedSpan(ReadModel):
+    start: int
+    end: int
+    reason: str
+    rule: str
+
+
+class Sighting(ReadModel):
+    location: str
+    blob: str
+    first_seen: str
+
+
+class RawPayload(ReadModel):
+    encoding: Literal["utf-8", "base64"]
+    data: str
+
+
+class CopyMember(ReadModel):
+    id: str
+    title: str
+    outlet: str | None = None
+    published: str | None = None
+    language: str | None = None
+    url: str | None = None
+    chars: int | None = None
+
+
+class CopyLink(ReadModel):
+    a: str
+    b: str
+    kind: str = Field(description="exact | near_duplicate | containment | translation")
+    score: float
+    direction: str
+    details: dict[str, Any] = {}
+    evidence: list[dict[str, Any]] = []
+
+
+class CopyGroup(ReadModel):
+    """A copy group: members (canonical first) and every verified link with its evidence."""
+
+    group_id: str
+    canonical: str
+    members: list[CopyMember]
+    links: list[CopyLink]
+
+
+class CopyGroupSummary(ReadModel):
+    group_id: str
+    size: int
+    canonical: CopyMember
+    link_kinds: dict[str, int]
+
+
+class ArticleDetail(ReadModel):
+    """One article with everything known about it."""
+
+    id: str
+    blob: str
+    kind: str
+    location: str
+    url: str | None = None
+    canonical_url: str | None = None
+    title: str
+    text: str
+    text_hash: str
+    published: str | None = None
+    date_flag: str | None = None
+    outlet: str | None = None
+    author: str | None = None
+    language: str | None = None
+    extra: dict[str, Any] = {}
+    warnings: list[str] = []
+    previous_id: str | None = None
+    next_id: str | None = None
+    ingested_at: str
+    body: str | None = Field(None, description="the text before furniture was removed; `removed` indexes into it")
+    meta: dict[str, Any] = {}
+    declared: dict[str, Any] = {}
+    template_group: str | None = None
+    removed: list[RemovedSpan] = []
+    sightings: list[Sighting] = []
+    copy_group: CopyGroup | None = None
+    story_id: str | None = None
+    raw: RawPayload | None = None
+
+
+class SearchHit(ReadModel):
+    id: str
+    title: str
+    outlet: str | None = None
+    language: str | None = None
+    published: str | None = None
+    snippet: str = Field(description="plain text; matches marked (the API marks them [[…]])")
+    score: float
+
+
+class StoreStats(ReadModel):
+    articles: int
+    raw_inputs: int
+    raw_bytes: int
+    stored_bytes: int
+    sightings: int
+    versions: int
+    outlets: int
+    undated: int
+    first_published: str | None = None
+    last_published: str | None = None
+    by_kind: dict[str, int]
+    by_language: dict[str, int]
+    top_outlets: dict[str, int]
+    watched_feeds: int
+    schema_version: int
+    stories: int = 0
+
+
+class Health(ReadModel):
+    status: str
+    articles: int
+    stories: int
+    schema_version: int
+
+
+# -- stories ----------------------------------------------------------------------------------------
+
+
+class StoryCard(ReadModel):
+    """A story in the feed."""
+
+    id: str
+    label: str
+    first_seen: str
+    last_seen: str
+    n_articles: int
+    outlets: dict[str, int]
+    languages: dict[str, int]
+    daily: list[int] = Field([], description="articles per day over the story's span (its last 30 days)")
+    sparkline: str = Field("", description="SVG polyline points of `daily`")
+
+
+class StoryMember(ReadModel):
+    id: str
+    title: str
+    outlet: str | None = None
+    language: str | None = None
+    published: str | None = None
+    url: str | None = None
+    time: str = Field(description="the time used for ordering")
+    time_flag: str | None = Field(None, description="why `time` is not a trusted publication time")
+    score: float
+    reason: str = Field(description="opened | joined | copy | merged")
+    group_id: str | None = None
+
+
+class StoryEvent(ReadModel):
+    at: str
+    kind: str
+    story_id: str
+    other_id: str | None = None
+    article_id: str | None = None
+    detail: str | None = None
+
+
+class StoryDetail(ReadModel):
+    id: str
+    label: str
+    label_article: str
+    first_seen: str
+    last_seen: str
+    n_articles: int
+    outlets: dict[str, int]
+    languages: dict[str, int]
+    entities: dict[str, int]
+    members: list[StoryMember]
+    events: list[StoryEvent]
+
+
+class ComparisonStatus(ReadModel):
+    status: Literal["fresh", "stale", "pending"]
+    articles: int | None = Field(None, description="the story's size when the kept comparison was made")
+
+
+class CopyGroupRef(ReadModel):
+    group_id: str
+    members: list[str]
+
+
+class TimelineRow(ReadModel):
+    label: str
+    y: float
+
+
+class TimelineDot(ReadModel):
+    x: float
+    y: float
+    id: str
+    title: str
+    time: str
+    flag: str | None = None
+    outlet: str
+
+
+class Tick(ReadModel):
+    x: float
+    label: str
+
+
+class Timeline(ReadModel):
+    width: int
+    height: int
+    left: int
+    rows: list[TimelineRow]
+    dots: list[TimelineDot]
+    ticks: list[Tick]
+
+
+class StoryPage(StoryDetail):
+    """A story as its page shows it: members, copy groups, timeline and the kept comparison."""
+
+    comparison: ComparisonStatus
+    copy_groups: list[CopyGroupRef]
+    timeline: Timeline
+    claim_matrix: dict[str, Any] | None = Field(
+        None, description="columns, rows, summary, first_reporter, untrusted_dates (see GET …/compare)")
+    provenance: dict[str, Any] | None = Field(None, description="nodes and edges of the provenance graph")
+
+
+T = TypeVar("T")
+
+
+class Page(ReadModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class IngestResult(ReadModel):
+    counts: dict[str, int]
+    errors: list[dict[str, str]]
+    seconds: float
+    copy_links: dict[str, int]
+    stories_opened: int
+    ids: list[str]
+
+
+class ErrorDetail(ReadModel):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorBody(ReadModel):
+    error: ErrorDetail
