@@ -57,8 +57,8 @@ def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embe
     """Run the local pipeline over ``inputs`` into a scratch store and write the batch tables to ``out``."""
     from storyloom.copies import find_copies
     from storyloom.pipeline import ingest_items, reclean
-    from storyloom.stories import build_stories
     from storyloom.store import Store
+    from storyloom.stories import build_stories
 
     bs = stages.batch_settings(settings, story_embeddings)
     report = BatchReport("local", notes=[NO_TRANSLATIONS], on_stage=on_stage)

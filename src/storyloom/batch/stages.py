@@ -19,9 +19,9 @@ from typing import Any
 
 from storyloom.canonical import canonical_json as _json
 from storyloom.errors import BadInput, Skipped
-from storyloom.timeparse import maybe_time
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
+from storyloom.timeparse import maybe_time
 
 BATCH_FILE_CAP = 1 << 60  # the per-file cap is lifted: batch inputs are large files by design (items stay capped)
 REBUILT_KINDS = ("warc", "feed")  # kinds whose re-clean starts from a RawDoc rebuilt differently than at ingest
@@ -286,9 +286,9 @@ def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested
     frequencies of its terms over every earlier segment) and ``prior_docs`` (how many articles came before),
     so IDF is exactly what the local run computes.  Yields ("story_members" | "stories" | "story_events", row).
     """
-    from storyloom.stories import build_stories
     from storyloom.store import Store
     from storyloom.store.load import export_rows, make_scratch, put_story_articles, set_doc_freqs
+    from storyloom.stories import build_stories
 
     settings = settings.with_overrides(story_workers=0)  # inside a Spark task the executor's cores are the parallelism
     folder = tempfile.mkdtemp(prefix="storyloom-block-", dir=workdir)

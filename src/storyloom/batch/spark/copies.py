@@ -5,17 +5,15 @@ DataFrames: GraphFrames needs a JVM package from a Maven repository, which this 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from storyloom.batch import stages
+from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.tables import TABLES, ddl
 from storyloom.copies import FEW_SENTENCE_KEYS
 
-if TYPE_CHECKING:
-    from storyloom.batch.spark.job import SparkBatch
 
-
-def fingerprints(job: SparkBatch, articles: Any) -> Any:
+def fingerprints(job: SparkRun, articles: Any) -> Any:
     """Exact key, MinHash sketch, band keys and sentence keys of every article (the local stage's prints)."""
     hook = job.hook
     schema = ddl("copy_prints") + ", `has_shingles` boolean"
@@ -31,7 +29,7 @@ def fingerprints(job: SparkBatch, articles: Any) -> Any:
     return job.spark.createDataFrame(articles.select("id", "text").rdd.mapPartitionsWithIndex(run), schema)
 
 
-def candidates(job: SparkBatch, prints: Any) -> Any:
+def candidates(job: SparkRun, prints: Any) -> Any:
     """Pairs (a < b) sharing a band key or enough sentence keys in buckets within the cap, or an exact key."""
     from pyspark.sql import functions as F
 
@@ -70,7 +68,7 @@ def candidates(job: SparkBatch, prints: Any) -> Any:
     return by_band.unionByName(by_sent).unionByName(by_exact).unionByName(star).distinct()
 
 
-def verify(job: SparkBatch, pairs: Any, articles: Any) -> Any:
+def verify(job: SparkRun, pairs: Any, articles: Any) -> Any:
     """The copy links: every candidate pair decided on its two real texts, partitioned by ``a`` so a task
     meets the same text again and again (its print is cached)."""
     from pyspark.sql import functions as F
@@ -94,7 +92,7 @@ def verify(job: SparkBatch, pairs: Any, articles: Any) -> Any:
     return job.spark.createDataFrame(joined.rdd.mapPartitionsWithIndex(run), ddl("copy_links"))
 
 
-def components(job: SparkBatch, links: Any, articles: Any) -> Any:
+def components(job: SparkRun, links: Any, articles: Any) -> Any:
     """Copy groups: connected components of the links by min-label propagation with pointer jumping."""
     from pyspark.sql import functions as F
 

@@ -7,15 +7,13 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from storyloom.batch import stages
+from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.spark.session import hadoop_uri, is_local, same_uri
 from storyloom.errors import BadInput
-
-if TYPE_CHECKING:
-    from storyloom.batch.spark.job import SparkBatch
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def list_inputs(spark: Any, inputs: list[str]) -> tuple[list[InputFile], list[di
     return [InputFile(uri, display, kind, size, rank) for rank, (_, _, uri, display, kind, size) in enumerate(files)], errors
 
 
-def parse(job: SparkBatch, files: list[InputFile]) -> Any:
+def parse(job: SparkRun, files: list[InputFile]) -> Any:
     """An RDD of (ord_file, ord_pos, RawDoc | BadInput), spread over ``job.n`` partitions: JSONL split by
     Spark (line numbers recovered from the split offsets), Parquet rows, and whole files read by storyloom's own
     readers (a remote file spooled to local disk first)."""

@@ -8,13 +8,13 @@ in memory between stages) and the cleaning stages, which share its document sche
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any
 
 from storyloom.batch import stages
-from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
+from storyloom.batch.report import BatchReport
 from storyloom.batch.spark import copies, stories
+from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.spark.inputs import InputFile, list_inputs, parse
 from storyloom.batch.spark.output import write_tables
 from storyloom.batch.spark.session import spark_session
@@ -42,50 +42,8 @@ def _doc_ddl() -> str:
     return ", ".join(f"`{c}` {types[c]}" for c in DOC_COLUMNS)
 
 
-class SparkBatch:
+class SparkBatch(SparkRun):
     """One run of the batch pipeline on a SparkSession; see :mod:`storyloom.batch.spark` for the stages."""
-
-    def __init__(self, spark: Any, settings: Settings, *, partitions: int | None = None,
-                 ingested_at: str | None = None, hook: stages.Hook | None = None,
-                 story_embeddings: bool = False, job_prefix: str = "", block_days: float | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> None:
-        self.spark = spark
-        self.block_days = block_days  # None: exact blocks; a number: also cut every so many days (approximate)
-        self.job_prefix = job_prefix
-        self.sc = spark.sparkContext
-        self.settings = stages.batch_settings(settings, story_embeddings)
-        self.fixed_n = partitions is not None  # else: sized from the input once it is listed (see size_partitions)
-        self.n = partitions or max(2, self.sc.defaultParallelism * 2)
-        self.ingested_at = ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.hook = hook
-        self.report = BatchReport("spark", notes=[NO_TRANSLATIONS], on_stage=on_stage)
-        if block_days:
-            self.report.notes.append(f"stories: approximate, blocks cut every {block_days:g} days (a story is not "
-                                     "continued across a cut)")
-        if not story_embeddings:
-            self.report.notes.append("stories use lexical and entity evidence only (Settings.story_embeddings=False)")
-        self._cached: list[Any] = []
-
-    # -- helpers ----------------------------------------------------------------------------------
-
-    def stage(self, name: str) -> Any:
-        """Time a stage, and tag its Spark jobs with its name (the bench reads task time per stage by tag)."""
-        self.sc.setJobGroup(self.job_prefix + name, f"storyloom batch: {name}")
-        return self.report.timed(name)
-
-    def keep(self, df: Any, *, disk: bool = False) -> Any:
-        """Persist a DataFrame a later stage reads again (released at the end of the run).
-
-        ``disk``: the large per-article frames (documents with raw bytes, articles with their text, their prints)
-        live on local disk only.  Kept in memory they fill the executor's heap, which the shuffles' hash
-        aggregations then cannot get (a 100k-article run on ``local[2]`` with a 4 GB driver failed that way); read
-        back from disk they cost little next to the Python stages that consume them, and the OS page cache keeps
-        recent ones in RAM anyway."""
-        from pyspark import StorageLevel
-
-        df = df.persist(StorageLevel.DISK_ONLY if disk else StorageLevel.MEMORY_AND_DISK)
-        self._cached.append(df)
-        return df
 
     def size_partitions(self, files: list[InputFile]) -> None:
         """Partitions by input size (one per ``INPUT_BYTES_PER_PARTITION``), never fewer than 2 × the cores: a
@@ -96,11 +54,6 @@ class SparkBatch:
             size = sum(f.size for f in files)
             self.n = max(self.n, -(-size // INPUT_BYTES_PER_PARTITION))
         self.spark.conf.set("spark.sql.shuffle.partitions", str(self.n))
-
-    def _release(self) -> None:
-        for df in self._cached:
-            df.unpersist()
-        self._cached.clear()
 
     # -- 1-2. clean, duplicates and versions, templates ----------------------------------------------
 

@@ -15,20 +15,18 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from storyloom.batch import stages
+from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.spark.output import bytes_hex
 from storyloom.batch.tables import TABLES, ddl
-
-if TYPE_CHECKING:
-    from storyloom.batch.spark.job import SparkBatch
 
 WINDOWS = 10_000_000  # segment id × this + calendar window: ids that still sort by time
 STORY_TABLES = ("story_members", "stories", "story_events")
 
 
-def place(job: SparkBatch, base: Any) -> Any:
+def place(job: SparkRun, base: Any) -> Any:
     """(id, rank, seg) of every article: its global rank in (time, input order) and its segment.
 
     One sort; each sorted partition is summarised (count, first and last time, gaps inside) on the driver,
@@ -90,7 +88,7 @@ def place(job: SparkBatch, base: Any) -> Any:
     return placed
 
 
-def blocks(job: SparkBatch, placed: Any, base: Any) -> tuple[Any, bool]:
+def blocks(job: SparkRun, placed: Any, base: Any) -> tuple[Any, bool]:
     """(seg, block) for the segments merged into an earlier one's block, and whether there are any.
 
     Segments sharing a copy group are one block (a later copy joins the story of an earlier one); with forced
@@ -117,7 +115,7 @@ def blocks(job: SparkBatch, placed: Any, base: Any) -> tuple[Any, bool]:
     return job.spark.createDataFrame(merged, "seg long, block long"), bool(merged)
 
 
-def prior_frequencies(job: SparkBatch, base: Any, placed: Any) -> tuple[Any, Any]:
+def prior_frequencies(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any]:
     """(seg, pdf): the document frequencies of every term over all earlier segments, exactly as the local run
     counts them; and the (seg, term, c) counts they were summed from (the corpus's ``term_df`` table)."""
     from pyspark.sql import functions as F
@@ -136,7 +134,7 @@ def prior_frequencies(job: SparkBatch, base: Any, placed: Any) -> tuple[Any, Any
     return priors, seg_terms
 
 
-def stories(job: SparkBatch, articles: Any, groups: Any) -> tuple[Any, Any, Any, Any]:
+def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, Any]:
     """The story tables (members, stories, events) and ``term_df``, as the local rebuild writes them."""
     from pyspark.sql import functions as F
 
@@ -171,7 +169,7 @@ def stories(job: SparkBatch, articles: Any, groups: Any) -> tuple[Any, Any, Any,
     return members, stories_, events, term_df
 
 
-def _table(job: SparkBatch, out: Any, name: str) -> Any:
+def _table(job: SparkRun, out: Any, name: str) -> Any:
     """One story table out of the blocks' (table, JSON row) output, with its binary columns decoded."""
     from pyspark.sql import functions as F
 
