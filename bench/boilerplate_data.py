@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aeb import DEFAULT_ROOT, aggregate, load_aeb, prf, split_of, tokens  # noqa: E402,F401  (the shared loader/metric)
 
-
 DROP = {"head", "script", "style", "noscript", "template", "svg", "iframe", "object", "canvas", "math"}
 BLOCK = {
     "address", "article", "aside", "blockquote", "body", "br", "caption", "center", "dd", "details", "dialog",

@@ -358,7 +358,7 @@ def build(share: float = 1.0, mrpc_share: float = 1.0, languages: frozenset[str]
     """The labelled benchmark; ``share`` < 1 keeps a stable subset of the families (chosen by a hash of the
     family key, independent of the split), ``mrpc_share`` of the MRPC pairs; ``languages``, when given, keeps
     only families written in those languages (``--quick`` keeps the fast embedder's, so e5 stays out)."""
-    from storyloom.clean.meta import detect_language
+    from storyloom.enrich.language import detect_language
 
     rng = random.Random(seed)
     bench = Bench()
@@ -474,7 +474,7 @@ def build(share: float = 1.0, mrpc_share: float = 1.0, languages: frozenset[str]
 
 def _speed_pool() -> tuple[list[str], list[str]]:
     """English sentences (6+ words) of the AEB gold and BASIL bodies, and a vocabulary for word noise."""
-    from storyloom.clean.meta import detect_language
+    from storyloom.enrich.language import detect_language
 
     bodies = [a["text"] for a in load_aeb() if detect_language(a["text"]) == "en"] + [a["text"] for a in load_basil()]
     sents = list(dict.fromkeys(s for b in bodies for s in sentences(b) if 6 <= len(s.split()) <= 60))

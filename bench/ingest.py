@@ -121,7 +121,7 @@ def result(start: float, base_rss: float, **extra: Any) -> Result:
 
 def child_storyloom(jsonl: str, db: str, rerun: bool) -> Result:
     import storyloom.ingest.web  # noqa: F401  (pipeline.ingest imports it lazily: keep that out of the timing)
-    from storyloom.clean.meta import detect_language
+    from storyloom.enrich.language import detect_language
     from storyloom.pipeline import ingest
     from storyloom.settings import Settings
     from storyloom.store import Store

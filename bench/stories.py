@@ -368,9 +368,9 @@ def clone(src: Path, dst: Path) -> None:
 
 def rebuild_run(db: Path, cfg: Config) -> tuple[dict[str, str], float, Any]:
     """``rebuild_stories`` (as ``storyloom stories --rebuild``) over the store at ``db`` (changed in place)."""
-    from storyloom.stories import rebuild_stories
     from storyloom.store import Store
     from storyloom.store import stories as sql
+    from storyloom.stories import rebuild_stories
 
     settings = settings_for(db, cfg)
     store = Store(db)
@@ -611,9 +611,9 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
     from storyloom.ingest.records import record_to_raw
     from storyloom.models import Article
     from storyloom.settings import Settings
-    from storyloom.stories import build_stories
     from storyloom.store import Store
     from storyloom.store import stories as sql
+    from storyloom.stories import build_stories
 
     store = Store(db)
     # a kept store (--keep-db) already holding the N articles is not filled again: the clustering resumes with

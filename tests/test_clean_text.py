@@ -166,7 +166,7 @@ def test_template_detection_through_the_store(tmp_path: Path, settings: Settings
     again = reclean(store, settings)
     assert again.changed == 0  # idempotent
     art = get_article(store, rows[0]["id"])
-    assert art is not None and art["removed"][0]["rule"] == "template"
+    assert art is not None and art.removed[0].rule == "template"
 
 
 def test_reclean_after_disabling_a_rule(settings: Settings, store: Store) -> None:

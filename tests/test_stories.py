@@ -66,9 +66,9 @@ def test_same_event_one_story_each(store: Store) -> None:
     want = [frozenset(i.id for i in items[k : k + 3]) for k in (0, 3, 6)]  # type: ignore[attr-defined]
     assert sorted(stories, key=lambda s: sorted(s)) == sorted(want, key=lambda s: sorted(s))
     feed = sql.feed(store)
-    assert [r["n_articles"] for r in feed] == [3, 3, 3]
-    assert feed[0]["label"].lower().startswith("mars probe")  # newest first
-    assert set(feed[0]["outlets"]) == {"alpha", "beta", "gamma"}
+    assert [r.n_articles for r in feed] == [3, 3, 3]
+    assert feed[0].label.lower().startswith("mars probe")  # newest first
+    assert set(feed[0].outlets) == {"alpha", "beta", "gamma"}
 
 
 def test_ids_stable_across_runs_and_rebuild(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_seeds_in_one_story_alone(store: Store) -> None:
     assert a[seeds[0]] == a[seeds[1]]
     assert sum(1 for sid in a.values() if sid == a[seeds[0]]) == 2
     detail = sql.story_detail(store, a[seeds[0]])
-    assert detail is not None and detail["n_articles"] == 2 and len(detail["members"]) == 2
+    assert detail is not None and detail.n_articles == 2 and len(detail.members) == 2
     assert build_stories(store, settings).processed == 0  # nothing left in the queue
 
 

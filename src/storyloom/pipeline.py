@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 from storyloom.clean import clean
 from storyloom.copies import find_copies
-from storyloom.stories import build_stories
 from storyloom.errors import BadInput, Skipped
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store import Store
+from storyloom.stories import build_stories
 
 MAX_ERRORS_KEPT = 10_000
 

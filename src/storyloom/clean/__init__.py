@@ -14,10 +14,11 @@ from pathlib import PurePath
 from typing import Any
 
 from storyloom.clean.html import extract_html
-from storyloom.clean.meta import detect_language, normalize_date, outlet_from_url
+from storyloom.clean.meta import normalize_date, outlet_from_url
 from storyloom.clean.rules import RULE_NAMES
 from storyloom.clean.text import Cleaned, TemplateCounts, TextOptions, clean_scraped, normalize_text
 from storyloom.enrich.attribution import attributions, text_dates
+from storyloom.enrich.language import detect_language
 from storyloom.errors import BadInput, StoryloomError
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings

@@ -1,4 +1,5 @@
-"""Metadata normalisation: dates to UTC ISO 8601 (with a flag when not trusted), language, outlet.
+"""Metadata normalisation: dates to UTC ISO 8601 (with a flag when not trusted), outlet.  (Language: the
+shared :mod:`storyloom.enrich.language`.)
 
 Dates from the wild are in every format and time zone, and sometimes wrong (an epoch of 0, a CMS default
 of 2099).  A date we do not trust is kept out of ``published`` (which orders stories) and the reason goes in
@@ -8,9 +9,7 @@ of 2099).  A date we do not trust is kept out of ``published`` (which orders sto
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timezone
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
@@ -50,42 +49,6 @@ def normalize_date(value: str | None, *, now: datetime | None = None) -> tuple[s
 from datetime import timedelta  # noqa: E402
 
 _ONE_DAY = timedelta(days=1)  # feeds in time zones ahead of UTC legitimately date items "tomorrow"
-
-
-_IDENTIFIER_LOCK = threading.Lock()
-
-
-def _identifier():  # type: ignore[no-untyped-def]
-    """py3langid's model, loaded once per process (and per Spark worker) on first use; threads asking at once
-    wait for the one load instead of each loading it."""
-    with _IDENTIFIER_LOCK:
-        return _load_identifier()
-
-
-@lru_cache(maxsize=1)
-def _load_identifier():  # type: ignore[no-untyped-def]
-    import py3langid.langid as L
-
-    return L.LanguageIdentifier.from_modelpath(L.MODEL_DIR / L.MODEL_FILE, norm_probs=True)
-
-
-_LANG_ALIASES = {"wuu": "zh", "yue": "zh", "nb": "no", "nn": "no"}
-MIN_LANG_CHARS = 20
-MIN_LANG_CONFIDENCE = 0.5
-
-
-LANG_SAMPLE_CHARS = 700  # py3langid's cost grows with length; a paragraph is plenty to tell languages apart
-
-
-def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the text, or None when it is too short or the model is unsure."""
-    sample = text[:LANG_SAMPLE_CHARS]
-    if len(sample.strip()) < MIN_LANG_CHARS:
-        return None
-    lang, prob = _identifier().classify(sample)
-    if prob < MIN_LANG_CONFIDENCE:
-        return None
-    return _LANG_ALIASES.get(lang, lang)
 
 
 def outlet_from_url(url: str | None) -> str | None:

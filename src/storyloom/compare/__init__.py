@@ -128,8 +128,8 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
 def warm() -> None:
     """Load what comparing a story needs (sentence embedder, language identifier, claim aligner): several
     seconds of CPU that a server pays at start, not inside the first story page a reader opens."""
-    from storyloom.clean.meta import detect_language
     from storyloom.compare.align import _default
+    from storyloom.enrich.language import detect_language
 
     sentence_vectors(["warm"])
     detect_language("a sentence long enough to be identified")

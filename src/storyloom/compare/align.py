@@ -60,7 +60,7 @@ def _char3(s: str) -> Counter[str]:
 
 
 def _names(s: str) -> set[str]:
-    from storyloom.copies.translation import anchors
+    from storyloom.enrich.anchors import anchors
 
     return {a for a in anchors(s) if not a.startswith("#")}
 
@@ -427,7 +427,7 @@ def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.
 
 def group_languages(texts: Sequence[str], groups: Sequence[str]) -> list[str | None]:
     """The language of each claim's article, detected once per article on its claims (None when unsure)."""
-    from storyloom.clean.meta import LANG_SAMPLE_CHARS, detect_language
+    from storyloom.enrich.language import LANG_SAMPLE_CHARS, detect_language
 
     sample: dict[str, list[str]] = {}
     for t, g in zip(texts, groups):

@@ -14,23 +14,13 @@ A cascade, cheap signals first:
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from storyloom.embed.cache import Vectors
+from storyloom.enrich.anchors import anchor_keys, anchors_in
 from storyloom.enrich.sentences import split_sentences
 
-# Numbers in any script's digits; the look-arounds are ASCII-only so "2020年" and "13日" still match.
-_NUM = re.compile(
-    r"(?<![0-9A-Za-z.,])\d{1,3}(?:[,.\u00a0 \u202f]\d{3})+(?:[.,]\d+)?(?![0-9A-Za-z])"
-    r"|(?<![0-9A-Za-z.,])\d+(?:[.,]\d+)?(?![0-9A-Za-z])"
-)
-_WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
-NAME_PREFIX = 4
-_NOT_LOWER = re.compile(r"[^a-z]")
 MIN_ANCHORS_FOR_ORDER = 3
 
 # Thresholds on the cosine of title + lead, per model (calibrated on the dev split of bench/copies.py).
@@ -39,57 +29,6 @@ COSINE_NO_ANCHORS = {"use-m3": 0.72, "e5-small-q4": 0.9}
 MIN_ORDER = 0.35
 MIN_OVERLAP = 0.3
 MIN_SENTENCE_RATIO = 0.5
-
-
-def _number(token: str) -> str | None:
-    t = re.sub(r"(?<=\d)[,.\u00a0 \u202f](?=\d{3}(?!\d))", "", token)  # thousands separators, any convention
-    t = t.replace(",", ".")
-    try:
-        value = float(t)
-    except ValueError:
-        return None
-    if value < 10 and "." not in t:
-        return None  # small integers are often written as words in a translation
-    return f"#{value:g}"
-
-
-def anchors(text: str) -> list[str]:
-    """Anchors in order of appearance: numbers (normalised) and capitalised non-initial words transliterated
-    to ASCII and cut to a prefix (so inflections — Лавров, Лаврова — meet the English Lavrov)."""
-    return anchors_in(split_sentences(text))
-
-
-def anchors_in(sentences: Iterable[str]) -> list[str]:
-    """:func:`anchors` of text already split into sentences (a word is a name only when it does not open its
-    sentence, so the anchors need the split; callers holding it should not pay for a second one)."""
-    out: list[str] = []
-    for sent in sentences:
-        for m in _NUM.finditer(sent):
-            n = _number(m.group(0))
-            if n:
-                out.append(n)
-        for i, m in enumerate(_WORD.finditer(sent)):
-            w = m.group(0)
-            if i == 0 or not w[0].isupper() or len(w) < NAME_PREFIX:
-                continue
-            key = _name_key(w)
-            if key:
-                out.append(key)
-    return out
-
-
-@lru_cache(maxsize=1 << 16)
-def _name_key(word: str) -> str:
-    """A name's ASCII prefix, or "" when too short; cached, names recur across a corpus and transliteration
-    is pure Python."""
-    from anyascii import anyascii
-
-    ascii_ = _NOT_LOWER.sub("", anyascii(word).lower())
-    return ascii_[:NAME_PREFIX] if len(ascii_) >= NAME_PREFIX else ""
-
-
-def anchor_keys(tokens: list[str]) -> list[int]:
-    return sorted({int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little", signed=True) for t in tokens})
 
 
 def _lcs(a: list[str], b: list[str]) -> int:
@@ -188,33 +127,6 @@ def _window(dates: list[str | None], days: int) -> tuple[str | None, str | None]
     return lo.isoformat(), hi.isoformat() + "T23:59:59~"
 
 
-class Vectors:
-    """Title + lead embeddings per model: read from the store, computed and stored when missing."""
-
-    def __init__(self, store: Any, leads: dict[str, str]) -> None:
-        self.store, self.leads = store, leads
-        self.cache: dict[tuple[str, str], Any] = {}
-
-    def get(self, embedder: Any, ids: list[str]) -> dict[str, Any]:
-        import numpy as np
-
-        from storyloom.store import copies as sql
-
-        want = [i for i in ids if (embedder.name, i) not in self.cache]
-        if want:
-            for aid, blob in sql.load_embeddings(self.store, embedder.name, want).items():
-                self.cache[(embedder.name, aid)] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-            missing = [i for i in want if (embedder.name, i) not in self.cache]
-            if missing:
-                texts = [self.leads.get(i) or "" for i in missing]
-                vecs = embedder.embed(texts)
-                sql.save_embeddings(self.store, embedder.name,
-                                    [(i, v.astype(np.float16).tobytes()) for i, v in zip(missing, vecs)])
-                for i, v in zip(missing, vecs):
-                    self.cache[(embedder.name, i)] = v
-        return {i: self.cache[(embedder.name, i)] for i in ids if (embedder.name, i) in self.cache}
-
-
 def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]], settings: Any,
                       done: set[tuple[str, str]]) -> tuple[list[dict[str, Any]], int]:
     """Translation links for a chunk (after its anchors are stored); returns (links, candidates tried)."""
@@ -222,6 +134,7 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
 
     from storyloom.embed import covers, get_embedder, lead
     from storyloom.store import copies as sql
+    from storyloom.store import embeddings as emb_sql
 
     fast = get_embedder(settings.embedder_fast)
     wide = get_embedder(settings.embedder_wide)
@@ -234,7 +147,7 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     covered = [aid for aid in known if covers(fast, langs[aid])]
     own = vectors.get(fast, covered)
     since, until = _window([rows[a]["published"] for a in known], settings.translation_window_days)
-    pool = sql.embedding_pool(store, fast.name, since, until, POOL_LIMIT) if own else []
+    pool = emb_sql.embedding_pool(store, fast.name, since, until, POOL_LIMIT) if own else []
     pool_ids = [p[0] for p in pool]
     pool_lang = {p[0]: p[1] for p in pool}
     matrix = np.vstack([np.frombuffer(v, dtype=np.float16).astype(np.float32) for _, _, v in pool]) if pool else None

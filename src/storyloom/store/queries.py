@@ -8,8 +8,17 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from storyloom.readmodels import (ArticleDetail, ArticleRow, CopyGroup, Health, RawPayload, RemovedSpan, SearchHit,
-                                  Sighting, StoreStats)
+from storyloom.readmodels import (
+    ArticleDetail,
+    ArticleRow,
+    CopyGroup,
+    Health,
+    RawPayload,
+    RemovedSpan,
+    SearchHit,
+    Sighting,
+    StoreStats,
+)
 from storyloom.store.sqlite import Store
 from storyloom.timeparse import end_of_day
 

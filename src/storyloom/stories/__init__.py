@@ -11,19 +11,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 
 from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import stories as sql
 from storyloom.stories.online import (
-    ENTITY_CAP, Decision, Story, StoryParams, decide, story_id_for, term_weights,
+    ENTITY_CAP,
+    Decision,
+    Story,
+    StoryParams,
+    decide,
+    story_id_for,
+    term_weights,
 )
 from storyloom.stories.prefetch import Prepared, prepared_chunks
 from storyloom.stories.represent import ArticleRep, sparse_cos
-from storyloom.store import Store
-from storyloom.store import stories as sql
 from storyloom.timeparse import shift
 
 Event = Callable[[str, object], None]
@@ -138,8 +143,8 @@ class StoryBuilder:
     def _add_vectors(self, prepared: Prepared) -> None:
         if self.embedder is None:
             return
-        from storyloom.copies.translation import Vectors
         from storyloom.embed import covers
+        from storyloom.embed.cache import Vectors
 
         ids = [r.id for r in prepared.reps if covers(self.embedder, r.language)]
         started = time.perf_counter()

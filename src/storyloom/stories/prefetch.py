@@ -18,10 +18,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyloom.stories.online import new_rep
-from storyloom.stories.represent import ArticleRep
 from storyloom.store import Store
 from storyloom.store import stories as sql
+from storyloom.stories.online import new_rep
+from storyloom.stories.represent import ArticleRep
 
 log = logging.getLogger(__name__)
 AHEAD = 2  # chunks prepared ahead of the one being clustered

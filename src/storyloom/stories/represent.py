@@ -13,7 +13,6 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 
 import numpy as np
@@ -97,7 +96,7 @@ def sparse_cos(a: dict[str, float], b: dict[str, float]) -> float:
 
 def entities(title: str, text: str, lead: list[str] | None = None) -> list[str]:
     """Name anchors of title and lead (transliterated prefixes), most frequent first."""
-    from storyloom.copies.translation import anchors_in
+    from storyloom.enrich.anchors import anchors_in
 
     lead = lead_sentences(text) if lead is None else lead
     sents, room = [title], ENTITY_TEXT_CAP
