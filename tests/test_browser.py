@@ -1,6 +1,8 @@
 """The web UI in a real browser (Playwright driving Debian's chromium) against the real server on 127.0.0.1:
-feed → story → article on the sample, the claim matrix and the graph drawn, and nothing executes from an
-article made of script tags, onerror handlers and javascript: links.  Screenshots go to test-artifacts/."""
+feed → story (the digest first, above the fold; sections that open and close) → claim matrix → article on the
+sample, the graph drawn, nothing executes from an article made of script tags, onerror handlers and javascript:
+links, and every page passes axe-core's WCAG 2 A/AA rules (npm's axe-core, which .ci/run installs into .axe/).
+Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from storyloom.store import Store
 from conftest import ROOT, SAMPLE, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts"
 XSS_TITLE = "<script>alert('title')</script> Harbour <b>festival</b>"
 XSS_TEXT = ("Boats filled the harbour <img src=x onerror=\"alert('text')\"> on Saturday as the festival opened.\n"
@@ -61,38 +64,72 @@ def watch(page):  # type: ignore[no-untyped-def]
     return events
 
 
+def accessible(page) -> None:  # type: ignore[no-untyped-def]
+    """axe-core's WCAG 2.0/2.1 A and AA rules on the page as it is now: no violation."""
+    assert AXE.is_file(), f"axe-core missing at {AXE}: run `npm install --prefix .axe axe-core@4` (.ci/run does)"
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    assert result == [], f"{page.url}: {result}"
+
+
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_feed_story_article_path(server: str, browser) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # bypass: to inject axe
     events = watch(page)
     page.goto(server + "/")
     assert page.locator(".story-card").count() >= 5
+    accessible(page)
     shot(page, "feed")
     page.locator(".story-card a.headline", has_text="China alliance with Russia").click()
     page.wait_for_url("**/stories/*")
-    assert page.locator("table.matrix tr.row.shared").count() >= 3  # the shared ISW claims
-    assert page.locator("table.matrix th").count() == 3  # the status column + two outlets
+    # the digest leads, above the fold: the key facts the two outlets share (the ISW claims)
+    facts = page.locator("#digest ol.facts > li")
+    assert facts.count() >= 3
+    assert facts.first.bounding_box()["y"] < 900 and page.locator("#key-facts").bounding_box()["y"] < 600
+    assert "2 outlets" in facts.first.inner_text()
+    # sections open and close without script
+    outlets = page.locator("details#outlets")
+    assert outlets.get_attribute("open") is None and not page.locator("details#outlets ul.outlets").is_visible()
+    outlets.locator("summary").click()
+    assert page.locator("details#outlets ul.outlets").is_visible()
+    outlets.locator("summary").click()
+    assert not page.locator("details#outlets ul.outlets").is_visible()
+    page.locator("details#provenance summary").click()
+    page.locator("details#timeline summary").click()
     assert page.locator("svg.graph .node.source").count() >= 2 and page.locator("svg.graph line.edge").count() >= 4
     assert page.locator("svg.timeline circle.dot").count() == 2
     page.locator("svg.graph .node.source").first.click()
     assert page.locator("#node-details").is_visible()
+    accessible(page)
     shot(page, "story")
-    page.locator("section#members a", has_text="The results of the talks").first.click()
+    page.locator("a", has_text="Full claim matrix").click()
+    page.wait_for_url("**/matrix")
+    assert page.locator("table.matrix tr.row.shared").count() >= 3  # the shared ISW claims
+    assert page.locator("table.matrix th").count() == 3  # the status column + two outlets
+    accessible(page)
+    page.go_back()
+    page.locator("details#members summary").click()
+    page.locator("details#members a", has_text="The results of the talks").first.click()
     page.wait_for_url("**/articles/*")
     assert page.locator("del.removed").count() == 3 and page.locator("span.reason").first.is_visible()
+    accessible(page)
     shot(page, "article")
     assert not events["dialogs"] and not events["errors"], events
 
 
 def test_phone_width_and_search(server: str, browser) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page = browser.new_page(viewport={"width": 390, "height": 844}, bypass_csp=True)
     events = watch(page)
     page.goto(server + "/search?q=Lavrov")
     assert page.locator("ol.hits li").count() == 2 and page.locator("mark").count() >= 2
+    accessible(page)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400  # no sideways scrolling of the page itself
     shot(page, "search-phone")
@@ -110,6 +147,10 @@ def test_untrusted_article_never_executes(server: str, browser) -> None:  # type
     assert page.locator("a[href^='javascript:']").count() == 0
     story_link = page.locator("dd a[href^='/stories/']").first.get_attribute("href")
     page.goto(server + story_link)
+    assert "<script>" in page.locator("h1").inner_text()  # the story page and its digest show it as text too
+    assert page.locator("#digest").count() == 1 and page.locator("img").count() == 0
+    page.goto(server + story_link + "/matrix")
+    assert page.title() != "pwned"
     page.goto(server + "/")
     shot(page, "xss")
     assert not events["dialogs"], events["dialogs"]

@@ -287,3 +287,99 @@ class ErrorDetail(ReadModel):
 
 class ErrorBody(ReadModel):
     error: ErrorDetail
+
+
+# -- the story digest ---------------------------------------------------------------------------------
+
+
+class Carrier(ReadModel):
+    """One outlet's wording of a fact."""
+
+    outlet: str = Field(description="the column of the claim matrix: the outlet, or the file/host without one")
+    article_id: str
+    text: str
+    time: str | None = Field(None, description="the article's trusted publication time")
+    language: str | None = None
+
+
+class KeyFact(ReadModel):
+    text: str = Field(description="the clearest wording")
+    outlets: list[str]
+    n_outlets: int
+    first: Carrier | None = Field(None, description="who carried it first (trusted dates only)")
+    attributed_to: list[str] = Field([], description='whom the outlets attribute it to ("ISW")')
+    wordings: list[Carrier]
+    numbers: list[str] = []
+
+
+class Conflict(ReadModel):
+    """The same fact with different figures (or dates) in different outlets."""
+
+    what: str = Field(description="the unit or kind of value that differs, e.g. 'killed', 'USD', 'date'")
+    values: dict[str, list[str]] = Field(description="value → the outlets that give it")
+    wordings: list[Carrier]
+
+
+class Quote(ReadModel):
+    text: str
+    outlets: list[str]
+
+
+class Speaker(ReadModel):
+    name: str
+    quotes: list[Quote]
+    outlets: list[str]
+
+
+class NumberReport(ReadModel):
+    value: float
+    unit: str
+    text: str
+    outlets: list[str]
+
+
+class OutletLens(ReadModel):
+    outlet: str
+    title: str = Field(description="the outlet's headline: framing at a glance")
+    article_id: str
+    published: str | None = None
+    language: str | None = None
+    country: str | None = None
+    kind: str | None = Field(None, description="wire | national | regional | international | aggregator | "
+                             "content farm | unknown")
+    kind_source: str | None = Field(None, description="bundled table, learnt from the data, or your file")
+    attributes: dict[str, str] = Field({}, description="attributes from your outlets file (lean, owner…)")
+    exclusive_facts: list[str] = Field(description="its top facts no other outlet carries")
+    n_exclusive: int
+    exclusive_quotes: list[str] = []
+
+
+class CoverageGroup(ReadModel):
+    lens: str = Field(description="kind, country, language, or an attribute of your outlets file")
+    counts: dict[str, int] = Field(description="group → outlets of the story in it")
+
+
+class Digest(ReadModel):
+    """What a reader needs of a story in thirty seconds: the facts every outlet agrees on, where they conflict,
+    what each adds, who is quoted, the numbers, and who covers it."""
+
+    story_id: str
+    label: str
+    n_articles: int
+    n_outlets: int
+    languages: list[str]
+    first_seen: str
+    last_seen: str
+    first_reporter: Carrier | None = None
+    key_facts: list[KeyFact]
+    more_key_facts: int = Field(0, description="key facts left out of this list (see the claim matrix)")
+    conflicts: list[Conflict]
+    outlets: list[OutletLens]
+    more_outlets: int = 0
+    speakers: list[Speaker]
+    numbers: list[NumberReport]
+    coverage: list[CoverageGroup]
+    new_since: str | None = Field(None, description="the time `new_facts` are counted from")
+    new_facts: list[KeyFact] = []
+    notes: list[str] = Field([], description="what the digest could not do (one article, articles left out…)")
+    status: Literal["fresh", "stale", "pending"] = "fresh"

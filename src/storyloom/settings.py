@@ -72,6 +72,9 @@ class Settings:
     story_embeddings: bool = opt(True, "use the fast multilingual embedder (embedder_fast) in story scores")
     story_workers: int = opt(1, "processes reading and representing the next chunks while one is clustered (0: none)",
                              lo=0, hi=64)
+    # compare
+    outlets_file: str | None = opt(None, "a CSV (name column, then country, language, kind, or any attribute of "
+                                   "yours: lean, owner…) or TOML file of outlets for the story digest's lenses")
     # serve
     host: str = opt("127.0.0.1", "address `storyloom serve` listens on")
     port: int = opt(8000, "port `storyloom serve` listens on", lo=1, hi=65535)

@@ -31,7 +31,7 @@ def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
 
 
 for command in (ingest.ingest, read.articles, read.show, read.search, read.stats, read.rules, stages.clean_cmd,
-                stages.copies, stages.stories, stages.story, stages.compare, serve.serve, watch.watch, batch.batch,
+                stages.copies, stages.stories, stages.story, stages.digest, stages.compare, serve.serve, watch.watch, batch.batch,
                 batch.load, settings.settings_cmd):
     cli.add_command(command)
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from storyloom.cli.common import Ctx, dump, err, out, progress, read_store
 from storyloom.errors import StoryloomError
 from storyloom.store import queries
+from storyloom.timeparse import maybe_time
 
 
 @click.command("clean")
@@ -229,7 +230,13 @@ def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | 
     if result is None:
         raise click.ClickException(f"no story with a unique id starting {story_id!r}")
     if fmt != "table":
-        text = {"json": to_json, "csv": to_csv, "md": to_markdown}[fmt](result)
+        if fmt == "md":  # the Markdown export leads with the digest
+            from storyloom.compare.digest import build_digest
+            from storyloom.compare.outlets import table_for
+
+            text = to_markdown(result, build_digest(result, table_for(obj.settings.outlets_file)))
+        else:
+            text = {"json": to_json, "csv": to_csv}[fmt](result)
         if output:
             Path(output).write_text(text, encoding="utf-8")
             err.print(f"wrote {output}")
@@ -265,3 +272,82 @@ def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | 
     for e in g["edges"]:
         if e["kind"] != "published-by":
             out.print(f"  {escape(labels[e['source']][:60])} [dim]—{e['kind']}→[/] {escape(labels[e['target']][:60])}")
+
+
+@click.command()
+@click.argument("story_id")
+@click.option("--since", help="Also list the facts first reported after this time (YYYY-MM-DD or ISO time).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.pass_obj
+def digest(obj: Ctx, story_id: str, since: str | None, fmt: str, as_json: bool, output: str | None) -> None:
+    """A story in thirty seconds: the facts the outlets agree on, conflicts, what each outlet adds, who is quoted,
+    the numbers and who covers it."""
+    from storyloom.compare.exports import digest_markdown
+    from storyloom.serve import views
+    from storyloom.store import stories as sql
+
+    if since is not None and maybe_time(since) is None:
+        raise click.BadParameter("expected YYYY-MM-DD or an ISO 8601 time", param_hint="--since")
+    with read_store(obj) as store:
+        full = sql.resolve_story(store, story_id) or sql.merged_into(store, story_id)
+        try:
+            d = views.digest(store, full, outlets_file=obj.settings.outlets_file, since=since) if full else None
+        except StoryloomError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if d is None:
+        raise click.ClickException(f"no story with a unique id starting {story_id!r}")
+    fmt = "json" if as_json else fmt
+    if fmt != "table":
+        text = (json.dumps(d.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
+                else "\n".join([f"# {d.label}", "", *digest_markdown(d)]) + "\n")
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            err.print(f"wrote {escape(output)}")
+        else:
+            click.echo(text, nl=False)
+        return
+    _print_digest(d)
+
+
+def _print_digest(d: Any) -> None:
+    out.print(f"[bold]{escape(d.label)}[/]")
+    out.print(f"[dim]{d.story_id} · {d.n_articles} articles · {d.n_outlets} outlets · {', '.join(d.languages)} · "
+              f"{d.first_seen[:16]} → {d.last_seen[:16]}[/]")
+    if d.first_reporter:
+        out.print(f"first reported by [bold]{escape(d.first_reporter.outlet)}[/] at {d.first_reporter.time}")
+    t = Table(title="Key facts", title_justify="left", show_lines=True)
+    for col in ("outlets", "fact", "first", "according to"):
+        t.add_column(col, overflow="fold", ratio=3 if col == "fact" else 1)
+    for f in d.key_facts:
+        t.add_row(f"{f.n_outlets}: " + escape(", ".join(f.outlets)), escape(f.text),
+                  escape(f.first.outlet) if f.first else "—", escape(", ".join(f.attributed_to)) or "—")
+    if d.key_facts:
+        out.print(t)
+    if d.more_key_facts:
+        out.print(f"[dim]… {d.more_key_facts} more shared facts: `storyloom compare {d.story_id}`[/]")
+    for c in d.conflicts:
+        vals = "; ".join(f"{escape(v)} ({escape(', '.join(o))})" for v, o in c.values.items())
+        out.print(f"[red]conflict[/] {escape(c.what)}: {vals}")
+        for w in c.wordings:
+            out.print(f"   [dim]{escape(w.outlet)}:[/] {escape(w.text)}")
+    for o in d.outlets:
+        lens = ", ".join(x for x in (o.kind, o.country, o.language) if x and x != "unknown")
+        out.print(f"\n[bold]{escape(o.outlet)}[/] [dim]{escape(lens)}[/] — “{escape(o.title)}”"
+                  + (f" [dim]({o.n_exclusive} facts only here)[/]" if o.n_exclusive else ""))
+        for x in o.exclusive_facts:
+            out.print(f"   • {escape(x)}")
+    if d.more_outlets:
+        out.print(f"[dim]… and {d.more_outlets} more outlets[/]")
+    for sp in d.speakers:
+        out.print(f"[bold]{escape(sp.name)}[/] [dim]({escape(', '.join(sp.outlets))})[/]: "
+                  + " / ".join(f"“{escape(q.text)}”" for q in sp.quotes))
+    if d.numbers:
+        out.print("numbers: " + "; ".join(f"{escape(n.text)} ({escape(', '.join(n.outlets))})" for n in d.numbers))
+    for g in d.coverage:
+        out.print(f"[dim]by {escape(g.lens)}:[/] " + ", ".join(f"{escape(k)} {v}" for k, v in g.counts.items()))
+    for f in d.new_facts:
+        out.print(f"[green]new since {escape(d.new_since or '')}:[/] {escape(f.text)} [dim]({escape(', '.join(f.outlets))})[/]")
+    for n in d.notes:
+        out.print(f"[yellow]{escape(n)}[/]")

@@ -8,20 +8,19 @@ graph (:mod:`.provenance`).  Exports: JSON, CSV, Markdown.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import time
 from collections import defaultdict
 from typing import Any
 
 from storyloom.compare.align import align, sentence_vectors
 from storyloom.compare.claims import extract_claims
+from storyloom.compare.conflicts import find_conflicts, same_value
+from storyloom.compare.exports import to_csv, to_json, to_markdown
 from storyloom.compare.provenance import build_graph
 from storyloom.store import Store
 from storyloom.store import compare as sql
 
-COMPARE_VERSION = "1"  # bump when the comparison changes, so kept results are recomputed
+COMPARE_VERSION = "2"  # bump when the comparison changes, so kept results are recomputed
 MAX_MEMBERS = 60  # a story's largest copy groups are represented by their canonical member beyond this
 
 
@@ -33,17 +32,27 @@ def _column(m: dict[str, Any], taken: dict[str, int]) -> str:
 
 
 def _conflicts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Same unit, different values across outlets (years and bare numbers are not compared)."""
-    by_unit: dict[str, dict[float, list[str]]] = defaultdict(lambda: defaultdict(list))
+    """Same unit, different values across outlets (years and bare numbers are not compared; one figure written
+    two ways — $129 and $129.99 — is the same value).  ``values``: the figure as the first outlet wrote it →
+    the columns giving it."""
+    by_unit: dict[str, list[tuple[float, str, list[str]]]] = defaultdict(list)
     for c in cells:
         for q in c["quantities"]:
-            if q["unit"] and q["unit"] != "year":
-                by_unit[q["unit"]][q["value"]].append(c["column"])
+            if not q["unit"] or q["unit"] == "year":
+                continue
+            groups = by_unit[q["unit"]]
+            for value, _, cols in groups:
+                if same_value(value, float(q["value"])):
+                    if c["column"] not in cols:
+                        cols.append(c["column"])
+                    break
+            else:
+                groups.append((float(q["value"]), str(q.get("text") or q["value"]), [c["column"]]))
     out = []
-    for unit, values in sorted(by_unit.items()):
-        cols = {col for v in values.values() for col in v}
-        if len(values) > 1 and len(cols) > 1:
-            out.append({"unit": unit, "values": {str(v): sorted(set(c)) for v, c in sorted(values.items())}})
+    for unit, groups in sorted(by_unit.items()):
+        cols = {col for _, _, cs in groups for col in cs}
+        if len(groups) > 1 and len(cols) > 1:
+            out.append({"unit": unit, "values": {text: sorted(cs) for _, text, cs in sorted(groups)}})
     return out
 
 
@@ -94,6 +103,7 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
             "evidence": evidence.get(r_index, []),
             "position": min(claims[i].index / 1000 + columns.index(col_of[claims[i].article_id]) for i in idx),
         })
+    fact_conflicts = find_conflicts(as_dicts, vectors, [row_of[i] for i in range(len(claims))])
     rows.sort(key=lambda r: ({"shared": 0, "partial": 1, "only": 2}[r["status"]], r["position"]))
     for r in rows:
         del r["position"]
@@ -120,6 +130,8 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
         "first_reporter": {"column": dated_members[0][1], "article_id": dated_members[0][2], "time": dated_members[0][0]}
         if dated_members else None,
         "untrusted_dates": [m["column"] for m in members if not m["published"] or m.get("date_flag")],
+        "fact_conflicts": [{"a": claims[c["a"]].key, "b": claims[c["b"]].key, "unit": c["unit"], "values": c["values"],
+                            "cosine": c["cosine"]} for c in fact_conflicts],
         "provenance": graph,
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -174,66 +186,4 @@ def precompute(store: Store, min_articles: int = 2, limit: int = 10_000) -> int:
     return n
 
 
-# -- exports ----------------------------------------------------------------------------------------
-
-
-def to_json(result: dict[str, Any]) -> str:
-    return json.dumps(result, ensure_ascii=False, indent=2, default=str)
-
-
-def to_csv(result: dict[str, Any]) -> str:
-    """One row per aligned claim, one column per outlet (the outlet's own sentence), plus status."""
-    cols = [c["column"] for c in result["columns"]]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["status", "conflict", "first", *cols])
-    for r in result["rows"]:
-        by_col: dict[str, list[str]] = defaultdict(list)
-        for cell in r["cells"]:
-            by_col[cell["column"]].append(cell["text"])
-        conflict = "; ".join(f"{c['unit']}: " + " vs ".join(c["values"]) for c in r["conflicts"])
-        w.writerow([r["status"], conflict, (r["first"] or {}).get("column", ""), *[" / ".join(by_col.get(c, [])) for c in cols]])
-    return buf.getvalue()
-
-
-def _md(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(result: dict[str, Any]) -> str:
-    s, summ = result["story"], result["summary"]
-    out = [f"# {_md(s['label'])}", "",
-           f"Story `{s['id']}`: {s['n_articles']} articles, {s['first_seen'][:16]} → {s['last_seen'][:16]}.", ""]
-    fr = result["first_reporter"]
-    out.append(f"**First reporter:** {_md(fr['column'])} at {fr['time']}." if fr else
-               "**First reporter:** unknown (no trusted publication dates).")
-    if result["untrusted_dates"]:
-        out.append(f"Untrusted or missing dates (not used for ordering): {', '.join(map(_md, result['untrusted_dates']))}.")
-    out += ["", f"{summ['rows']} claims after alignment: {summ['shared_by_all']} shared by all, {summ['partial']} by "
-            f"some, {summ['conflicting']} conflicting.", ""]
-    cols = [c["column"] for c in result["columns"]]
-    for title, pick in (("Shared by all", "shared"), ("Reported by some", "partial")):
-        rows = [r for r in result["rows"] if r["status"] == pick]
-        if rows:
-            out += [f"## {title}", ""]
-            for r in rows:
-                out.append("- " + " ≈ ".join(f"**{_md(c['column'])}:** {_md(c['text'])}" for c in r["cells"]))
-            out.append("")
-    for col in cols:
-        rows = [r for r in result["rows"] if r["status"] == "only" and r["columns"] == [col]]
-        if rows:
-            out += [f"## Only in {_md(col)}", ""] + [f"- {_md(r['cells'][0]['text'])}" for r in rows] + [""]
-    conflicts = [r for r in result["rows"] if r["conflicts"]]
-    if conflicts:
-        out += ["## Conflicting numbers", ""]
-        for r in conflicts:
-            for c in r["conflicts"]:
-                out.append(f"- {c['unit']}: " + "; ".join(f"{v} ({', '.join(map(_md, cs))})" for v, cs in c["values"].items()))
-        out.append("")
-    g = result["provenance"]
-    out += ["## Provenance", ""]
-    labels = {n["id"]: n["label"] for n in g["nodes"]}
-    for e in g["edges"]:
-        if e["kind"] != "published-by":
-            out.append(f"- {_md(labels.get(e['source'], e['source'])[:80])} —{e['kind']}→ {_md(labels.get(e['target'], e['target'])[:80])}")
-    return "\n".join(out) + "\n"
+__all__ = ["compare_story", "compare_kept", "kept", "kept_any", "precompute", "to_csv", "to_json", "to_markdown", "warm"]

@@ -15,7 +15,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
-from storyloom.readmodels import ArticleDetail, ErrorBody, Health, IngestResult, Page, SearchHit, StoryCard, StoryPage
+from storyloom.readmodels import (
+    ArticleDetail,
+    Digest,
+    ErrorBody,
+    Health,
+    IngestResult,
+    Page,
+    SearchHit,
+    StoryCard,
+    StoryPage,
+)
 from storyloom.serve import views
 from storyloom.serve.deps import read_store, writer_lock
 from storyloom.serve.errors import ApiError, quoted, token_ok
@@ -107,6 +117,21 @@ def story(request: Request, story_id: Id, store: Store = Depends(read_store),
             return RedirectResponse(f"/api/stories/{moved}{suffix}", status_code=308)
         raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
     return ModelJSON(got[0])
+
+
+@router.get("/stories/{story_id}/digest", response_model=Digest)
+def digest(request: Request, story_id: Id, since: Date = None, store: Store = Depends(read_store),
+           fresh: bool = Query(False, description="wait for the comparison of the story's current version")) -> Response:
+    """What every outlet agrees on, where they conflict, what each adds, who is quoted, the numbers, who covers
+    it; ``since`` adds the facts first reported after that time (a reader's last visit)."""
+    got = views.digest(store, story_id, since=since, wait=fresh, **views.digest_options(request.app.state),
+                       wait_seconds=max(0.0, remaining(request.scope.get("state")) - 1.0))
+    if got is None:
+        moved = views.survivor(store, story_id)
+        if moved:
+            return RedirectResponse(f"/api/stories/{moved}/digest", status_code=308)
+        raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
+    return ModelJSON(got)
 
 
 @router.get("/articles/{article_id}", response_model=ArticleDetail)

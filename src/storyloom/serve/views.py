@@ -14,8 +14,10 @@ from storyloom.readmodels import (
     ArticleDetail,
     ComparisonStatus,
     CopyGroupRef,
+    Digest,
     Page,
     StoryCard,
+    StoryDetail,
     StoryMember,
     StoryPage,
     Timeline,
@@ -83,6 +85,11 @@ KEEP_WAIT_MS = 250
 def compare_options(state: Any) -> dict[str, Any]:
     """The app's refresher and inline limit, as :func:`story` takes them."""
     return {"refresher": state.refresher, "inline_max": state.settings.compare_inline_articles}
+
+
+def digest_options(state: Any) -> dict[str, Any]:
+    """:func:`compare_options` and the user's outlet file, as :func:`digest` and :func:`story` take them."""
+    return {**compare_options(state), "outlets_file": state.settings.outlets_file}
 
 
 def survivor(store: Store, story_id: str) -> str | None:
@@ -165,10 +172,12 @@ def feed(store: Store, *, limit: int, cursor: str | None, **filters: Any) -> Pag
 
 
 def story(store: Store, story_id: str, *, refresher: Refresher | None = None, inline_max: int = 4,
-          wait: bool = False, wait_seconds: float = 30.0) -> tuple[StoryPage, dict[str, Any] | None] | None:
-    """A story with its members, copy groups, timeline and comparison (claim matrix, provenance graph), and the
-    graph's drawing for the web page.  ``comparison`` says how current the claim matrix is and for how many
-    of the story's articles it was made; see :func:`compared`."""
+          wait: bool = False, wait_seconds: float = 30.0, outlets_file: str | None = None,
+          with_digest: bool = False) -> tuple[StoryPage, dict[str, Any] | None, Digest | None] | None:
+    """A story with its members, copy groups, timeline and comparison (claim matrix, provenance graph), the
+    graph's drawing for the web page, and (``with_digest``) its digest, all from one read of the kept
+    comparison.  ``comparison`` says how current the claim matrix is and for how many of the story's articles
+    it was made; see :func:`compared`."""
     full = stories_sql.resolve_story(store, story_id)
     detail = stories_sql.story_detail(store, full) if full else None
     if detail is None:
@@ -187,7 +196,35 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
         if comp is not None else None,
         provenance=comp["provenance"] if comp is not None else None,
     )
-    return page, (graph_layout(comp["provenance"]) if comp is not None else None)
+    digested = _digest(detail, comp, status, outlets_file) if with_digest else None
+    return page, (graph_layout(comp["provenance"]) if comp is not None else None), digested
+
+
+def _digest(card: StoryDetail, comp: dict[str, Any] | None, status: str, outlets_file: str | None,
+            since: str | None = None) -> Digest:
+    from storyloom.compare.digest import build_digest
+    from storyloom.compare.outlets import table_for
+
+    if comp is None:
+        return Digest(story_id=card.id, label=card.label, n_articles=card.n_articles, n_outlets=len(card.outlets),
+                      languages=sorted(card.languages), first_seen=card.first_seen, last_seen=card.last_seen,
+                      key_facts=[], conflicts=[], outlets=[], speakers=[], numbers=[], coverage=[], status="pending",
+                      notes=["the comparison of this story is being computed: look again in a few seconds"])
+    return build_digest(comp, table_for(outlets_file), since=since, status=status)
+
+
+def digest(store: Store, story_id: str, *, outlets_file: str | None = None, since: str | None = None,
+           refresher: Refresher | None = None, inline_max: int = 4, wait: bool = False,
+           wait_seconds: float = 30.0) -> Digest | None:
+    """The digest of a story (see :mod:`storyloom.compare.digest`), from its kept comparison; while none is kept
+    (``pending``) an empty digest that says so."""
+    full = stories_sql.resolve_story(store, story_id)
+    card = stories_sql.story_detail(store, full) if full else None
+    if card is None:
+        return None
+    comp, status = compared(store, card.id, card.n_articles, refresher=refresher, inline_max=inline_max, wait=wait,
+                            wait_seconds=wait_seconds)
+    return _digest(card, comp, status, outlets_file, since)
 
 
 def article(store: Store, article_id: str, raw: bool = False) -> ArticleDetail | None:

@@ -97,15 +97,40 @@ def feed(request: Request, q: Words = None, language: Annotated[str | None, Quer
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 def story(request: Request, story_id: str, store: Store = Depends(read_store)) -> Response:
-    got = views.story(store, _id(story_id, "story"), **views.compare_options(request.app.state))
+    """The story page leads with the digest (a screen even for a large story: sections fold with <details>);
+    the claim matrix has a page of its own."""
+    got = views.story(store, _id(story_id, "story"), **views.digest_options(request.app.state), with_digest=True)
     if got is None:
         moved = views.survivor(store, story_id)
         if moved:  # merged into another story: a bookmarked link still leads to the coverage
             return RedirectResponse(f"/stories/{moved}", status_code=301)
         raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
-    detail, graph = got
-    return page(request, "story.html", s=detail, m=detail.claim_matrix,
+    detail, graph, digest = got
+    return page(request, "story.html", s=detail, d=digest, m=detail.claim_matrix,
                 graph=graph or {"nodes": [], "edges": [], "width": 0, "height": 0}, tl=detail.timeline,
+                refresh_seconds=5 if detail.comparison.status == "pending" and detail.n_articles > 1 else None)
+
+
+MATRIX_ROWS = 40
+
+
+@router.get("/stories/{story_id}/matrix", response_class=HTMLResponse)
+def matrix(request: Request, story_id: str, page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+           store: Store = Depends(read_store)) -> Response:
+    """The full claim matrix of a story, a page of rows at a time (a 50-article story has hundreds)."""
+    got = views.story(store, _id(story_id, "story"), **views.compare_options(request.app.state))
+    if got is None:
+        moved = views.survivor(store, story_id)
+        if moved:
+            return RedirectResponse(f"/stories/{moved}/matrix", status_code=301)
+        raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
+    detail = got[0]
+    m = detail.claim_matrix
+    rows = (m or {}).get("rows", [])
+    pages = max(1, -(-len(rows) // MATRIX_ROWS))
+    page_no = min(page_no, pages)
+    shown = rows[(page_no - 1) * MATRIX_ROWS: page_no * MATRIX_ROWS]
+    return page(request, "matrix.html", s=detail, m=m, rows=shown, page_no=page_no, pages=pages,
                 refresh_seconds=5 if detail.comparison.status == "pending" and detail.n_articles > 1 else None)
 
 
