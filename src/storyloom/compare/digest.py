@@ -270,7 +270,8 @@ def build_digest(result: dict[str, Any], table: OutletTable, *, since: str | Non
     story = _Story(result)
     notes: list[str] = []
     multi = len(story.outlets) > 1
-    shared_rows = [(k, r) for k, r in enumerate(story.rows) if len(story.row_outlets(r)) > 1]
+    # a row whose outlets disagree on a figure is not something they agree on: it is listed as a conflict
+    shared_rows = [(k, r) for k, r in enumerate(story.rows) if len(story.row_outlets(r)) > 1 and not r.get("conflicts")]
     shared_rows.sort(key=lambda kr: (-len(story.row_outlets(kr[1])), _row_time(story, kr[1]) or "~", kr[0]))
     if multi:
         key_facts = [_fact(story, r) for _, r in shared_rows[:MAX_KEY_FACTS]]
@@ -284,10 +285,11 @@ def build_digest(result: dict[str, Any], table: OutletTable, *, since: str | Non
         more = max(0, len(story.rows) - len(lead))
         notes.append("one outlet: nothing to compare yet; these are its lead facts")
     exclusive: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if multi:
+    in_conflict = {k for pair in result.get("fact_conflicts", ()) for k in (pair["a"], pair["b"])}
+    if multi:  # a claim that conflicts with another outlet's is not "only here": it is shown as a conflict
         for row in story.rows:
             outs = story.row_outlets(row)
-            if len(outs) == 1:
+            if len(outs) == 1 and row["cells"][0].get("key") not in in_conflict:
                 exclusive[outs[0]].append(row["cells"][0])
     lenses = _lenses(story, table, exclusive)
     s = result["story"]
