@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from storyloom.errors import BadInput, Skipped
-from storyloom.ingest.files import Item, file_format, iter_file, unreadable, walk_items
+from storyloom.ingest.files import Item, file_format, iter_file, walk_items
+from storyloom.ingest.guard import guarded
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -28,12 +29,7 @@ def iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
 
     Never raises: an exception no reader expected is one BadInput for the URL (the API's worker and the
     CLI both rely on that)."""
-    try:
-        yield from _iter_url(url, settings, fetcher)
-    except BadInput as exc:
-        yield exc
-    except Exception as exc:  # noqa: BLE001 - a hostile response must not end the run
-        yield unreadable(url, exc)
+    yield from guarded(_iter_url(url, settings, fetcher), url)
 
 
 def _iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from storyloom.errors import BadInput
+from storyloom.ingest.guard import describe, unreadable
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -131,7 +132,7 @@ def iter_feed(
     try:
         parsed = feedparser.parse(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - feedparser's own parsers on hostile bytes
-        yield UnreadableFeed(location, f"not a readable feed ({type(exc).__name__}: {str(exc)[:200]})")
+        yield UnreadableFeed(location, f"not a readable feed ({describe(exc)})")
         return
     if not parsed.entries:
         if parsed.get("bozo") or not parsed.get("version"):  # no version: feedparser saw no RSS/Atom/RDF at all
@@ -148,7 +149,7 @@ def iter_feed(
         except BadInput as exc:
             yield exc
         except Exception as exc:  # noqa: BLE001 - one hostile entry must not cost the feed's others
-            yield BadInput(f"{location}#{i}", f"unreadable feed entry ({type(exc).__name__}: {str(exc)[:200]})")
+            yield unreadable(f"{location}#{i}", exc)
 
 
 def _str(value: Any) -> str | None:
@@ -207,7 +208,7 @@ def iter_opml_feeds(data: bytes, location: str, settings: Settings, fetcher: Any
         yield exc
         return
     except Exception as exc:  # noqa: BLE001 - lxml on hostile bytes
-        yield BadInput(location, f"unreadable OPML ({type(exc).__name__}: {str(exc)[:200]})")
+        yield unreadable(location, exc)
         return
     if fetcher is None:
         yield BadInput(location, "an OPML feed list needs network access to fetch its feeds")
@@ -223,6 +224,6 @@ def iter_feed_url(url: str, settings: Settings, fetcher: Any) -> Iterator[RawDoc
         yield exc
         return
     except Exception as exc:  # noqa: BLE001 - one feed of a list must not end the others
-        yield BadInput(url, f"cannot fetch ({type(exc).__name__}: {str(exc)[:200]})")
+        yield BadInput(url, f"cannot fetch ({describe(exc)})")
         return
     yield from iter_feed(res.content, url, settings, fetcher if settings.fetch_links else None)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from storyloom.errors import BadInput
 from storyloom.ingest.decode import Truncated, decode_text, iter_lines, looks_binary, read_capped
+from storyloom.ingest.guard import guarded, unreadable
 from storyloom.ingest.records import parse_json_bytes, parse_record_line, record_to_raw
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
@@ -159,20 +160,7 @@ def iter_file(path: Path, settings: Settings, fetcher: object | None = None) -> 
     Never raises: whatever goes wrong (a parser bug on a hostile byte sequence included) becomes one
     BadInput for the file, after every item read before it.
     """
-    loc = str(path)
-    try:
-        yield from _iter_file(path, settings, fetcher)
-    except BadInput as exc:
-        yield exc
-    except OSError as exc:
-        yield BadInput(loc, f"cannot read: {exc.strerror or exc}")
-    except Exception as exc:  # noqa: BLE001 - untrusted input: one bad file must not end the run
-        yield unreadable(loc, exc)
-
-
-def unreadable(location: str, exc: BaseException) -> BadInput:
-    """The one line for an exception no reader expected: its type and message, never a traceback."""
-    return BadInput(location, f"unreadable ({type(exc).__name__}: {str(exc)[:200]})")
+    yield from guarded(_iter_file(path, settings, fetcher), str(path))
 
 
 def _iter_file(path: Path, settings: Settings, fetcher: object | None) -> Iterator[Item]:
@@ -202,7 +190,10 @@ def _iter_file(path: Path, settings: Settings, fetcher: object | None) -> Iterat
     elif fmt == "html":
         if looks_binary(data):
             raise BadInput(loc, "binary content, not HTML")
-        yield RawDoc(raw=data, kind="html", location=loc, html=decode_html(data, loc))
+        html = decode_html(data, loc)
+        if not html.strip():
+            raise BadInput(loc, "empty file (nothing but a byte-order mark)")
+        yield RawDoc(raw=data, kind="html", location=loc, html=html)
     elif fmt == "json":
         yield from iter_json(data, loc)
     elif fmt == "feed":
@@ -223,6 +214,8 @@ def iter_json(data: bytes, loc: str) -> Iterator[Item]:
         raise BadInput(loc, "binary content, not JSON")
     obj = parse_json_bytes(data, loc)
     objs = obj if isinstance(obj, list) else [obj]
+    if not objs:
+        raise BadInput(loc, "an empty JSON list: no records")
     for i, o in enumerate(objs):
         sub_loc = loc if len(objs) == 1 else f"{loc}#{i}"
         try:

@@ -19,6 +19,7 @@ from itertools import accumulate
 from typing import Any
 
 from storyloom.errors import BadInput
+from storyloom.ingest.guard import unreadable
 from storyloom.models import RawDoc
 
 MAX_JSON_DEPTH = 100  # real article records nest < 10 deep; Python's parser and our walks stay far from the stack limit
@@ -137,9 +138,9 @@ def _field(obj: dict[str, Any], field: str, names: tuple[str, ...], used: set[st
             used.add(name)
             return text
     if wrong is not None:
-        kind = "list" if isinstance(wrong[1], list) else type(wrong[1]).__name__
-        kind = {"dict": "object", "int": "number", "float": "number", "bool": "boolean"}.get(kind, kind)
-        raise BadInput(location, f"field {wrong[0]!r} is a {kind}, expected a string")
+        kind = {list: "a list", dict: "an object", int: "a number", float: "a number", bool: "a boolean"}.get(
+            type(wrong[1]), type(wrong[1]).__name__)
+        raise BadInput(location, f"field {wrong[0]!r} is {kind}, expected a string")
     return None
 
 
@@ -153,7 +154,7 @@ def record_to_raw(obj: Any, raw: bytes, kind: str, location: str) -> RawDoc:
     except BadInput:
         raise
     except Exception as exc:  # noqa: BLE001 - untrusted input: one bad record must not end the batch
-        raise BadInput(location, f"unreadable record ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        raise unreadable(location, exc) from exc
 
 
 def _record_to_raw(obj: Any, raw: bytes, kind: str, location: str) -> RawDoc:
@@ -198,4 +199,4 @@ def parse_record_line(line: bytes, kind: str, location: str) -> RawDoc | BadInpu
     except BadInput as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - untrusted input
-        return BadInput(location, f"unreadable record ({type(exc).__name__}: {str(exc)[:200]})")
+        return unreadable(location, exc)

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from storyloom.errors import BadInput
 from storyloom.ingest.decode import decode_text, looks_binary
+from storyloom.ingest.guard import describe, unreadable
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -89,14 +90,14 @@ def iter_warc(path: Path, settings: Settings) -> Iterator[RawDoc | BadInput]:
                     except BadInput as exc:
                         item = exc
                     except Exception as exc:  # noqa: BLE001 - a hostile record, inside warcio or here
-                        item = BadInput(f"{loc}#{seen}", f"unreadable record ({type(exc).__name__}: {str(exc)[:200]})")
+                        item = unreadable(f"{loc}#{seen}", exc)
                     if item is not None:
                         count += 1
                         yield item
             except Exception as exc:  # noqa: BLE001 - warcio's iterator died on this record: resume after it
                 resyncs += 1
                 offset = max(offset, getattr(it, "offset", offset))  # the failing record's start, when warcio got there
-                yield BadInput(f"{loc}@{offset}", f"malformed or truncated WARC record ({type(exc).__name__}: {str(exc)[:200]})")
+                yield BadInput(f"{loc}@{offset}", f"malformed or truncated WARC record ({describe(exc)})")
                 count += 1
                 start = _next_boundary(fh, offset + 1, gz) if resyncs < MAX_RESYNCS else None
     if count == 0:
