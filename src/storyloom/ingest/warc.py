@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +26,8 @@ from storyloom.settings import Settings
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 GZIP_MAGIC = b"\x1f\x8b\x08"
 WARC_MAGIC = b"WARC/1."
+MAX_HEADER_BYTES = 64 * 1024
+_CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,15})[ \t]*\r?$")
 MAX_RESYNCS = 10_000  # a file of nothing but damage ends after this many recoveries, not after one per byte
 
 
@@ -51,6 +54,21 @@ def _next_boundary(fh: BinaryIO, start: int, gz: bool) -> int | None:
             return pos - len(carry) + i + (0 if gz else 1)
         carry = window[-(len(magic) - 1):]
         pos += len(block)
+
+
+def _record_end(fh: BinaryIO, offset: int) -> int:
+    """Where the uncompressed record starting at ``offset`` ends, by its own Content-Length when its header
+    block says so (a record whose *content* broke warcio is skipped exactly, payload and all, so a
+    ``WARC/1.0`` line inside its payload is never taken for a record); else ``offset + 1``, to scan from."""
+    fh.seek(offset)
+    head = fh.read(MAX_HEADER_BYTES)
+    body_start = len(head) - len(head.lstrip())
+    end = head.find(b"\r\n\r\n", body_start)
+    sep = 4
+    if end < 0:
+        end, sep = head.find(b"\n\n", body_start), 2
+    match = _CONTENT_LENGTH.search(head, body_start, end) if end >= 0 and head.startswith(WARC_MAGIC, body_start) else None
+    return offset + end + sep + int(match.group(1)) if match else offset + 1
 
 
 def _quiet_next(it: Any) -> Any:
@@ -99,7 +117,8 @@ def iter_warc(path: Path, settings: Settings) -> Iterator[RawDoc | BadInput]:
                 offset = max(offset, getattr(it, "offset", offset))  # the failing record's start, when warcio got there
                 yield BadInput(f"{loc}@{offset}", f"malformed or truncated WARC record ({describe(exc)})")
                 count += 1
-                start = _next_boundary(fh, offset + 1, gz) if resyncs < MAX_RESYNCS else None
+                resume = offset + 1 if gz else _record_end(fh, offset)
+                start = _next_boundary(fh, resume, gz) if resyncs < MAX_RESYNCS else None
     if count == 0:
         yield BadInput(loc, "no HTML response records")
 
