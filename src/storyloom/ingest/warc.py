@@ -88,7 +88,7 @@ def iter_warc(path: Path, settings: Settings) -> Iterator[RawDoc | BadInput]:
     seen = 0  # records of any kind
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-        start = 0
+        start: int | None = 0
         resyncs = 0
         while start is not None:
             fh.seek(start)
