@@ -36,12 +36,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from storyloom.errors import BadInput  # noqa: E402
-from storyloom.ingest.feeds import iter_opml_feeds  # noqa: E402
-from storyloom.ingest.files import iter_file  # noqa: E402
-from storyloom.ingest.records import parse_record_line, record_to_raw  # noqa: E402
-from storyloom.models import RawDoc  # noqa: E402
-from storyloom.settings import Settings  # noqa: E402
+from storyloom.errors import BadInput
+from storyloom.ingest.feeds import iter_opml_feeds
+from storyloom.ingest.files import iter_file
+from storyloom.ingest.records import parse_record_line, record_to_raw
+from storyloom.models import RawDoc
+from storyloom.settings import Settings
 
 SETTINGS = Settings(max_file_bytes=2_000_000, max_item_bytes=500_000, run_copies=False, run_stories=False)
 BODY = "A dam burst in the night and the valley below it flooded; the mayor ordered an evacuation. " * 6
@@ -202,7 +202,7 @@ def gz_cut(rnd_holder: list[random.Random]) -> Callable[[bytes], bytes]:
 
 def cases(rnd: random.Random) -> dict[str, Callable[[random.Random, Path], Iterable[Any]]]:
     holder = [rnd]
-    per_record_gz = lambda b: b"".join(gzip.compress(r) for r in b.split(b"\r\n\r\nWARC/"))  # noqa: E731
+    per_record_gz = lambda b: b"".join(gzip.compress(r) for r in b.split(b"\r\n\r\nWARC/"))
     return {
         "txt": file_case("x.txt", "txt"),
         "html": file_case("x.html", "html"),
