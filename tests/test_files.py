@@ -173,3 +173,15 @@ def test_html_page_without_article(tmp_path: Path, settings: Settings, store) ->
     rep = ingest([str(tmp_path)], store, settings)
     assert rep.counts["failed"] + rep.counts["added"] == 2
     assert any("no article text" in why for _, why in rep.errors)
+
+
+def test_json_must_be_utf8_or_utf16_never_guessed(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
+    rec = {"title": "Überraschung in München", "text": "Die Bürger äußerten sich überrascht über die Größe."}
+    (tmp_path / "utf16.json").write_bytes(json.dumps(rec, ensure_ascii=False).encode("utf-16"))  # with its BOM
+    (tmp_path / "latin.json").write_bytes(json.dumps({**rec, "title": "Zweite"}, ensure_ascii=False).encode("cp1252"))
+    (tmp_path / "latin.jsonl").write_bytes(json.dumps({**rec, "title": "Dritte"}, ensure_ascii=False).encode("cp1252") + b"\n")
+    rep = ingest([str(tmp_path)], store, settings)
+    assert rep.counts["added"] == 1 and store.conn.execute("SELECT title FROM articles").fetchone()[0] == rec["title"]
+    why = {Path(loc).name: reason for loc, reason in rep.errors}
+    assert why["latin.json"].startswith("not valid UTF-8 (byte 0xfc at offset")
+    assert why["latin.jsonl:1"].startswith("not valid UTF-8")

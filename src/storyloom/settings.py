@@ -37,6 +37,8 @@ class Settings:
                               "refused; JSONL and WARC stream", lo=1)
     max_item_bytes: int = opt(20 * MB, "one article (JSONL line, WARC payload, page) larger than this is refused", lo=1)
     batch_size: int = opt(500, "items per transaction: the unit of crash safety", lo=1, hi=100_000)
+    follow_symlinks: bool = opt(False, "follow symlinks that lead out of an ingested folder (off: a link to "
+                                "/etc/passwd stays out)")
     # network (URL and feed fetching)
     user_agent: str = opt(f"storyloom/{__version__} (offline news clustering; +https://pypi.org/project/storyloom/)",
                           "the User-Agent of every request")

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from storyloom.errors import BadInput, Skipped
-from storyloom.ingest.files import Item, file_format, iter_file, walk
+from storyloom.ingest.files import Item, file_format, iter_file, walk_items
+from storyloom.ingest.guard import guarded
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -24,7 +25,14 @@ def is_url(s: str) -> bool:
 
 
 def iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
-    """A URL may be an article page, an RSS/Atom feed or an OPML list: the response tells which."""
+    """A URL may be an article page, an RSS/Atom feed or an OPML list: the response tells which.
+
+    Never raises: an exception no reader expected is one BadInput for the URL (the API's worker and the
+    CLI both rely on that)."""
+    yield from guarded(_iter_url(url, settings, fetcher), url)
+
+
+def _iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
     from storyloom.ingest.feeds import iter_feed, iter_opml_feeds, looks_like_feed, looks_like_opml
     from storyloom.ingest.files import decode_html
 
@@ -65,8 +73,11 @@ def iter_inputs(inputs: Iterable[str], settings: Settings, fetcher: Any | None =
         if not path.exists():
             yield BadInput(inp, "no such file or directory")
             continue
-        explicit = path.is_file()
-        for f in walk(path):
+        explicit = not path.is_dir()
+        for f in walk_items(path, settings.follow_symlinks):
+            if isinstance(f, BadInput):
+                yield f
+                continue
             if not explicit and file_format(str(f)) is None:
                 yield Skipped(str(f), "unknown file type")
                 continue

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from storyloom.errors import BadInput
+from storyloom.ingest.guard import describe, unreadable
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -50,9 +51,9 @@ def parse_opml(data: bytes, location: str) -> list[FeedRef]:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
     try:
         root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
+    except (etree.XMLSyntaxError, ValueError) as exc:  # ValueError: e.g. a str with an encoding declaration
         raise BadInput(location, f"malformed OPML: {exc}") from exc
-    if root.tag.lower() != "opml":
+    if root is None or not isinstance(root.tag, str) or root.tag.lower() != "opml":
         raise BadInput(location, "not an OPML document")
     refs: list[FeedRef] = []
     seen: set[str] = set()
@@ -106,16 +107,16 @@ def entry_document(fragment: str) -> str:
 def entry_record(entry: Any, feed_url: str) -> dict[str, Any]:
     """The stable fields of an entry, as the canonical record we keep as its raw bytes."""
     content, summary = _entry_text(entry)
-    tags = [t.get("term") for t in entry.get("tags") or [] if t.get("term")]
+    tags = [t.get("term") for t in entry.get("tags") or [] if isinstance(t.get("term"), str) and t.get("term")]
     return {
         "feed": feed_url,
-        "id": entry.get("id"),
-        "link": entry.get("link"),
-        "title": entry.get("title"),
-        "author": entry.get("author"),
-        "published": entry.get("published") or entry.get("updated"),
-        "summary": summary,
-        "content": content,
+        "id": _str(entry.get("id")),
+        "link": _str(entry.get("link")),
+        "title": _str(entry.get("title")),
+        "author": _str(entry.get("author")),
+        "published": _str(entry.get("published")) or _str(entry.get("updated")),
+        "summary": _str(summary),
+        "content": _str(content),
         "tags": tags,
     }
 
@@ -128,7 +129,11 @@ def iter_feed(
 
     # A BytesIO, never the bytes themselves: given bytes that name an existing file, feedparser.parse()
     # reads that file (a server answering "/etc/passwd" or "/dev/zero" would make us read it).
-    parsed = feedparser.parse(io.BytesIO(data))
+    try:
+        parsed = feedparser.parse(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - feedparser's own parsers on hostile bytes
+        yield UnreadableFeed(location, f"not a readable feed ({describe(exc)})")
+        return
     if not parsed.entries:
         if parsed.get("bozo") or not parsed.get("version"):  # no version: feedparser saw no RSS/Atom/RDF at all
             why = parsed.get("bozo_exception") or "no RSS, Atom or RDF document found"
@@ -136,47 +141,63 @@ def iter_feed(
         else:
             yield BadInput(location, "feed has no entries")
         return
-    feed_title = parsed.feed.get("title")
-    feed_lang = (parsed.feed.get("language") or "").split("-")[0].lower() or None
+    feed_title = _str(parsed.feed.get("title"))
+    feed_lang = (_str(parsed.feed.get("language")) or "").split("-")[0].lower() or None
     for i, entry in enumerate(parsed.entries):
-        rec = entry_record(entry, location)
-        where = f"{location}#{rec['id'] or rec['link'] or i}"
-        if rec["link"] and location.startswith(("http://", "https://")):
-            rec["link"] = urljoin(location, rec["link"].strip())  # relative links are relative to the feed
-        body = rec["content"] or rec["summary"]
-        link = rec["link"]
-        if link and fetcher is not None and (not rec["content"] or _html_text_len(rec["content"]) < FULL_CONTENT_CHARS):
-            if known_url is not None and known_url(link):
-                continue
-            from storyloom.ingest.files import decode_html
+        try:
+            yield from _entry_items(entry, i, location, feed_title, feed_lang, fetcher, known_url)
+        except BadInput as exc:
+            yield exc
+        except Exception as exc:  # noqa: BLE001 - one hostile entry must not cost the feed's others
+            yield unreadable(f"{location}#{i}", exc)
 
-            try:
-                page = fetcher.fetch(link)
-                if not page.content.strip():
-                    raise BadInput(link, "the page is empty")
-                page_html = decode_html(page.content, link)
-            except BadInput as exc:
-                if not body:
-                    yield exc
-                    continue
-                warning = f"linked page not fetched ({exc.reason}); feed text used"
-                rec = {**rec, "warning": warning}
-            else:
-                yield RawDoc(
-                    raw=page.content, kind="url", location=link, url=page.final_url, title=rec["title"],
-                    html=page_html, published=rec["published"], outlet=feed_title,
-                    author=rec["author"], language=feed_lang, extra={"feed": location, "feed_entry": rec["id"]},
-                )
-                continue
-        if not body:
-            yield BadInput(where, "entry has no content and no page could be fetched")
-            continue
-        raw = json.dumps(rec, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        yield RawDoc(
-            raw=raw, kind="feed", location=where, url=link, title=rec["title"], html=entry_document(body),
-            published=rec["published"], outlet=feed_title, author=rec["author"], language=feed_lang,
-            extra={k: v for k, v in rec.items() if k in ("feed", "id", "tags", "warning") and v},
-        )
+
+def _str(value: Any) -> str | None:
+    """A feed field as text: feedparser hands out whatever the document held."""
+    return value if isinstance(value, str) else None
+
+
+def _entry_items(entry: Any, i: int, location: str, feed_title: str | None, feed_lang: str | None,
+                 fetcher: Any | None, known_url: Any) -> Iterator[RawDoc | BadInput]:
+    """The article of one feed entry (its content, or its linked page), or why there is none."""
+    rec = entry_record(entry, location)
+    where = f"{location}#{rec['id'] or rec['link'] or i}"
+    if rec["link"] and location.startswith(("http://", "https://")):
+        rec["link"] = urljoin(location, rec["link"].strip())  # relative links are relative to the feed
+    body = rec["content"] or rec["summary"]
+    link = rec["link"]
+    if link and fetcher is not None and (not rec["content"] or _html_text_len(rec["content"]) < FULL_CONTENT_CHARS):
+        if known_url is not None and known_url(link):
+            return
+        from storyloom.ingest.files import decode_html
+
+        try:
+            page = fetcher.fetch(link)
+            if not page.content.strip():
+                raise BadInput(link, "the page is empty")
+            page_html = decode_html(page.content, link)
+        except BadInput as exc:
+            if not body:
+                yield exc
+                return
+            warning = f"linked page not fetched ({exc.reason}); feed text used"
+            rec = {**rec, "warning": warning}
+        else:
+            yield RawDoc(
+                raw=page.content, kind="url", location=link, url=page.final_url, title=rec["title"],
+                html=page_html, published=rec["published"], outlet=feed_title,
+                author=rec["author"], language=feed_lang, extra={"feed": location, "feed_entry": rec["id"]},
+            )
+            return
+    if not body:
+        yield BadInput(where, "entry has no content and no page could be fetched")
+        return
+    raw = json.dumps(rec, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    yield RawDoc(
+        raw=raw, kind="feed", location=where, url=link, title=rec["title"], html=entry_document(body),
+        published=rec["published"], outlet=feed_title, author=rec["author"], language=feed_lang,
+        extra={k: v for k, v in rec.items() if k in ("feed", "id", "tags", "warning") and v},
+    )
 
 
 def iter_opml_feeds(data: bytes, location: str, settings: Settings, fetcher: Any | None) -> Iterator[RawDoc | BadInput]:
@@ -185,6 +206,9 @@ def iter_opml_feeds(data: bytes, location: str, settings: Settings, fetcher: Any
         refs = parse_opml(data, location)
     except BadInput as exc:
         yield exc
+        return
+    except Exception as exc:  # noqa: BLE001 - lxml on hostile bytes
+        yield unreadable(location, exc)
         return
     if fetcher is None:
         yield BadInput(location, "an OPML feed list needs network access to fetch its feeds")
@@ -198,5 +222,8 @@ def iter_feed_url(url: str, settings: Settings, fetcher: Any) -> Iterator[RawDoc
         res = fetcher.fetch(url)
     except BadInput as exc:
         yield exc
+        return
+    except Exception as exc:  # noqa: BLE001 - one feed of a list must not end the others
+        yield BadInput(url, f"cannot fetch ({describe(exc)})")
         return
     yield from iter_feed(res.content, url, settings, fetcher if settings.fetch_links else None)
