@@ -67,10 +67,18 @@ def _names(s: str) -> set[str]:
 
 
 def levenshtein(a: Sequence[str], b: Sequence[str]) -> int:
-    """Edit distance between two token sequences.  rapidfuzz (bit-parallel, in C++) hashes the tokens: it gave
-    the same distances as the hand-written Hyyrö bit-parallel version this replaces on 20,000 random token
-    pairs, 14x faster (7 against 102 us a pair); tests/test_properties.py checks it against a plain DP."""
-    return int(_rf_levenshtein.distance(a, b))
+    """Edit distance between two token sequences, by rapidfuzz (bit-parallel, in C++).
+
+    The tokens are numbered first: rapidfuzz compares the elements of a sequence by a hash in which a one-
+    character string is its code point and a longer one its Python hash, so ``""`` and ``"\\x00"`` compare equal
+    (and a hash could meet a code point); small integers compare exactly.  Measured against the hand-written
+    Hyyrö bit-parallel version this replaces: the same distances on 20,000 random token pairs of 0-50 tokens,
+    3.8x faster with the numbering (5.0 against 18.8 us a pair, the best of 5 interleaved passes).
+    tests/test_properties.py checks it against a plain dynamic programme."""
+    ids: dict[str, int] = {}
+    x = [ids.setdefault(t, len(ids)) for t in a]
+    y = [ids.setdefault(t, len(ids)) for t in b]
+    return int(_rf_levenshtein.distance(x, y))
 
 
 @dataclass(frozen=True)
