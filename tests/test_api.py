@@ -247,6 +247,7 @@ def test_pooled_read_connections_see_later_writes(tmp_path: Path) -> None:
     assert client.get("/api/search", params={"q": "lighthouse"}).json()["items"] == []
 
 
+@pytest.mark.slow  # two uvicorn workers started and four concurrent ingests: ~20-50 s
 def test_serve_with_worker_processes(tmp_path: Path) -> None:
     """`storyloom serve --workers 2`: every worker gets the settings (the token), and ingests sent at once over
     HTTP all land, serialised by the writer lock across processes."""
