@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from storyloom.batch.cli import batch
@@ -31,6 +32,7 @@ def test_batch_command_local_engine(tmp_path: Path) -> None:
     assert len(read_table(tmp_path / "out", "story_members")) == 8
 
 
+@pytest.mark.slow  # 3.7-15 s measured (machine load): three local runs over ~50 articles
 def test_every_input_kind_and_each_bad_input_reported(tmp_path: Path) -> None:
     """JSONL (with a corrupt line), a truncated JSONL.gz, an empty file, Parquet (with a bodiless row), a WARC
     and a file of an unknown type, in one folder, through the local engine."""

@@ -154,7 +154,7 @@ def _found(run: dict[str, Any], kinds: tuple[str, ...]) -> tuple[int, int]:
     return hit, len(ps)
 
 
-@pytest.mark.slow  # ~10 s: ingest and the copy stage (with embeddings) over ~170 articles
+@pytest.mark.slow  # 6-10 s measured: ingest and the copy stage (with embeddings) over 167 articles
 def test_copies_recall_and_precision(copies_run: dict[str, Any]) -> None:
     same_hit, same_n = _found(copies_run, ("exact", "near_duplicate", "containment"))
     tr_hit, tr_n = _found(copies_run, ("translation",))
@@ -198,7 +198,7 @@ def _dev_story_docs() -> Iterator[Any]:
         yield from members[s]
 
 
-@pytest.mark.slow  # ~7-16 s: the whole pipeline over 120 articles
+@pytest.mark.slow  # 4-16 s measured (machine load): the whole pipeline over 120 articles
 def test_stories_bcubed_f1(corpora: Path, tmp_path: Path) -> None:
     from storyloom.ingest.records import record_to_raw
     from storyloom.pipeline import ingest_items
