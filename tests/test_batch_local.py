@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from storyloom.batch.cli import batch
 from storyloom.batch.local import read_table, run_local
-from storyloom.cli import Ctx
+from storyloom.cli import cli
 
 from batchdata import faulty_folder, settings_for, tables_of, wire_records
 
@@ -23,8 +22,8 @@ def test_batch_command_local_engine(tmp_path: Path) -> None:
     src.write_text("\n".join(json.dumps(r) for r in wire_records()[:8]) + "\n{oops\n", encoding="utf-8")
     config = tmp_path / "storyloom.toml"
     config.write_text(f"line_classifier = {str(settings_for(tmp_path).line_classifier).lower()}\n", encoding="utf-8")
-    res = CliRunner().invoke(batch, [str(src), "--out", str(tmp_path / "out"), "--engine", "local", "--json"],
-                             obj=Ctx(str(tmp_path / "x.db"), str(config)))
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "--config", str(config), "batch", str(src),
+                                   "--out", str(tmp_path / "out"), "--engine", "local", "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert report["counts"]["articles"] == 8 and report["counts"]["failed"] == 1
