@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DB     ?= storyloom.db
 
-.PHONY: run test install install-test bench clean-db
+.PHONY: run test test-fast install install-test bench clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: install
 ## make test: install the test extras and run the whole suite
 test: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## make test-fast: the suite without the tests marked slow (each > ~5 s: Spark, servers, crash safety, the gate)
+test-fast: install-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 clean-db:
 	rm -f $(DB) $(DB)-wal $(DB)-shm

@@ -26,8 +26,13 @@ XSS_TITLE = "<script>alert('title')</script> Harbour <b>festival</b>"
 XSS_TEXT = ("Boats filled the harbour <img src=x onerror=\"alert('text')\"> on Saturday as the festival opened.\n"
             "<script>document.title='pwned'</script> Music played until late <a href=\"javascript:alert('link')\">here</a>.")
 
-playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+from playwright.sync_api import sync_playwright  # noqa: E402  - a test dependency ('.[test]'): a broken install fails, it does not skip
+
+pytestmark = [
+    # chromium is a system package, not a Python dependency: its absence is the one reason to skip
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"),
+    pytest.mark.slow,  # a real server and browser: 24 s measured for the module (11 s of it starting them)
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--no-first-run", "--disable-sync"])

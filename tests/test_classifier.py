@@ -15,6 +15,8 @@ import pytest
 
 from storyloom.clean.classifier import CONTEXT_FEATURES, LINE_FEATURES, LineClassifier, line_features
 
+from conftest import SAMPLE
+
 ARTICLE = [
     "Cracks have started to show in the partnership between China and Russia, and the war in Ukraine appears "
     "to be the leading point of contention.",
@@ -134,10 +136,13 @@ def test_inference_needs_neither_numpy_nor_sklearn() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_seed_articles_keep_every_sentence(model: LineClassifier, corpora: Path) -> None:
-    """The two scraped seed articles: the classifier may remove furniture, never a sentence of the story."""
+def test_seed_articles_keep_every_sentence(model: LineClassifier) -> None:
+    """The two scraped seed articles (bundled in sample/seeds): the classifier may remove furniture, never a
+    sentence of the story."""
     article_lines = 0
-    for path in sorted((corpora / "seeds").glob("*.txt")):
+    paths = sorted((SAMPLE / "seeds").glob("*.txt"))
+    assert len(paths) == 2
+    for path in paths:
         lines = [x.strip() for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
         for line, p in zip(lines, model.boilerplate_proba(lines)):
             if p >= model.threshold:

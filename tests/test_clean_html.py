@@ -168,6 +168,7 @@ def test_pages_without_text_give_a_reason(page: str, reason: str) -> None:
 # ------------------------------------------------------------------------------------------------ robustness
 
 
+@pytest.mark.slow  # 5.7 s measured on a loaded machine: a 20 MB page parsed up to the cap
 def test_20_mb_page_in_bounded_time() -> None:
     rng = random.Random(8)
     paragraphs = [f"<p>{sentences(rng, 2)}</p>" for _ in range(400)]

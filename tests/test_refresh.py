@@ -13,8 +13,10 @@ class Fake(Refresher):
         super().__init__("unused.db", **kw)  # type: ignore[arg-type]
         self.work, self.fail, self.seen = work, fail or set(), []  # type: ignore[var-annotated]
         self.gate = threading.Event()
+        self.taken = threading.Event()  # set once the thread has taken a story off the queue
 
     def _refresh(self, story_id: str) -> None:
+        self.taken.set()
         self.gate.wait(10)
         self.seen.append(story_id)
         time.sleep(self.work)
@@ -25,7 +27,7 @@ class Fake(Refresher):
 def test_queue_dedupes_bounds_and_survives_failures() -> None:
     r = Fake(0.0, fail={"s-bad"}, max_pending=3, duty=1.0)
     assert r.request("s-1") and r.request("s-1")  # asked twice: queued once
-    time.sleep(0.05)  # the thread took s-1 and waits at the gate: s-1 is busy, not pending
+    assert r.taken.wait(10)  # the thread took s-1 and waits at the gate: s-1 is busy, not pending
     assert r.request("s-1") and r.pending() == 1
     assert r.request("s-bad") and r.request("s-2") and r.request("s-3")
     assert not r.request("s-4")  # full: dropped, the story's next view asks again

@@ -1,0 +1,128 @@
+"""Batch inputs shared by the local-engine tests (test_batch_local.py) and the Spark tests (test_spark.py): the
+sample plus a small wire service as one JSONL file, a folder of damaged inputs of every kind, and the settings
+both engines run with.  No Spark here, so the local tests run on a machine without Java."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import SAMPLE
+
+from storyloom.batch.local import read_table
+from storyloom.ingest.files import split_headline
+from storyloom.settings import Settings
+
+FIXED_TIME = "2026-01-01T00:00:00+00:00"  # the ingest time of undated articles, fixed so runs compare equal
+WIRE_FOOTER = "Distributed by the Storyloom sample wire under licence to member newspapers"
+
+
+def wire_records() -> list[dict[str, Any]]:
+    """A small wire service: one footer line on every item (a template only corpus counts can see), copies
+    wrapped and trimmed by other outlets, a corrected version and a re-fetch of one page."""
+    events = [
+        ("Floods hit the Danube valley", ["Heavy rain flooded villages along the Danube on Tuesday morning.",
+          "Rescue teams evacuated hundreds of residents from Vukovar and Novi Sad as the river rose above its banks.",
+          "Officials in Serbia and Croatia declared emergencies in eleven districts along the river.",
+          "Forecasters expect the water to peak on Thursday before falling slowly through the weekend."]),
+        ("Parliament approves pension reform", ["Lawmakers approved the pension reform on Wednesday after a long debate.",
+          "The finance minister said the retirement age will rise gradually over the next twelve years.",
+          "Unions announced strikes against the reform in Madrid and Barcelona for next month.",
+          "The opposition said it would challenge the law before the constitutional court."]),
+        ("Mars probe lands near crater", ["The robotic probe landed near Jezero crater on Thursday, the space agency said.",
+          "Engineers in Pasadena cheered as the first images of the Martian surface arrived.",
+          "The rover will spend two years collecting rock samples for a later return mission.",
+          "Scientists hope the samples will show whether the lake bed once held microbial life."]),
+    ]
+    places = ["Vukovar", "Passau", "Linz", "Budapest", "Ruse", "Galati"]
+    names = ["Lopez", "Garcia", "Moreau", "Novak", "Jensen", "Ricci"]
+    recs: list[dict[str, Any]] = []
+    for week in range(6):  # six weeks apart: separate story segments, each week its own facts
+        for i, (title, sents) in enumerate(events):
+            day = f"2024-{3 + week // 3:02d}-{1 + (week % 3) * 9 + i:02d}"
+            lines = [" ".join(f"{w} {places[week]} and {names[(week + j) % 6]} {week * 7 + j + 3}" if k % 4 == 3 else w
+                              for k, w in enumerate(sent.split())) for j, sent in enumerate(sents)]
+            text = "\n\n".join(lines + [WIRE_FOOTER])
+            url = f"https://wire.example/{week}/{i}"
+            recs.append({"title": f"{title} in {places[week]}", "text": text, "url": url, "outlet": "Sample Wire",
+                         "published": f"{day}T08:00:00Z"})
+            if week % 2 == 0:  # a paper reprints the whole item under its own headline
+                recs.append({"title": f"{title}, reports say", "text": "\n\n".join(lines),
+                             "url": f"https://daily.example/{week}/{i}", "outlet": "Daily Example",
+                             "published": f"{day}T11:00:00Z"})
+            if i == 1:  # a trimmed reprint: the first two sentences
+                recs.append({"title": title.upper(), "text": "\n\n".join(lines[:2]),
+                             "url": f"https://brief.example/{week}", "outlet": "Brief", "published": f"{day}T15:00:00Z"})
+    recs.append({**recs[0], "text": recs[0]["text"].replace("Tuesday", "Wednesday")})  # a new version
+    recs.append({**recs[3], "author": "re-fetched"})  # same URL, same text, other bytes: unchanged
+    return recs
+
+
+def make_corpus(folder: Path, extra_html: int = 181) -> Path:
+    """The bundled sample (two seeds + the AEB pages) plus a wire service, as one JSONL file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    for p in sorted((SAMPLE / "seeds").glob("*.txt")):
+        title, body = split_headline(p.read_text(encoding="utf-8"))
+        lines.append(json.dumps({"title": title or None, "text": body}, ensure_ascii=False))
+    pages = sorted((SAMPLE / "aeb").glob("*.html.gz"))[:extra_html]
+    for i, p in enumerate(pages):
+        html = gzip.decompress(p.read_bytes()).decode("utf-8")
+        lines.append(json.dumps({"html": html}, ensure_ascii=False))
+        if i % 30 == 0:  # a mirror of the page: other bytes, same article
+            lines.append(json.dumps({"html": html + "\n<!-- mirrored -->"}, ensure_ascii=False))
+    lines += [json.dumps(r, ensure_ascii=False) for r in wire_records()]
+    lines.append(lines[-5])  # the same bytes twice: a duplicate
+    lines.insert(7, '{"title": "broken", "text": ')  # a corrupt record
+    lines.insert(9, "")
+    path = folder / "corpus.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def faulty_folder(folder: Path) -> Path:
+    """A small corpus with damage: a corrupt line, a truncated JSONL.gz (its complete lines are good), an
+    empty file and a file of an unknown type."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_corpus(folder / "a", extra_html=6)
+    good = [json.dumps(r) for r in wire_records()[:6]]
+    data = gzip.compress(("\n".join(good) + "\n").encode())
+    (folder / "b.jsonl.gz").write_bytes(data[: len(data) - 40])  # cut before the end-of-stream marker
+    (folder / "c.jsonl").write_bytes(b"")
+    (folder / "notes.bin").write_bytes(b"\x00\x01")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{k: r.get(k) for k in ("title", "text", "url", "outlet", "published")} for r in wire_records()[6:9]]
+    rows.append({"title": "no body", "text": None, "url": "https://x.example/empty", "outlet": None, "published": None})
+    pq.write_table(pa.Table.from_pylist(rows), str(folder / "d.parquet"))
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(folder / "e.warc.gz", "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for i, page in enumerate(sorted((SAMPLE / "aeb").glob("*.html.gz"))[20:21]):
+            body = gzip.decompress(page.read_bytes())
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            rec = writer.create_warc_record(f"https://warc.example/{i}", "response", payload=io.BytesIO(body),
+                                            http_headers=headers)
+            writer.write_record(rec)
+    return folder
+
+
+def tables_of(out: Path) -> dict[str, list[tuple[Any, ...]]]:
+    from storyloom.batch.tables import TABLES
+
+    return {t: sorted(tuple(str(r[c]) for c in sorted(r)) for r in read_table(out, t)) for t in TABLES}
+
+
+def settings_for(tmp: Path) -> Settings:
+    """Both engines' settings.  The learned line classifier ships in the package and takes part: a missing or
+    stale model fails here (LineClassifier.load raises) instead of quietly testing without it."""
+    from storyloom.clean.classifier import LineClassifier
+
+    LineClassifier.load()
+    return Settings(db_path=str(tmp / "unused.db"), translations=False, story_embeddings=False, line_classifier=True)
