@@ -103,14 +103,16 @@ def ingest_items(
         else:
             try:
                 art = clean(item, settings, templates=templates)
-                templates.add(art)
-                batch.append((item, art))
-            except BadInput as exc:
+            except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
+                bad = exc if isinstance(exc, BadInput) else BadInput(
+                    item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
                 report.counts["failed"] += 1
                 if len(report.errors) < MAX_ERRORS_KEPT:
-                    report.errors.append((exc.location, exc.reason))
-                emit("error", exc)
+                    report.errors.append((bad.location, bad.reason))
+                emit("error", bad)
                 continue
+            templates.add(art)
+            batch.append((item, art))
             pending_blobs.add(key)
         if len(batch) >= settings.batch_size:
             flush()

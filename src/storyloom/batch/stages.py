@@ -41,20 +41,10 @@ def batch_settings(settings: Settings, story_embeddings: bool = False) -> Settin
 
 
 def jsonl_line_item(line: bytes, where: str, settings: Settings) -> RawDoc | BadInput | None:
-    """One JSONL line, exactly as :func:`storyloom.ingest.files.iter_jsonl` reads it (None: a blank line)."""
-    from storyloom.ingest.decode import decode_text
-    from storyloom.ingest.records import parse_json_bytes, record_to_raw
+    """One JSONL line, read by the same function as :func:`storyloom.ingest.files.iter_jsonl` (None: blank)."""
+    from storyloom.ingest.records import jsonl_item
 
-    stripped = bytes(line).strip()
-    if not stripped:
-        return None
-    if len(stripped) > settings.max_item_bytes:
-        return BadInput(where, f"line larger than the item cap of {settings.max_item_bytes:,} bytes")
-    try:
-        obj = parse_json_bytes(decode_text(stripped, where).encode("utf-8"), where)
-        return record_to_raw(obj, stripped, "jsonl", where)
-    except BadInput as exc:
-        return exc
+    return jsonl_item(line, where, settings.max_item_bytes)
 
 
 def jsonable(value: Any) -> Any:

@@ -2,8 +2,8 @@
 
 What runs, in order (one parse of the page, reused by every step):
 
-1. **Input repair** (:func:`_repair_input`): bytes are decoded (UTF-8, then the declared charset, then
-   charset-normalizer; stray bytes in a UTF-8 page are read as cp1252), lone surrogates left by a
+1. **Input repair** (:func:`_repair_input`): bytes are decoded by the one decoder every path uses
+   (:mod:`storyloom.decoding`: BOM, UTF-8, declared charsets, UTF-8 with stray bytes, detection), lone surrogates left by a
    ``surrogateescape`` decoding are turned back into the characters they stood for (lxml silently drops the
    rest of a text node after one), NULs and other C0 controls go.  Pages over :data:`SLIM_ABOVE` characters
    lose their ``<script>``/``<style>``/``<svg>``/comments and inline ``data:`` URIs first (JSON-LD kept),
@@ -36,7 +36,6 @@ trafilatura; the benchmark prints the figures on a dev/test split.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import signal
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from storyloom.decoding import REPAIR, decode_page
 from storyloom.errors import BadInput
 
 DEFAULT_TIMEOUT = 20.0  # seconds for one page, all steps; generous: a normal page takes ~50 ms
@@ -117,53 +117,11 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 
 _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])  # C0 controls but \t \n \r
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
-_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
-
-
-_CP1252 = [bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)]  # 5 holes: latin-1
-
-
-def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
-    """Codec error handler: a byte that is not UTF-8 is read as cp1252 (latin-1 where cp1252 has a hole)."""
-    bad = err.object[err.start : err.end]
-    return "".join(_CP1252[b] for b in bad), err.end
-
-
-try:
-    codecs.lookup_error("storyloom-cp1252")
-except LookupError:
-    codecs.register_error("storyloom-cp1252", _cp1252_fallback)
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    m = _CHARSET.search(data[:4096])
-    if m:
-        name = m.group(1).decode("ascii", "replace").lower()
-        if name not in ("utf-8", "utf8"):
-            try:
-                return data.decode(name)
-            except (LookupError, UnicodeDecodeError):
-                pass
-    mostly_utf8 = data[:65536].decode("utf-8", errors="replace").count("\ufffd") < 20
-    if not mostly_utf8:
-        try:
-            from charset_normalizer import from_bytes
-
-            best = from_bytes(data[:1_000_000]).best()
-            if best is not None and best.encoding:
-                return data.decode(best.encoding, errors="replace")
-        except Exception:  # noqa: BLE001 - a detector failure just means: fall back to UTF-8
-            pass
-    return data.decode("utf-8", errors="storyloom-cp1252")  # mixed: UTF-8 with stray cp1252 bytes
 
 
 def _unescape_surrogates(m: re.Match[str]) -> str:
     raw = m.group(0).encode("utf-8", errors="surrogateescape")
-    return raw.decode("utf-8", errors="storyloom-cp1252")
+    return raw.decode("utf-8", errors=REPAIR)
 
 
 _SLIM = [
@@ -177,7 +135,7 @@ _SLIM = [
 def _repair_input(html: str | bytes) -> tuple[str, list[str]]:
     warnings: list[str] = []
     if isinstance(html, (bytes, bytearray)):
-        html = _decode(bytes(html))
+        html = decode_page(bytes(html))
     if not isinstance(html, str):
         raise TypeError(f"expected str or bytes, got {type(html).__name__}")
     try:

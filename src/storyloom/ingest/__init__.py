@@ -33,8 +33,9 @@ def iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
 
 
 def _iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
+    from storyloom.decoding import header_charset
+    from storyloom.ingest.decode import decode_html
     from storyloom.ingest.feeds import iter_feed, iter_opml_feeds, looks_like_feed, looks_like_opml
-    from storyloom.ingest.files import decode_html
 
     if fetcher is None:
         yield BadInput(url, "URL ingest needs network access")
@@ -54,9 +55,13 @@ def _iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
     elif "rss" in ctype or "atom" in ctype or looks_like_feed(data):
         yield from iter_feed(data, url, settings, fetcher if settings.fetch_links else None)
     elif ctype in ("", "text/html", "application/xhtml+xml", "text/plain") or data.lstrip()[:1] == b"<":
+        charset = header_charset(res.headers.get("content-type"))
+        extra: dict[str, Any] = {"redirects": res.redirects} if res.redirects else {}
+        if charset:  # kept, so that a re-clean from the raw bytes decodes them exactly as now
+            extra["http_charset"] = charset
         try:
-            yield RawDoc(raw=data, kind="url", location=url, url=res.final_url, html=decode_html(data, url),
-                         extra={"redirects": res.redirects} if res.redirects else {})
+            yield RawDoc(raw=data, kind="url", location=url, url=res.final_url,
+                         html=decode_html(data, url, charset), extra=extra)
         except BadInput as exc:
             yield exc
     else:

@@ -12,8 +12,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from charset_normalizer import from_bytes
-
+from storyloom.decoding import decode
 from storyloom.errors import BadInput
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
@@ -54,31 +53,24 @@ def _checked(text: str, location: str) -> str:
     return text
 
 
-def decode_text(data: bytes, location: str, declared: str | None = None) -> str:
-    """Decode untrusted bytes to text, detecting the encoding when UTF-8 (or the declared one) fails.
+def decode_text(data: bytes, location: str, declared: str | None = None, *, html: bool = False) -> str:
+    """Decode untrusted bytes to text with the one decoder (:mod:`storyloom.decoding`; ``declared``: the HTTP
+    header's charset, ``html``: also honour a ``<meta charset>``).
 
     Refuses what is not text rather than storing noise: binary bytes, text that decodes to mostly control
     characters, and input too short for detection to be more than a guess (random bytes "decode" as CJK).
     """
     if looks_binary(data):
         raise BadInput(location, "binary content, not text")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return _checked(data.decode("utf-8"), location)
-    except UnicodeDecodeError:
-        pass
-    if declared:
-        try:
-            return _checked(data.decode(declared), location)
-        except (LookupError, UnicodeDecodeError):
-            pass  # the declaration lies (a common case): detect instead
-    if len(data) < MIN_DETECT_BYTES:
+    text, how = decode(data, http_charset=declared, html=html)
+    if how not in ("bom", "utf-8", "http", "meta") and len(data) < MIN_DETECT_BYTES:
         raise BadInput(location, f"not UTF-8, and {len(data)} bytes are too few to detect the encoding reliably")
-    best = from_bytes(data[:1_000_000]).best()
-    if best is None or best.encoding is None:
-        raise BadInput(location, "undecodable text: no encoding fits")
-    return _checked(data.decode(best.encoding, errors="replace"), location)
+    return _checked(text, location)
+
+
+def decode_html(data: bytes, location: str, http_charset: str | None = None) -> str:
+    """A page's bytes as text: :func:`decode_text` honouring the HTTP header's and the page's own charset."""
+    return decode_text(data, location, http_charset, html=True)
 
 
 def read_capped(stream: BinaryIO, cap: int, location: str) -> bytes:

@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from storyloom.decoding import header_charset
 from storyloom.errors import BadInput
 from storyloom.ingest.guard import describe, unreadable
 from storyloom.models import RawDoc
@@ -169,13 +170,13 @@ def _entry_items(entry: Any, i: int, location: str, feed_title: str | None, feed
     if link and fetcher is not None and (not rec["content"] or _html_text_len(rec["content"]) < FULL_CONTENT_CHARS):
         if known_url is not None and known_url(link):
             return
-        from storyloom.ingest.files import decode_html
+        from storyloom.ingest.decode import decode_html
 
         try:
             page = fetcher.fetch(link)
             if not page.content.strip():
                 raise BadInput(link, "the page is empty")
-            page_html = decode_html(page.content, link)
+            page_html = decode_html(page.content, link, header_charset(page.headers.get("content-type")))
         except BadInput as exc:
             if not body:
                 yield exc

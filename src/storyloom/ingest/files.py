@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from storyloom.errors import BadInput
-from storyloom.ingest.decode import Truncated, decode_text, iter_lines, looks_binary, read_capped
+from storyloom.ingest.decode import Truncated, decode_html, decode_text, iter_lines, looks_binary, read_capped
 from storyloom.ingest.guard import guarded, unreadable
-from storyloom.ingest.records import parse_json_bytes, parse_record_line, record_to_raw
+from storyloom.ingest.records import jsonl_item, parse_json_bytes, record_to_raw
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
 
@@ -227,17 +227,6 @@ def iter_json(data: bytes, loc: str) -> Iterator[Item]:
             yield unreadable(sub_loc, exc)
 
 
-def decode_html(data: bytes, location: str) -> str:
-    """HTML bytes → str, honouring a <meta charset> when UTF-8 fails."""
-    declared = None
-    head = data[:4096].lower()
-    idx = head.find(b"charset=")
-    if idx >= 0:
-        cs = head[idx + 8 : idx + 40].strip(b"\"' ").split(b'"')[0].split(b"'")[0].split(b";")[0].split(b">")[0]
-        declared = cs.strip().decode("ascii", "ignore") or None
-    return decode_text(data, location, declared)
-
-
 def iter_jsonl(path: Path, settings: Settings) -> Iterator[Item]:
     """One article per line, streamed; a malformed line is reported with its number and skipped.
 
@@ -255,15 +244,11 @@ def iter_jsonl(path: Path, settings: Settings) -> Iterator[Item]:
         try:
             for line in iter_lines(fh, settings.max_item_bytes + 2):  # + room for a CRLF
                 lineno += 1
-                stripped = line.strip()
-                if not stripped:
+                item = jsonl_item(line, f"{loc}:{lineno}", settings.max_item_bytes)
+                if item is None:
                     continue
                 seen_any = True
-                where = f"{loc}:{lineno}"
-                if len(stripped) > settings.max_item_bytes:
-                    yield BadInput(where, f"line larger than the item cap of {settings.max_item_bytes:,} bytes")
-                    continue
-                yield parse_record_line(stripped, "jsonl", where)
+                yield item
         except (Truncated, OSError) as exc:
             yield BadInput(loc, f"truncated or corrupt after line {lineno}: {exc}")
             return

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from storyloom.errors import BadInput
-from storyloom.ingest.decode import decode_text
-from storyloom.ingest.files import decode_html, split_headline
+from storyloom.ingest.decode import decode_html, decode_text
+from storyloom.ingest.files import split_headline
 from storyloom.ingest.records import parse_json_bytes, record_to_raw
 from storyloom.models import RawDoc
 
@@ -31,5 +31,6 @@ def rebuild_raw(kind: str, location: str, raw: bytes, declared: dict[str, Any], 
             raise BadInput(location, "feed entry has no content")
         return RawDoc(raw=raw, kind=kind, location=location, html=entry_document(html), extra=extra, **declared)
     if kind in ("html", "url", "warc"):
-        return RawDoc(raw=raw, kind=kind, location=location, html=decode_html(raw, location), extra=extra, **declared)
+        return RawDoc(raw=raw, kind=kind, location=location, html=decode_html(raw, location, extra.get("http_charset")), extra=extra,
+                      **declared)
     raise BadInput(location, f"cannot rebuild an item of kind {kind!r}")

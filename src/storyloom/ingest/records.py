@@ -200,3 +200,14 @@ def parse_record_line(line: bytes, kind: str, location: str) -> RawDoc | BadInpu
         return exc
     except Exception as exc:  # noqa: BLE001 - untrusted input
         return unreadable(location, exc)
+
+
+def jsonl_item(line: bytes, where: str, max_item_bytes: int) -> RawDoc | BadInput | None:
+    """One line of a JSON-lines file (None: a blank line): the one reading both the ingest and the batch
+    engines use, so a line is an article, or the same bad-input line, whichever engine reads it."""
+    stripped = bytes(line).strip()
+    if not stripped:
+        return None
+    if len(stripped) > max_item_bytes:
+        return BadInput(where, f"line larger than the item cap of {max_item_bytes:,} bytes")
+    return parse_record_line(stripped, "jsonl", where)

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from storyloom.decoding import header_charset
 from storyloom.errors import BadInput
-from storyloom.ingest.decode import decode_text, looks_binary
+from storyloom.ingest.decode import decode_html, looks_binary
 from storyloom.ingest.guard import describe, unreadable
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
@@ -29,14 +30,6 @@ WARC_MAGIC = b"WARC/1."
 MAX_HEADER_BYTES = 64 * 1024
 _CONTENT_LENGTH = re.compile(rb"(?im)^content-length:[ \t]*(\d{1,15})[ \t]*\r?$")
 MAX_RESYNCS = 10_000  # a file of nothing but damage ends after this many recoveries, not after one per byte
-
-
-def _charset(content_type: str) -> str | None:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            return value.strip("\"' ")
-    return None
 
 
 def _next_boundary(fh: BinaryIO, start: int, gz: bool) -> int | None:
@@ -140,12 +133,13 @@ def _record_item(record: Any, loc: str, n: int, settings: Settings) -> RawDoc | 
         return BadInput(where, f"payload larger than the item cap of {settings.max_item_bytes:,} bytes")
     if not payload.strip() or looks_binary(payload):
         return BadInput(where, "empty or binary payload")
-    html = decode_text(payload, where, _charset(ctype))
+    charset = header_charset(ctype)
+    html = decode_html(payload, where, charset)
     return RawDoc(
         raw=payload,
         kind="warc",
         location=where,
         url=url,
         html=html,
-        extra={"warc_date": record.rec_headers.get_header("WARC-Date")},
+        extra={"warc_date": record.rec_headers.get_header("WARC-Date"), **({"http_charset": charset} if charset else {})},
     )

@@ -180,26 +180,22 @@ def _ingest_body(state: Any, body: bytes, ctype: str) -> IngestResult:
     """Parse and ingest (in a worker thread: fetching and cleaning must not block the event loop)."""
     from storyloom.errors import BadInput
     from storyloom.ingest import iter_url
-    from storyloom.ingest.records import record_to_raw
+    from storyloom.ingest.records import jsonl_item, parse_json_bytes, record_to_raw
     from storyloom.ingest.web import Fetcher
     from storyloom.pipeline import ingest_items
 
     settings = state.settings
     items: list[Any] = []
     if ctype in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines"):
-        for n, line in enumerate(body.splitlines(), 1):
-            if line.strip():
-                try:
-                    items.append(record_to_raw(json.loads(line), line.strip(), "jsonl", f"api:{n}"))
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    items.append(BadInput(f"api:{n}", "malformed JSON line"))
-                except BadInput as exc:
-                    items.append(exc)
+        for n, line in enumerate(body.splitlines(), 1):  # the JSONL reader's own line parsing (depth, UTF-8, types)
+            item = jsonl_item(line, f"api:{n}", settings.max_item_bytes)
+            if item is not None:
+                items.append(item)
     else:
         try:
-            payload = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "bad_json", f"body is not JSON: {str(exc)[:120]}") from exc
+            payload = parse_json_bytes(body or b"null", "body")
+        except BadInput as exc:
+            raise ApiError(400, "bad_json", f"body is not usable JSON: {exc.reason[:160]}") from exc
         if isinstance(payload, dict) and set(payload) == {"url"}:
             with Fetcher(settings) as fetcher:
                 items = list(iter_url(str(payload["url"]), settings, fetcher))
