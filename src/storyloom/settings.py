@@ -24,6 +24,7 @@ class Settings:
     max_file_bytes: int = 50 * 1024 * 1024  # a file read whole (.txt/.html/.json, decompressed) larger than this is refused; JSONL/WARC stream
     max_item_bytes: int = 20 * 1024 * 1024  # one article (JSONL line, WARC payload, page)
     batch_size: int = 500  # items per transaction: the unit of crash safety
+    busy_wait_seconds: float = 600.0  # a writer finding another one holding the store waits this long in all, then gives up
     # network (URL and feed fetching)
     user_agent: str = f"storyloom/{__version__} (offline news clustering; +https://pypi.org/project/storyloom/)"
     fetch_timeout: float = 15.0  # seconds per request phase (connect, read, write, pool)
