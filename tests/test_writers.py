@@ -21,6 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from storyloom.errors import StoreError
+from storyloom.store import Store
+from storyloom.store import sqlite as store_sqlite
+from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.sqlite import sql_statements
 from conftest import start_server, stop_server
 from httpserver import LocalServer, Reply, http_server, opml, rss, server  # noqa: F401  (the fixtures)
 
@@ -88,6 +93,64 @@ def check_stored_once(db: Path, expected: list[str]) -> None:
         assert c.execute("SELECT count(DISTINCT article_id) FROM story_members").fetchone()[0] == n
         assert c.execute("SELECT value FROM counters WHERE key = 'docs'").fetchone()[0] == n  # IDF counted once each
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sql_statements_keep_triggers_whole_and_skip_comments() -> None:
+    script = """
+    CREATE TABLE t (a TEXT);  -- a comment; with a semicolon
+    CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN
+        INSERT INTO t VALUES ('x;y'); INSERT INTO t VALUES ('z');
+    END;
+    -- the end
+    """
+    got = [" ".join(st.split()) for st in sql_statements(script)]
+    assert len(got) == 2 and got[0] == "CREATE TABLE t (a TEXT);"
+    assert got[1].endswith("INSERT INTO t VALUES ('x;y'); INSERT INTO t VALUES ('z'); END;")
+    with pytest.raises(StoreError, match="incomplete"):
+        list(sql_statements("CREATE TABLE t (a TEXT); CREATE TABLE u (b"))
+
+
+def test_an_older_store_is_brought_up_to_date_one_migration_at_a_time(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    c = sqlite3.connect(db, isolation_level=None)
+    for number, name, sql in MIGRATIONS[:5]:  # a store left by an older storyloom, at version 5
+        c.executescript(f"BEGIN; {sql}; INSERT INTO schema_migrations VALUES ({number}, '{name}', 'then'); "
+                        f"PRAGMA user_version = {number}; COMMIT;")
+    c.close()
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        got = [r[0] for r in store.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        assert got == [m[0] for m in MIGRATIONS]
+        assert store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'story_events_other'").fetchone()
+
+
+def test_transaction_waits_for_the_lock_and_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process: BEGIN outlasts a short busy timeout, reports while waiting, then writes; a longer hold than
+    ``busy_wait_seconds`` ends in one StoreError and leaves the handle usable."""
+    monkeypatch.setattr(store_sqlite, "REPORT_EVERY", 0.2)
+    db = tmp_path / "s.db"
+    with Store(db, busy_timeout_ms=100, busy_wait_seconds=5) as store:
+        reports: list[float] = []
+        store.on_busy = reports.append
+        holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        threading.Timer(1.0, lambda: holder.execute("ROLLBACK")).start()
+        started = time.monotonic()
+        with store.transaction() as c:
+            c.execute("INSERT INTO counters VALUES ('probe', 1)")
+        assert time.monotonic() - started >= 0.9
+        assert len(reports) >= 3 and reports == sorted(reports)
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 100  # restored after the shorter tries
+        store.busy_wait_seconds = 0.5
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match=r"store busy.*busy_wait_seconds = 0.5"):
+            with store.transaction() as c:
+                c.execute("INSERT INTO counters VALUES ('never', 1)")
+        holder.execute("ROLLBACK")
+        holder.close()
+        with store.transaction() as c:  # not left inside a transaction
+            c.execute("INSERT INTO counters VALUES ('after', 1)")
+        assert [r[0] for r in store.conn.execute("SELECT key FROM counters ORDER BY key")] == ["after", "probe"]
 
 
 @pytest.fixture

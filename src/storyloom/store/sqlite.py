@@ -83,12 +83,13 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
 def sql_statements(script: str) -> Iterator[str]:
     """The statements of a SQL script, one by one (a trigger's body, with its own semicolons, stays whole)."""
     buf = ""
-    for piece in script.split(";"):
+    *pieces, tail = script.split(";")
+    for piece in pieces:
         buf += piece + ";"
         if sqlite3.complete_statement(buf):
             yield buf
             buf = ""
-    rest = "\n".join(line for line in buf[:-1].splitlines() if not line.strip().startswith("--")).strip()
+    rest = "\n".join(line for line in (buf + tail).splitlines() if not line.strip().startswith("--")).strip()
     if rest:
         raise StoreError(f"incomplete SQL statement at the end of a script: {rest[:80]!r}")
 
