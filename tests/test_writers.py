@@ -20,14 +20,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import start_server, stop_server
+from httpserver import LocalServer, Reply, http_server, opml, rss, server  # noqa: F401  (the fixtures)
 
 from storyloom.errors import StoreError
 from storyloom.store import Store
 from storyloom.store import sqlite as store_sqlite
 from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.sqlite import sql_statements
-from conftest import start_server, stop_server
-from httpserver import LocalServer, Reply, http_server, opml, rss, server  # noqa: F401  (the fixtures)
 
 TOKEN = "writers-token"
 # Copies and stories run (their chunk transactions are the writers' longest); the embedding models and the
@@ -143,9 +143,8 @@ def test_transaction_waits_for_the_lock_and_reports(tmp_path: Path, monkeypatch:
         assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 100  # restored after the shorter tries
         store.busy_wait_seconds = 0.5
         holder.execute("BEGIN IMMEDIATE")
-        with pytest.raises(StoreError, match=r"store busy.*busy_wait_seconds = 0.5"):
-            with store.transaction() as c:
-                c.execute("INSERT INTO counters VALUES ('never', 1)")
+        with pytest.raises(StoreError, match=r"store busy.*busy_wait_seconds = 0.5"), store.transaction() as c:
+            c.execute("INSERT INTO counters VALUES ('never', 1)")
         holder.execute("ROLLBACK")
         holder.close()
         with store.transaction() as c:  # not left inside a transaction

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from storyloom.clean import clean
 from storyloom.copies import find_copies
-from storyloom.stories import build_stories
 from storyloom.errors import BadInput, Skipped
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store import Store
+from storyloom.stories import build_stories
 
 MAX_ERRORS_KEPT = 10_000
 log = logging.getLogger("storyloom.pipeline")
@@ -157,7 +157,7 @@ def stages_turn(store: Store, wait: bool) -> Iterator[bool]:
         yield True
         return
     try:
-        fh = open(store.path + ".stages-lock", "a+b")
+        fh = open(store.path + ".stages-lock", "a+b")  # noqa: SIM115  (closed by the `with` below)
     except OSError:
         yield True
         return

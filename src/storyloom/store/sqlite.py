@@ -1,8 +1,10 @@
-"""SQLite store: schema, migrations, the one writer, and the connection setup.
+"""SQLite store: schema, migrations, the writers, and the connection setup.
 
-WAL mode lets readers (the CLI, the web UI) work while one writer ingests.  Writes happen in batches, one
+WAL mode lets readers (the CLI, the web UI) work while a writer ingests.  Writes happen in batches, one
 transaction each, so a process killed at any moment leaves the store as it was after the last complete
 batch; re-running the ingest then adds exactly what is missing (every insert is keyed by a content hash).
+Several writing processes take turns for SQLite's one write lock, a transaction at a time, each waiting
+for the lock (with a progress line) rather than failing: see :meth:`Store.transaction`.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from typing import Any, TypeVar
 
 from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
+from storyloom.settings import Settings
 from storyloom.store.migrations import LATEST, MIGRATIONS
 
 log = logging.getLogger("storyloom.store")
 T = TypeVar("T")
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000  # SQLite's own wait on a locked store, for any one statement
-DEFAULT_BUSY_WAIT = 600.0  # seconds a writer waits for the write lock in all (Settings.busy_wait_seconds)
+DEFAULT_BUSY_WAIT = Settings.busy_wait_seconds  # seconds a writer waits for the write lock in all
 REPORT_EVERY = 5.0  # seconds between two "store busy" lines while waiting
 QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
 COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
