@@ -39,6 +39,8 @@ class Settings:
     batch_size: int = opt(500, "items per transaction: the unit of crash safety", lo=1, hi=100_000)
     follow_symlinks: bool = opt(False, "follow symlinks that lead out of an ingested folder (off: a link to "
                                 "/etc/passwd stays out)")
+    busy_wait_seconds: float = opt(600.0, "a writer finding another one holding the store waits this long in all, "
+                                   "then gives up with one line", lo=0.0, hi=86400)
     # network (URL and feed fetching)
     user_agent: str = opt(f"storyloom/{__version__} (offline news clustering; +https://pypi.org/project/storyloom/)",
                           "the User-Agent of every request")
