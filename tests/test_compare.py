@@ -104,7 +104,7 @@ def test_conflicts_single_article_and_empty(store: Store) -> None:
     assert both is not None and both["first_reporter"]["column"] == "A"
     conflict = [r for r in both["rows"] if r["conflicts"]]
     assert conflict and conflict[0]["conflicts"][0]["unit"] == "people"
-    assert set(conflict[0]["conflicts"][0]["values"]) == {"12.0", "15.0"}
+    assert set(conflict[0]["conflicts"][0]["values"]) == {"12 people", "15 people"}  # as the outlets wrote them
     one = compare_story(store, a[items[2].id])
     assert one is not None and len(one["columns"]) == 1 and all(r["status"] == "only" for r in one["rows"])
     assert compare_story(store, "s-no-such") is None

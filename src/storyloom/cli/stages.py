@@ -13,6 +13,7 @@ from rich.table import Table
 
 from storyloom.cli.common import Ctx, dump, err, out, progress, read_store
 from storyloom.errors import StoryloomError
+from storyloom.pipeline import stages_turn
 from storyloom.store import queries
 from storyloom.timeparse import maybe_time
 
@@ -59,7 +60,7 @@ def copies(obj: Ctx, group_id: str | None, article_id: str | None, rebuild: bool
 
     with obj.store() as store:
         total = queries.count(store, "articles") if rebuild else queries.queued(store, "copies")
-        with progress(err.is_terminal and not as_json and total > 0, total) as cb:
+        with progress(err.is_terminal and not as_json and total > 0, total) as cb, stages_turn(store, wait=True):
             rep = (rebuild_copies if rebuild else find_copies)(store, obj.settings, on_event=cb)
         if rep.processed and not as_json:
             err.print(f"fingerprinted {rep.processed:,} articles, verified {rep.candidates:,} candidate pairs, "
@@ -130,11 +131,12 @@ def stories(obj: Ctx, query: str | None, language: str | None, outlet: str | Non
     from storyloom.stories import agreement, build_stories, rebuild_stories
 
     with obj.store() as store:
-        find_copies(store, obj.settings)  # a copy group enters a story as one unit
-        before = sql.assignments(store) if rebuild else {}
-        total = queries.count(store, "articles") if rebuild else queries.queued(store, "stories")
-        with progress(err.is_terminal and not as_json and total > 0, total) as cb:
-            rep = (rebuild_stories if rebuild else build_stories)(store, obj.settings, on_event=cb)
+        with stages_turn(store, wait=True):  # one process at a time runs the stages (an ingest may be running)
+            find_copies(store, obj.settings)  # a copy group enters a story as one unit
+            before = sql.assignments(store) if rebuild else {}
+            total = queries.count(store, "articles") if rebuild else queries.queued(store, "stories")
+            with progress(err.is_terminal and not as_json and total > 0, total) as cb:
+                rep = (rebuild_stories if rebuild else build_stories)(store, obj.settings, on_event=cb)
         if rep.processed and not as_json:
             err.print(f"clustered {rep.processed:,} articles: {rep.opened:,} new stories, {rep.joined:,} joined, "
                       f"{rep.via_copy:,} via a copy, {rep.merges:,} merges in {rep.seconds:.1f} s "
