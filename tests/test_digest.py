@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from conftest import SAMPLE
 from storyloom.cli import cli
 from storyloom.compare.digest import MAX_KEY_FACTS, MAX_OUTLETS, build_digest
 from storyloom.compare.outlets import load_table
@@ -21,8 +22,6 @@ from storyloom.serve import create_app, views
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as sql
-
-from conftest import SAMPLE
 
 SHARED = "Rescue teams evacuated 3,000 residents from Novi Sad after the Danube burst its banks."
 QUOTE = '"We have never seen the water this high in our lifetime," said Mayor Milan Djuric.'
