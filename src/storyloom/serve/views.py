@@ -72,7 +72,7 @@ def compared(store: Store, story_id: str, n_articles: int, *, refresher: Refresh
         return result, "fresh"
     try:
         compare_sql.save_cached(writer, story_id, version, result)
-    except sqlite3.OperationalError as exc:  # busy or read-only: the next reader computes it again
+    except (sqlite3.Error, StoreError) as exc:  # busy or read-only: the next reader computes it again
         log.info("comparison of %s not kept: %s", story_id, exc)
     finally:
         writer.close()
