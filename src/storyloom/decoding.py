@@ -80,13 +80,13 @@ def decode(data: bytes, *, http_charset: str | None = None, html: bool = False) 
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    declared = [("http", _codec(http_charset))]
+    declared: list[tuple[str, str | None]] = [("http", _codec(http_charset))]
     if html:
         declared.append(("meta", _codec(meta_charset(data))))
-    for how, codec in declared:
-        if codec and codec != "utf-8":
+    for how, name in declared:
+        if name and name != "utf-8":
             try:
-                return data.decode(codec), how
+                return data.decode(name), how
             except UnicodeDecodeError:
                 pass  # the declaration lies
     if data[:65536].decode("utf-8", errors="replace").count("\ufffd") < MOSTLY_UTF8_MAX_BAD:

@@ -85,10 +85,10 @@ def batch(obj: Ctx, inputs: tuple[str, ...], out_dir: str, engine: str, master: 
         t = Table(title=f"batch ({report.engine}) → {out_dir}", title_justify="left")
         t.add_column("what")
         t.add_column("value", justify="right")
-        for k, v in report.counts.items():
-            t.add_row(k.replace("_", " "), f"{v:,}")
-        for k, v in report.seconds.items():
-            t.add_row(f"seconds: {k}", f"{v:.1f}")
+        for k, n in report.counts.items():
+            t.add_row(k.replace("_", " "), f"{n:,}")
+        for k, sec in report.seconds.items():
+            t.add_row(f"seconds: {k}", f"{sec:.1f}")
         out.print(t)
         for note in report.notes:
             err.print(f"[dim]note: {escape(note)}[/]")

@@ -91,6 +91,6 @@ def progress(enabled: bool, total: int | None) -> Iterator[Any]:
                 bar.console.print(f"[red]✗[/] {escape(str(payload))}")
             elif kind == "item" and payload in ("added", "version"):
                 counts["stored"] += 1
-            bar.update(task, advance=1, **counts)
+            bar.update(task, advance=1, stored=counts["stored"], failed=counts["failed"])
 
         yield update

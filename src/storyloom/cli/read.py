@@ -71,13 +71,13 @@ def show(obj: Ctx, article_id: str, raw: bool, removed: bool, as_json: bool) -> 
         out.print(f"[dim]{'seen at':>16}[/] {escape(s.location)}")
     for w in art.warnings:
         out.print(f"[yellow]{'warning':>16}[/] {escape(w)}")
-    meta = art.meta
-    if meta.get("cited_sources"):
-        out.print(f"[dim]{'cites':>16}[/] {escape(', '.join(meta['cited_sources']))}")
-    for a in meta.get("attributions", [])[:12]:
+    said = art.meta
+    if said.get("cited_sources"):
+        out.print(f"[dim]{'cites':>16}[/] {escape(', '.join(said['cited_sources']))}")
+    for a in said.get("attributions", [])[:12]:
         out.print(f"[dim]{'attributes to':>16}[/] {escape(a['source'])} [dim]({escape(a['verb'])})[/]")
-    if meta.get("text_dates"):
-        out.print(f"[dim]{'dates in text':>16}[/] {escape(', '.join(d['text'] for d in meta['text_dates'][:8]))}")
+    if said.get("text_dates"):
+        out.print(f"[dim]{'dates in text':>16}[/] {escape(', '.join(d['text'] for d in said['text_dates'][:8]))}")
     if art.removed:
         out.print(f"[dim]{'removed':>16}[/] {len(art.removed)} line(s)" + ("" if removed else " (--removed to see them)"))
     out.print()

@@ -50,8 +50,8 @@ def _conflicts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 groups.append((float(q["value"]), str(q.get("text") or q["value"]), [c["column"]]))
     out = []
     for unit, groups in sorted(by_unit.items()):
-        cols = {col for _, _, cs in groups for col in cs}
-        if len(groups) > 1 and len(cols) > 1:
+        seen = {col for _, _, cs in groups for col in cs}
+        if len(groups) > 1 and len(seen) > 1:
             out.append({"unit": unit, "values": {text: sorted(cs) for _, text, cs in sorted(groups)}})
     return out
 
@@ -90,10 +90,10 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
         if row_of[i] == row_of[j]:
             evidence[row_of[i]].append({"a": claims[i].key, "b": claims[j].key, "p": round(p, 3)})
     as_dicts = [c.as_dict() for c in claims]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r_index, idx in enumerate(rows_idx):
-        cells = [{"column": col_of[claims[i].article_id], **as_dicts[i]} for i in idx]
-        cols = sorted({cell["column"] for cell in cells}, key=columns.index)
+        cells: list[dict[str, Any]] = [{"column": col_of[claims[i].article_id], **as_dicts[i]} for i in idx]
+        cols = sorted({str(cell["column"]) for cell in cells}, key=columns.index)
         dated = sorted((time_of[cell["article_id"]], cell["column"]) for cell in cells if time_of[cell["article_id"]])
         conflicts = _conflicts(cells)
         status = "shared" if len(cols) == len(columns) and len(columns) > 1 else ("partial" if len(cols) > 1 else "only")

@@ -20,7 +20,7 @@ import statistics
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from storyloom.compare.outlets import OutletTable, learnt_kind
 from storyloom.compare.provenance import _GENERIC, source_key
@@ -137,11 +137,11 @@ def _conflicts(story: _Story) -> list[Conflict]:
     out: list[Conflict] = []
     for row in story.rows:  # within a row: aligned sentences whose figures differ
         for c in row.get("conflicts", ()):
-            values = {v: sorted({story.outlet_of.get(col, col) for col in cols}) for v, cols in c["values"].items()}
-            wordings = {}
+            given = {v: sorted({story.outlet_of.get(col, col) for col in cols}) for v, cols in c["values"].items()}
+            wordings: dict[str, Carrier] = {}
             for cell in row["cells"]:
                 wordings.setdefault(story.outlet_of.get(cell["column"], cell["column"]), story.carrier(cell))
-            out.append(Conflict(what=c["unit"], values=values, wordings=list(wordings.values())))
+            out.append(Conflict(what=c["unit"], values=given, wordings=list(wordings.values())))
     cells = {cell["key"]: cell for row in story.rows for cell in row["cells"]}
     for pair in story.result.get("fact_conflicts", ()):  # across rows: the same fact, another figure
         a, b = cells.get(pair["a"]), cells.get(pair["b"])
@@ -264,6 +264,10 @@ def _coverage(lenses: list[OutletLens]) -> list[CoverageGroup]:
     return groups
 
 
+def _status(status: str) -> Literal["fresh", "stale", "pending"]:
+    return "stale" if status == "stale" else "pending" if status == "pending" else "fresh"
+
+
 def build_digest(result: dict[str, Any], table: OutletTable, *, since: str | None = None,
                  status: str = "fresh") -> Digest:
     """The digest of a story from its comparison (:func:`storyloom.compare.compare_story`'s result)."""
@@ -310,12 +314,12 @@ def build_digest(result: dict[str, Any], table: OutletTable, *, since: str | Non
         fresh = [(k, r) for k, r in enumerate(story.rows) if (_row_time(story, r) or "") > since]
         fresh.sort(key=lambda kr: (_row_time(story, kr[1]) or "", kr[0]))
         new_facts = [_fact(story, r) for _, r in fresh[:MAX_KEY_FACTS]]
-    languages = sorted({c.get("language") for c in story.columns if c.get("language")})
+    languages = sorted({str(c["language"]) for c in story.columns if c.get("language")})
     return Digest(
         story_id=s["id"], label=s["label"], n_articles=s["n_articles"], n_outlets=len(story.outlets),
         languages=languages, first_seen=s["first_seen"], last_seen=s["last_seen"], first_reporter=first,
         key_facts=key_facts, more_key_facts=more, conflicts=_conflicts(story),
         outlets=lenses[:MAX_OUTLETS], more_outlets=max(0, len(lenses) - MAX_OUTLETS), speakers=_speakers(story),
         numbers=_numbers(story), coverage=_coverage(lenses), new_since=since, new_facts=new_facts,
-        notes=notes + [w for w in table.warnings[:5]], status=status,  # type: ignore[arg-type]
+        notes=notes + [w for w in table.warnings[:5]], status=_status(status),
     )

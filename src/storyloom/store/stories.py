@@ -146,7 +146,8 @@ def feed(store: Store, *, q: str | None = None, language: str | None = None, out
          since: str | None = None, until: str | None = None, min_articles: int = 1, sort: str = "recent",
          limit: int = 30, offset: int = 0) -> list[StoryCard]:
     """Stories newest first (or largest first), filtered; ``q`` matches any member's headline or text."""
-    where, args = ["s.n_articles >= ?"], [min_articles]
+    where: list[str] = ["s.n_articles >= ?"]
+    args: list[Any] = [min_articles]
     if since:
         where.append("s.last_seen >= ?")
         args.append(since)
