@@ -64,8 +64,11 @@ def load_batch(out: str | Path, store: Store, on_table: Callable[[str, int], Non
             on_table(table, n)
 
     each("blobs", lambda rows: sql.load_blobs(store, rows))
-    each("articles", lambda rows: (sql.load_articles(store, rows),
-                                   sql.clear_batch_results(store, [r["id"] for r in rows])))
+    def articles(rows: list[dict[str, Any]]) -> None:
+        sql.load_articles(store, rows)
+        sql.clear_batch_results(store, [r["id"] for r in rows])
+
+    each("articles", articles)
     spans = sorted(iter_table(out, "removed_spans"), key=lambda r: (r["article_id"], r["start"]))
     with store.transaction():
         counts["removed_spans"] = sql.load_spans(store, spans)
