@@ -92,3 +92,102 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
     assert len(got["queued"]) == 2 * N_FILES  # every article waits for copies and stories, exactly once
     for key in ("articles", "sightings", "blobs", "fts_hits", "fts_rows", "queued"):
         assert got[key] == expected[key], key
+
+
+# -- the copies and stories stages: SIGKILL part-way through `storyloom copies` / `stories`, re-run, compare ----
+
+STAGE_FILES = 1500
+TOPICS = ["flood river dam village rain rescue", "election vote council minister ballot", "harbour ship storm port",
+          "bridge road traffic closure", "festival music stage crowd", "court judge trial verdict"]
+
+
+def make_stage_corpus(root: Path) -> None:
+    """Articles on a few topics, a third of them near-copies of the one before (so both stages have work)."""
+    import random
+
+    rnd = random.Random(7)
+    prev = ""
+    for i in range(STAGE_FILES):
+        topic = TOPICS[i % len(TOPICS)].split()
+        if i % 3 == 2 and prev:
+            body = prev.replace(" ends here.", f" ends here, reported item {i}.")
+        else:
+            body = " ".join(rnd.choice(topic) for _ in range(80)) + f". Town{i % 40} said so. Item {i} ends here."
+        prev = body
+        day = 1 + (i // 60) % 28
+        (root / f"{i:05d}.json").write_text(
+            '{"title": "%s %d", "text": "%s", "outlet": "O%d", "published": "2024-03-%02dT%02d:00:00Z"}'
+            % (topic[0].title(), i, body, i % 9, day, i % 24), encoding="utf-8")
+
+
+def stage_snapshot(db: Path) -> dict[str, object]:
+    c = sqlite3.connect(db)
+    try:
+        return {
+            "integrity": c.execute("PRAGMA integrity_check").fetchone()[0],
+            "prints": c.execute("SELECT article_id, exact, sketch FROM copy_prints ORDER BY 1").fetchall(),
+            "links": c.execute("SELECT a, b, kind, direction FROM copy_links ORDER BY 1, 2").fetchall(),
+            "groups": c.execute("SELECT article_id, group_id FROM copy_groups ORDER BY 1").fetchall(),
+            "members": c.execute("SELECT article_id, story_id, reason FROM story_members ORDER BY 1").fetchall(),
+            "stories": c.execute("SELECT id, n_articles, first_seen, last_seen FROM stories ORDER BY 1").fetchall(),
+            "term_df": c.execute("SELECT term, df FROM term_df ORDER BY 1").fetchall(),
+            "counters": c.execute("SELECT key, value FROM counters ORDER BY 1").fetchall(),
+            "queued": c.execute("SELECT stage, article_id FROM stage_queue ORDER BY 1, 2").fetchall(),
+        }
+    finally:
+        c.close()
+
+
+def rows_of(db: Path, table: str) -> int:
+    try:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        finally:
+            c.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def run_stage(db: Path, cfg: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "STORYLOOM_CONFIG": str(cfg)}
+    return subprocess.Popen([sys.executable, "-m", "storyloom.cli", "--db", str(db), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("stage", "progress_table"), [("copies", "copy_prints"), ("stories", "story_members")])
+def test_sigkill_in_a_stage_then_rerun_equals_uninterrupted(tmp_path: Path, stage: str, progress_table: str) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_stage_corpus(corpus)
+    cfg = tmp_path / "storyloom.toml"
+    cfg.write_text("run_copies = false\nline_classifier = false\ntranslations = false\nstory_embeddings = false\n")
+    base = tmp_path / "base.db"
+    assert run_ingest(base, corpus, cfg).wait(timeout=600) == 0
+    if stage == "stories":  # the stories stage needs the copy groups first
+        assert run_stage(base, cfg, "copies", "--json").wait(timeout=600) == 0
+    clean_db, crashed_db = tmp_path / "clean.db", tmp_path / "crashed.db"
+    for db in (clean_db, crashed_db):
+        shutil.copy(base, db)
+    args = ("copies", "--json") if stage == "copies" else ("stories", "--json")
+    assert run_stage(clean_db, cfg, *args).wait(timeout=600) == 0
+    expected = stage_snapshot(clean_db)
+    assert expected["links"] and (stage == "copies" or expected["members"])
+
+    proc = run_stage(crashed_db, cfg, *args)
+    before = rows_of(base, progress_table)
+    deadline = time.monotonic() + 300
+    while rows_of(crashed_db, progress_table) < before + STAGE_FILES // 4 and time.monotonic() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"{stage} finished before it could be killed; make the corpus larger"
+    os.killpg(proc.pid, signal.SIGKILL)  # the stage and any worker process it started
+    proc.wait()
+    assert run_stage(crashed_db, cfg, *args).wait(timeout=600) == 0
+    got = stage_snapshot(crashed_db)
+    assert got["integrity"] == "ok"
+    for key in expected:
+        assert got[key] == expected[key], key
