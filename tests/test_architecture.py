@@ -148,3 +148,17 @@ def test_sql_only_in_the_store() -> None:
                 if private:
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: imports the store's private {private}")
     assert not offenders, "SQL outside storyloom.store:\n" + "\n".join(offenders)
+
+
+def test_no_cycles_between_packages() -> None:
+    """Coarser than modules: the stage packages (ingest, clean, copies, stories, compare, store, serve, cli…)
+    and the top-level modules form no cycle either (ingest/watch.py once imported the pipeline, which imports
+    ingest: a change to one could break the other)."""
+    graph: dict[str, set[str]] = {}
+    for mod, targets in imports(modules()).items():
+        top = ".".join(mod.split(".")[:2])
+        graph.setdefault(top, set()).update(".".join(t.split(".")[:2]) for t in targets)
+    for top, targets in graph.items():
+        targets.discard(top)
+    found = cycles(graph)
+    assert not found, "package cycles: " + "; ".join(" ↔ ".join(c) for c in found)

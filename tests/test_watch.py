@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from storyloom.ingest.feeds import FeedRef
-from storyloom.ingest.watch import HostThrottle, backoff_delay, parse_duration, poll_round, retry_after_seconds
+from storyloom.watch import HostThrottle, backoff_delay, parse_duration, poll_round, retry_after_seconds
 from storyloom.ingest.web import Fetcher
 from storyloom.settings import Settings
 from storyloom.store import Store
