@@ -48,10 +48,13 @@ def test_seeds_only_in_one_outlet(seeds: dict) -> None:  # type: ignore[type-arg
     for needle in ("$200 million", "HIMARS", "12 million rounds", "$43 billion"):
         r = row_of(seeds, needle)
         assert r["status"] == "only" and r["columns"] == [express], needle
-    for needle in ("discussed the bilateral and international agenda", "exchanged views", "independent and impartial position",
-                   "On August 9"):
+    for needle in ("independent and impartial position", "On August 9"):
         r = row_of(seeds, needle)
         assert r["status"] == "only" and r["columns"] == ["Buna Times"], needle
+    # the Chinese read-out is one fact in both: the Express's "While the Russians claimed …, China reported the two
+    # sides had exchanged views …" is two claims, and its second half meets the Buna Times sentence
+    r = row_of(seeds, "exchanged views")
+    assert r["status"] == "shared" and len(r["cells"]) == 2
     aid = row_of(seeds, "$200 million")["cells"][0]
     assert {"text": "$200 million", "value": 200_000_000.0, "unit": "USD"} in aid["quantities"]
 

@@ -41,7 +41,27 @@ class Claim:
         return d
 
 
+_CONTRAST_LEAD = re.compile(r"^(?:While|Whereas|Although|Though)\s+(?P<sub>.+?),\s+(?P<main>[A-Z\"“‘'].+)$", re.S)
+CONTRAST_MIN_WORDS = 5  # each side of a "While X, Y" sentence needs this many words to stand as a fact
+
+
+def _contrast(sentence: str) -> list[str] | None:
+    """"While the Russians claimed X, China reported Y" carries two facts, each of which another outlet may
+    report on its own: split at the first comma followed by a capital (the main clause's subject; the
+    subordinate clause's own commas, "including the war", are followed by lower case)."""
+    m = _CONTRAST_LEAD.match(sentence)
+    if not m:
+        return None
+    sub, main = m.group("sub").strip(), m.group("main").strip()
+    if len(sub.split()) < CONTRAST_MIN_WORDS or len(main.split()) < CONTRAST_MIN_WORDS:
+        return None
+    return [sub[0].upper() + sub[1:] + ".", main]
+
+
 def _clauses(sentence: str) -> list[str]:
+    contrast = _contrast(sentence)
+    if contrast:
+        return [c for part in contrast for c in _clauses(part)]
     if len(sentence.split()) <= LONG_SENTENCE_WORDS:
         return [sentence]
     parts, current = [], ""
