@@ -87,7 +87,7 @@ class TreePeakRss:
         while not self._stop.wait(self.every):
             self._sample()
 
-    def __enter__(self) -> "TreePeakRss":
+    def __enter__(self) -> TreePeakRss:
         self._thread.start()
         return self
 

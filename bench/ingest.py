@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import reset_peak_rss, rss_mb  # noqa: E402
+from benchutil import reset_peak_rss, rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -90,7 +90,7 @@ def load_text() -> tuple[list[str], list[str], str]:
 def articles(n: int, paras: list[str], sentences: list[str], seed: int = 20240) -> Iterator[dict[str, str]]:
     """N articles of 4-12 paragraphs; the same seed gives the same stream, so N/4 is a prefix of N."""
     rng = random.Random(seed)
-    epoch = datetime(2019, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(2019, 1, 1, tzinfo=UTC)
     for i in range(n):
         outlet = rng.choice(OUTLETS)
         published = epoch + timedelta(seconds=rng.randrange(5 * 365 * 86400))

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def mark(paragraph: str, n: int, rng: random.Random) -> str:
 
 def corpus(n: int, paras: list[str], seed: int = 7) -> list[dict[str, str]]:
     rng = random.Random(seed)
-    start = datetime(2021, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2021, 1, 1, tzinfo=UTC)
     span = max(1, n // 6) * 86400
     arts: list[dict[str, str]] = []
     for i in range(n):
@@ -94,7 +94,7 @@ def classifier_loads() -> bool:
 
         LineClassifier.load()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -195,7 +195,7 @@ def main() -> None:
                 c = cpu_tree()
                 cut = SparkBatch(spark, settings, partitions=args.partitions, job_prefix=f"{n}/cut{days:g}/",
                                  block_days=days).run([str(src)], str(tmp / f"cut-{n}"))
-                members = lambda d: {m["article_id"]: m["story_id"] for m in read_table(d, "story_members")}  # noqa: E731
+                members = lambda d: {m["article_id"]: m["story_id"] for m in read_table(d, "story_members")}
                 ref = members(tmp / (f"local-{n}" if not args.skip_local else f"spark-{n}"))
                 got = members(tmp / f"cut-{n}")
                 row["approx"].append({"days": days, "seconds": cut.seconds, "cpu": cpu_tree() - c,

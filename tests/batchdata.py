@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import SAMPLE
-
 from storyloom.batch.local import read_table
 from storyloom.ingest.files import split_headline
 from storyloom.settings import Settings

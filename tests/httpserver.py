@@ -70,7 +70,7 @@ class LocalServer:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 req = Request("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
                 with outer._lock:
                     outer.requests.append(req)

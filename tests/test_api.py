@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import SAMPLE
 from storyloom.pipeline import ingest
 from storyloom.serve import create_app
 from storyloom.settings import Settings
 from storyloom.store import Store
-
-from conftest import SAMPLE
 
 TOKEN = "s3cret-token"
 

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from batchdata import faulty_folder, settings_for, tables_of, wire_records
 from storyloom.batch.local import read_table, run_local
 from storyloom.cli import cli
-
-from batchdata import faulty_folder, settings_for, tables_of, wire_records
 
 
 def test_batch_command_local_engine(tmp_path: Path) -> None:
@@ -47,7 +46,7 @@ def test_every_input_kind_and_each_bad_input_reported(tmp_path: Path) -> None:
     assert "no article body" in reasons[str(folder / "d.parquet") + "#3"]
 
     arts = read_table(out, "articles")
-    at = lambda prefix: [a for a in arts if a["location"].startswith(prefix)]  # noqa: E731
+    at = lambda prefix: [a for a in arts if a["location"].startswith(prefix)]
     assert len(at(str(folder / "b.jsonl.gz"))) == 5  # every complete line before the cut
     assert len(at(str(folder / "d.parquet") + "#")) == 3
     warc = at(str(folder / "e.warc.gz") + "#")

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, SAMPLE, start_server, stop_server
 from storyloom.ingest.records import record_to_raw
 from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
-
-from conftest import ROOT, SAMPLE, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"

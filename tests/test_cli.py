@@ -8,9 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from storyloom.cli import cli
-
 from conftest import SAMPLE
+from storyloom.cli import cli
 
 
 def run(db: Path, *args: str) -> tuple[int, str, str]:

@@ -117,7 +117,7 @@ def make_stage_corpus(root: Path) -> None:
         day = 1 + (i // 60) % 28
         (root / f"{i:05d}.json").write_text(
             '{"title": "%s %d", "text": "%s", "outlet": "O%d", "published": "2024-03-%02dT%02d:00:00Z"}'
-            % (topic[0].title(), i, body, i % 9, day, i % 24), encoding="utf-8")
+            % (topic[0].title(), i, body, i % 9, day, i % 24), encoding="utf-8")  # noqa: UP031  (JSON's braces)
 
 
 def stage_snapshot(db: Path) -> dict[str, object]:

@@ -10,13 +10,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from httpserver import LOREM, LocalServer, Reply, article_html, http_server, opml, rss, server  # noqa: F401
 from storyloom.errors import BadInput, FetchError
-from storyloom.ingest.feeds import FULL_CONTENT_CHARS, iter_feed, iter_opml_feeds, looks_like_feed, looks_like_opml, parse_opml
+from storyloom.ingest.feeds import (
+    FULL_CONTENT_CHARS,
+    iter_feed,
+    iter_opml_feeds,
+    looks_like_feed,
+    looks_like_opml,
+    parse_opml,
+)
 from storyloom.ingest.web import Fetcher
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
-
-from httpserver import LOREM, LocalServer, Reply, article_html, http_server, opml, rss, server  # noqa: F401
 
 FAST = Settings(fetch_timeout=0.5, fetch_total_timeout=3.0, max_fetch_bytes=100_000, allow_private=True)
 FULL = "<p>" + LOREM * 4 + "</p>"  # comfortably over FULL_CONTENT_CHARS of text

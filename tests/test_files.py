@@ -6,14 +6,13 @@ import gzip
 import json
 from pathlib import Path
 
+from conftest import SAMPLE
 from storyloom.errors import BadInput
 from storyloom.ingest import iter_inputs
 from storyloom.ingest.files import split_headline
 from storyloom.models import RawDoc
 from storyloom.pipeline import ingest
 from storyloom.settings import Settings
-
-from conftest import SAMPLE
 
 HTML = b"""<!doctype html><html><head><meta charset="utf-8"><title>Dam bursts in the valley | Daily Planet</title>
 <meta property="og:site_name" content="Daily Planet"><meta name="author" content="Lois Lane">

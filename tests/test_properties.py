@@ -4,7 +4,7 @@ helpers of the stories and the story page."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -126,12 +126,12 @@ def test_lcs_reads_only_the_first_300_anchors(a: list[str], b: list[str]) -> Non
 # is noon UTC as an instant and its whole day as a range bound.
 
 MOMENTS = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 1, 1),
-                       timezones=st.one_of(st.none(), st.just(timezone.utc),
+                       timezones=st.one_of(st.none(), st.just(UTC),
                                            st.integers(-12 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))))
 
 
 def _as_utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)  # a naive time is read as UTC
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)  # a naive time is read as UTC
 
 
 @NO_DEADLINE
@@ -140,7 +140,7 @@ def test_full_times_parse_alike(dt: datetime, zulu: bool) -> None:
     from storyloom.timeparse import hours_between, maybe_time, shift, timestamp
 
     iso = dt.isoformat()
-    if zulu and dt.tzinfo is timezone.utc:
+    if zulu and dt.tzinfo is UTC:
         iso = iso.replace("+00:00", "Z")
     want = _as_utc(dt).timestamp()
     assert abs(timestamp(iso) - want) < 1e-6
@@ -167,7 +167,7 @@ def test_a_bare_date(day: object) -> None:
     from storyloom.timeparse import end_of_day, shift, start_of_day, timestamp
 
     iso = str(day)
-    noon = datetime.fromisoformat(iso).replace(tzinfo=timezone.utc) + timedelta(hours=12)
+    noon = datetime.fromisoformat(iso).replace(tzinfo=UTC) + timedelta(hours=12)
     assert timestamp(iso) == noon.timestamp()  # one rule everywhere: the middle of the day printed
     assert shift(iso, 1) == (noon + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     # as range bounds a date covers its whole day, and sorts around every stored time of that day

@@ -29,8 +29,8 @@ from conftest import ROOT, SAMPLE
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-import aeb  # noqa: E402  (the AEB token metric: 4-gram shingle multisets, upstream's averaging)
-import boilerplate_data  # noqa: E402  (the dev pages' labelled lines and gold bodies)
+import aeb
+import boilerplate_data
 
 N_PAGES = 30  # of the 91 AEB dev pages, the first by id
 
@@ -116,7 +116,6 @@ def copies_run(corpora: Path, tmp_path: Path) -> dict[str, Any]:
     """bench/copies_data's quick subset (languages of the fast embedder), DEV split only, through the real
     ingest and copy stage; links and groups read back by benchmark id."""
     import copies_data
-
     from storyloom.copies import find_copies
     from storyloom.embed import USE_LANGUAGES
     from storyloom.ingest.records import record_to_raw

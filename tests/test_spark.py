@@ -13,21 +13,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import pyspark  # noqa: F401  - a test dependency ('.[test]'): a broken install fails, it does not skip
+import pytest
 
 if shutil.which("java") is None:  # pragma: no cover - Java is a system package, not a Python dependency
     pytest.skip("no Java runtime on PATH: Spark needs Java 17 (the local-engine batch tests run without it)",
                 allow_module_level=True)
 
-from storyloom.batch.local import read_table, run_local  # noqa: E402
-from storyloom.batch.spark import SparkBatch, list_inputs, spark_session  # noqa: E402
-from storyloom.batch.spark import job as spark_job  # noqa: E402
-from storyloom.batch.spark.session import local_driver_memory  # noqa: E402
-from storyloom.stories import agreement  # noqa: E402
-
-from batchdata import FIXED_TIME, WIRE_FOOTER, faulty_folder, make_corpus, settings_for, tables_of  # noqa: E402
+from batchdata import FIXED_TIME, WIRE_FOOTER, faulty_folder, make_corpus, settings_for, tables_of
+from storyloom.batch.local import read_table, run_local
+from storyloom.batch.spark import SparkBatch, list_inputs, spark_session
+from storyloom.batch.spark import job as spark_job
+from storyloom.batch.spark.session import local_driver_memory
+from storyloom.stories import agreement
 
 pytestmark = pytest.mark.slow  # a SparkSession and two full runs of the sample: minutes on two cores
 
@@ -81,7 +79,7 @@ def test_clean_text_is_the_local_recleaned_text(runs: dict[str, Path]) -> None:
     # the wire footer is only furniture to corpus-wide template counts, and both runs removed it
     wire = [a for a in local.values() if a["outlet"] == "Sample Wire"]
     assert wire and all(WIRE_FOOTER not in a["text"] and WIRE_FOOTER in a["body"] for a in wire)
-    spans = lambda run: sorted((r["article_id"], r["start"], r["end"], r["rule"]) for r in read_table(runs[run], "removed_spans"))  # noqa: E731
+    spans = lambda run: sorted((r["article_id"], r["start"], r["end"], r["rule"]) for r in read_table(runs[run], "removed_spans"))
     assert spans("local") == spans("spark")
     assert any(r[3] == "template" for r in spans("spark"))
 
@@ -92,7 +90,7 @@ def test_duplicates_versions_and_errors_as_the_store_decides(runs: dict[str, Pat
         assert sum(1 for a in arts if a["previous_id"]) == 1  # the corrected wire item
         errors = read_table(runs[run], "errors")
         assert [e["location"].rsplit(":", 1)[1] for e in errors if e["status"] == "failed"] == ["8"]
-    sight = lambda run: sorted((r["article_id"], r["location"]) for r in read_table(runs[run], "sightings"))  # noqa: E731
+    sight = lambda run: sorted((r["article_id"], r["location"]) for r in read_table(runs[run], "sightings"))
     assert sight("local") == sight("spark")
 
 

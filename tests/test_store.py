@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE
 from storyloom.errors import StoreError
 from storyloom.ingest.records import record_to_raw
 from storyloom.models import RawDoc
@@ -15,8 +16,6 @@ from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store.migrations import LATEST
 from storyloom.store.queries import ArticleFilter, get_article, list_articles, resolve_id, search, stats
-
-from conftest import SAMPLE
 
 
 def page(url: str, body: str, extra: str = "") -> RawDoc:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE
 from storyloom.copies import find_copies
 from storyloom.models import blob_key, content_id
 from storyloom.pipeline import reclean
@@ -23,8 +24,6 @@ from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.queries import get_article, search
 from storyloom.store.sqlite import text_hash
 from storyloom.stories import build_stories
-
-from conftest import SAMPLE
 
 FLOOD = ("Floods hit the Danube valley", "Heavy rain flooded villages along the Danube on Tuesday morning. Rescue "
          "teams evacuated hundreds of residents from Vukovar and Novi Sad as the river rose above its banks. "
@@ -38,7 +37,7 @@ def v1_store(path: Path) -> list[dict[str, str]]:
     conn = sqlite3.connect(path)
     version, name, sql = MIGRATIONS[0]
     assert version == 1
-    now = datetime(2023, 6, 1, tzinfo=timezone.utc).isoformat(timespec="seconds")
+    now = datetime(2023, 6, 1, tzinfo=UTC).isoformat(timespec="seconds")
     conn.executescript(f"BEGIN;\n{sql}\nINSERT INTO schema_migrations VALUES (1, {json.dumps(name)}, '{now}');\n"
                        "PRAGMA user_version = 1;\nCOMMIT;")
     rows: list[dict[str, str]] = []

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from httpserver import LOREM, LocalServer, Reply, Request, article_html, http_server, opml, rss, server  # noqa: F401
 from storyloom.ingest.feeds import FeedRef
-from storyloom.watch import HostThrottle, backoff_delay, parse_duration, poll_round, retry_after_seconds
 from storyloom.ingest.web import Fetcher
 from storyloom.settings import Settings
 from storyloom.store import Store
-
-from httpserver import LOREM, LocalServer, Reply, Request, article_html, http_server, opml, rss, server  # noqa: F401
+from storyloom.watch import HostThrottle, backoff_delay, parse_duration, poll_round, retry_after_seconds
 
 S = Settings(fetch_timeout=0.5, fetch_total_timeout=3.0, max_fetch_bytes=100_000, allow_private=True,
              per_host_delay=0.0, backoff_base=10.0, backoff_max=1000.0)

@@ -11,11 +11,10 @@ import zlib
 import httpx
 import pytest
 
+from httpserver import LocalServer, Reply, http_server, server  # noqa: F401  (fixtures)
 from storyloom.errors import FetchError, FetchRefused
 from storyloom.ingest.web import Fetcher, is_public_address
 from storyloom.settings import Settings
-
-from httpserver import LocalServer, Reply, http_server, server  # noqa: F401  (fixtures)
 
 FAST = Settings(fetch_timeout=0.5, fetch_total_timeout=3.0, max_fetch_bytes=100_000, allow_private=True)
 GUARDED = Settings(fetch_timeout=0.5, fetch_total_timeout=3.0, max_fetch_bytes=100_000, allow_private=False)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import start_server, stop_server
 from httpserver import LocalServer, Reply, http_server, opml, rss, server  # noqa: F401  (the fixtures)
-
 from storyloom.errors import StoreError
 from storyloom.store import Store
 from storyloom.store import sqlite as store_sqlite
@@ -221,7 +221,7 @@ def test_a_writer_gives_up_after_busy_wait_seconds_with_one_line(tmp_path: Path,
     assert len(titles(db)) == 10
 
 
-def test_ingest_beside_watch_once(tmp_path: Path, cfg: Path, server: LocalServer) -> None:  # noqa: F811
+def test_ingest_beside_watch_once(tmp_path: Path, cfg: Path, server: LocalServer) -> None:
     feed = [{"title": d["title"], "link": d["url"], "guid": d["url"], "content": "<p>" + d["text"].replace("\n\n", "</p><p>") + "</p>",
              "pubDate": "Tue, 03 Jun 2025 09:00:00 GMT"} for d in (article("feed", i) for i in range(30))]
     url = server.route("/feed.xml", Reply(200, rss(feed), {"Content-Type": "application/rss+xml"}))

@@ -97,7 +97,7 @@ def decode(data: bytes, *, http_charset: str | None = None, html: bool = False) 
         best = from_bytes(data[:DETECT_BYTES]).best()
         if best is not None and best.encoding:
             return data.decode(best.encoding, errors="replace"), f"detected:{best.encoding}"
-    except Exception:  # noqa: BLE001 - a detector failure only means the last resort below
+    except Exception:
         pass
     return data.decode("cp1252", errors=REPAIR), "cp1252"
 

@@ -94,7 +94,7 @@ def backoff_delay(failures: int, settings: Settings, retry_after: str | None = N
     return delay
 
 
-_fetched_links: "weakref.WeakKeyDictionary[Store, set[str]]" = weakref.WeakKeyDictionary()  # see poll_round
+_fetched_links: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()  # see poll_round
 
 
 def poll_round(

@@ -29,8 +29,8 @@ def watch(obj: Ctx, opml: str | None, every: str, once: bool, rounds: int | None
           fetch_links: bool | None) -> None:
     """Poll the feeds of an OPML list (default: the bundled list of ~50 outlets) and ingest what is new."""
     from storyloom.ingest.feeds import parse_opml
-    from storyloom.watch import HostThrottle, parse_duration, poll_round
     from storyloom.ingest.web import Fetcher
+    from storyloom.watch import HostThrottle, parse_duration, poll_round
 
     settings = obj.settings.with_overrides(allow_private=allow_private, fetch_links=fetch_links)
     try:

@@ -132,7 +132,7 @@ def iter_feed(
     # reads that file (a server answering "/etc/passwd" or "/dev/zero" would make us read it).
     try:
         parsed = feedparser.parse(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - feedparser's own parsers on hostile bytes
+    except Exception as exc:
         yield UnreadableFeed(location, f"not a readable feed ({describe(exc)})")
         return
     if not parsed.entries:
@@ -149,7 +149,7 @@ def iter_feed(
             yield from _entry_items(entry, i, location, feed_title, feed_lang, fetcher, known_url)
         except BadInput as exc:
             yield exc
-        except Exception as exc:  # noqa: BLE001 - one hostile entry must not cost the feed's others
+        except Exception as exc:
             yield unreadable(f"{location}#{i}", exc)
 
 
@@ -208,7 +208,7 @@ def iter_opml_feeds(data: bytes, location: str, settings: Settings, fetcher: Any
     except BadInput as exc:
         yield exc
         return
-    except Exception as exc:  # noqa: BLE001 - lxml on hostile bytes
+    except Exception as exc:
         yield unreadable(location, exc)
         return
     if fetcher is None:
@@ -224,7 +224,7 @@ def iter_feed_url(url: str, settings: Settings, fetcher: Any) -> Iterator[RawDoc
     except BadInput as exc:
         yield exc
         return
-    except Exception as exc:  # noqa: BLE001 - one feed of a list must not end the others
+    except Exception as exc:
         yield BadInput(url, f"cannot fetch ({describe(exc)})")
         return
     yield from iter_feed(res.content, url, settings, fetcher if settings.fetch_links else None)

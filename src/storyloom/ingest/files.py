@@ -223,7 +223,7 @@ def iter_json(data: bytes, loc: str) -> Iterator[Item]:
             yield record_to_raw(o, raw, "json", sub_loc)
         except BadInput as exc:
             yield exc
-        except Exception as exc:  # noqa: BLE001 - untrusted input
+        except Exception as exc:
             yield unreadable(sub_loc, exc)
 
 

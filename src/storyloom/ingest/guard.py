@@ -48,5 +48,5 @@ def guarded(items: Iterator[RawDoc | BadInput], location: str) -> Iterator[RawDo
         yield exc
     except OSError as exc:
         yield BadInput(location, f"cannot read: {exc.strerror or exc}")
-    except Exception as exc:  # noqa: BLE001 - untrusted input: one bad input must not end the run
+    except Exception as exc:
         yield unreadable(location, exc)

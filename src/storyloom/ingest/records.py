@@ -198,7 +198,7 @@ def parse_record_line(line: bytes, kind: str, location: str) -> RawDoc | BadInpu
         return record_to_raw(parse_json_bytes(stripped, location), stripped, kind, location)
     except BadInput as exc:
         return exc
-    except Exception as exc:  # noqa: BLE001 - untrusted input
+    except Exception as exc:
         return unreadable(location, exc)
 
 

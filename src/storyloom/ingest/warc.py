@@ -100,12 +100,12 @@ def iter_warc(path: Path, settings: Settings) -> Iterator[RawDoc | BadInput]:
                         item = _record_item(record, loc, seen, settings)
                     except BadInput as exc:
                         item = exc
-                    except Exception as exc:  # noqa: BLE001 - a hostile record, inside warcio or here
+                    except Exception as exc:
                         item = unreadable(f"{loc}#{seen}", exc)
                     if item is not None:
                         count += 1
                         yield item
-            except Exception as exc:  # noqa: BLE001 - warcio's iterator died on this record: resume after it
+            except Exception as exc:
                 resyncs += 1
                 offset = max(offset, getattr(it, "offset", offset))  # the failing record's start, when warcio got there
                 yield BadInput(f"{loc}@{offset}", f"malformed or truncated WARC record ({describe(exc)})")

@@ -191,7 +191,7 @@ def health(store: Store) -> Health:
 
 def stats(store: Store) -> StoreStats:
     c = store.conn
-    one = lambda sql: c.execute(sql).fetchone()[0]  # noqa: E731
+    one = lambda sql: c.execute(sql).fetchone()[0]
     return StoreStats(**{
         "articles": one("SELECT count(*) FROM articles"),
         "raw_inputs": one("SELECT count(*) FROM blobs"),

@@ -10,7 +10,7 @@ together (listing inputs, the cleaning stages, the output).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from storyloom.batch import stages
@@ -32,7 +32,7 @@ class SparkRun:
         self.settings = stages.batch_settings(settings, story_embeddings)
         self.fixed_n = partitions is not None  # else: sized from the input once it is listed (see size_partitions)
         self.n = partitions or max(2, self.sc.defaultParallelism * 2)
-        self.ingested_at = ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
         self.hook = hook
         self.report = BatchReport("spark", notes=[NO_TRANSLATIONS], on_stage=on_stage)
         if block_days:
