@@ -20,7 +20,7 @@ from typing import Any
 from storyloom.batch import stages
 from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
 from storyloom.batch.tables import MANIFEST, TABLES, arrow_schema, columns
-from storyloom.errors import BadInput, Skipped
+from storyloom.errors import Skipped
 from storyloom.settings import Settings
 
 ROWS_PER_GROUP = 2000
@@ -28,28 +28,13 @@ ROWS_PER_GROUP = 2000
 
 def iter_batch_inputs(inputs: Iterable[str], settings: Settings) -> Iterator[Any]:
     """:func:`storyloom.ingest.iter_inputs` for batch inputs: local paths only, plus Parquet files."""
-    from storyloom.ingest import is_url
-    from storyloom.ingest.files import file_format, iter_file, walk
+    from storyloom.ingest import iter_inputs
 
-    for inp in inputs:
-        if is_url(inp):
-            yield BadInput(inp, "not a batch input: give files or folders (URLs are fetched by `storyloom ingest`)")
-            continue
-        path = Path(inp)
-        if not path.exists():
-            yield BadInput(inp, "no such file or directory")
-            continue
-        explicit = path.is_file()
-        for f in walk(path):
-            if f.name.lower().endswith(".parquet"):
-                for _, item in stages.iter_parquet(str(f), str(f)):
-                    yield item
-                continue
-            if file_format(str(f)) is None:
-                yield (BadInput if explicit else Skipped)(str(f), "unsupported file type (expected .txt .html .json "
-                       ".jsonl .warc .rss .atom .xml .opml .parquet, or .gz of one)" if explicit else "unknown file type")
-                continue
-            yield from iter_file(f, settings)
+    def parquet(path: str) -> Iterator[Any]:
+        for _, item in stages.iter_parquet(path, path):
+            yield item
+
+    return iter_inputs(inputs, settings, urls=False, parquet=parquet)
 
 
 def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embeddings: bool = False,

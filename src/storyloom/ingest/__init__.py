@@ -7,7 +7,7 @@ reports each bad item on one line and carries on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +68,18 @@ def _iter_url(url: str, settings: Settings, fetcher: Any) -> Iterator[Item]:
         yield BadInput(url, f"unsupported content type {ctype!r}")
 
 
-def iter_inputs(inputs: Iterable[str], settings: Settings, fetcher: Any | None = None) -> Iterator[Item]:
-    """Every item of every input, in order: paths are walked (sorted), URLs fetched."""
+def iter_inputs(inputs: Iterable[str], settings: Settings, fetcher: Any | None = None, *, urls: bool = True,
+                parquet: Callable[[str], Iterator[Item]] | None = None) -> Iterator[Item]:
+    """Every item of every input, in order: paths are walked (sorted), URLs fetched.
+
+    The one input walk of both the ingest and the local batch engine (``urls=False``: a URL is refused, it is
+    fetched by ``storyloom ingest``; ``parquet``: the reader of ``.parquet`` files, which only batches take)."""
     for inp in inputs:
         if is_url(inp):
-            yield from iter_url(inp, settings, fetcher)
+            if urls:
+                yield from iter_url(inp, settings, fetcher)
+            else:
+                yield BadInput(inp, "not a batch input: give files or folders (URLs are fetched by `storyloom ingest`)")
             continue
         path = Path(inp)
         if not path.exists():
@@ -82,6 +89,9 @@ def iter_inputs(inputs: Iterable[str], settings: Settings, fetcher: Any | None =
         for f in walk_items(path, settings.follow_symlinks):
             if isinstance(f, BadInput):
                 yield f
+                continue
+            if parquet is not None and f.name.lower().endswith(".parquet"):
+                yield from parquet(str(f))
                 continue
             if not explicit and file_format(str(f)) is None:
                 yield Skipped(str(f), "unknown file type")
