@@ -112,3 +112,21 @@ def test_every_ingest_path_and_a_reclean_decode_alike(tmp_path: Path, server: Lo
             assert not any("Ã" in t or "Ă" in t for t in texts), label
             again = reclean(store, settings)  # from the stored raw bytes (and the kept HTTP charset)
             assert again.changed == 0 and not again.failed, label
+
+
+def test_extraction_off_the_main_thread_works_without_a_deadline() -> None:
+    """The API ingests in worker threads, where SIGALRM cannot bound a page: extraction must still run there
+    (it skips the deadline; the request's body cap bounds the work) and give the same text as on the main one."""
+    import threading
+
+    data = CASES["utf8-stray"][0]
+    here = extract_html(data, "main", None).text
+    got: dict[str, str] = {}
+
+    def work() -> None:
+        got["text"] = extract_html(data, "thread", None).text
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join(60)
+    assert got.get("text") == here and "André" in here
