@@ -10,6 +10,12 @@ import click
 from storyloom.cli.common import Ctx, err
 
 
+# Request heads up to this size reach the app, whose guard answers an overlong target with a JSON 414; beyond it
+# uvicorn's HTTP parser answers a plain-text 400 itself (its default, ~128 KB, let a 112 KB query through to
+# the handlers and refused a 129 KB one in plain text).
+MAX_HEAD_BYTES = 1024 * 1024
+
+
 @click.command()
 @click.option("--host", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
@@ -31,8 +37,10 @@ def serve(obj: Ctx, host: str | None, port: int | None, token: str | None, worke
     err.print(f"storyloom UI at [bold]http://{settings.host}:{settings.port}/[/]  (API docs: /docs; Ctrl-C to stop)"
               + (f", {workers} worker processes" if workers > 1 else ""))
     if workers == 1:
-        uvicorn.run(create_app(settings, warm=True), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(settings, warm=True), host=settings.host, port=settings.port, log_level="warning",
+                    h11_max_incomplete_event_size=MAX_HEAD_BYTES)
         return
     os.environ[SETTINGS_ENV] = settings_env(settings)  # the workers are new processes: they rebuild the app from it
     uvicorn.run("storyloom.serve.app:app_from_env", factory=True, workers=workers, host=settings.host,
+                h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                 port=settings.port, log_level="warning")
