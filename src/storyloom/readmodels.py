@@ -251,15 +251,97 @@ class Timeline(ReadModel):
     ticks: list[Tick]
 
 
+class Quantity(ReadModel):
+    text: str
+    value: float
+    unit: str
+
+
+class ClaimCell(ReadModel):
+    """One outlet's sentence (or clause) in a row of the claim matrix."""
+
+    column: str
+    article_id: str
+    index: int
+    key: str
+    text: str
+    source: str | None = Field(None, description="who the sentence attributes it to")
+    verb: str | None = None
+    quotes: list[str] = []
+    quantities: list[Quantity] = []
+    dates: list[str] = []
+    entities: list[str] = []
+    cut: bool = False
+
+
+class RowConflict(ReadModel):
+    unit: str
+    values: dict[str, list[str]] = Field(description="the figure as an outlet wrote it → the columns giving it")
+
+
+class FirstReport(ReadModel):
+    column: str
+    time: str
+    article_id: str | None = None
+
+
+class MatrixColumn(ReadModel):
+    column: str
+    article_id: str
+    outlet: str | None = None
+    title: str
+    published: str | None = None
+    date_flag: str | None = None
+    language: str | None = None
+    url: str | None = None
+
+
+class ClaimRow(ReadModel):
+    status: Literal["shared", "partial", "only"]
+    columns: list[str]
+    cells: list[ClaimCell]
+    conflicts: list[RowConflict]
+    first: FirstReport | None = None
+    evidence: list[dict[str, Any]] = Field([], description="the aligned pairs behind the row, with their probability")
+
+
+class MatrixSummary(ReadModel):
+    claims: int
+    rows: int
+    shared_by_all: int
+    partial: int
+    only_in: dict[str, int]
+    conflicting: int
+    members_left_out: int = 0
+
+
+class ClaimMatrix(ReadModel):
+    columns: list[MatrixColumn]
+    rows: list[ClaimRow]
+    summary: MatrixSummary
+    first_reporter: FirstReport | None = None
+    untrusted_dates: list[str] = []
+
+
+class GraphPart(BaseModel):
+    """A node or an edge of the provenance graph: its kind decides which of the other fields it has."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Provenance(ReadModel):
+    nodes: list[GraphPart]
+    edges: list[GraphPart]
+
+
 class StoryPage(StoryDetail):
     """A story as its page shows it: members, copy groups, timeline and the kept comparison."""
 
     comparison: ComparisonStatus
     copy_groups: list[CopyGroupRef]
     timeline: Timeline
-    claim_matrix: dict[str, Any] | None = Field(
-        None, description="columns, rows, summary, first_reporter, untrusted_dates (see GET …/compare)")
-    provenance: dict[str, Any] | None = Field(None, description="nodes and edges of the provenance graph")
+    claim_matrix: ClaimMatrix | None = Field(None, description="null while the comparison is being computed")
+    provenance: Provenance | None = Field(None, description="nodes and edges of the provenance graph")
 
 
 T = TypeVar("T")

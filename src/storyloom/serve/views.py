@@ -12,10 +12,12 @@ from typing import Any
 from storyloom.errors import StoreError
 from storyloom.readmodels import (
     ArticleDetail,
+    ClaimMatrix,
     ComparisonStatus,
     CopyGroupRef,
     Digest,
     Page,
+    Provenance,
     StoryCard,
     StoryDetail,
     StoryMember,
@@ -30,6 +32,7 @@ from storyloom.store.queries import get_article
 from storyloom.timeparse import timestamp
 
 log = logging.getLogger(__name__)
+MATRIX_KEYS = ("columns", "rows", "summary", "first_reporter", "untrusted_dates")
 
 # -- compare results -----------------------------------------------------------------------------------
 
@@ -192,9 +195,8 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
         comparison=ComparisonStatus(status=status, articles=comp["story"]["n_articles"] if comp else None),
         copy_groups=[CopyGroupRef(group_id=g, members=ids) for g, ids in groups.items() if len(ids) > 1],
         timeline=timeline(detail.members),
-        claim_matrix={k: comp[k] for k in ("columns", "rows", "summary", "first_reporter", "untrusted_dates")}
-        if comp is not None else None,
-        provenance=comp["provenance"] if comp is not None else None,
+        claim_matrix=ClaimMatrix.model_validate({k: comp[k] for k in MATRIX_KEYS}) if comp is not None else None,
+        provenance=Provenance.model_validate(comp["provenance"]) if comp is not None else None,
     )
     digested = _digest(detail, comp, status, outlets_file) if with_digest else None
     return page, (graph_layout(comp["provenance"]) if comp is not None else None), digested

@@ -126,7 +126,7 @@ def matrix(request: Request, story_id: str, page_no: Annotated[int, Query(alias=
         raise ApiError(404, "not_found", f"no story {quoted(story_id)}")
     detail = got[0]
     m = detail.claim_matrix
-    rows = (m or {}).get("rows", [])
+    rows = m.rows if m is not None else []
     pages = max(1, -(-len(rows) // MATRIX_ROWS))
     page_no = min(page_no, pages)
     shown = rows[(page_no - 1) * MATRIX_ROWS: page_no * MATRIX_ROWS]
