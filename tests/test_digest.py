@@ -221,3 +221,24 @@ def test_user_attributes_become_coverage_lenses(flood: tuple[Settings, str], tmp
     assert d is not None
     lean = next(g for g in d.coverage if g.lens == "lean")
     assert lean.counts == {"left": 1, "right": 1, "unknown": 1}
+
+
+def test_blind_spots_feed_keeps_stories_one_group_covers(flood: tuple[Settings, str], tmp_path: Path) -> None:
+    settings, sid = flood
+    f = tmp_path / "lean.csv"
+    f.write_text("name,lean\nAlpha Wire,left\nBeta News,left\nReuters,left\n", encoding="utf-8")
+    with Store(settings.db_path, readonly=True) as store:
+        left = views.feed(store, limit=10, cursor=None, blind_spot="lean", outlets_file=str(f))
+        kind = views.feed(store, limit=10, cursor=None, blind_spot="kind", outlets_file=str(f))
+    assert [s.id for s in left.items] == [sid]  # every outlet of it is "left": the others' blind spot
+    assert kind.items == []  # Alpha and Beta have no kind: not a known single group
+    f.write_text("name,lean\nAlpha Wire,left\nBeta News,right\nReuters,left\n", encoding="utf-8")
+    import os
+    os.utime(f, (1, 1))  # a new mtime: the table is read again
+    with Store(settings.db_path, readonly=True) as store:
+        assert views.feed(store, limit=10, cursor=None, blind_spot="lean", outlets_file=str(f)).items == []
+    client = TestClient(create_app(settings))
+    assert client.get("/api/stories", params={"blind_spot": "kind"}).json()["items"] == []
+    assert client.get("/api/stories", params={"blind_spot": "<script>"}).status_code == 422
+    r = CliRunner().invoke(cli, ["--db", settings.db_path, "stories", "--blind-spot", "kind", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout) == []

@@ -9,7 +9,6 @@ import click
 
 from storyloom.cli.common import Ctx, err
 
-
 # Request heads up to this size reach the app, whose guard answers an overlong target with a JSON 414; beyond it
 # uvicorn's HTTP parser answers a plain-text 400 itself (its default, ~128 KB, let a 112 KB query through to
 # the handlers and refused a 129 KB one in plain text).

@@ -117,11 +117,14 @@ def _print_group(detail: dict[str, Any]) -> None:
 @click.option("--min-articles", default=1, show_default=True)
 @click.option("--sort", type=click.Choice(["recent", "size"]), default="recent", show_default=True)
 @click.option("--limit", default=20, show_default=True)
+@click.option("--blind-spot", metavar="LENS", help="Only stories covered by one group of LENS (kind, country, language, "
+              "or a column of your outlets file): the blind spots of the other groups.")
 @click.option("--rebuild", is_flag=True, help="Re-cluster every article from scratch and say how far the online result was.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def stories(obj: Ctx, query: str | None, language: str | None, outlet: str | None, since: str | None,
-            until: str | None, min_articles: int, sort: str, limit: int, rebuild: bool, as_json: bool) -> None:
+            until: str | None, min_articles: int, sort: str, limit: int, blind_spot: str | None, rebuild: bool,
+            as_json: bool) -> None:
     """The story feed, newest first: each real-world event once, with every outlet's coverage.
 
     Articles still waiting are clustered first (online); --rebuild recomputes everything from scratch.
@@ -145,8 +148,11 @@ def stories(obj: Ctx, query: str | None, language: str | None, outlet: str | Non
             agree = agreement(before, sql.assignments(store))
             err.print(f"online vs rebuilt: B-cubed precision {agree['precision']:.3f}, recall {agree['recall']:.3f}, "
                       f"F1 {agree['f1']:.3f} over {agree['articles']:,} articles")
-        rows = sql.feed(store, q=query, language=language, outlet=outlet, since=since, until=until,
-                        min_articles=min_articles, sort=sort, limit=limit)
+        from storyloom.serve.views import feed
+
+        rows = feed(store, limit=limit, cursor=None, q=query, language=language, outlet=outlet, since=since,
+                    until=until, min_articles=min_articles, sort=sort, blind_spot=blind_spot,
+                    outlets_file=obj.settings.outlets_file).items
     if as_json:
         dump(rows)
         return

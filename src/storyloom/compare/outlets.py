@@ -199,6 +199,27 @@ def table_for(user_file: str | None) -> OutletTable:
     return cached_table(user_file, mtime)
 
 
+def lens_of(info: OutletInfo | None, lens: str) -> str | None:
+    """An outlet's group under a lens (kind, country, language, or an attribute of the user's file)."""
+    if info is None:
+        return None
+    if lens in CORE:
+        return getattr(info, lens) or None
+    return info.attributes.get(lens) or None
+
+
+def blind_spot(outlets: Iterable[str], table: OutletTable, lens: str) -> str | None:
+    """The one group that covers a story alone under ``lens`` (a blind spot of every other group), or None: a
+    story needs two outlets or more, every one of them known under the lens, all in the same group."""
+    names = list(outlets)
+    if len(names) < 2:
+        return None
+    groups = {lens_of(table.lookup(name), lens) for name in names}
+    if len(groups) != 1 or None in groups:
+        return None
+    return next(iter(groups))
+
+
 def learnt_kind(meta: dict[str, Any], copied_from_other: bool, translated_from_other: bool) -> str | None:
     """What an article shows of its outlet: a translation of another outlet's article → content farm; a copy of
     another outlet's article, or a "Source: …" line naming another publisher → aggregator."""

@@ -63,6 +63,7 @@ class ModelJSON(Response):
 
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS, description="the `next_cursor` of a previous page")]
 Id = Annotated[str, Path(pattern=ID_PATTERN, description="an id, or a unique prefix of at least 4 characters")]
+LENS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_ -]{0,39}$"
 Date = Annotated[str | None, Query(pattern=DATE_PATTERN, description="YYYY-MM-DD or an ISO 8601 time")]
 
 
@@ -88,6 +89,7 @@ def health(request: Request) -> Response:
 
 @router.get("/stories", response_model=Page[StoryCard])
 def stories(
+    request: Request,
     q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="words (FTS5) any member matches")] = None,
     since: Date = None, until: Date = None,
     language: Annotated[str | None, Query(pattern=LANGUAGE_PATTERN)] = None,
@@ -95,11 +97,15 @@ def stories(
     sort: Annotated[str, Query(pattern="^(recent|size)$")] = "recent",
     min_articles: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 20, cursor: Cursor = None,
+    blind_spot: Annotated[str | None, Query(pattern=LENS_PATTERN, description=(
+        "a lens (kind, country, language, or a column of your outlets file): only the stories covered by one "
+        "group of it, the blind spots of the others"))] = None,
     store: Store = Depends(read_store),
 ) -> Response:
     _offset(cursor)
     return ModelJSON(views.feed(store, limit=limit, cursor=cursor, q=q, since=since, until=until, language=language,
-                                outlet=outlet, sort=sort, min_articles=min_articles))
+                                outlet=outlet, sort=sort, min_articles=min_articles, blind_spot=blind_spot,
+                                outlets_file=request.app.state.settings.outlets_file))
 
 
 @router.get("/stories/{story_id}", response_model=StoryPage)

@@ -162,9 +162,33 @@ def sparkline(counts: list[int], width: int = 90, height: int = 22) -> str:
 # -- pages' data --------------------------------------------------------------------------------------
 
 
-def feed(store: Store, *, limit: int, cursor: str | None, **filters: Any) -> Page[StoryCard]:
+def lenses(outlets_file: str | None) -> list[str]:
+    """The lenses a blind-spot feed can use: kind, country, language and the outlets file's own columns."""
+    from storyloom.compare.outlets import table_for
+
+    table = table_for(outlets_file)
+    return ["kind", "country", "language", *sorted({k for row in table.rows for k in row.attributes})]
+
+
+BLIND_SPOT_SCAN = 5_000  # stories looked at for a blind-spot feed (the newest or largest, as sorted)
+
+
+def feed(store: Store, *, limit: int, cursor: str | None, blind_spot: str | None = None,
+         outlets_file: str | None = None, **filters: Any) -> Page[StoryCard]:
+    """A page of the story feed.  ``blind_spot`` (a lens: kind, country, language or an attribute of the outlets
+    file) keeps the stories covered by one group of that lens only — what the other groups did not cover."""
     offset = decode_cursor(cursor)
-    rows = stories_sql.feed(store, limit=limit + 1, offset=offset, **filters)
+    if blind_spot:
+        from storyloom.compare.outlets import blind_spot as alone
+        from storyloom.compare.outlets import table_for
+
+        table = table_for(outlets_file)
+        scanned = stories_sql.feed(store, limit=BLIND_SPOT_SCAN, offset=0, **{**filters, "min_articles": max(
+            2, int(filters.get("min_articles") or 1))})
+        kept = [r for r in scanned if alone(r.outlets, table, blind_spot)]
+        rows = kept[offset: offset + limit + 1]
+    else:
+        rows = stories_sql.feed(store, limit=limit + 1, offset=offset, **filters)
     more = len(rows) > limit
     rows = rows[:limit]
     days = stories_sql.daily_counts(store, [r.id for r in rows])

@@ -79,20 +79,25 @@ def feed(request: Request, q: Words = None, language: Annotated[str | None, Quer
          outlet: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None, sort: str = "recent",
          min_articles: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
          cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+         blind_spot: Annotated[str | None, Query(max_length=40)] = None,
          store: Store = Depends(read_store)) -> HTMLResponse:
     import re
 
+    if blind_spot and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}", blind_spot):
+        blind_spot = None
     if sort not in ("recent", "size"):
         sort = "recent"
     if language and not re.fullmatch(LANGUAGE_PATTERN, language):
         language = None
     try:
         data = views.feed(store, limit=30, cursor=cursor, q=q or None, language=language or None,
-                          outlet=outlet or None, sort=sort, min_articles=max(1, min_articles))
+                          outlet=outlet or None, sort=sort, min_articles=max(1, min_articles),
+                          blind_spot=blind_spot or None, outlets_file=request.app.state.settings.outlets_file)
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", "that page link is not valid") from exc
     return page(request, "feed.html", data=data, q=q or "", language=language or "", outlet=outlet or "",
-                sort=sort, min_articles=min_articles, total=queries.count(store, "stories"))
+                sort=sort, min_articles=min_articles, total=queries.count(store, "stories"),
+                blind_spot=blind_spot or "", lenses=views.lenses(request.app.state.settings.outlets_file))
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
