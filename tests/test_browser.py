@@ -159,3 +159,47 @@ def test_untrusted_article_never_executes(server: str, browser) -> None:  # type
     shot(page, "xss")
     assert not events["dialogs"], events["dialogs"]
     assert not [e for e in events["errors"] if "alert" in e or "pwned" in e], events["errors"]
+
+
+BIG_FACTS = ["Heavy rain flooded the old town of Novi Sad on Monday night.",
+             "Rescue teams evacuated 3,000 residents from the riverside districts.",
+             "The Danube rose two metres above its usual level in a single day.",
+             "The regional government declared a state of emergency for the whole province.",
+             "Schools in the flooded districts will stay closed until Friday.",
+             "The army sent boats and helicopters to reach villages cut off by the water.",
+             "Power was cut to 40,000 homes as a precaution, the utility said."]
+
+
+def test_a_50_article_story_page_fits_a_screen(tmp_path_factory: pytest.TempPathFactory, browser) -> None:  # type: ignore[no-untyped-def]
+    """The digest of a large story fits one screen with its sections folded; the matrix has its own pages."""
+    import random
+
+    db = tmp_path_factory.mktemp("big") / "b.db"
+    settings = Settings(db_path=str(db), line_classifier=False, translations=False)
+    rnd = random.Random(3)
+    recs = []
+    for k in range(50):
+        facts = rnd.sample(BIG_FACTS, 5) + [f"Outlet {k} adds a detail of its own, number {k}, about the flood."]
+        recs.append({"title": f"Floods hit Novi Sad ({k})", "text": " ".join(facts), "outlet": f"Outlet {k:02d}",
+                     "published": f"2024-05-06T{8 + k % 12:02d}:{k:02d}:00Z", "language": "en"})
+    with Store(db) as store:
+        ingest_items([record_to_raw(r, json.dumps(r).encode(), "jsonl", f"r{k}") for k, r in enumerate(recs)],
+                     store, settings)
+    proc, base = start_server(db)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+        page.goto(base + "/?min_articles=20")
+        page.locator(".story-card a.headline").first.click()
+        page.wait_for_url("**/stories/*")
+        for _ in range(60):  # a story this large is compared behind the page: it reloads until the digest is in
+            if page.locator("#digest ol.facts > li").count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        assert page.locator("#digest ol.facts > li").count() >= 5
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 2 * 900, height  # one screen and a bit, whatever the number of articles
+        shot(page, "story-50")
+        accessible(page)
+    finally:
+        stop_server(proc)
