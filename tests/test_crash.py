@@ -49,15 +49,20 @@ def snapshot(db: Path) -> dict[str, object]:
         c.close()
 
 
-def count(db: Path) -> int:
+def rows_of(db: Path, table: str) -> int:
+    """Rows of a table of a store another process is writing (0 while it cannot be read yet)."""
     try:
         c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
-            return c.execute("SELECT count(*) FROM articles").fetchone()[0]
+            return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         finally:
             c.close()
     except sqlite3.OperationalError:
         return 0
+
+
+def count(db: Path) -> int:
+    return rows_of(db, "articles")
 
 
 @pytest.mark.slow
@@ -136,17 +141,6 @@ def stage_snapshot(db: Path) -> dict[str, object]:
         }
     finally:
         c.close()
-
-
-def rows_of(db: Path, table: str) -> int:
-    try:
-        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        finally:
-            c.close()
-    except sqlite3.OperationalError:
-        return 0
 
 
 def run_stage(db: Path, cfg: Path, *args: str) -> subprocess.Popen[bytes]:

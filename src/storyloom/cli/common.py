@@ -94,3 +94,14 @@ def progress(enabled: bool, total: int | None) -> Iterator[Any]:
             bar.update(task, advance=1, stored=counts["stored"], failed=counts["failed"])
 
         yield update
+
+
+def emit(text: str, output: str | None) -> None:
+    """An export to the file ``output`` (said on stderr) or to stdout."""
+    if output:
+        from pathlib import Path
+
+        Path(output).write_text(text, encoding="utf-8")
+        err.print(f"wrote {escape(output)}")
+    else:
+        click.echo(text, nl=False)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from storyloom.cli.common import Ctx, dump, err, out, progress, read_store
+from storyloom.cli.common import Ctx, dump, emit, err, out, progress, read_store
 from storyloom.errors import StoryloomError
 from storyloom.pipeline import stages_turn
 from storyloom.store import queries
@@ -245,11 +244,7 @@ def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | 
             text = to_markdown(result, build_digest(result, table_for(obj.settings.outlets_file)))
         else:
             text = {"json": to_json, "csv": to_csv}[fmt](result)
-        if output:
-            Path(output).write_text(text, encoding="utf-8")
-            err.print(f"wrote {output}")
-        else:
-            click.echo(text, nl=False)
+        emit(text, output)
         return
     s = result["story"]
     out.print(f"[bold]{escape(s['label'])}[/]  [dim]{s['id']} · {s['n_articles']} articles[/]")
@@ -310,11 +305,7 @@ def digest(obj: Ctx, story_id: str, since: str | None, fmt: str, as_json: bool, 
     if fmt != "table":
         text = (json.dumps(d.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n" if fmt == "json"
                 else "\n".join([f"# {d.label}", "", *digest_markdown(d)]) + "\n")
-        if output:
-            Path(output).write_text(text, encoding="utf-8")
-            err.print(f"wrote {escape(output)}")
-        else:
-            click.echo(text, nl=False)
+        emit(text, output)
         return
     _print_digest(d)
 
