@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -120,9 +121,9 @@ def make_stage_corpus(root: Path) -> None:
             body = " ".join(rnd.choice(topic) for _ in range(80)) + f". Town{i % 40} said so. Item {i} ends here."
         prev = body
         day = 1 + (i // 60) % 28
-        (root / f"{i:05d}.json").write_text(
-            '{"title": "%s %d", "text": "%s", "outlet": "O%d", "published": "2024-03-%02dT%02d:00:00Z"}'
-            % (topic[0].title(), i, body, i % 9, day, i % 24), encoding="utf-8")  # noqa: UP031  (JSON's braces)
+        rec = {"title": f"{topic[0].title()} {i}", "text": body, "outlet": f"O{i % 9}",
+               "published": f"2024-03-{day:02d}T{i % 24:02d}:00:00Z"}
+        (root / f"{i:05d}.json").write_text(json.dumps(rec), encoding="utf-8")
 
 
 def stage_snapshot(db: Path) -> dict[str, object]:
