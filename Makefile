@@ -29,6 +29,11 @@ run: install
 	$(BIN)/storyloom --db $(DB) stories --min-articles 2 --sort size --limit 15
 	$(BIN)/storyloom --db $(DB) serve
 
+## make lint: ruff and mypy as configured in pyproject.toml (CI runs them before the tests)
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 ## make test: install the test extras and run the whole suite
 test: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider
