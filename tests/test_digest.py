@@ -242,3 +242,21 @@ def test_blind_spots_feed_keeps_stories_one_group_covers(flood: tuple[Settings, 
     assert client.get("/api/stories", params={"blind_spot": "<script>"}).status_code == 422
     r = CliRunner().invoke(cli, ["--db", settings.db_path, "stories", "--blind-spot", "kind", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout) == []
+
+
+def test_dates_conflict_and_month_names_are_not_units() -> None:
+    from storyloom.compare.claims import extract_claims
+    from storyloom.compare.conflicts import units_of
+
+    a = extract_claims("a", "The ministers met in Jeddah on 5 August 2023, the ministry said.")[0]
+    b = extract_claims("b", "The ministers met in Jeddah on August 7, the ministry said.")[0]
+    assert not any(q["unit"] == "august" for q in a.as_dict()["quantities"])  # "5 August" is a date, not a figure
+    assert set(units_of(a.as_dict())["date"].values()) == {"2023-08-05"}
+    from storyloom.compare import _conflicts
+
+    cells = [{**a.as_dict(), "column": "A"}, {**b.as_dict(), "column": "B"}]
+    got = _conflicts(cells)
+    assert got and got[0]["unit"] == "date" and set(got[0]["values"]) == {"2023-08-05", "08-07"}
+    same = [{**a.as_dict(), "column": "A"}, {**extract_claims("c", "They met in Jeddah on 5 August.")[0].as_dict(),
+                                              "column": "C"}]
+    assert _conflicts(same) == []

@@ -14,7 +14,7 @@ from typing import Any
 
 from storyloom.compare.align import align, sentence_vectors
 from storyloom.compare.claims import extract_claims
-from storyloom.compare.conflicts import find_conflicts, same_value
+from storyloom.compare.conflicts import find_conflicts, same_value, units_of
 from storyloom.compare.exports import to_csv, to_json, to_markdown
 from storyloom.compare.provenance import build_graph
 from storyloom.store import Store
@@ -32,26 +32,25 @@ def _column(m: dict[str, Any], taken: dict[str, int]) -> str:
 
 
 def _conflicts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Same unit, different values across outlets (years and bare numbers are not compared; one figure written
-    two ways — $129 and $129.99 — is the same value).  ``values``: the figure as the first outlet wrote it →
-    the columns giving it."""
+    """Same unit (or a date), different values across outlets (years and bare numbers are not compared; one
+    figure written two ways — $129 and $129.99 — is the same value).  ``values``: the figure as the first outlet
+    wrote it → the columns giving it."""
     by_unit: dict[str, list[tuple[float, str, list[str]]]] = defaultdict(list)
     for c in cells:
-        for q in c["quantities"]:
-            if not q["unit"] or q["unit"] == "year":
-                continue
-            groups = by_unit[q["unit"]]
-            for value, _, cols in groups:
-                if same_value(value, float(q["value"])):
-                    if c["column"] not in cols:
-                        cols.append(c["column"])
-                    break
-            else:
-                groups.append((float(q["value"]), str(q.get("text") or q["value"]), [c["column"]]))
+        for unit, values in units_of(c).items():
+            groups = by_unit[unit]
+            for value, text in values.items():
+                for seen, _, cols in groups:
+                    if same_value(seen, value, unit):
+                        if c["column"] not in cols:
+                            cols.append(c["column"])
+                        break
+                else:
+                    groups.append((value, text, [c["column"]]))
     out = []
     for unit, groups in sorted(by_unit.items()):
-        seen = {col for _, _, cs in groups for col in cs}
-        if len(groups) > 1 and len(seen) > 1:
+        seen_cols = {col for _, _, cs in groups for col in cs}
+        if len(groups) > 1 and len(seen_cols) > 1:
             out.append({"unit": unit, "values": {text: sorted(cs) for _, text, cs in sorted(groups)}})
     return out
 

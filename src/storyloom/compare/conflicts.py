@@ -33,19 +33,35 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()) if w not in _STOP)
 
 
-def same_value(x: float, y: float) -> bool:
-    """One figure written two ways (rounded, or to the cent)?"""
+def same_value(x: float, y: float, unit: str = "") -> bool:
+    """One figure written two ways (rounded, or to the cent)?  Dates only when equal."""
+    if unit == "date":
+        return x == y
     return x == y or abs(x - y) <= SAME_VALUE * max(abs(x), abs(y))
 
 
-def _units(claim: dict[str, Any]) -> dict[str, dict[float, str]]:
-    """unit → value → the text that gave it ("$160 billion")."""
+def units_of(claim: dict[str, Any]) -> dict[str, dict[float, str]]:
+    """unit → value → the text that gave it ("$160 billion"); the day of the year of a date the sentence gives
+    is the unit "date" (month and day: a year alone is too coarse to call two dates different)."""
     out: dict[str, dict[float, str]] = {}
     for q in claim.get("quantities", ()):
         unit = q.get("unit") or ""
         if unit and unit != "year":
             out.setdefault(unit, {}).setdefault(float(q["value"]), str(q.get("text") or q["value"]))
+    for iso in claim.get("dates", ()):
+        day = month_day(str(iso))
+        if day is not None:
+            out.setdefault("date", {}).setdefault(float(day), str(iso).lstrip("-"))
     return out
+
+
+def month_day(iso: str) -> int | None:
+    """``--08-07`` or ``2023-08-07`` → 807 (dates compared by month and day); None when the day is unknown."""
+    parts = iso.lstrip("-").split("-")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[-2:]):
+        return None
+    month, day = int(parts[-2]), int(parts[-1])
+    return month * 100 + day if 1 <= month <= 12 and 1 <= day <= 31 else None
 
 
 def _disagree(a: dict[str, dict[float, str]], b: dict[str, dict[float, str]]) -> dict[str, tuple[list[str], list[str]]]:
@@ -53,7 +69,7 @@ def _disagree(a: dict[str, dict[float, str]], b: dict[str, dict[float, str]]) ->
     and 15 against one giving 15 agrees on 15: not a conflict)."""
     out = {}
     for u in sorted(a.keys() & b.keys()):
-        if not any(same_value(x, y) for x in a[u] for y in b[u]):
+        if not any(same_value(x, y, u) for x in a[u] for y in b[u]):
             out[u] = ([a[u][v] for v in sorted(a[u])], [b[u][v] for v in sorted(b[u])])
     return out
 
@@ -66,10 +82,10 @@ def find_conflicts(claims: Sequence[dict[str, Any]], vectors: np.ndarray | None,
     "b": [texts]}, "cosine"}`` for each conflicting pair, at most one per pair of rows."""
     if vectors is None or len(claims) < 2:
         return []
-    idx = [i for i, c in enumerate(claims) if _units(c)][:MAX_CANDIDATES]
+    idx = [i for i, c in enumerate(claims) if units_of(c)][:MAX_CANDIDATES]
     if len(idx) < 2:
         return []
-    units = {i: _units(claims[i]) for i in idx}
+    units = {i: units_of(claims[i]) for i in idx}
     words = {i: _words(claims[i]["text"]) for i in idx}
     names = {i: {e.casefold() for e in claims[i].get("entities", ())} for i in idx}
     sub = vectors[idx]

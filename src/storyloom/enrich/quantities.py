@@ -26,7 +26,12 @@ WORD_NUMBERS = {
     "dozens": 24, "hundreds": 200, "thousands": 2000,
 }
 _UNIT_STOP = {"of", "in", "to", "and", "the", "a", "an", "for", "on", "at", "by", "from", "with", "as", "than", "since",
-              "over", "more", "less", "about", "per", "who", "which", "that", "were", "was", "is", "are", "have", "has"}
+              "over", "more", "less", "about", "per", "who", "which", "that", "were", "was", "is", "are", "have", "has",
+              # "5 August" is a date (the dates of a sentence are read by enrich.attribution.text_dates), not
+              # five of a unit called "august": two dates would otherwise look like a conflict of figures
+              "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+              "dec"}
 
 _NUMBER = re.compile(
     r"(?P<cur>[$€£¥₽₴₹])?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
