@@ -22,10 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from storyloom.copies import classes, groups
-from storyloom.copies.fingerprint import SKETCH_VERSION, band_keys, sentence_keys, sketch
+from storyloom.copies import classes, groups, search
+from storyloom.copies.fingerprint import (
+    SKETCH_VERSION,
+    band_keys,
+    sentence_keys,
+    sketch,
+)
 from storyloom.copies.groups import group_id_for  # noqa: F401 - part of this package's interface
-from storyloom.copies.verify import TextPrint, Verdict, verify
+from storyloom.copies.verify import TextPrint, Verdict
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
@@ -108,53 +113,43 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     events: list[str] = []
     with store.transaction():
         if previous:
+            partners = sql.partners(store, sorted(previous), search.PRUNED_KINDS)
             sql.forget_links(store, sorted(previous))
             sql.drop_keys(store, sorted(previous))
+            classes.restore_keys(store, sorted(set(partners) - set(ids)))
         sql.save_prints(store, [fp._replace(bands=[], skeys=[]) for fp in saved])
         plan = classes.settle(store, ids, keyed, before, {fp.article_id: (fp.bands, fp.skeys) for fp in saved})
         if plan.promoted:
             rows.update(sql.texts(store, plan.promoted))
-        members = {m for _, m in plan.exact_pairs}
         # articles without words have no class and no keys, but may still have a translation (by title)
         lookers = [*plan.searchers, *(aid for aid in ids if aid not in keyed and aid in rows)]
         if settings.translations:
             sql.save_anchors(store, [(aid, anchor_keys(list(TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors)))
                                      for aid in lookers if aid in rows])
+        # the search runs inside the transaction: it takes articles out of buckets as it links them, and
+        # the next article of the chunk must see that (else a heap of near-copies fills every bucket)
+        done: set[tuple[str, str]] = set(plan.exact_pairs)
+        comps = search.Components(store)
+        for a, b in plan.exact_pairs:
+            comps.join(a, b)
+        found = search.search(store, plan, prints, done, comps, settings, events, link_record)
     if plan.rebased:
         events.append(f"{plan.rebased} exact classes got a new representative")
-
-    done: set[tuple[str, str]] = set()
-    links = [exact_link(a, b) for a, b in plan.exact_pairs]
-    done |= set(plan.exact_pairs)
-    if links:
-        report.links["exact"] = report.links.get("exact", 0) + len(links)
-    for aid in plan.searchers:
-        cands = _candidates(store, aid, settings, report, events) | plan.extra.get(aid, set())
-        todo = sorted(c for c in cands if c != aid and c not in members and (min(aid, c), max(aid, c)) not in done)
-        missing = [c for c in [aid, *todo] if c not in prints]
-        if missing:
-            for cid, r in sql.texts(store, missing).items():
-                prints[cid] = TextPrint.of(r["text"])
-        for c in todo:
-            a, b = min(aid, c), max(aid, c)
-            done.add((a, b))
-            report.candidates += 1
-            if a not in prints or b not in prints or prints[a].exact == prints[b].exact:
-                continue  # gone meanwhile, or the same text: one class, linked through its star
-            v = verify(prints[a], prints[b])
-            if v is not None:
-                links.append(link_record(a, b, v))
-                report.links[v.kind] = report.links.get(v.kind, 0) + 1
+    links = [exact_link(a, b) for a, b in plan.exact_pairs] + found.links
+    report.candidates += found.candidates
+    report.capped_buckets += found.capped
+    for link in links:
+        report.links[link["kind"]] = report.links.get(link["kind"], 0) + 1
     if settings.translations:
         try:
-            found, tried = find_translations(store, [a for a in lookers if a in rows], rows, settings, done)
+            trans, tried = find_translations(store, [a for a in lookers if a in rows], rows, settings, done)
         except ImportError as exc:  # embedding packages missing: copies without translations, said once
-            found, tried = [], 0
+            trans, tried = [], 0
             events.append(f"translation detection off: {exc}")
-        links += found
+        links += trans
         report.candidates += tried
-        if found:
-            report.links["translation"] = report.links.get("translation", 0) + len(found)
+        if trans:
+            report.links["translation"] = report.links.get("translation", 0) + len(trans)
     with store.transaction():
         sql.save_links(store, links)
         for message in events:
@@ -170,19 +165,6 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
 def exact_link(a: str, b: str) -> dict[str, Any]:
     """The link from a class representative to a member: same normalised text (evidence: the whole text)."""
     return link_record(a, b, EXACT)
-
-
-def _candidates(store: Store, aid: str, settings: Settings, report: CopyReport, events: list[str]) -> set[str]:
-    """Representatives sharing an LSH band or enough sentence keys with ``aid``, oversized buckets skipped."""
-    bands, skeys = sql.keys_of(store, aid)
-    by_band, over_b = sql.keyed_candidates(store, "copy_bands", "band", bands, aid, settings.copy_bucket_cap)
-    by_sent, over_s = sql.keyed_candidates(store, "copy_sentences", "skey", skeys, aid, settings.copy_bucket_cap)
-    if over_b or over_s:
-        report.capped_buckets += len(over_b) + len(over_s)
-        events.append(f"{aid}: skipped {len(over_b)} band and {len(over_s)} sentence buckets over the cap of "
-                      f"{settings.copy_bucket_cap}")
-    need = sentences_needed(len(skeys))
-    return set(by_band) | {c for c, n in by_sent.items() if n >= need}
 
 
 def find_copies(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 200) -> CopyReport:

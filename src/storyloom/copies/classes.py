@@ -36,6 +36,7 @@ class ClassPlan:
     extra: dict[str, set[str]] = field(default_factory=dict)  # searcher -> old partners to verify again
     exact_pairs: list[tuple[str, str]] = field(default_factory=list)  # (representative, member) links
     promoted: list[str] = field(default_factory=list)  # representatives from outside the chunk
+    keys: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)  # searcher -> bands, sentence keys
     rebased: int = 0
 
 
@@ -44,9 +45,9 @@ def settle(store: Store, ids: list[str], keyed: dict[str, str], before: dict[str
     """Bring the classes of ``keyed`` (chunk article -> exact key; articles with words only) and of the keys
     in ``before`` (exact key -> smallest member before the chunk's prints were saved) up to date.
 
-    Call after the chunk's prints are saved and before any candidate look-up: it writes the bucket entries
-    of the representatives (``keys_of``: bands and sentence keys of each chunk article) and removes those of
-    displaced ones.  Links are only planned (the caller saves them with the chunk's other links)."""
+    Call after the chunk's prints are saved and before any candidate look-up: it removes the bucket entries
+    of displaced representatives and plans those of the new ones (``keys_of``: bands and sentence keys of
+    each chunk article).  Links are only planned (the caller saves them with the chunk's other links)."""
     plan = ClassPlan()
     chunk = set(ids)
     by_key: dict[str, list[str]] = {}
@@ -70,17 +71,26 @@ def settle(store: Store, ids: list[str], keyed: dict[str, str], before: dict[str
         members = sql.class_members(store, key) if old is not None else sorted(by_key.get(key, []))
         sql.drop_keys(store, [m for m in members if m != rep])
         plan.exact_pairs += [(rep, m) for m in members if m != rep]
-        if rep in keys_of:
-            bands, skeys = keys_of[rep]
+        if rep in keys_of:  # entered in the buckets when it searches (see storyloom.copies.search)
+            plan.keys[rep] = keys_of[rep]
         else:  # promoted from outside the chunk: its keys from the stored sketch and its text
-            bands, skeys = _stored_keys(store, rep)
+            plan.keys[rep] = stored_keys(store, rep)
             plan.promoted.append(rep)
-        sql.set_keys(store, rep, bands, skeys)
         plan.searchers.append(rep)
     return plan
 
 
-def _stored_keys(store: Store, aid: str) -> tuple[list[int], list[int]]:
+def restore_keys(store: Store, ids: list[str]) -> None:
+    """Put representatives among ``ids`` back in every bucket of their text: they took themselves out of
+    buckets a copy held (:mod:`storyloom.copies.search`), and that copy is being fingerprinted again."""
+    prints = sql.stored_prints(store, ids)
+    reps = sql.class_reps(store, {exact for exact, _, _ in prints.values()})
+    for aid in ids:
+        if aid in prints and reps.get(prints[aid][0]) == aid:
+            sql.set_keys(store, aid, *stored_keys(store, aid))
+
+
+def stored_keys(store: Store, aid: str) -> tuple[list[int], list[int]]:
     _, _, sk = sql.stored_prints(store, [aid])[aid]
     text = sql.texts(store, [aid]).get(aid, {}).get("text") or ""
     return band_keys(np.frombuffer(sk, dtype="<u4")), sentence_keys(text)

@@ -109,6 +109,24 @@ def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int])
     store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
 
 
+def prune_keys(store: Store, aid: str, partner: str) -> None:
+    """Take ``aid`` out of the band and sentence buckets that ``partner`` (a verified copy) is in already."""
+    for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
+        store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
+                           f"(SELECT {col} FROM {table} WHERE article_id = ?)", (aid, partner))
+
+
+def partners(store: Store, ids: Sequence[str], kinds: Sequence[str]) -> list[str]:
+    """The articles linked to ``ids`` by links of ``kinds``."""
+    out: set[str] = set()
+    q = placeholders(len(kinds))
+    for i in ids:
+        for a, b in store.conn.execute(f"SELECT a, b FROM copy_links WHERE (a = ? OR b = ?) AND kind IN ({q})",
+                                       [i, i, *kinds]):
+            out.add(b if a == i else a)
+    return sorted(out)
+
+
 def forget_links(store: Store, ids: Sequence[str]) -> int:
     """Delete every link touching ``ids`` (articles whose text is being fingerprinted again)."""
     n = 0
