@@ -241,3 +241,26 @@ def test_a_heap_of_identical_bodies_ingests_in_linear_time(tmp_path: Path) -> No
     assert (links_1k, sizes_1k) == (999, [1000]) and (links_3k, sizes_3k) == (2999, [3000])
     assert t_1k <= 2 * t_distinct, (t_1k, t_distinct)
     assert t_3k <= 4 * t_1k, (t_3k, t_1k)
+
+
+def test_a_heap_of_near_copies_stays_under_the_bucket_cap(store: Store) -> None:
+    """Near-identical bodies (one word changed each) are each their own exact class: they must not be
+    verified pairwise, nor fill the LSH and sentence buckets past the cap (which would leave later copies
+    ungrouped)."""
+    body = variants()["orig"].split(" ")
+    rng = random.Random(7)
+    texts = []
+    for _ in range(200):
+        w = list(body)
+        w[rng.randrange(len(w))] = rng.choice(["harbour", "councillor", "tuesday", "budget", "ferry", "minister"])
+        texts.append(" ".join(w))
+    s = fast(store.path, copy_bucket_cap=20, run_copies=False)
+    ingest_items([rec(f"n{i}", t) for i, t in enumerate(texts)], store, s)
+    rep = find_copies(store, s)
+    assert rep.capped_buckets == 0
+    sizes = [r[0] for r in store.conn.execute("SELECT count(*) FROM copy_groups GROUP BY group_id ORDER BY 1 DESC")]
+    distinct = len(set(texts))
+    assert sizes[0] == 200 and len(sizes) == 1, sizes[:5]
+    assert sum(rep.links.values()) <= 3 * 200 and rep.candidates <= 6 * 200  # not 200 * 199 / 2
+    biggest = store.conn.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM copy_bands GROUP BY band)").fetchone()[0]
+    assert biggest <= 20 and distinct > 150

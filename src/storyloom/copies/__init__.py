@@ -7,12 +7,16 @@ Split as record linkage is (dedupe's pairs → score → cluster):
 * **pairs** — candidates of a representative from the store: a shared LSH band of the MinHash sketch, or
   shared whole sentences (which find trimmed and wrapped copies that banding misses); buckets larger than
   ``copy_bucket_cap`` are skipped and logged;
-* **score** — :func:`storyloom.copies.verify.verify` on the real texts, never on the estimate;
+* **score** — :func:`storyloom.copies.verify.verify` on the real texts, never on the estimate; best
+  candidates first, at most a few verified links into an article's own group, and a linked article leaves
+  the buckets its copy holds (:mod:`storyloom.copies.search`): a heap of near-copies stays linear too;
 * **cluster** — connected components of the verified links, merged incrementally
   (:mod:`storyloom.copies.groups`); a group's id comes from its members only.
 
-The stage works from a queue (articles without fingerprints of the current version), one transaction per
-chunk, so it is incremental, resumable after a crash and idempotent.
+The stage works from a queue (articles without fingerprints of the current version), a chunk at a time
+(prints, buckets and verification in one transaction; links and groups in a second, after the translation
+look-up, which writes embeddings in transactions of its own), so it is incremental, resumable after a crash
+and idempotent.
 """
 
 from __future__ import annotations
@@ -89,11 +93,11 @@ def link_record(a: str, b: str, v: Any) -> dict[str, Any]:
 def process_chunk(store: Store, ids: list[str], settings: Settings, report: CopyReport) -> None:
     """Fingerprint, link and group one chunk of articles.
 
-    Fingerprints and bucket entries are stored first (so look-ups within the chunk see each other), links
-    and groups last, and the chunk leaves the work queue only with them: a crash in between re-does the
-    chunk (its articles then count as fingerprinted again, which is handled like a changed text).  Copies of
-    a text already stored join its exact class (see :mod:`storyloom.copies.classes`) and look for nothing
-    else; only class representatives look for candidates.
+    Fingerprints are stored first, then each class representative enters the buckets and looks for its
+    candidates in turn (so look-ups within the chunk see the chunk's earlier articles); links and groups
+    come last, and the chunk leaves the work queue only with them: a crash in between re-does the chunk
+    (its articles then count as fingerprinted again, which is handled like a changed text).  Copies of a
+    text already stored join its exact class (see :mod:`storyloom.copies.classes`) and look for nothing else.
     """
     from storyloom.copies.translation import TransPrint, anchor_keys, find_translations
 
