@@ -264,3 +264,18 @@ def test_a_heap_of_near_copies_stays_under_the_bucket_cap(store: Store) -> None:
     assert sum(rep.links.values()) <= 3 * 200 and rep.candidates <= 6 * 200  # not 200 * 199 / 2
     biggest = store.conn.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM copy_bands GROUP BY band)").fetchone()[0]
     assert biggest <= 20 and distinct > 150
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT min(article_id) FROM copy_prints WHERE exact = ?",
+    "SELECT article_id FROM copy_prints WHERE exact = ? ORDER BY article_id",
+    "DELETE FROM copy_links WHERE a = ? OR b = ?",
+    "DELETE FROM copy_links WHERE a = ? AND kind = 'exact'",
+    "SELECT band FROM copy_bands WHERE article_id = ?",
+    "DELETE FROM copy_sentences WHERE article_id = ? AND skey IN (SELECT skey FROM copy_sentences WHERE article_id = ?)",
+    "UPDATE copy_groups SET group_id = ? WHERE group_id = ?",
+])
+def test_per_article_statements_of_the_stage_use_an_index(store: Store, statement: str) -> None:
+    """Run once per article (or per class or group): a table scan here would make the stage quadratic."""
+    plan = " | ".join(r[-1] for r in store.conn.execute("EXPLAIN QUERY PLAN " + statement, ("x",) * statement.count("?")))
+    assert "SCAN" not in plan and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
