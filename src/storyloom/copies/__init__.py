@@ -117,10 +117,10 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     events: list[str] = []
     with store.transaction():
         if previous:
-            partners = sql.partners(store, sorted(previous), search.PRUNED_KINDS)
+            mates = sql.group_mates(store, sorted(previous))  # they may have left buckets these held
             sql.forget_links(store, sorted(previous))
             sql.drop_keys(store, sorted(previous))
-            classes.restore_keys(store, sorted(set(partners) - set(ids)))
+            classes.restore_keys(store, sorted(set(mates) - set(ids)))
         sql.save_prints(store, [fp._replace(bands=[], skeys=[]) for fp in saved])
         plan = classes.settle(store, ids, keyed, before, {fp.article_id: (fp.bands, fp.skeys) for fp in saved})
         if plan.promoted:

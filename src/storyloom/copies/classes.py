@@ -82,7 +82,8 @@ def settle(store: Store, ids: list[str], keyed: dict[str, str], before: dict[str
 
 def restore_keys(store: Store, ids: list[str]) -> None:
     """Put representatives among ``ids`` back in every bucket of their text: they took themselves out of
-    buckets a copy held (:mod:`storyloom.copies.search`), and that copy is being fingerprinted again."""
+    buckets a member of their group held (:mod:`storyloom.copies.search`), and that member is being
+    fingerprinted again.  Costs a sentence split per member: rare (a changed text), linear in the group."""
     prints = sql.stored_prints(store, ids)
     reps = sql.class_reps(store, {exact for exact, _, _ in prints.values()})
     for aid in ids:

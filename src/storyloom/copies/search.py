@@ -8,10 +8,11 @@ linear, as :mod:`storyloom.copies.classes` does for identical ones:
   candidates already in that group are not verified.  The groups (connected components) are exactly those
   that verifying every candidate would give — a link inside a component does not change the components —
   and a small group still gets all its links (and its evidence);
-* **no bucket entry a partner already holds**: after a verified near-duplicate or containment link, the
-  article's band and sentence keys that its partner also holds are taken out of the buckets (a later text
-  sharing the key finds the partner, which is in the same group), so buckets grow with the groups, not with
-  their members, and stay under ``copy_bucket_cap`` instead of being skipped.
+* **no bucket entry the group holds already**: after its candidates are verified, the article's band and
+  sentence keys that a candidate of its own copy group also holds are taken out of the buckets (a later text
+  sharing the key finds that member, and through it the group), so buckets grow with the groups, not with
+  their members, and stay under ``copy_bucket_cap`` instead of being skipped.  When a member's text
+  changes, the members of its group get all their keys back (:func:`storyloom.copies.classes.restore_keys`).
 
 Both depend on the order in which articles arrive (which member of a group a link goes to), unlike exact
 classes; only the groups are order-independent.
@@ -31,7 +32,6 @@ from storyloom.store import Store
 from storyloom.store import copies as sql
 
 LINKS_PER_GROUP = 3
-PRUNED_KINDS = ("near_duplicate", "containment")
 
 
 @dataclass
@@ -117,6 +117,6 @@ def search(store: Store, plan: ClassPlan, prints: dict[str, TextPrint], done: se
             out.links.append(link_record(a, b, v))
             comps.join(a, b)
             linked += 1
-            if v.kind in PRUNED_KINDS:
-                sql.prune_keys(store, aid, c)
+        # every key a member of aid's group holds already adds no reach to the group: aid leaves those buckets
+        sql.prune_keys(store, aid, [c for c in found if c != aid and comps.same(aid, c)])
     return out

@@ -109,22 +109,20 @@ def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int])
     store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
 
 
-def prune_keys(store: Store, aid: str, partner: str) -> None:
-    """Take ``aid`` out of the band and sentence buckets that ``partner`` (a verified copy) is in already."""
-    for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
-        store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
-                           f"(SELECT {col} FROM {table} WHERE article_id = ?)", (aid, partner))
+def prune_keys(store: Store, aid: str, holders: Sequence[str]) -> None:
+    """Take ``aid`` out of the band and sentence buckets that any of ``holders`` (its copy group) is in."""
+    for i in range(0, len(holders), 500):
+        part = list(holders[i : i + 500])
+        q = placeholders(len(part))
+        for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
+            store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
+                               f"(SELECT {col} FROM {table} WHERE article_id IN ({q}))", [aid, *part])
 
 
-def partners(store: Store, ids: Sequence[str], kinds: Sequence[str]) -> list[str]:
-    """The articles linked to ``ids`` by links of ``kinds``."""
-    out: set[str] = set()
-    q = placeholders(len(kinds))
-    for i in ids:
-        for a, b in store.conn.execute(f"SELECT a, b FROM copy_links WHERE (a = ? OR b = ?) AND kind IN ({q})",
-                                       [i, i, *kinds]):
-            out.add(b if a == i else a)
-    return sorted(out)
+def group_mates(store: Store, ids: Sequence[str]) -> list[str]:
+    """Every member of the copy groups of ``ids``."""
+    groups = sorted(set(group_of(store, ids).values()))
+    return sorted(set(members(store, groups))) if groups else []
 
 
 def forget_links(store: Store, ids: Sequence[str]) -> int:
