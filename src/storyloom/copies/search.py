@@ -84,7 +84,7 @@ def search(store: Store, plan: ClassPlan, prints: dict[str, TextPrint], done: se
            comps: Components, settings: Settings, events: list[str],
            link_record: Callable[[str, str, Any], dict[str, Any]]) -> Found:
     """Verify the candidates of each searcher (a class representative), best first, group-aware; takes a
-    searcher out of the buckets its verified copies hold (run it inside the chunk's transaction)."""
+    searcher out of the buckets its group's members hold (run it inside the chunk's transaction)."""
     out = Found()
     for aid in plan.searchers:
         # in the buckets only now, as if the chunk's articles had come one at a time: an article meets the
