@@ -33,8 +33,9 @@ Measured 2026-12-06 (2 shared cores, other jobs running; ``--n 10000 --n-default
 | defaults | identical | 1,000 | 25.5 | 0.48 | 0.4 | 0.01 | 999 | 1,000 | 0 |
 | defaults | near-identical | 1,000 | 46.4 | 0.88 | 36.2 | 0.93 | 2,919 | 1,000 | 0 |
 
-Before (commit 278a89f, ``--n 1000``, copies mode): near-identical 1,000 took 143 s (copies 137 s, 31x
-distinct), 129,194 links, a 625 MB store, 499 capped-bucket events; identical made every pair a link.
+Before the near-copy rules (commit d91ac96, exact classes only; ``--n 1000``, copies mode): near-identical 1,000
+took 143 s (copies 137 s, 31x
+distinct), 129,194 links, a 625 MB store, 499 capped-bucket events (the issue: identical bodies made every pair a link).
 """
 
 from __future__ import annotations
