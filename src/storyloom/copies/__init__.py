@@ -2,14 +2,21 @@
 
 Split as record linkage is (dedupe's pairs → score → cluster):
 
-* **pairs** — candidates from the store: the same exact key, a shared LSH band of the MinHash sketch, or
+* **exact classes** — articles with one normalised text are a star around their smallest id, which alone
+  holds bucket entries and looks for candidates (:mod:`storyloom.copies.classes`): linear in the copies;
+* **pairs** — candidates of a representative from the store: a shared LSH band of the MinHash sketch, or
   shared whole sentences (which find trimmed and wrapped copies that banding misses); buckets larger than
   ``copy_bucket_cap`` are skipped and logged;
-* **score** — :func:`storyloom.copies.verify.verify` on the real texts, never on the estimate;
-* **cluster** — connected components of the verified links; a group's id comes from its members only.
+* **score** — :func:`storyloom.copies.verify.verify` on the real texts, never on the estimate; best
+  candidates first, at most a few verified links into an article's own group, and a linked article leaves
+  the buckets its copy holds (:mod:`storyloom.copies.search`): a heap of near-copies stays linear too;
+* **cluster** — connected components of the verified links, merged incrementally
+  (:mod:`storyloom.copies.groups`); a group's id comes from its members only.
 
-The stage works from a queue (articles without fingerprints of the current version), one transaction per
-chunk, so it is incremental, resumable after a crash and idempotent.
+The stage works from a queue (articles without fingerprints of the current version), a chunk at a time
+(prints, buckets and verification in one transaction; links and groups in a second, after the translation
+look-up, which writes embeddings in transactions of its own), so it is incremental, resumable after a crash
+and idempotent.
 """
 
 from __future__ import annotations
@@ -19,8 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from storyloom.copies.fingerprint import SKETCH_VERSION, band_keys, sentence_keys, sketch
-from storyloom.copies.verify import TextPrint, verify
+from storyloom.copies import classes, groups, search
+from storyloom.copies.fingerprint import (
+    SKETCH_VERSION,
+    band_keys,
+    sentence_keys,
+    sketch,
+)
+from storyloom.copies.groups import group_id_for  # noqa: F401 - part of this package's interface
+from storyloom.copies.verify import TextPrint, Verdict
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
@@ -35,51 +49,6 @@ class CopyReport:
     links: dict[str, int] = field(default_factory=dict)
     capped_buckets: int = 0
     seconds: float = 0.0
-
-
-def group_id_for(members: list[str]) -> str:
-    """A group's id: derived from its smallest member id, so the same articles give the same id whatever
-    the order in which they arrived."""
-    return "g" + min(members)
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
-def _regroup(store: Store, ids: list[str]) -> None:
-    """Recompute the groups touched by ``ids``: their old groups' members plus everything linked to them."""
-    frontier = set(ids)
-    seen: set[str] = set()
-    uf = _UnionFind()
-    while frontier:  # closure over links and old group membership
-        batch = sorted(frontier - seen)
-        if not batch:
-            break
-        seen |= set(batch)
-        frontier = set()
-        for a, b in sql.linked(store, batch):
-            uf.union(a, b)
-            frontier |= {a, b}
-        old = sql.group_of(store, batch)
-        frontier |= set(sql.members(store, sorted(set(old.values()))))
-    components: dict[str, list[str]] = {}
-    for x in sorted(seen):
-        components.setdefault(uf.find(x), []).append(x)
-    sql.save_groups(store, {m: group_id_for(mem) for mem in components.values() for m in mem})
 
 
 class Prints(NamedTuple):
@@ -103,6 +72,7 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
                       band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences))
 
 
+EXACT = Verdict("exact", 1.0, "same", 1.0, 1.0, 1.0)  # what verify() says of two texts with one exact key
 FEW_SENTENCE_KEYS = 3  # an article with this many sentence keys or fewer is a candidate on one shared sentence
 
 
@@ -123,70 +93,82 @@ def link_record(a: str, b: str, v: Any) -> dict[str, Any]:
 def process_chunk(store: Store, ids: list[str], settings: Settings, report: CopyReport) -> None:
     """Fingerprint, link and group one chunk of articles.
 
-    Fingerprints are stored first (so look-ups within the chunk see each other), links and groups last,
-    and the chunk leaves the work queue only with them: a crash in between re-does the chunk, idempotently.
+    Fingerprints are stored first, then each class representative enters the buckets and looks for its
+    candidates in turn (so look-ups within the chunk see the chunk's earlier articles); links and groups
+    come last, and the chunk leaves the work queue only with them: a crash in between re-does the chunk
+    (its articles then count as fingerprinted again, which is handled like a changed text).  Copies of a
+    text already stored join its exact class (see :mod:`storyloom.copies.classes`) and look for nothing else.
     """
     from storyloom.copies.translation import TransPrint, anchor_keys, find_translations
 
     rows = sql.texts(store, ids)
     prints: dict[str, TextPrint] = {}
-    saved, anchor_rows = [], []
+    saved: list[Prints] = []
+    seen: dict[str, tuple[TextPrint, Prints]] = {}  # a heap of copies is fingerprinted once per chunk
     for aid in ids:
         text = rows[aid]["text"] if aid in rows else ""
-        prints[aid], fp = fingerprint(aid, text)
+        if text not in seen:
+            seen[text] = fingerprint(aid, text)
+        prints[aid], fp = seen[text][0], seen[text][1]._replace(article_id=aid)
         saved.append(fp)
-        if settings.translations and aid in rows:
-            anchor_rows.append((aid, anchor_keys(list(TransPrint.of(text, rows[aid]["language"]).anchors))))
+    keyed = {fp.article_id: fp.exact for fp in saved if prints[fp.article_id].shingles}
+    previous = sql.stored_prints(store, ids)  # fingerprinted before: old links go, their classes are redone
+    before = sql.class_reps(store, set(keyed.values()) | {k for k, n, _ in previous.values() if n > 0})
+    events: list[str] = []
     with store.transaction():
-        sql.save_prints(store, saved)
-        sql.save_anchors(store, anchor_rows)
-
-    done: set[tuple[str, str]] = set()
-    links = []
-    events = []
-    for aid, _, exact, _, _, bands, skeys in saved:
-        cands: set[str] = set(sql.exact_matches(store, exact, aid)) if prints[aid].shingles else set()
-        by_band, over_b = sql.keyed_candidates(store, "copy_bands", "band", bands, aid, settings.copy_bucket_cap)
-        by_sent, over_s = sql.keyed_candidates(store, "copy_sentences", "skey", skeys, aid, settings.copy_bucket_cap)
-        cands |= set(by_band)
-        need = sentences_needed(len(skeys))
-        cands |= {c for c, n in by_sent.items() if n >= need}
-        if over_b or over_s:
-            report.capped_buckets += len(over_b) + len(over_s)
-            events.append(f"{aid}: skipped {len(over_b)} band and {len(over_s)} sentence buckets over the cap of "
-                          f"{settings.copy_bucket_cap}")
-        todo = sorted(c for c in cands if (min(aid, c), max(aid, c)) not in done)
-        missing = [c for c in todo if c not in prints]
-        if missing:
-            for cid, r in sql.texts(store, missing).items():
-                prints[cid] = TextPrint.of(r["text"])
-        for c in todo:
-            a, b = min(aid, c), max(aid, c)
-            done.add((a, b))
-            report.candidates += 1
-            if a not in prints or b not in prints:
-                continue
-            v = verify(prints[a], prints[b])
-            if v is not None:
-                links.append(link_record(a, b, v))
-                report.links[v.kind] = report.links.get(v.kind, 0) + 1
+        if previous:
+            mates = sql.group_mates(store, sorted(previous))  # they may have left buckets these held
+            sql.forget_links(store, sorted(previous))
+            sql.drop_keys(store, sorted(previous))
+            classes.restore_keys(store, sorted(set(mates) - set(ids)))
+        sql.save_prints(store, [fp._replace(bands=[], skeys=[]) for fp in saved])
+        plan = classes.settle(store, ids, keyed, before, {fp.article_id: (fp.bands, fp.skeys) for fp in saved})
+        if plan.promoted:
+            rows.update(sql.texts(store, plan.promoted))
+        # articles without words have no class and no keys, but may still have a translation (by title)
+        lookers = [*plan.searchers, *(aid for aid in ids if aid not in keyed and aid in rows)]
+        if settings.translations:
+            sql.save_anchors(store, [(aid, anchor_keys(list(TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors)))
+                                     for aid in lookers if aid in rows])
+        # the search runs inside the transaction: it takes articles out of buckets as it links them, and
+        # the next article of the chunk must see that (else a heap of near-copies fills every bucket)
+        done: set[tuple[str, str]] = set(plan.exact_pairs)
+        comps = search.Components(store)
+        for a, b in plan.exact_pairs:
+            comps.join(a, b)
+        found = search.search(store, plan, prints, done, comps, settings, events, link_record)
+    if plan.rebased:
+        events.append(f"{plan.rebased} exact classes got a new representative")
+    links = [exact_link(a, b) for a, b in plan.exact_pairs] + found.links
+    report.candidates += found.candidates
+    report.capped_buckets += found.capped
+    for link in links:
+        report.links[link["kind"]] = report.links.get(link["kind"], 0) + 1
     if settings.translations:
         try:
-            found, tried = find_translations(store, ids, rows, settings, done)
+            trans, tried = find_translations(store, [a for a in lookers if a in rows], rows, settings, done)
         except ImportError as exc:  # embedding packages missing: copies without translations, said once
-            found, tried = [], 0
+            trans, tried = [], 0
             events.append(f"translation detection off: {exc}")
-        links += found
+        links += trans
         report.candidates += tried
-        if found:
-            report.links["translation"] = report.links.get("translation", 0) + len(found)
+        if trans:
+            report.links["translation"] = report.links.get("translation", 0) + len(trans)
     with store.transaction():
         sql.save_links(store, links)
         for message in events:
             sql.log_event(store, "copies", message)
-        _regroup(store, ids)
+        if previous:  # links were removed: groups may split, walk them again
+            groups.regroup(store, sorted(set(ids) | set(plan.promoted) | {x for link in links for x in (link["a"], link["b"])}))
+        else:
+            groups.merge(store, ids, [(link["a"], link["b"]) for link in links])
         sql.done(store, ids)
     report.processed += len(ids)
+
+
+def exact_link(a: str, b: str) -> dict[str, Any]:
+    """The link from a class representative to a member: same normalised text (evidence: the whole text)."""
+    return link_record(a, b, EXACT)
 
 
 def find_copies(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 200) -> CopyReport:

@@ -22,6 +22,9 @@ BANDS, ROWS = 16, 8  # LSH: candidates at Jaccard ≳ (1/16)^(1/8) ≈ 0.71 with
 SEED = 20231
 MIN_SENTENCE_WORDS = 6
 MAX_SENTENCE_KEYS = 80
+# How the buckets are kept: "e1" = one entry per exact class (its representative), not one per article.
+# Part of SKETCH_VERSION so a store kept the other way is recomputed once instead of mixing the two.
+BUCKET_LAYOUT = "e1"
 
 
 def _sketch_version() -> str:
@@ -31,7 +34,7 @@ def _sketch_version() -> str:
         algo = f"rensa{RMinHash.ALGORITHM_VERSION}"
     except ImportError:  # pragma: no cover - rensa is a dependency
         algo = "none"
-    return f"{algo}-p{NUM_PERM}-s{SEED}-k{SHINGLE}-b{BANDS}x{ROWS}"
+    return f"{algo}-p{NUM_PERM}-s{SEED}-k{SHINGLE}-b{BANDS}x{ROWS}-{BUCKET_LAYOUT}"
 
 
 SKETCH_VERSION = _sketch_version()

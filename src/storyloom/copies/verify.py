@@ -44,6 +44,11 @@ class TextPrint:
     def sentences(self) -> tuple[str, ...]:
         return tuple(split_sentences(self.text))
 
+    @functools.cached_property
+    def sentence_shingles(self) -> tuple[frozenset[str], ...]:
+        """Shingles of the first 400 sentences: kept, since a text in a heap of copies is aligned again and again."""
+        return sentence_shingles(self.sentences)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -56,16 +61,23 @@ class Verdict:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-def align_sentences(a: tuple[str, ...], b: tuple[str, ...], limit: int = MAX_EVIDENCE) -> list[dict[str, Any]]:
-    """Pairs of sentences that match (shingle overlap ≥ 0.5 of the shorter), best first: the evidence."""
-    bs = [(j, frozenset(shingles(words(s)))) for j, s in enumerate(b[:400])]
+def sentence_shingles(sentences: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(shingles(words(s))) for s in sentences[:400])
+
+
+def align_sentences(a: tuple[str, ...], b: tuple[str, ...], limit: int = MAX_EVIDENCE,
+                    a_sh: tuple[frozenset[str], ...] | None = None,
+                    b_sh: tuple[frozenset[str], ...] | None = None) -> list[dict[str, Any]]:
+    """Pairs of sentences that match (shingle overlap ≥ 0.5 of the shorter), best first: the evidence.
+    ``a_sh``/``b_sh``: the sentences' shingles when the caller keeps them (a text verified many times)."""
+    a_sh = sentence_shingles(a) if a_sh is None else a_sh
+    bs = list(enumerate(sentence_shingles(b) if b_sh is None else b_sh))
     index: dict[str, list[int]] = {}
     for j, sh in bs:
         for x in sh:
             index.setdefault(x, []).append(j)
     pairs = []
-    for i, s in enumerate(a[:400]):
-        sa = frozenset(shingles(words(s)))
+    for i, sa in enumerate(a_sh):
         if len(sa) < 3:
             continue
         hits: dict[int, int] = {}
@@ -104,4 +116,4 @@ def verify(a: TextPrint, b: TextPrint) -> Verdict | None:
     else:
         return None
     return Verdict(kind, round(score, 4), direction, round(jac, 4), round(ca, 4), round(cb, 4),
-                   align_sentences(a.sentences, b.sentences))
+                   align_sentences(a.sentences, b.sentences, a_sh=a.sentence_shingles, b_sh=b.sentence_shingles))

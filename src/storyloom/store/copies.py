@@ -58,10 +58,93 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
         c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
 
 
-def exact_matches(store: Store, exact: str, exclude: str) -> list[str]:
+# -- exact classes: the articles with one normalised text share one representative (its smallest id) -------
+
+
+def class_reps(store: Store, keys: Iterable[str]) -> dict[str, str]:
+    """The smallest stored article id of each exact key (one index probe per key, whatever the class size)."""
+    out: dict[str, str] = {}
+    for key in sorted(set(keys)):
+        row = store.conn.execute("SELECT min(article_id) FROM copy_prints WHERE exact = ?", (key,)).fetchone()
+        if row and row[0] is not None:
+            out[key] = row[0]
+    return out
+
+
+def class_rep_outside(store: Store, key: str, exclude: Sequence[str]) -> str | None:
+    """The smallest member of an exact class that is not among ``exclude`` (a chunk being processed)."""
+    row = store.conn.execute(
+        f"SELECT min(article_id) FROM copy_prints WHERE exact = ? AND article_id NOT IN ({placeholders(len(exclude))})",
+        [key, *exclude]).fetchone()
+    return row[0] if row else None
+
+
+def class_members(store: Store, key: str) -> list[str]:
     return [r[0] for r in store.conn.execute(
-        "SELECT article_id FROM copy_prints WHERE exact = ? AND article_id != ? ORDER BY article_id LIMIT 1000",
-        (exact, exclude))]
+        "SELECT article_id FROM copy_prints WHERE exact = ? ORDER BY article_id", (key,))]
+
+
+def stored_prints(store: Store, ids: Sequence[str]) -> dict[str, tuple[str, int, bytes]]:
+    """(exact key, word count, sketch) of those of ``ids`` already fingerprinted."""
+    sql = "SELECT article_id, exact, n_words, sketch FROM copy_prints WHERE article_id IN ({in})"
+    return {r[0]: (r[1], r[2], bytes(r[3])) for r in select_in(store.conn, sql, ids)}
+
+
+def keys_of(store: Store, aid: str) -> tuple[list[int], list[int]]:
+    """The band and sentence keys an article holds in the buckets (none for a member of an exact class)."""
+    bands = [r[0] for r in store.conn.execute("SELECT band FROM copy_bands WHERE article_id = ?", (aid,))]
+    skeys = [r[0] for r in store.conn.execute("SELECT skey FROM copy_sentences WHERE article_id = ?", (aid,))]
+    return bands, skeys
+
+
+def drop_keys(store: Store, ids: Sequence[str]) -> None:
+    """Take articles out of the candidate buckets (band, sentence and anchor keys): a member of an exact class
+    is found through its representative, so a heap of copies holds one entry per bucket, not one each."""
+    for table in ("copy_bands", "copy_sentences", "copy_anchors"):
+        store.conn.executemany(f"DELETE FROM {table} WHERE article_id = ?", [(i,) for i in ids])
+
+
+def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int]) -> None:
+    store.conn.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, aid) for b in bands])
+    store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
+
+
+def prune_keys(store: Store, aid: str, holders: Sequence[str]) -> None:
+    """Take ``aid`` out of the band and sentence buckets that any of ``holders`` (its copy group) is in."""
+    for i in range(0, len(holders), 500):
+        part = list(holders[i : i + 500])
+        q = placeholders(len(part))
+        for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
+            store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
+                               f"(SELECT {col} FROM {table} WHERE article_id IN ({q}))", [aid, *part])
+
+
+def group_mates(store: Store, ids: Sequence[str]) -> list[str]:
+    """Every member of the copy groups of ``ids``."""
+    groups = sorted(set(group_of(store, ids).values()))
+    return sorted(set(members(store, groups))) if groups else []
+
+
+def forget_links(store: Store, ids: Sequence[str]) -> int:
+    """Delete every link touching ``ids`` (articles whose text is being fingerprinted again)."""
+    n = 0
+    for i in ids:
+        n += store.conn.execute("DELETE FROM copy_links WHERE a = ? OR b = ?", (i, i)).rowcount
+    return n
+
+
+def drop_exact_links(store: Store, rep: str) -> None:
+    """The star of a representative that is being replaced (exact links always go from the smallest id)."""
+    store.conn.execute("DELETE FROM copy_links WHERE a = ? AND kind = 'exact'", (rep,))
+
+
+def take_links(store: Store, aid: str, kinds: Sequence[str]) -> list[str]:
+    """Delete ``aid``'s links of ``kinds`` and return the articles at their other ends."""
+    q = placeholders(len(kinds))
+    rows = store.conn.execute(f"SELECT a, b FROM copy_links WHERE (a = ? OR b = ?) AND kind IN ({q})",
+                              [aid, aid, *kinds]).fetchall()
+    store.conn.executemany("DELETE FROM copy_links WHERE a = ? AND b = ?", [(r[0], r[1]) for r in rows])
+    return sorted({r[1] if r[0] == aid else r[0] for r in rows})
 
 
 def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int], exclude: str, cap: int) -> tuple[dict[str, int], list[int]]:
@@ -121,6 +204,12 @@ def save_groups(store: Store, assignment: dict[str, str]) -> None:
     store.conn.executemany("INSERT OR REPLACE INTO copy_groups VALUES (?, ?)", sorted(assignment.items()))
 
 
+def rename_groups(store: Store, renames: dict[str, str]) -> None:
+    """Give every member of each old group (key) its merged group's id (value): one indexed update per group."""
+    store.conn.executemany("UPDATE copy_groups SET group_id = ? WHERE group_id = ?",
+                           [(new, old) for old, new in sorted(renames.items()) if new != old])
+
+
 def log_event(store: Store, stage: str, message: str) -> None:
     store.conn.execute("INSERT INTO events (at, stage, message) VALUES (?, ?, ?)", (_now(), stage, message))
 
@@ -135,9 +224,11 @@ def group_detail(store: Store, group_id: str) -> dict[str, Any] | None:
     mem = [dict(r) for r in rows]
     mem.sort(key=canonical_order)
     ids = [m["id"] for m in mem]
-    q = placeholders(len(ids))
+    # joined, not an IN list of the members: a group of copies can hold more ids than SQLite takes parameters
     links = [dict(r) for r in store.conn.execute(
-        f"SELECT * FROM copy_links WHERE a IN ({q}) AND b IN ({q}) ORDER BY a, b", ids + ids)]
+        "SELECT l.* FROM copy_groups ga JOIN copy_links l ON l.a = ga.article_id "
+        "JOIN copy_groups gb ON gb.article_id = l.b AND gb.group_id = ga.group_id "
+        "WHERE ga.group_id = ? ORDER BY l.a, l.b", (group_id,))]
     for link in links:
         link["details"] = json.loads(link["details"])
         link["evidence"] = json.loads(link["evidence"])

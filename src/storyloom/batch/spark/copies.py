@@ -15,6 +15,8 @@ from storyloom.copies import FEW_SENTENCE_KEYS
 
 def fingerprints(job: SparkRun, articles: Any) -> Any:
     """Exact key, MinHash sketch, band keys and sentence keys of every article (the local stage's prints)."""
+    from pyspark.sql import functions as F
+
     hook = job.hook
     schema = ddl("copy_prints") + ", `has_shingles` boolean"
     cols = [c.split("`")[1] for c in schema.split(", ")]
@@ -26,11 +28,20 @@ def fingerprints(job: SparkRun, articles: Any) -> Any:
             fp = stages.fingerprint(r.id, r.text)
             yield tuple(fp[c] for c in cols)
 
-    return job.spark.createDataFrame(articles.select("id", "text").rdd.mapPartitionsWithIndex(run), schema)
+    prints = job.spark.createDataFrame(articles.select("id", "text").rdd.mapPartitionsWithIndex(run), schema)
+    # one bucket entry per exact class, as the local stage keeps them (storyloom.copies.classes): a member
+    # other than the class's smallest id keeps no band or sentence keys
+    reps = prints.filter("has_shingles").groupBy("exact").agg(F.min("article_id").alias("_rep"))
+    member = prints.join(reps, "exact", "left").select(
+        "*", (F.col("has_shingles") & (F.col("article_id") != F.col("_rep"))).alias("_member"))
+    empty = F.array().cast("array<bigint>")
+    return member.select(*[F.when(F.col("_member"), empty).otherwise(F.col(c)).alias(c) if c in ("bands", "skeys")
+                           else F.col(c) for c in cols])
 
 
 def candidates(job: SparkRun, prints: Any) -> Any:
-    """Pairs (a < b) sharing a band key or enough sentence keys in buckets within the cap, or an exact key."""
+    """Pairs (a < b) sharing a band key or enough sentence keys in buckets within the cap (class
+    representatives only), and each exact class's star."""
     from pyspark.sql import functions as F
 
     cap = job.settings.copy_bucket_cap
@@ -57,15 +68,12 @@ def candidates(job: SparkRun, prints: Any) -> Any:
         return F.when(n <= FEW_SENTENCE_KEYS, 1).otherwise(2)
 
     by_sent = shared.filter((F.col("shared") >= need(F.col("na"))) | (F.col("shared") >= need(F.col("nb")))).select("a", "b")
+    # exact copies: a star from each class's smallest id (members hold no keys, so no other pair has them)
     exact = prints.filter("has_shingles").select(F.col("article_id").alias("id"), "exact")
-    esize = exact.groupBy("exact").agg(F.count("*").alias("_size"), F.min("id").alias("_min"))
-    ex = exact.join(esize.filter(F.col("_size") >= 2), "exact")
-    small = ex.filter(F.col("_size") <= cap)
-    x, y = small.alias("x"), small.alias("y")
-    by_exact = x.join(y, "exact").filter(F.col("x.id") < F.col("y.id")).select(F.col("x.id").alias("a"), F.col("y.id").alias("b"))
-    star = ex.filter((F.col("_size") > cap) & (F.col("id") != F.col("_min"))).select(F.col("_min").alias("a"), F.col("id").alias("b"))
+    rep = exact.groupBy("exact").agg(F.min("id").alias("_min"))
+    star = exact.join(rep, "exact").filter(F.col("id") != F.col("_min")).select(F.col("_min").alias("a"), F.col("id").alias("b"))
     job.report.counts["capped_buckets"] = capped  # band and sentence buckets, each counted once
-    return by_band.unionByName(by_sent).unionByName(by_exact).unionByName(star).distinct()
+    return by_band.unionByName(by_sent).unionByName(star).distinct()
 
 
 def verify(job: SparkRun, pairs: Any, articles: Any) -> Any:
