@@ -72,13 +72,13 @@ def test_verify_kinds_and_direction() -> None:
 def test_store_groups_with_evidence(store: Store) -> None:
     ingest_items([rec(k, t) for k, t in variants().items()], store, fast(store.path))
     groups = sql.list_groups(store)
-    assert len(groups) == 1 and groups[0]["size"] == 5  # every variant but "other"
-    detail = sql.group_detail(store, groups[0]["group_id"])
+    assert len(groups) == 1 and groups[0].size == 5  # every variant but "other"
+    detail = sql.group_detail(store, groups[0].group_id)
     assert detail is not None
-    kinds = {link["kind"] for link in detail["links"]}
+    kinds = {link.kind for link in detail.links}
     assert {"exact", "near_duplicate", "containment"} <= kinds
-    assert all(link["evidence"] or link["kind"] == "exact" for link in detail["links"])
-    assert detail["group_id"] == "g" + min(m["id"] for m in detail["members"])
+    assert all(link.evidence or link.kind == "exact" for link in detail.links)
+    assert detail.group_id == "g" + min(m.id for m in detail.members)
 
 
 def test_group_ids_do_not_depend_on_arrival_order(tmp_path: Path) -> None:
@@ -184,10 +184,10 @@ def test_heap_of_copies_is_verified_once_and_shown_with_evidence(store: Store) -
     assert second.candidates <= 3  # each checked against the class's representative (and each other)
     assert second.links == {"near_duplicate": 1, "containment": 1}
     groups = sql.list_groups(store)
-    assert len(groups) == 1 and groups[0]["size"] == 152 and groups[0]["link_kinds"]["exact"] == 149
-    detail = sql.group_detail(store, groups[0]["group_id"])
-    assert detail is not None and sum(link["kind"] == "exact" for link in detail["links"]) == 149
-    assert all(link["evidence"] for link in detail["links"] if link["kind"] != "exact")
+    assert len(groups) == 1 and groups[0].size == 152 and groups[0].link_kinds["exact"] == 149
+    detail = sql.group_detail(store, groups[0].group_id)
+    assert detail is not None and sum(link.kind == "exact" for link in detail.links) == 149
+    assert all(link.evidence for link in detail.links if link.kind != "exact")
 
 
 def test_a_changed_representative_hands_its_class_over(store: Store) -> None:

@@ -195,7 +195,7 @@ def test_load_into_the_store_serves_the_batch(runs: dict[str, Path], tmp_path: P
         assert n == len(read_table(runs["spark"], "articles")) and queued == 0
         assert events == len(read_table(runs["spark"], "story_events"))
         assert assignment == {r["article_id"]: r["story_id"] for r in read_table(runs["spark"], "story_members")}
-        assert feed and feed[0].n_articles >= 3 and group["size"] >= 2 and hits
+        assert feed and feed[0].n_articles >= 3 and group.size >= 2 and hits
     # the loaded store goes on incrementally: nothing is re-done
     from storyloom.copies import find_copies
     from storyloom.stories import build_stories

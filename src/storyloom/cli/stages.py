@@ -13,6 +13,7 @@ from rich.table import Table
 from storyloom.cli.common import Ctx, dump, emit, err, out, progress, read_store
 from storyloom.errors import StoryloomError
 from storyloom.pipeline import stages_turn
+from storyloom.readmodels import CopyGroup
 from storyloom.store import queries
 from storyloom.timeparse import maybe_time
 
@@ -89,20 +90,20 @@ def copies(obj: Ctx, group_id: str | None, article_id: str | None, rebuild: bool
     for col in ("group", "size", "links", "canonical headline", "outlet"):
         t.add_column(col, overflow="fold" if col == "canonical headline" else "ellipsis")
     for g in groups:
-        t.add_row(g["group_id"][:11], str(g["size"]), ", ".join(f"{k} {v}" for k, v in g["link_kinds"].items()),
-                  escape(g["canonical"]["title"]), escape(g["canonical"]["outlet"] or "—"))
+        t.add_row(g.group_id[:11], str(g.size), ", ".join(f"{k} {v}" for k, v in g.link_kinds.items()),
+                  escape(g.canonical.title), escape(g.canonical.outlet or "—"))
     out.print(t)
 
 
-def _print_group(detail: dict[str, Any]) -> None:
-    out.print(f"[bold]copy group {detail['group_id']}[/] — {len(detail['members'])} members, canonical first")
-    for m in detail["members"]:
-        out.print(f"  {m['id'][:10]}  {(m['published'] or '—')[:10]}  {escape(m['outlet'] or '—')[:24]:24}  "
-                  f"{m['language'] or '?'}  {escape(m['title'])}")
-    for link in detail["links"]:
-        out.print(f"\n[bold]{link['a'][:10]} ↔ {link['b'][:10]}[/]  {link['kind']} {link['score']:.2f} ({link['direction']})  "
-                  f"[dim]{escape(json.dumps(link['details']))}[/]")
-        for ev in link["evidence"][:3]:
+def _print_group(detail: CopyGroup) -> None:
+    out.print(f"[bold]copy group {detail.group_id}[/] — {len(detail.members)} members, canonical first")
+    for m in detail.members:
+        out.print(f"  {m.id[:10]}  {(m.published or '—')[:10]}  {escape(m.outlet or '—')[:24]:24}  "
+                  f"{m.language or '?'}  {escape(m.title)}")
+    for link in detail.links:
+        out.print(f"\n[bold]{link.a[:10]} ↔ {link.b[:10]}[/]  {link.kind} {link.score:.2f} ({link.direction})  "
+                  f"[dim]{escape(json.dumps(link.details))}[/]")
+        for ev in link.evidence[:3]:
             out.print(f"   [dim]a[{ev['a']}][/] {escape(ev['a_text'][:110])}")
             out.print(f"   [dim]b[{ev['b']}][/] {escape(ev['b_text'][:110])}  [dim]({ev['score']})[/]")
 

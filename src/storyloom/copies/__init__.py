@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from storyloom.copies import classes, groups, search
-from storyloom.copies.fingerprint import (
+from storyloom.copies.fingerprint import (  # noqa: F401 - the interface
+    FEW_SENTENCE_KEYS,
     SKETCH_VERSION,
     band_keys,
     sentence_keys,
+    sentences_needed,
     sketch,
 )
 from storyloom.copies.groups import group_id_for  # noqa: F401 - part of this package's interface
@@ -73,12 +75,6 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
 
 
 EXACT = Verdict("exact", 1.0, "same", 1.0, 1.0, 1.0)  # what verify() says of two texts with one exact key
-FEW_SENTENCE_KEYS = 3  # an article with this many sentence keys or fewer is a candidate on one shared sentence
-
-
-def sentences_needed(n_keys: int) -> int:
-    """Shared sentence keys that make a candidate, for an article with ``n_keys`` of them (two, unless few)."""
-    return 1 if n_keys <= FEW_SENTENCE_KEYS else 2
 
 
 def link_record(a: str, b: str, v: Any) -> dict[str, Any]:

@@ -152,3 +152,11 @@ def sentence_keys(text: str, sentences: Sequence[str] | None = None) -> list[int
         stride = len(rest) / (MAX_SENTENCE_KEYS - len(head))
         out = head + [rest[int(i * stride)] for i in range(MAX_SENTENCE_KEYS - len(head))]
     return out
+
+
+FEW_SENTENCE_KEYS = 3  # an article with this many sentence keys or fewer is a candidate on one shared sentence
+
+
+def sentences_needed(n_keys: int) -> int:
+    """Shared sentence keys that make a candidate, for an article with ``n_keys`` of them (two, unless few)."""
+    return 1 if n_keys <= FEW_SENTENCE_KEYS else 2

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyloom.copies.classes import ClassPlan
+from storyloom.copies.fingerprint import sentences_needed
 from storyloom.copies.groups import UnionFind, group_id_for
 from storyloom.copies.verify import TextPrint, verify
 from storyloom.settings import Settings
@@ -66,7 +67,6 @@ class Components:
 def candidates(store: Store, aid: str, settings: Settings, events: list[str]) -> tuple[dict[str, tuple[int, int]], int]:
     """Representatives sharing an LSH band or enough sentence keys with ``aid`` ((bands, sentences) shared
     each), oversized buckets skipped and logged; and how many buckets were skipped."""
-    from storyloom.copies import sentences_needed
 
     bands, skeys = sql.keys_of(store, aid)
     by_band, over_b = sql.keyed_candidates(store, "copy_bands", "band", bands, aid, settings.copy_bucket_cap)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
 from storyloom.store.sqlite import Store, _json, _now, select_in
 
 
@@ -214,7 +215,7 @@ def log_event(store: Store, stage: str, message: str) -> None:
     store.conn.execute("INSERT INTO events (at, stage, message) VALUES (?, ?, ?)", (_now(), stage, message))
 
 
-def group_detail(store: Store, group_id: str) -> dict[str, Any] | None:
+def group_detail(store: Store, group_id: str) -> CopyGroup | None:
     """A copy group with its members (canonical first) and every link with its evidence."""
     rows = store.conn.execute(
         "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, length(a.text) AS chars "
@@ -232,7 +233,8 @@ def group_detail(store: Store, group_id: str) -> dict[str, Any] | None:
     for link in links:
         link["details"] = json.loads(link["details"])
         link["evidence"] = json.loads(link["evidence"])
-    return {"group_id": group_id, "canonical": ids[0], "members": mem, "links": links}
+    return CopyGroup(group_id=group_id, canonical=ids[0], members=[CopyMember(**m) for m in mem],
+                     links=[CopyLink(**link) for link in links])
 
 
 def canonical_order(m: dict[str, Any]) -> tuple[Any, ...]:
@@ -240,7 +242,7 @@ def canonical_order(m: dict[str, Any]) -> tuple[Any, ...]:
     return (m["published"] is None, m["published"] or "", -(m.get("chars") or 0), m["id"])
 
 
-def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 0) -> list[CopyGroupSummary]:
     rows = store.conn.execute(
         "SELECT group_id, count(*) AS size FROM copy_groups GROUP BY group_id HAVING count(*) >= ? "
         "ORDER BY size DESC, group_id LIMIT ? OFFSET ?", (min_size, limit, offset)).fetchall()
@@ -249,10 +251,10 @@ def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 
         detail = group_detail(store, r["group_id"])
         if detail:
             kinds: dict[str, int] = {}
-            for link in detail["links"]:
-                kinds[link["kind"]] = kinds.get(link["kind"], 0) + 1
-            out.append({"group_id": r["group_id"], "size": r["size"], "canonical": detail["members"][0],
-                        "link_kinds": kinds})
+            for link in detail.links:
+                kinds[link.kind] = kinds.get(link.kind, 0) + 1
+            out.append(CopyGroupSummary(group_id=r["group_id"], size=r["size"], canonical=detail.members[0],
+                                        link_kinds=kinds))
     return out
 
 

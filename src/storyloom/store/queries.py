@@ -103,8 +103,7 @@ def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleD
         iter(r["id"] for r in store.conn.execute("SELECT id FROM articles WHERE previous_id = ?", (full,))), None
     )
     group = copies_sql.group_of(store, [full]).get(full)
-    detail = copies_sql.group_detail(store, group) if group else None
-    art["copy_group"] = CopyGroup.model_validate(detail) if isinstance(detail, dict) else detail
+    art["copy_group"] = copies_sql.group_detail(store, group) if group else None
     art["story_id"] = story_of(store, full)
     if raw:
         data = store.raw_bytes(art["blob"]) or b""

@@ -10,7 +10,7 @@ from typing import Any
 from storyloom.batch import stages
 from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.tables import TABLES, ddl
-from storyloom.copies import FEW_SENTENCE_KEYS
+from storyloom.copies.fingerprint import FEW_SENTENCE_KEYS
 
 
 def fingerprints(job: SparkRun, articles: Any) -> Any:
