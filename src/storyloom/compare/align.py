@@ -29,7 +29,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from storyloom.embed import USE_LANGUAGES
 from storyloom.enrich.quantities import quantities
 
 FEATURES = ("cos", "has_cos", "word_jaccard", "word_containment", "char3_cos", "num_shared", "num_conflict",
@@ -175,6 +176,9 @@ class ClaimAligner:
     # used for pairs of sentences in different languages, where word overlap means nothing: a model over the
     # language-independent features only (cosine, numbers, names); None: this model for every pair
     cross: "ClaimAligner | None" = None
+    # for pairs of two different languages one of which the main embedder (USE) does not cover: a model over
+    # CROSS_FEATURES whose cosine is the fallback embedder's (meta "embedder"); None: no fallback
+    fallback: "ClaimAligner | None" = None
 
     @classmethod
     def load(cls, path: str | None = None) -> "ClaimAligner":
@@ -186,7 +190,8 @@ class ClaimAligner:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "ClaimAligner":
         cross = cls.from_json(d["cross_lingual"]) if d.get("cross_lingual") else None
-        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross)
+        fallback = cls.from_json(d["cross_lingual_fallback"]) if d.get("cross_lingual_fallback") else None
+        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross, fallback)
 
     def proba(self, feats: Sequence[dict[str, float]]) -> list[float]:
         out = []
@@ -442,22 +447,68 @@ def group_languages(texts: Sequence[str], groups: Sequence[str]) -> list[str | N
     return [lang[g] for g in groups]
 
 
+def _fallback_embed(texts: Sequence[str]) -> np.ndarray | None:
+    """Vectors of the fallback embedder (e5: ~100 languages, ~30 sentences/s), None when it is not installed."""
+    try:
+        from storyloom.embed import get_embedder
+
+        return get_embedder("e5").embed(list(texts))
+    except ImportError:
+        return None
+
+
+def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulangs: Sequence[str | None], model: ClaimAligner,
+                    embed: Callable[[Sequence[str]], np.ndarray | None], budget: int
+                    ) -> tuple[set[int], list[tuple[int, int, float, float]]]:
+    """Pairs of unique claims in two different languages, one of which USE lacks, scored by ``model.fallback``
+    on the fallback embedder's vectors: (the claims that got such vectors, the pairs reaching the threshold).
+
+    Only ``budget`` claims are embedded (the fallback model is ~25x slower than USE): first those in languages
+    USE lacks, then the others in order; a pair without fallback vectors on both sides keeps its USE score."""
+    assert model.fallback is not None
+    lacking = [u for u, x in enumerate(ulangs) if x is not None and x not in USE_LANGUAGES]
+    others = [u for u, x in enumerate(ulangs) if x is not None and x in USE_LANGUAGES]
+    chosen = (lacking + others)[:budget]
+    if not lacking or len({ulangs[u] for u in chosen}) < 2:
+        return set(), []
+    fvecs = embed([texts[u] for u in chosen])
+    if fvecs is None or len(fvecs) != len(chosen):
+        return set(), []
+    ii, jj, pp, _ = _scored_pairs([prints[u] for u in chosen], np.arange(len(chosen)), np.asarray(fvecs, dtype=np.float32),
+                                  model.fallback)
+    out = []
+    for a, b, p in zip(ii.tolist(), jj.tolist(), pp.tolist()):
+        u, v = chosen[a], chosen[b]
+        if ulangs[u] != ulangs[v] and (ulangs[u] not in USE_LANGUAGES or ulangs[v] not in USE_LANGUAGES):
+            out.append((min(u, v), max(u, v), p, model.fallback.threshold))
+    return set(chosen), out
+
+
+FALLBACK_BUDGET = 300  # claims per story embedded by the fallback model: ~10 s of e5 on one core
+
+
 def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | None = None,
           aligner: ClaimAligner | None = None,
-          languages: Sequence[str | None] | None = None) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
+          languages: Sequence[str | None] | None = None,
+          fallback_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
+          fallback_budget: int = FALLBACK_BUDGET) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
     and the accepted pairs with their probability (the evidence for each row).
 
     ``languages[i]`` is claim i's language (None: unknown); when not given, each article's language is
     detected from its claims.  Pairs in two known, different languages are scored by the model's
-    cross-lingual part (when it has one), since word overlap says nothing there."""
+    cross-lingual part (when it has one), since word overlap says nothing there; when one of the two is a
+    language USE lacks (Icelandic, Ukrainian...) and the model has a fallback part, by that part on the
+    vectors of ``fallback_embed`` (default: e5), for at most ``fallback_budget`` claims (see
+    :func:`_fallback_pairs`)."""
     n = len(texts)
     if len(set(groups)) < 2:  # one article: every claim is its own row
         return [[i] for i in range(n)], {}
     model = aligner or ClaimAligner.load()
     vecs = vectors if vectors is not None and len(vectors) == n else None
-    langs = list(languages) if languages is not None else (group_languages(texts, groups) if model.cross else [None] * n)
+    langs = list(languages) if languages is not None else (group_languages(texts, groups) if model.cross or model.fallback
+                                                           else [None] * n)
     lcode: dict[str | None, int] = {None: -1}
     lang_id = [lcode.setdefault(x, len(lcode) - 1) for x in langs]
     # identical claims (wire copies, repeated boilerplate) are scored once: unique (text, vector, language)
@@ -476,7 +527,17 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
             cos = float(uvecs[u] @ uvecs[u]) if uvecs is not None else None
             scored.append((u, u, model.proba([pair_features(prints[u], prints[u], cos)])[0], model.threshold))
     uu, vv, pp, tt = _scored_pairs(prints, np.arange(len(members)), uvecs, model, ulang)
-    scored.extend(zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()))
+    rescored: set[int] = set()
+    if model.fallback is not None and uvecs is not None and fallback_budget > 0:
+        ulangs = [langs[m[0]] for m in members]
+        rescored, extra = _fallback_pairs(prints, [texts[m[0]] for m in members], ulangs, model,
+                                          fallback_embed or _fallback_embed, fallback_budget)
+        scored.extend(extra)
+    for u, v, p, t in zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()):
+        if u in rescored and v in rescored and ulang[u] != ulang[v]:
+            if langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES:
+                continue  # scored by the fallback part instead
+        scored.append((u, v, p, t))
     accepted: dict[tuple[int, int], float] = {}
     for u, v, p, t in scored:
         if p < t:
