@@ -13,10 +13,12 @@ translation -- storyloom found 59% of the ja-en counterparts and 2% of the en-is
   the translation of en2 in each of the 10 languages, same if ≥ 4, different if ≤ 2.  Its threshold is the
   one with the best STS-B dev F1, lowered only as far as needed for ``align()`` to find ≥ 92% of the
   counterparts at precision ≥ 0.95 in each wmt21 language pair USE covers, on the *dev* half of the documents
-  (bench/sentence_models.py's split; the test half is never read here).  Why both: in a document and its
-  translation the mutual-best rule of align() keeps the precision even at a very low threshold (0.01 keeps
-  0.996 on wmt21 dev) -- but two articles that are not translations of each other have mutual bests too, and
-  there the STS-B pairs (same fact or not, judged alone) say how low is too low (F1 0.55 at 0.01).
+  (bench/sentence_models.py's split; the test half is never read here), each document aligned with its
+  translation and a distractor (the next document's translation, whose accepted pairs count as false).  Why
+  both: in a document and its translation the mutual-best rule of align() keeps the precision even at a very
+  low threshold (0.01 keeps 0.996 on wmt21 dev) -- but two articles that are not translations of each other
+  have mutual bests too, and there the STS-B pairs (same fact or not, judged alone) say how low is too low
+  (F1 0.55 at 0.01).
 * **fallback part** (CROSS_FEATURES, e5 cosine), for pairs in two languages one of which USE lacks (wmt21's
   Icelandic): the e5 cosine alone, fitted on the STS-B train sample of bench/sentence_models.py (every 8th
   pair) in de/ja/ru, the languages that bench embeds with e5 (~30 sentences/s); threshold chosen the same
@@ -52,7 +54,6 @@ from storyloom.compare.align import (
     FEATURES,
     ClaimAligner,
     SentencePrint,
-    align,
     pair_features,
 )
 from storyloom.embed import USE_LANGUAGES
