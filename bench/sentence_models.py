@@ -413,23 +413,26 @@ def mrpc(models: Sequence[str]) -> None:
 # -- 5. the claim aligner ---------------------------------------------------------------------------------------
 
 
-def wmt_align(model: object, docs: Sequence[cd.AlignedDoc], budget: int = 10_000) -> tuple[list[tuple[float, str]], int]:
-    """align() over each document's source, its reference and, as a distractor, the reference of the next
-    document of the list (news of the same test set that translates nothing here): the accepted
-    source-side pairs as (probability, "correct" | "wrong" | "other") and the number of source sentences.
-    "other" pairs are all false: they say what a low threshold costs in a story whose articles are not all
-    translations of each other (a document and its translation alone keep a high precision at any
-    threshold, since align() keeps mutual bests only)."""
+def wmt_align(model: object, docs: Sequence[cd.AlignedDoc], distractors: int = 1, budget: int = 10_000
+              ) -> tuple[list[tuple[float, str]], int]:
+    """align() over each document's source, its reference and, as distractors, the references of the next
+    ``distractors`` documents of the list (news of the same test set that translate nothing here), each its
+    own article: the accepted source-side pairs as (probability, "correct" | "wrong" | "other") and the
+    number of source sentences.  "other" pairs are all false: they say what a low threshold costs in a story
+    whose articles are not all translations of each other (a document and its translation alone keep a high
+    precision at any threshold, since align() keeps mutual bests only)."""
     from storyloom.compare.align import align
 
     kept: list[tuple[float, str]] = []
     gold = 0
     for k, d in enumerate(docs):
-        other = docs[(k + 1) % len(docs)].ref if len(docs) > 1 else []
         sl, tl = d.pair.split("-")
-        n, texts = len(d.src), d.src + d.ref + other
-        groups = ["src"] * n + ["ref"] * n + ["other"] * len(other)
-        _, pairs = align(texts, groups, vectors("use", texts), aligner=model, languages=[sl] * n + [tl] * (n + len(other)),  # type: ignore[arg-type]
+        n, texts, groups = len(d.src), d.src + d.ref, ["src"] * len(d.src) + ["ref"] * len(d.src)
+        for x in range(1, min(distractors, len(docs) - 1) + 1):
+            other = docs[(k + x) % len(docs)].ref
+            texts += other
+            groups += [f"other{x}"] * len(other)
+        _, pairs = align(texts, groups, vectors("use", texts), aligner=model, languages=[sl] * n + [tl] * (len(texts) - n),  # type: ignore[arg-type]
                          fallback_embed=lambda ts: vectors("e5", ts), fallback_budget=budget)
         for (i, j), p in pairs.items():
             if i < n <= j:
@@ -444,7 +447,6 @@ def aligner(paths: Sequence[str]) -> None:
         CROSS_FEATURES,
         ClaimAligner,
         SentencePrint,
-        align,
         pair_features,
     )
 
@@ -462,8 +464,8 @@ def aligner(paths: Sequence[str]) -> None:
                       "each at its own shipped threshold.\nwmt21: align(src + ref, groups, USE vectors, languages) on "
                       "the test half of the documents (see 2); P / R of the accepted src–ref pairs against the positional gold;"
                       "\npairs with a language USE lacks (en-is) go to the fallback part (e5 vectors) when the model has one, "
-                      "every sentence embedded (align's default budget is 300 a story).\n+ distractor: a third article, the "
-                      "next document's reference, is aligned too; its accepted pairs count as false (see wmt_align).")
+                      "every sentence embedded (align's default budget is 300 a story).\n+ k distractors: k more articles, the "
+                      "next documents' references, are aligned too; their accepted pairs count as false (see wmt_align).")
     rows: dict[str, list[str]] = {}
     for _, m in models:
         p = np.array(m.proba(feats))
@@ -482,11 +484,10 @@ def aligner(paths: Sequence[str]) -> None:
                 fs.append(f)
         rows.setdefault("STS-B dev F1 mean of 10 xx", []).append(f"{np.mean(fs):.3f}")
         for pair in WMT_PAIRS:
-            kept, gold = wmt_align(m, [d for d in docs if d.pair == pair])
-            for label, with_other in (("", False), (" + distractor", True)):
+            for label, k in (("", 0), (" + 1 distractor", 1), (" + 5 distractors", 5)):
+                kept, gold = wmt_align(m, [d for d in docs if d.pair == pair], k)
                 ok = sum(1 for _, kind in kept if kind == "correct")
-                pred = sum(1 for _, kind in kept if kind != "other" or with_other)
-                rows.setdefault(f"wmt21 {pair}{label} P / R", []).append(f"{ok / max(pred, 1):.3f} / {ok / max(gold, 1):.3f}")
+                rows.setdefault(f"wmt21 {pair}{label} P / R", []).append(f"{ok / max(len(kept), 1):.3f} / {ok / max(gold, 1):.3f}")
     for k, v in rows.items():
         t.add_row(k, *v)
     console.print(t)
