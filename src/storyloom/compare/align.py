@@ -464,10 +464,15 @@ def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulang
     on the fallback embedder's vectors: (the claims that got such vectors, the pairs reaching the threshold).
 
     Only ``budget`` claims are embedded (the fallback model is ~25x slower than USE): first those in languages
-    USE lacks, then the others in order; a pair without fallback vectors on both sides keeps its USE score."""
+    USE lacks, then the others that share the most names and numbers with them (transliterated names cross
+    scripts: the likeliest counterparts), then the rest in order; a pair without fallback vectors on both
+    sides keeps its USE score."""
     assert model.fallback is not None
     lacking = [u for u, x in enumerate(ulangs) if x is not None and x not in USE_LANGUAGES]
-    others = [u for u, x in enumerate(ulangs) if x is not None and x in USE_LANGUAGES]
+    names = frozenset().union(*(prints[u].names for u in lacking)) if lacking else frozenset()
+    numbers = frozenset().union(*(prints[u].numbers for u in lacking)) if lacking else frozenset()
+    others = sorted((u for u, x in enumerate(ulangs) if x is not None and x in USE_LANGUAGES),
+                    key=lambda u: -(len(prints[u].names & names) + len(numbers.intersection(prints[u].numbers))))
     chosen = (lacking + others)[:budget]
     if not lacking or len({ulangs[u] for u in chosen}) < 2:
         return set(), []
@@ -484,7 +489,9 @@ def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulang
     return set(chosen), out
 
 
-FALLBACK_BUDGET = 300  # claims per story embedded by the fallback model: ~10 s of e5 on one core
+# claims per story embedded by the fallback model, only in a story with a language USE lacks: ~4 s of e5 on one
+# core at its ~30 sentences/s (300 took 47-88 s in a 50-article story on a loaded 2-core machine)
+FALLBACK_BUDGET = 120
 
 
 def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | None = None,
