@@ -489,8 +489,8 @@ def aligner(paths: Sequence[str]) -> None:
                 kept, gold = wmt_align(m, [d for d in docs if d.pair == pair], k)
                 ok = sum(1 for _, kind in kept if kind == "correct")
                 rows.setdefault(f"wmt21 {pair}{label} P / R", []).append(f"{ok / max(len(kept), 1):.3f} / {ok / max(gold, 1):.3f}")
-    for k, v in rows.items():
-        t.add_row(k, *v)
+    for measure, cells in rows.items():
+        t.add_row(measure, *cells)
     console.print(t)
 
 

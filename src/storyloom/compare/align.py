@@ -12,7 +12,9 @@ in two different languages.  ``scripts/train_claim_aligner2.py`` fits it on STS-
 sentence and a translated one (a sentence and its translation score lower than an English paraphrase, so a
 model fitted on MRPC set its bar too high: 57% of the ja-en wmt21 counterparts found) and sets its threshold
 from the STS-B dev F1, lowered until wmt21 dev documents are aligned at recall ≥ 0.92 and precision ≥ 0.95
-(bench/sentence_models.py measures both).
+(bench/sentence_models.py measures both).  USE knows 16 languages: a pair in which one side's language is
+not among them is scored by a third part, on e5 vectors (slow: a few claims per story, see
+:func:`_fallback_pairs`).
 
 :func:`align` scores every cross-article pair of a story without a Python loop over all of them: identical
 claims are scored once; the cosine and the features that are overlaps of sets or counts (words, word
