@@ -260,3 +260,28 @@ def test_dates_conflict_and_month_names_are_not_units() -> None:
     same = [{**a.as_dict(), "column": "A"}, {**extract_claims("c", "They met in Jeddah on 5 August.")[0].as_dict(),
                                               "column": "C"}]
     assert _conflicts(same) == []
+
+
+def test_a_story_in_a_language_the_fast_model_lacks_is_compared_behind_the_page(tmp_path: Path) -> None:
+    """Such a story is aligned with the slow model (seconds even when small): never inside a request."""
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def request(self, story_id: str) -> bool:
+            self.asked.append(story_id)
+            return True
+
+    settings = Settings(db_path=str(tmp_path / "l.db"), line_classifier=False, translations=False)
+    with Store(settings.db_path) as store:
+        ingest_items([rec(*a) for a in ARTICLES], store, settings)
+        sid = sql.feed(store, min_articles=3)[0].id
+    with Store(settings.db_path, readonly=True) as store:
+        rec_ = Recorder()
+        comp, status = views.compared(store, sid, 3, refresher=rec_, inline_max=4,  # type: ignore[arg-type]
+                                      languages={"is": 1, "en": 2})
+        assert (comp, status) == (None, "pending") and rec_.asked == [sid]  # behind the page
+        comp, status = views.compared(store, sid, 3, refresher=rec_, inline_max=4,  # type: ignore[arg-type]
+                                      languages={"en": 3})
+        assert comp is not None and status == "fresh" and rec_.asked == [sid]  # English only: inline

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from storyloom.embed import USE_LANGUAGES
 from storyloom.errors import StoreError
 from storyloom.readmodels import (
     ArticleDetail,
@@ -38,7 +40,8 @@ MATRIX_KEYS = ("columns", "rows", "summary", "first_reporter", "untrusted_dates"
 
 
 def compared(store: Store, story_id: str, n_articles: int, *, refresher: Refresher | None = None,
-             inline_max: int = 4, wait: bool = False, wait_seconds: float = 30.0) -> tuple[dict[str, Any] | None, str]:
+             inline_max: int = 4, wait: bool = False, wait_seconds: float = 30.0,
+             languages: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str]:
     """The claim matrix of a story and how current it is: ``fresh`` (kept for this version of the story),
     ``stale`` (kept for an earlier version: a new one is being computed) or ``pending`` (none yet: being
     computed).  Comparisons are kept in the store per story version, so a story page is a read.  A missing or
@@ -54,7 +57,10 @@ def compared(store: Store, story_id: str, n_articles: int, *, refresher: Refresh
         return None, "pending"
     if hit is not None:
         return hit, "fresh"
-    if refresher is not None and n_articles > inline_max:
+    # a story in a language the fast sentence model lacks is aligned with the slow one (seconds even when small):
+    # compared behind the page like a large story
+    slow = any(lang and lang.isalpha() and lang not in USE_LANGUAGES for lang in languages)
+    if refresher is not None and (n_articles > inline_max or slow):
         if wait and refresher.wait_for(story_id, wait_seconds):
             version, hit = kept(store, story_id)
             if hit is not None:
@@ -210,6 +216,7 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
     if detail is None:
         return None
     comp, status = compared(store, detail.id, detail.n_articles, refresher=refresher, inline_max=inline_max,
+                            languages=detail.languages,
                             wait=wait, wait_seconds=wait_seconds)
     groups: dict[str, list[str]] = {}
     for m in detail.members:
@@ -249,6 +256,7 @@ def digest(store: Store, story_id: str, *, outlets_file: str | None = None, sinc
     if card is None:
         return None
     comp, status = compared(store, card.id, card.n_articles, refresher=refresher, inline_max=inline_max, wait=wait,
+                            languages=card.languages,
                             wait_seconds=wait_seconds)
     return _digest(card, comp, status, outlets_file, since)
 
