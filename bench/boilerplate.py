@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import boilerplate_data as data  # noqa: E402
+import boilerplate_data as data
 
 SEEDS = data.ROOT.parent / "shared" / "corpora" / "seeds"
 
@@ -187,7 +187,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for split in ("dev", "test"):
-        for name, system in systems:
+        for name, _system in systems:
             r = results.get((name, split))
             if r is None:
                 continue

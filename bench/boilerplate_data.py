@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAINING_FILE = ROOT / "training" / "lines_dev.jsonl.gz"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aeb import DEFAULT_ROOT, aggregate, load_aeb, prf, split_of, tokens  # noqa: E402,F401  (the shared loader/metric)
+from aeb import DEFAULT_ROOT, aggregate, load_aeb, prf, split_of, tokens  # noqa: F401  (the shared loader/metric)
 
 DROP = {"head", "script", "style", "noscript", "template", "svg", "iframe", "object", "canvas", "math"}
 BLOCK = {

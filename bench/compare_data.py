@@ -22,7 +22,7 @@ import json
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -216,7 +216,7 @@ def synthetic_story(n: int = 50, seed: int = 7) -> tuple[str, list[dict[str, str
     event = max(sorted(size), key=lambda t: size[t])
     members = sorted(triplets[event], key=lambda a: a["uuid"])
     rng = random.Random(seed)
-    start = datetime.fromisoformat(members[0]["date"]).replace(hour=12, tzinfo=timezone.utc)
+    start = datetime.fromisoformat(members[0]["date"]).replace(hour=12, tzinfo=UTC)
     records = []
     for k in range(n):
         base = members[k % 3]

@@ -69,8 +69,8 @@ if "--omp-default" not in sys.argv:
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import copies_data as cd  # noqa: E402
-from benchutil import reset_peak_rss, rss_mb  # noqa: E402
+import copies_data as cd
+from benchutil import reset_peak_rss, rss_mb
 
 console = Console(width=200, highlight=False)
 TARGET = {"exact": 0.95, "near_duplicate": 0.95, "containment": 0.95, "translation": 0.90}

@@ -206,7 +206,7 @@ def exactish(text: str, rng: random.Random) -> str:
         if "'" in p or '"' in p:
             p = p.replace("'", "’")
             q = iter(range(10**6))
-            p = re.sub('"', lambda m: "“" if next(q) % 2 == 0 else "”", p)
+            p = re.sub('"', lambda m, q=q: "“" if next(q) % 2 == 0 else "”", p)
         else:
             p = p.replace("’", "'").replace("“", '"').replace("”", '"')
         p = p.replace(" — ", " - ") if rng.random() < 0.5 else p

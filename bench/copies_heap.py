@@ -56,7 +56,6 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import copies_data as cd
-
 from storyloom import pipeline
 from storyloom.ingest.records import record_to_raw
 from storyloom.settings import Settings

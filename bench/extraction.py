@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aeb  # noqa: E402
+import aeb
 
 Extractor = Callable[[str, str, "str | None"], str]
 
@@ -153,7 +153,7 @@ def _readability() -> Extractor | None:
     def run(html: str, pid: str, url: str | None) -> str:
         try:
             return page_text(Document(html, url=url).summary(html_partial=True))
-        except Exception:  # noqa: BLE001 - readability raises on pages it cannot handle: an empty output
+        except Exception:
             return ""
 
     return run
@@ -255,7 +255,7 @@ def main() -> None:
     print("|" + "|".join(["-" * 23] + ["-" * (w + 2) for w in widths]) + "|")
     for name in systems:
         cells = []
-        for s, sub in subsets.items():
+        for _s, sub in subsets.items():
             m = aeb.aggregate(scores[name][i] for i in sub)
             cells += [f"{m['f1']:8.3f}", f"{m['precision']:8.3f}", f"{m['recall']:8.3f}", f"{m['empty']:8d}"]
         print(f"| {name:<21} | " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |")

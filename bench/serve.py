@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
-from benchutil import cpu_tree  # noqa: E402
+from benchutil import cpu_tree
 
 
 def make_jsonl(path: Path, n: int, seed: int, start_day: int = 0) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from benchutil import cpu_tree  # noqa: E402
+from benchutil import cpu_tree
 
 SAMPLE = ROOT / "sample"
 GOLD = ROOT.parent / "shared" / "corpora" / "aeb" / "ground-truth.json"

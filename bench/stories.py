@@ -67,8 +67,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stories_data as sd  # noqa: E402
-from benchutil import TreePeakRss, cpu_tree, reset_peak_rss, rss_mb  # noqa: E402
+import stories_data as sd
+from benchutil import TreePeakRss, cpu_tree, reset_peak_rss, rss_mb
 
 console = Console(width=int(os.environ.get("BENCH_WIDTH", "190")))
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "storyloom-bench" / "embeddings.sqlite"
@@ -219,7 +219,7 @@ class Config:
     def short(self) -> str:
         return ", ".join([f"t={self.threshold:g}", f"{self.window:g}d", *(f"{k}={v:g}" for k, v in self.weights)])
 
-    def with_weights(self, **kw: float) -> "Config":
+    def with_weights(self, **kw: float) -> Config:
         d = dict(self.weights)
         d.update(kw)
         return Config(self.threshold, self.window, tuple(sorted(d.items())))
@@ -290,7 +290,7 @@ class Corpus:
     doc_of: dict[str, sd.Doc]
 
     @classmethod
-    def load(cls, split: str, docs: list[sd.Doc] | None = None) -> "Corpus":
+    def load(cls, split: str, docs: list[sd.Doc] | None = None) -> Corpus:
         from storyloom.ingest.records import record_to_raw
 
         docs = sd.labelled(split) if docs is None else docs

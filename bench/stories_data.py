@@ -33,7 +33,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -41,10 +41,10 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 SEEDS = ROOT / "sample" / "seeds"
-WMT_START = datetime(2019, 11, 4, tzinfo=timezone.utc)
+WMT_START = datetime(2019, 11, 4, tzinfo=UTC)
 WMT_SPAN_DAYS = 28
 WMT_MEMBER_HOURS = 6
-AEB_FALLBACK = datetime(2019, 11, 18, tzinfo=timezone.utc)
+AEB_FALLBACK = datetime(2019, 11, 18, tzinfo=UTC)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Doc:
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_test(story: str) -> bool:
@@ -136,7 +136,7 @@ def load_aeb() -> tuple[list[Doc], dict[str, int]]:
         try:
             found = find_date(html, original_date=True, outputformat="%Y-%m-%d", url=v["url"],
                               min_date="2000-01-01", max_date="2019-12-31")
-        except Exception:  # noqa: BLE001 - a page htmldate cannot read gets the fallback like one without a date
+        except Exception:
             found = None
         if found:
             time = found + "T12:00:00Z"
@@ -196,7 +196,7 @@ def _noisy(words: list[str], rng: random.Random, vocab: list[str], rate: float) 
     return out
 
 
-def synthetic(n: int, per_day: int = 150, seed: int = 7) -> "list[tuple[dict[str, str], str]]":
+def synthetic(n: int, per_day: int = 150, seed: int = 7) -> list[tuple[dict[str, str], str]]:
     """``n`` (record, gold story) pairs built from real text: story instance k re-uses base article
     ``perm[k mod B]`` (so a base comes back only every ~B/(per_day/3) days, far outside any window), with 1-5
     members, each a perturbed copy (sentences shuffled after the lead, ~12% word noise, a word dropped from the
@@ -210,7 +210,7 @@ def iter_synthetic(n: int, per_day: int = 150, seed: int = 7):  # type: ignore[n
     perm = list(range(len(bases)))
     rng.shuffle(perm)
     vocab = sorted({w for _, ss, _ in bases[:400] for s in ss for w in s.split() if w.isalpha() and len(w) > 3})
-    start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2000, 1, 1, tzinfo=UTC)
     made, k = 0, 0
     outlets = [f"outlet-{i:02d}" for i in range(40)]
     while made < n:

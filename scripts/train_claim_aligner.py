@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from storyloom.compare.align import CROSS_FEATURES, FEATURES, SentencePrint, pair_features, sentence_vectors  # noqa: E402
+from storyloom.compare.align import CROSS_FEATURES, FEATURES, SentencePrint, pair_features, sentence_vectors
 
 
 def load_mrpc(path: Path) -> list[tuple[int, str, str]]:

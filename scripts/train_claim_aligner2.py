@@ -48,8 +48,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 import sentence_models as sm
-from train_claim_aligner import fit, train
-
 from storyloom.compare.align import (
     CROSS_FEATURES,
     FEATURES,
@@ -58,6 +56,7 @@ from storyloom.compare.align import (
     pair_features,
 )
 from storyloom.embed import USE_LANGUAGES
+from train_claim_aligner import fit, train
 
 TARGET_PRECISION = 0.95
 TARGET_RECALL = 0.92

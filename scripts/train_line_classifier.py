@@ -40,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-import numpy as np  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import numpy as np
+from sklearn.linear_model import LogisticRegression
 
-import boilerplate_data as data  # noqa: E402
-from storyloom.clean.classifier import (  # noqa: E402
+import boilerplate_data as data
+from storyloom.clean.classifier import (
     CONTEXT_FEATURES,
     LINE_FEATURES,
     context_features,
@@ -86,7 +86,7 @@ class Logistic:
         return self.m.predict_proba((x - self.mean) / self.scale)[:, 1]
 
     def spec(self) -> dict:
-        sig = lambda v: float(f"{v:.6g}")  # noqa: E731
+        sig = lambda v: float(f"{v:.6g}")
         return {
             "coef": [sig(v) for v in self.m.coef_[0]],
             "intercept": sig(self.m.intercept_[0]),
@@ -120,7 +120,7 @@ def fit_passes(docs: list[Doc]) -> list[Logistic]:
 
     rows = [d.x for d in docs]
     models = [Logistic(np.vstack(rows), y, w)]
-    for j in range(CONTEXT_PASSES):
+    for _ in range(CONTEXT_PASSES):
         p = out_of_fold(rows)
         rows = [with_context(d, pi) for d, pi in zip(docs, p)]
         models.append(Logistic(np.vstack(rows), y, w))

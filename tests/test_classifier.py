@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from storyloom.clean.classifier import CONTEXT_FEATURES, LINE_FEATURES, LineClassifier, line_features
-
 from conftest import SAMPLE
+from storyloom.clean.classifier import CONTEXT_FEATURES, LINE_FEATURES, LineClassifier, line_features
 
 ARTICLE = [
     "Cracks have started to show in the partnership between China and Russia, and the war in Ukraine appears "

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from conftest import SAMPLE
 from storyloom.compare import compare_story, to_csv, to_json, to_markdown
 from storyloom.compare.claims import extract_claims
 from storyloom.enrich.quantities import quantities
@@ -16,8 +17,6 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as sql
-
-from conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")

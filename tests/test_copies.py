@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE
 from storyloom.copies import find_copies, rebuild_copies
 from storyloom.copies.fingerprint import band_keys, exact_key, shingles, sketch, words
 from storyloom.copies.verify import TextPrint, verify
@@ -16,8 +17,6 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
-
-from conftest import SAMPLE
 
 EXPRESS = (SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt").read_text(encoding="utf-8")
 PARAS = [l for l in EXPRESS.split("\n")[2:] if len(l.split()) > 12]

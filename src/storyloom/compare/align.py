@@ -102,7 +102,7 @@ class SentencePrint:
     char3_norm: float = field(default=0.0, compare=False)
 
     @classmethod
-    def of(cls, s: str) -> "SentencePrint":
+    def of(cls, s: str) -> SentencePrint:
         t = _tokens(s)
         w = [x for x in t if x not in _STOP]
         c3 = _char3(s)
@@ -163,20 +163,20 @@ class ClaimAligner:
     meta: dict[str, Any]
     # used for pairs of sentences in different languages, where word overlap means nothing: a model over the
     # language-independent features only (cosine, numbers, names); None: this model for every pair
-    cross: "ClaimAligner | None" = None
+    cross: ClaimAligner | None = None
     # for pairs of two different languages one of which the main embedder (USE) does not cover: a model over
     # CROSS_FEATURES whose cosine is the fallback embedder's (meta "embedder"); None: no fallback
-    fallback: "ClaimAligner | None" = None
+    fallback: ClaimAligner | None = None
 
     @classmethod
-    def load(cls, path: str | None = None) -> "ClaimAligner":
+    def load(cls, path: str | None = None) -> ClaimAligner:
         if path is None:
             return _default()
         with open(path, encoding="utf-8") as fh:
             return cls.from_json(json.load(fh))
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "ClaimAligner":
+    def from_json(cls, d: dict[str, Any]) -> ClaimAligner:
         cross = cls.from_json(d["cross_lingual"]) if d.get("cross_lingual") else None
         fallback = cls.from_json(d["cross_lingual_fallback"]) if d.get("cross_lingual_fallback") else None
         return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross, fallback)
@@ -310,8 +310,8 @@ class _Scorer:
         if "edit" in self.w:
             low = edit_low if edit_low is not None else 0.0
             best = np.maximum(self.w["edit"] * (low - self.mu["edit"]), self.w["edit"] * (1 - self.mu["edit"]))
-            return self.z + best + room >= self.logit - 1e-9  # type: ignore[no-any-return]
-        return self.z + room >= self.logit - 1e-9  # type: ignore[no-any-return]
+            return self.z + best + room >= self.logit - 1e-9
+        return self.z + room >= self.logit - 1e-9
 
 
 def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.ndarray | None,
@@ -350,13 +350,14 @@ def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.
         shape = (e - s, n - s)
         scorers = [_Scorer(m, has_cos, shape) for m in models]
 
-        def both(a: np.ndarray, f: Any) -> np.ndarray:
-            return f(a[s:e, None], a[None, s:])  # type: ignore[no-any-return]
+        # helpers of this block only (called before the loop moves on, so binding s, e and scorers late is right)
+        def both(a: np.ndarray, f: Any, s: int = s, e: int = e) -> np.ndarray:
+            return f(a[s:e, None], a[None, s:])
 
-        def dot(m: _Gram) -> np.ndarray:
+        def dot(m: _Gram, s: int = s, e: int = e) -> np.ndarray:
             return m.block(s, e)
 
-        def add(k: str, v: np.ndarray | float) -> None:
+        def add(k: str, v: np.ndarray | float, scorers: list[_Scorer] = scorers) -> None:
             for sc in scorers:
                 sc.add(k, v)
 

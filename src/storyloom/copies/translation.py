@@ -50,7 +50,7 @@ class TransPrint:
     sentences: tuple[str, ...]
 
     @classmethod
-    def of(cls, text: str, language: str | None) -> "TransPrint":
+    def of(cls, text: str, language: str | None) -> TransPrint:
         sents = tuple(split_sentences(text))
         return cls(language, len(sents), tuple(anchors_in(sents)), sents)
 
@@ -68,7 +68,7 @@ def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, An
 
     sa = [set(anchors_in((s,))) for s in a.sentences[:200]]
     sb = [set(anchors_in((s,))) for s in b.sentences[:200]]
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for i, x in enumerate(sa):
         if len(x) < 2:
             continue

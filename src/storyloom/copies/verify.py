@@ -35,7 +35,7 @@ class TextPrint:
     text: str = field(repr=False, compare=False)
 
     @classmethod
-    def of(cls, text: str) -> "TextPrint":
+    def of(cls, text: str) -> TextPrint:
         folded = fold(text)  # words() and exact_key() from one pass
         w = words_of_folded(folded)
         return cls(exact_key_of_folded(folded), len(w), frozenset(shingles(w)), text)
@@ -76,7 +76,7 @@ def align_sentences(a: tuple[str, ...], b: tuple[str, ...], limit: int = MAX_EVI
     for j, sh in bs:
         for x in sh:
             index.setdefault(x, []).append(j)
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for i, sa in enumerate(a_sh):
         if len(sa) < 3:
             continue

