@@ -1,0 +1,136 @@
+"""Following over HTTP: ``/api/subscriptions`` (token-protected writes), ``/api/alerts``, the Atom feed of a
+subscription at ``/feeds/{token}.atom`` and the ``/follow`` page.
+
+The feed's token is a capability: whoever has the URL reads the feed, with no login a feed reader could not
+give.  An unknown, malformed or revoked token gets the same 404 as any missing page, so probing says nothing
+about which tokens exist.  Tokens are listed only to a request that may write (or when no API token is set:
+a local single-user server).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from storyloom.readmodels import Alert, Subscription
+from storyloom.serve.api import ERRORS, ModelJSON
+from storyloom.serve.deps import read_store
+from storyloom.serve.errors import ApiError, token_ok
+from storyloom.serve.limits import ID_PATTERN, MAX_NAME_CHARS, MAX_QUERY_CHARS
+from storyloom.serve.web import page
+from storyloom.store import Store
+from storyloom.store import follow as sql
+
+router = APIRouter()
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class SubscriptionIn(BaseModel):
+    """A subscription to make."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(pattern="^(story|search|outlet|entity)$")
+    target: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    owner: str = Field("", max_length=100)
+    filters: dict[str, str | int | None] = Field({}, max_length=8)
+    webhook: str | None = Field(None, max_length=2000)
+    secret: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
+
+
+class Created(BaseModel):
+    subscription: Subscription
+    feed: str
+    secret: str | None = Field(None, description="the webhook's signing secret (shown once)")
+
+
+def _plain(models: list[Any]) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json") for m in models]
+
+
+def _may_write(request: Request) -> bool:
+    settings = request.app.state.settings
+    return not settings.api_token or token_ok(settings, request)
+
+
+def _writer(request: Request) -> Any:
+    settings = request.app.state.settings
+    if not settings.api_token:
+        raise ApiError(403, "writes_disabled", "set api_token in the settings to allow writes over HTTP")
+    if not token_ok(settings, request):
+        raise ApiError(401, "unauthorized", "a valid token is required")
+    return settings
+
+
+@router.get("/api/subscriptions", response_model=list[Subscription], responses=ERRORS)
+def list_subscriptions(request: Request, owner: Annotated[str | None, Query(max_length=100)] = None,
+                       store: Store = Depends(read_store)) -> Response:
+    return ModelJSON(_plain(sql.list_subs(store, owner, show_tokens=_may_write(request))))
+
+
+@router.post("/api/subscriptions", response_model=Created, status_code=201, responses=ERRORS)
+def create_subscription(request: Request, body: SubscriptionIn) -> Response:
+    """Follow something; needs the token.  A bad target (an FTS5 query that does not parse, no such story, a
+    private webhook) is a 422 with one line saying why."""
+    from storyloom.follow import FollowError, subscribe
+
+    settings = _writer(request)
+    with Store(settings.db_path) as store:
+        try:
+            sub = subscribe(store, settings, body.kind, body.target, owner=body.owner, filters=dict(body.filters),
+                            webhook=body.webhook, secret=body.secret, email=body.email)
+        except FollowError as exc:
+            raise ApiError(422, "cannot_follow", str(exc)) from exc
+        secret = (sql.sub_raw(store, sub.id) or {}).get("secret") if body.webhook and not body.secret else None
+    feed = f"{settings.follow_base_url.rstrip('/')}/feeds/{sub.token}.atom"
+    return ModelJSON(Created(subscription=sub, feed=feed, secret=secret), status_code=201)
+
+
+@router.delete("/api/subscriptions/{sub_id}", status_code=204, responses=ERRORS)
+def delete_subscription(request: Request, sub_id: str) -> Response:
+    from storyloom.follow import unfollow
+
+    settings = _writer(request)
+    if not re.fullmatch(ID_PATTERN, sub_id):
+        raise ApiError(404, "not_found", "no such subscription")
+    with Store(settings.db_path) as store:
+        if not unfollow(store, sub_id):
+            raise ApiError(404, "not_found", "no such subscription")
+    return Response(status_code=204)
+
+
+@router.get("/api/subscriptions/{sub_id}/alerts", response_model=list[Alert], responses=ERRORS)
+def subscription_alerts(sub_id: str, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        store: Store = Depends(read_store)) -> Response:
+    if not re.fullmatch(ID_PATTERN, sub_id) or sql.sub_raw(store, sub_id) is None:
+        raise ApiError(404, "not_found", "no such subscription")
+    return ModelJSON(_plain(sql.alerts(store, sub_id, limit)))
+
+
+@router.get("/api/alerts", response_model=list[Alert], responses=ERRORS)
+def recent_alerts(limit: Annotated[int, Query(ge=1, le=500)] = 50, store: Store = Depends(read_store)) -> Response:
+    return ModelJSON(_plain(sql.alerts(store, None, limit)))
+
+
+@router.get("/feeds/{token}.atom", include_in_schema=False)
+def feed(request: Request, token: str, store: Store = Depends(read_store)) -> Response:
+    from storyloom.follow.atom import feed_xml
+
+    sub = sql.sub_by_token(store, token) if TOKEN.fullmatch(token) else None
+    if sub is None:
+        raise ApiError(404, "not_found", "no such page")
+    body = feed_xml(sub, sql.alerts(store, sub["id"], 50), request.app.state.settings, sub["created_at"])
+    return Response(body, media_type="application/atom+xml; charset=utf-8",
+                    headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/follow", response_class=HTMLResponse, include_in_schema=False)
+def follow_page(request: Request, owner: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None,
+                store: Store = Depends(read_store)) -> HTMLResponse:
+    subs = sql.list_subs(store, owner or None, show_tokens=_may_write(request))
+    return page(request, "follow.html", subs=subs, alerts=sql.alerts(store, None, 50),
+                names={s.id: f"{s.kind} {s.target}" for s in subs})
