@@ -30,9 +30,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from storyloom.cli import cli
-from storyloom.follow import FollowError, after_stages, subscribe, unfollow
+from storyloom.follow import FollowError, after_stages, deliver, match, subscribe, unfollow
 from storyloom.follow import alerts as coalescing
-from storyloom.follow import deliver, match
 from storyloom.ingest.records import record_to_raw
 from storyloom.pipeline import ingest_items
 from storyloom.serve import create_app
@@ -258,7 +257,7 @@ class Hook:
             def log_message(self, *a: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status, delay, headers = outer.replies.pop(0) if outer.replies else (200, 0.0, {})

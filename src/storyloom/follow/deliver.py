@@ -139,7 +139,7 @@ def key_facts(store: Store, settings: Settings, alert: Alert, limit: int = 5) ->
             continue
         try:
             return [f.text for f in build_digest(result, table_for(settings.outlets_file)).key_facts[:limit]]
-        except Exception as exc:  # noqa: BLE001 - facts are a garnish of the mail, not a reason to lose it
+        except Exception as exc:
             log.warning("alert %s: no key facts (%s)", alert.id, exc)
     return []
 

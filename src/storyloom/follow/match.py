@@ -75,7 +75,7 @@ def _candidates(store: Store, rows: list[dict[str, Any]]) -> tuple[dict[str, set
             ks.add(outlet_key(a["outlet"]))
         try:
             ents_of[a["rowid"]] = set(entities(a["title"] or "", a["text"] or ""))
-        except Exception as exc:  # noqa: BLE001 - one article's odd text costs it its entity matches, no more
+        except Exception as exc:
             log.warning("article %s: entities not extracted for following (%s)", a["id"], exc)
             ents_of[a["rowid"]] = set()
         ks |= {"entity:" + e for e in ents_of[a["rowid"]]}
@@ -247,7 +247,7 @@ def digest_news(store: Store, settings: Settings, story_id: str) -> list[dict[st
         if result is None:
             return []
         digest = build_digest(result, table_for(settings.outlets_file))
-    except Exception as exc:  # noqa: BLE001 - a comparison that fails costs the fact alerts, never the ingest
+    except Exception as exc:
         log.warning("story %s: no digest for its followers (%s: %s)", story_id, type(exc).__name__, exc)
         return []
     out: list[dict[str, Any]] = []
