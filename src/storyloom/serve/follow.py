@@ -48,6 +48,10 @@ class Created(BaseModel):
     secret: str | None = Field(None, description="the webhook's signing secret (shown once)")
 
 
+class Deleted(BaseModel):
+    deleted: str = Field(description="the subscription id: its alerts, feed and delivery log are gone too")
+
+
 def _plain(models: list[Any]) -> list[dict[str, Any]]:
     return [m.model_dump(mode="json") for m in models]
 
@@ -72,7 +76,7 @@ def list_subscriptions(request: Request, owner: Annotated[str | None, Query(max_
     return ModelJSON(_plain(sql.list_subs(store, owner, show_tokens=_may_write(request))))
 
 
-@router.post("/api/subscriptions", response_model=Created, status_code=201, responses=ERRORS)
+@router.post("/api/subscriptions", response_model=Created, responses=ERRORS)
 def create_subscription(request: Request, body: SubscriptionIn) -> Response:
     """Follow something; needs the token.  A bad target (an FTS5 query that does not parse, no such story, a
     private webhook) is a 422 with one line saying why."""
@@ -87,10 +91,10 @@ def create_subscription(request: Request, body: SubscriptionIn) -> Response:
             raise ApiError(422, "cannot_follow", str(exc)) from exc
         secret = (sql.sub_raw(store, sub.id) or {}).get("secret") if body.webhook and not body.secret else None
     feed = f"{settings.follow_base_url.rstrip('/')}/feeds/{sub.token}.atom"
-    return ModelJSON(Created(subscription=sub, feed=feed, secret=secret), status_code=201)
+    return ModelJSON(Created(subscription=sub, feed=feed, secret=secret))
 
 
-@router.delete("/api/subscriptions/{sub_id}", status_code=204, responses=ERRORS)
+@router.delete("/api/subscriptions/{sub_id}", response_model=Deleted, responses=ERRORS)
 def delete_subscription(request: Request, sub_id: str) -> Response:
     from storyloom.follow import unfollow
 
@@ -100,7 +104,7 @@ def delete_subscription(request: Request, sub_id: str) -> Response:
     with Store(settings.db_path) as store:
         if not unfollow(store, sub_id):
             raise ApiError(404, "not_found", "no such subscription")
-    return Response(status_code=204)
+    return ModelJSON(Deleted(deleted=sub_id))
 
 
 @router.get("/api/subscriptions/{sub_id}/alerts", response_model=list[Alert], responses=ERRORS)
