@@ -199,7 +199,7 @@ def test_a_burst_is_one_alert_per_interval(fs: Settings) -> None:
         ingest_items([rec(*ARTICLES[2])], store, slow)
         got = fsql.alerts(store, sub.id)
         assert [a.why for a in got] == ["Beta News joined"]  # Reuters waits for the interval to pass
-        assert [n["line"] for n in fsql.pending_news(store, sub.id)] == ["Reuters joined", "first report from GB"]
+        assert [n["line"] for n in fsql.pending_news(store, [sub.id])[sub.id]] == ["Reuters joined", "first report from GB"]
         assert coalescing.coalesce(store, slow) == []  # still inside the interval
         later = datetime.now(UTC) + timedelta(seconds=3601)
         assert len(coalescing.coalesce(store, slow, now=later)) == 1

@@ -16,7 +16,6 @@ from typing import Any
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import follow as sql
-from storyloom.timeparse import utc_now
 
 MAX_WHY = 400  # characters of the one-line summary
 
@@ -40,15 +39,19 @@ def why_line(stories: Sequence[dict[str, Any]]) -> str:
 def coalesce(store: Store, settings: Settings, now: datetime | None = None) -> list[str]:
     """Turn waiting news into alerts for every subscription whose interval has passed; their ids."""
     now = now or datetime.now(UTC)
-    cutoff = (now - timedelta(seconds=settings.follow_interval_seconds)).isoformat(timespec="seconds")
+    cutoff = (now - timedelta(seconds=settings.follow_interval_seconds)).isoformat(timespec="microseconds")
+    sub_ids = sql.pending_subs(store, cutoff)
+    if not sub_ids:
+        return []
+    waiting = sql.pending_news(store, sub_ids)
+    subs = sql.subs_by_id(store, sub_ids)
+    labels = sql.labels(store, sorted({n["story_id"] for ns in waiting.values() for n in ns if n["story_id"]}))
     made = []
-    for sub_id in sql.pending_subs(store, cutoff):
-        sub = sql.sub_raw(store, sub_id)
-        news = sql.pending_news(store, sub_id)
+    for sub_id in sub_ids:
+        sub, news = subs.get(sub_id), waiting.get(sub_id)
         if sub is None or not news:
             continue
         stories: dict[str, dict[str, Any]] = {}
-        labels = sql.labels(store, sorted({n["story_id"] for n in news if n["story_id"]}))
         for n in news:
             key = n["story_id"] or f"article:{n['article_id']}"
             entry = stories.setdefault(key, {
@@ -57,13 +60,17 @@ def coalesce(store: Store, settings: Settings, now: datetime | None = None) -> l
             if n["line"] not in entry["lines"]:
                 entry["lines"].append(n["line"])
         ordered = list(stories.values())
-        alert_id = hashlib.sha256(f"{sub_id}|{'|'.join(n['news_key'] for n in news)}".encode()).hexdigest()[:20]
-        alert = {"id": alert_id, "sub_id": sub_id, "created_at": utc_now(), "why": why_line(ordered),
-                 "stories": ordered}
-        channels = [ch for ch, on in (("webhook", sub.get("webhook")), ("email", sub.get("email"))) if on]
-        if sql.write_alert(store, alert, [n["rowid"] for n in news], channels):
-            made.append(alert_id)
-    return made
+        made.append({
+            "id": hashlib.sha256(f"{sub_id}|{'|'.join(n['news_key'] for n in news)}".encode()).hexdigest()[:20],
+            "sub_id": sub_id, "created_at": _stamp(), "why": why_line(ordered), "stories": ordered,
+            "news": [n["rowid"] for n in news],
+            "channels": [ch for ch, on in (("webhook", sub.get("webhook")), ("email", sub.get("email"))) if on]})
+    return sql.write_alerts(store, made)
+
+
+def _stamp() -> str:
+    """Now to the microsecond: alerts of one subscription made within a second still sort in order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _label_from(line: str) -> str:

@@ -89,13 +89,18 @@ def subs_by_id(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
                                                  sorted(set(ids)))}
 
 
-def list_subs(store: Store, owner: str | None = None, show_tokens: bool = True) -> list[Subscription]:
+def list_subs(store: Store, owner: str | None = None, show_tokens: bool = True,
+              sub_id: str | None = None) -> list[Subscription]:
+    """Subscriptions (of one owner, or the one ``sub_id``), with their alert counts and their story's status."""
     sql = (f"SELECT {SUB_COLUMNS}, (SELECT count(*) FROM follow_alerts a WHERE a.sub_id = s.id) AS n_alerts "
-           "FROM follow_subs s")
+           "FROM follow_subs s WHERE 1")
     args: list[Any] = []
     if owner is not None:
-        sql += " WHERE owner = ?"
+        sql += " AND owner = ?"
         args.append(owner)
+    if sub_id is not None:
+        sql += " AND id = ?"
+        args.append(sub_id)
     out = []
     for r in store.conn.execute(sql + " ORDER BY created_at, id", args):
         d = _sub(r)
@@ -237,26 +242,34 @@ def pending_subs(store: Store, not_alerted_since: str) -> list[str]:
         "follow_alerts a WHERE a.sub_id = n.sub_id AND a.created_at > ?) ORDER BY n.sub_id", (not_alerted_since,))]
 
 
-def pending_news(store: Store, sub_id: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in store.conn.execute(
-        "SELECT rowid, news_key, story_id, article_id, what, line FROM follow_news WHERE sub_id = ? AND "
-        "alert_id IS NULL ORDER BY rowid", (sub_id,))]
+def pending_news(store: Store, sub_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The waiting news of these subscriptions, each in arrival order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in select_in(store.conn, "SELECT rowid, sub_id, news_key, story_id, article_id, what, line FROM follow_news "
+                       "WHERE alert_id IS NULL AND sub_id IN ({in}) ORDER BY rowid", sorted(set(sub_ids))):
+        out.setdefault(r["sub_id"], []).append(dict(r))
+    return out
 
 
-def write_alert(store: Store, alert: dict[str, Any], news_rowids: Sequence[int], channels: Sequence[str]) -> bool:
-    """An alert, its news marked as told and its deliveries queued, in one transaction.  False (nothing written)
-    when another process coalesced this news first."""
+def write_alerts(store: Store, alerts: Sequence[dict[str, Any]]) -> list[str]:
+    """Alerts, their news marked as told and their deliveries queued, in one transaction (an alert exists with
+    its whole delivery log or not at all).  An alert whose news another process told first is skipped; the ids
+    of those written."""
+    written = []
     with store.transaction() as c:
-        taken = c.execute(f"SELECT count(*) FROM follow_news WHERE alert_id IS NOT NULL AND rowid IN "
-                          f"({','.join('?' * len(news_rowids))})", list(news_rowids)).fetchone()[0]
-        if taken:
-            return False
-        c.execute("INSERT INTO follow_alerts VALUES (?, ?, ?, ?, ?)",
-                  (alert["id"], alert["sub_id"], alert["created_at"], alert["why"], _json(alert["stories"])))
-        c.executemany("UPDATE follow_news SET alert_id = ? WHERE rowid = ?", [(alert["id"], r) for r in news_rowids])
-        c.executemany("INSERT OR IGNORE INTO follow_deliveries (alert_id, channel, status) VALUES (?, ?, 'pending')",
-                      [(alert["id"], ch) for ch in channels])
-    return True
+        for alert in alerts:
+            rowids = alert["news"]
+            taken = sum(1 for _ in select_in(c, "SELECT 1 FROM follow_news WHERE alert_id IS NOT NULL AND rowid IN ({in})",
+                                             rowids))
+            if taken:
+                continue
+            c.execute("INSERT INTO follow_alerts VALUES (?, ?, ?, ?, ?)",
+                      (alert["id"], alert["sub_id"], alert["created_at"], alert["why"], _json(alert["stories"])))
+            c.executemany("UPDATE follow_news SET alert_id = ? WHERE rowid = ?", [(alert["id"], r) for r in rowids])
+            c.executemany("INSERT OR IGNORE INTO follow_deliveries (alert_id, channel, status) VALUES (?, ?, 'pending')",
+                          [(alert["id"], ch) for ch in alert["channels"]])
+            written.append(alert["id"])
+    return written
 
 
 # -- alerts and deliveries -------------------------------------------------------------------------
