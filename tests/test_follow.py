@@ -185,6 +185,25 @@ def test_each_kind_from_the_api_with_token_protected_writes(fs: Settings) -> Non
         assert c.get(f"/api/subscriptions/{ids['outlet']}/alerts").status_code == 404
     with TestClient(create_app(fs)) as c:  # no api_token configured: no writes over HTTP
         assert c.post("/api/subscriptions", json={"kind": "outlet", "target": "Reuters"}).status_code == 403
+        assert c.post("/follow", data={"kind": "outlet", "target": "Reuters", "token": ""}).status_code == 422
+
+
+def test_the_follow_form_needs_the_token_and_explains_a_refusal(fs: Settings) -> None:
+    sid = first_story(fs)
+    settings = fs.with_overrides(api_token="s3cret")
+    with TestClient(create_app(settings)) as c:
+        assert f'value="{sid}"' in c.get("/follow", params={"kind": "story", "target": sid}).text
+        assert f'/follow?kind=story&amp;target={sid}' in c.get(f"/stories/{sid}").text  # the story page's link
+        r = c.post("/follow", data={"kind": "story", "target": sid, "token": "wrong"})
+        assert r.status_code == 422 and "not the server&#39;s API token" in r.text
+        r = c.post("/follow", data={"kind": "search", "target": "x AND (", "token": "s3cret"})
+        assert r.status_code == 422 and "not a valid search query" in r.text
+        r = c.post("/follow", data={"kind": "story", "target": sid, "owner": "ana", "token": "s3cret"},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/follow?made=")
+        assert "Following: subscription" in c.get(r.headers["location"]).text
+    with Store(settings.db_path) as store:
+        assert [(s.kind, s.target, s.owner) for s in fsql.list_subs(store)] == [("story", sid, "ana")]
 
 
 # -- coalescing --------------------------------------------------------------------------------------
@@ -509,7 +528,7 @@ def test_follow_page_in_a_browser_passes_axe(fs: Settings) -> None:
         subscribe(store, fs, "story", sid, owner="ana")
         subscribe(store, fs, "search", "danube", filters={"language": "en"})
         ingest_items([rec(*a) for a in ARTICLES[1:]], store, fs)
-    proc, base = start_server(Path(fs.db_path))
+    proc, base = start_server(Path(fs.db_path), "--token", "tok3n")
     try:
         with browser_test.sync_playwright() as p:
             b = p.chromium.launch(executable_path=browser_test.CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -519,6 +538,19 @@ def test_follow_page_in_a_browser_passes_axe(fs: Settings) -> None:
             assert page.locator("table.subs tbody tr").count() == 2
             assert page.locator("ol.alerts > li").count() == 2
             assert "Reuters joined" in page.inner_text("ol.alerts")
+            browser_test.accessible(page)
+            page.goto(base + f"/stories/{sid}")
+            page.get_by_role("link", name="Follow this story").click()
+            page.wait_for_url("**/follow?*")
+            assert page.get_by_label("Story id, search query, outlet or name").input_value() == sid
+            page.get_by_label("Kind").select_option("entity")
+            page.get_by_label("Story id, search query, outlet or name").fill("Milan Djuric")
+            page.get_by_label("API token").fill("tok3n")
+            page.get_by_role("button", name="Follow").click()
+            page.wait_for_url("**/follow?made=*")
+            assert page.locator("table.subs tbody tr").count() == 3
+            accessible_after = page.locator("[role=status]").inner_text()
+            assert "Following: subscription" in accessible_after
             browser_test.accessible(page)
             assert events == {"dialogs": [], "errors": []}
             b.close()

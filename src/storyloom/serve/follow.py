@@ -20,7 +20,7 @@ from storyloom.readmodels import Alert, Subscription
 from storyloom.serve.api import ERRORS, ModelJSON
 from storyloom.serve.deps import read_store
 from storyloom.serve.errors import ApiError, token_ok
-from storyloom.serve.limits import ID_PATTERN, MAX_NAME_CHARS, MAX_QUERY_CHARS
+from storyloom.serve.limits import ID_PATTERN, MAX_QUERY_CHARS
 from storyloom.serve.web import page
 from storyloom.store import Store
 from storyloom.store import follow as sql
@@ -132,9 +132,71 @@ def feed(request: Request, token: str, store: Store = Depends(read_store)) -> Re
                     headers={"Cache-Control": "private, max-age=60"})
 
 
+KIND_CHOICES = ("story", "search", "outlet", "entity")
+MAX_FORM_BYTES = 8192
+
+
+def _follow_page(request: Request, store: Store, status: int = 200, **ctx: Any) -> HTMLResponse:
+    subs = sql.list_subs(store, None, show_tokens=_may_write(request))
+    form = {"kind": "story", "target": "", "owner": "", **ctx.pop("form", {})}
+    return page(request, "follow.html", status=status, subs=subs, alerts=sql.alerts(store, None, 50),
+                names={s.id: f"{s.kind} {s.target}" for s in subs}, form=form, kinds=KIND_CHOICES,
+                writable=bool(request.app.state.settings.api_token), **ctx)
+
+
 @router.get("/follow", response_class=HTMLResponse, include_in_schema=False)
-def follow_page(request: Request, owner: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None,
+def follow_page(request: Request, kind: Annotated[str, Query(max_length=16)] = "story",
+                target: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+                made: Annotated[str | None, Query(max_length=64)] = None,
                 store: Store = Depends(read_store)) -> HTMLResponse:
-    subs = sql.list_subs(store, owner or None, show_tokens=_may_write(request))
-    return page(request, "follow.html", subs=subs, alerts=sql.alerts(store, None, 50),
-                names={s.id: f"{s.kind} {s.target}" for s in subs})
+    """Subscriptions, recent alerts, and a form to follow something (``?kind=story&target=ID`` fills it in: the
+    story page's Follow link)."""
+    form = {"kind": kind if kind in KIND_CHOICES else "story", "target": target}
+    return _follow_page(request, store, form=form, made=made if made and re.fullmatch(ID_PATTERN, made) else None)
+
+
+@router.post("/follow", response_class=HTMLResponse, include_in_schema=False)
+async def follow_form(request: Request) -> Response:
+    """The form's POST: the API token travels in the form (a page cannot send a header), which also makes a
+    forged cross-site POST useless without it."""
+    import hmac
+    from urllib.parse import parse_qs
+
+    from fastapi.responses import RedirectResponse
+    from starlette.concurrency import run_in_threadpool
+
+    from storyloom.follow import FollowError, subscribe
+
+    settings = request.app.state.settings
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise ApiError(413, "too_large", "form too large")
+    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), max_num_fields=10).items()}
+    form = {"kind": fields.get("kind", "story"), "target": fields.get("target", "")[:MAX_QUERY_CHARS],
+            "owner": fields.get("owner", "")[:100]}
+    given = fields.get("token", "")
+    problem = None
+    if not settings.api_token:
+        problem = "set api_token in the settings to follow from this page (or use `storyloom follow`)"
+    elif not hmac.compare_digest(given.encode(), settings.api_token.encode()):
+        problem = "that token is not the server's API token"
+    elif form["kind"] not in KIND_CHOICES:
+        problem = "choose what to follow"
+
+    def make() -> str:
+        with Store(settings.db_path) as store:
+            return subscribe(store, settings, form["kind"], form["target"], owner=form["owner"]).id
+
+    if problem is None:
+        try:
+            made = await run_in_threadpool(make)
+            return RedirectResponse(f"/follow?made={made}", status_code=303)
+        except FollowError as exc:
+            problem = str(exc)
+    reader = request.app.state.reads.take()
+    try:
+        return _follow_page(request, reader, status=422, form=form, problem=problem)
+    finally:
+        request.app.state.reads.give(reader)
