@@ -406,6 +406,21 @@ def test_a_deleted_story_leaves_its_subscription_quiet_not_broken(fs: Settings) 
         assert "gone" in c.get("/follow").text
 
 
+def test_a_followed_story_is_followed_into_the_story_it_merged_into(fs: Settings) -> None:
+    sid = first_story(fs)
+    with Store(fs.db_path) as store:
+        sub = subscribe(store, fs, "story", sid)
+        with store.transaction() as c:  # test-only: the story merges into another (as the stories stage logs it)
+            c.execute("UPDATE stories SET id = 'smerged00001' WHERE id = ?", (sid,))
+            c.execute("UPDATE story_members SET story_id = 'smerged00001' WHERE story_id = ?", (sid,))
+            c.execute("INSERT INTO story_events (at, kind, story_id, other_id, article_id, detail) "
+                      "VALUES ('2024-05-06T08:30:00Z', 'merge', 'smerged00001', ?, NULL, 'test')", (sid,))
+        assert fsql.list_subs(store)[0].story_status == "merged into smerged00001"
+        ingest_items([rec(*ARTICLES[1])], store, fs)
+        [a] = fsql.alerts(store, sub.id)
+        assert a.why.startswith("Beta News joined") and a.stories[0].story_id == "smerged00001"
+
+
 def test_saved_searches_are_matched_through_the_key_index(fs: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     first_story(fs)
     calls: list[str] = []
@@ -514,6 +529,10 @@ def test_match_reports_nothing_without_subscriptions_and_keeps_its_cursor(fs: Se
         ingest_items([rec(*a) for a in ARTICLES], store, fs)
         assert fsql.cursor(store) == 3
         assert match.match_new(store, fs).articles == 0
+        queued = fs.with_overrides(run_copies=False)  # articles no stage has seen yet are not matched
+        ingest_items([rec(*OTHER)], store, queued)
+        assert fsql.cursor(store) == 3
+        assert match.match_new(store, queued).articles == 1 and fsql.cursor(store) == 4
 
 
 def test_follow_page_in_a_browser_passes_axe(fs: Settings) -> None:

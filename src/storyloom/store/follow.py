@@ -153,6 +153,15 @@ def barrier(store: Store, stages: Sequence[str]) -> int | None:
     return int(r[0]) if r and r[0] is not None else None
 
 
+def last_rowid(store: Store, before: int | None) -> int | None:
+    """The last article short of the barrier (None when there is none)."""
+    if before is None:
+        r = store.conn.execute("SELECT max(rowid) FROM articles").fetchone()
+    else:
+        r = store.conn.execute("SELECT max(rowid) FROM articles WHERE rowid < ?", (before,)).fetchone()
+    return int(r[0]) if r and r[0] is not None else None
+
+
 def new_articles(store: Store, after: int, before: int | None, limit: int) -> list[dict[str, Any]]:
     """Articles past the cursor (and short of the barrier), with their story, in rowid order."""
     sql = ("SELECT a.rowid AS rowid, a.id, a.title, a.text, a.outlet, a.language, a.url, a.published, m.story_id "
