@@ -280,14 +280,20 @@ class Hook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status, delay, headers = outer.replies.pop(0) if outer.replies else (200, 0.0, {})
+                headers = dict(headers)
                 if delay and outer.stop.wait(delay):
                     return
+                big = int(headers.pop("X-Body-Bytes", "2"))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(big))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    for _ in range(0, big, 65536):
+                        self.wfile.write(b"x" * min(65536, big))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender hung up after the status line, as it should
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
@@ -337,6 +343,17 @@ def test_webhook_signed_retried_after_a_500_and_a_hang_then_sent_once(fs: Settin
     assert headers["x-storyloom-delivery"] == data["id"]
     assert data["subscription"]["id"] == sub.id and data["why"].startswith("Beta News joined")
     assert data["stories"][0]["page"].endswith(f"/stories/{sid}") and "/digest?since=" in data["stories"][0]["digest"]
+
+
+def test_webhook_answering_10_mb_is_not_read(fs: Settings, hook: Any) -> None:
+    sid = first_story(fs)
+    h = hook([(200, 0.0, {"X-Body-Bytes": str(10 * 1024 * 1024)})])
+    with Store(fs.db_path) as store:
+        subscribe(store, fs, "story", sid, webhook=h.url)
+        started = time.monotonic()
+        ingest_items([rec(*ARTICLES[1])], store, fs)
+        assert [d.status for d in fsql.deliveries(store)] == ["sent"]
+    assert len(h.got) == 1 and time.monotonic() - started < 30
 
 
 def test_webhook_redirect_private_target_and_dead_letter(fs: Settings, hook: Any) -> None:
