@@ -136,7 +136,7 @@ def after_stages(store: Store, settings: Settings, deliver_now: bool = True) -> 
         if deliver_now:
             try:
                 rep.delivered = deliver.deliver_due(store, settings, budget=settings.webhook_timeout)
-            except Exception as exc:
+            except Exception as exc:  # the log keeps them due: a later run delivers them
                 log.warning("alerts not delivered this time: %s: %s", type(exc).__name__, exc)
     rep.seconds = time.perf_counter() - started
     return rep

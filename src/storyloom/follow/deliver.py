@@ -139,7 +139,7 @@ def key_facts(store: Store, settings: Settings, alert: Alert, limit: int = 5) ->
             continue
         try:
             return [f.text for f in build_digest(result, table_for(settings.outlets_file)).key_facts[:limit]]
-        except Exception as exc:
+        except Exception as exc:  # facts are a garnish of the mail, not a reason to lose it
             log.warning("alert %s: no key facts (%s)", alert.id, exc)
     return []
 
@@ -153,6 +153,8 @@ def deliver_due(store: Store, settings: Settings, now: float | None = None,
     for d in sql.due(store, time.time() if now is None else now):
         if budget is not None and time.monotonic() - started > budget:
             break
+        if not sql.claim(store, d.alert_id, d.channel, d.next_try, time.time() + 3 * settings.webhook_timeout + 5):
+            continue  # another process is delivering it
         alert = sql.alert(store, d.alert_id)
         sub = sql.sub_raw(store, alert.sub_id) if alert else None
         if alert is None or sub is None:

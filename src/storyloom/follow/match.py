@@ -70,21 +70,24 @@ def match_new(store: Store, settings: Settings) -> MatchReport:
 
 
 def _candidates(store: Store, rows: list[dict[str, Any]]) -> tuple[dict[str, set[int]], dict[int, set[str]]]:
-    """sub → the new rowids offering one of its keys; rowid → the article's entities."""
+    """sub → the new rowids offering one of its keys; rowid → the article's entities.  An article's words are
+    cut only when there are saved searches, its names extracted only when there are entity subscriptions."""
     from storyloom.stories.represent import entities
 
+    kinds = sql.kinds(store)
     keys_of: dict[int, set[str]] = {}
     ents_of: dict[int, set[str]] = {}
     merged: dict[str, list[str]] = {}
     for a in rows:
-        ks = article_term_keys(f"{a['title']}\n{a['text']}")
+        ks = article_term_keys(f"{a['title']}\n{a['text']}") if "search" in kinds else set()
         if a["outlet"]:
             ks.add(outlet_key(a["outlet"]))
-        try:
-            ents_of[a["rowid"]] = set(entities(a["title"] or "", a["text"] or ""))
-        except Exception as exc:
-            log.warning("article %s: entities not extracted for following (%s)", a["id"], exc)
-            ents_of[a["rowid"]] = set()
+        ents_of[a["rowid"]] = set()
+        if "entity" in kinds:
+            try:
+                ents_of[a["rowid"]] = set(entities(a["title"] or "", a["text"] or ""))
+            except Exception as exc:  # one article's odd text costs it its entity matches, no more
+                log.warning("article %s: entities not extracted for following (%s)", a["id"], exc)
         ks |= {"entity:" + e for e in ents_of[a["rowid"]]}
         sid = a["story_id"]
         if sid:
@@ -254,7 +257,7 @@ def digest_news(store: Store, settings: Settings, story_id: str) -> list[dict[st
         if result is None:
             return []
         digest = build_digest(result, table_for(settings.outlets_file))
-    except Exception as exc:
+    except Exception as exc:  # a comparison that fails costs the fact alerts, never the ingest
         log.warning("story %s: no digest for its followers (%s: %s)", story_id, type(exc).__name__, exc)
         return []
     out: list[dict[str, Any]] = []

@@ -123,6 +123,11 @@ def story_status(store: Store, story_id: str) -> str:
     return f"merged into {moved}" if moved else "gone"
 
 
+def kinds(store: Store) -> set[str]:
+    """The kinds of subscription there are (matching skips the work no subscription needs)."""
+    return {r[0] for r in store.conn.execute("SELECT DISTINCT kind FROM follow_subs")}
+
+
 def has_subs(store: Store) -> bool:
     return store.conn.execute("SELECT 1 FROM follow_subs LIMIT 1").fetchone() is not None
 
@@ -323,6 +328,14 @@ def deliveries(store: Store, status: str | None = None, limit: int = 100) -> lis
         sql += " WHERE status = ?"
         args.append(status)
     return [Delivery(**dict(r)) for r in store.conn.execute(sql + " ORDER BY alert_id, channel LIMIT ?", [*args, limit])]
+
+
+def claim(store: Store, alert_id: str, channel: str, seen_next_try: float, lease_until: float) -> bool:
+    """Take a due delivery for one attempt (False when another process took it first): its next try moves to the
+    end of the lease, so a sender that dies mid-attempt leaves it due again then, not lost."""
+    with store.transaction() as c:
+        return c.execute("UPDATE follow_deliveries SET next_try = ? WHERE alert_id = ? AND channel = ? AND "
+                         "status = 'pending' AND next_try = ?", (lease_until, alert_id, channel, seen_next_try)).rowcount == 1
 
 
 def record_delivery(store: Store, alert_id: str, channel: str, status: str, attempts: int, next_try: float,
