@@ -366,6 +366,8 @@ def test_webhook_redirect_private_target_and_dead_letter(fs: Settings, hook: Any
         [d] = fsql.deliveries(store)
         assert d.status == "dead" and "redirects are not followed" in (d.last_error or "")
         assert fsql.deliveries(store, "dead")[0].alert_id == d.alert_id
+        r = CliRunner().invoke(cli, ["--db", fs.db_path, "alerts", "--dead", "--json"])
+        assert r.exit_code == 0 and "redirects are not followed" in json.loads(r.output)[0]["last_error"]
         # a target that became private after subscribing (DNS, settings) is refused at delivery too
         strict = Settings(db_path=fs.db_path, line_classifier=False, translations=False, follow_interval_seconds=0)
         with store.transaction() as c:  # test-only: re-queue the delivery
@@ -373,8 +375,25 @@ def test_webhook_redirect_private_target_and_dead_letter(fs: Settings, hook: Any
         deliver.deliver_due(store, strict)
         assert "non-public" in (fsql.deliveries(store)[0].last_error or "")
     assert len(h.got) == 1  # the redirect was not followed, the private target never contacted
-    r = CliRunner().invoke(cli, ["--db", fs.db_path, "alerts", "--dead"])
-    assert r.exit_code == 0
+
+
+def test_a_due_delivery_is_claimed_by_one_sender_and_retried_by_the_cli(fs: Settings, hook: Any) -> None:
+    sid = first_story(fs)
+    h = hook([(503, 0.0, {}), (200, 0.0, {})])
+    with Store(fs.db_path) as store:
+        subscribe(store, fs, "story", sid, webhook=h.url)
+        ingest_items([rec(*ARTICLES[1])], store, fs)  # the 503: due again at once (backoff base 0 here)
+        [d] = fsql.deliveries(store)
+        assert fsql.claim(store, d.alert_id, d.channel, d.next_try, time.time() + 60)
+        assert not fsql.claim(store, d.alert_id, d.channel, d.next_try, time.time() + 60)  # a second sender
+        assert deliver.deliver_due(store, fs) == {"sent": 0, "retry": 0, "dead": 0}  # leased: not due
+        with store.transaction() as c:  # test-only: the lease ran out (its sender died)
+            c.execute("UPDATE follow_deliveries SET next_try = 0")
+    cfg = Path(fs.db_path).with_suffix(".toml")
+    cfg.write_text("allow_private = true\nline_classifier = false\ntranslations = false\n")
+    r = CliRunner().invoke(cli, ["--db", fs.db_path, "--config", str(cfg), "alerts", "--deliver"])
+    assert r.exit_code == 0 and "'sent': 1" in r.output, r.output
+    assert len(h.got) == 2
 
 
 # -- e-mail ------------------------------------------------------------------------------------------
