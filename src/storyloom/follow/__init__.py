@@ -116,7 +116,7 @@ def subscribe(store: Store, settings: Settings, kind: str, target: str, *, owner
         baseline = [(f"{sub['id']}|{target}|{k}", n["line"]) for n in match.digest_news(store, settings, target)
                     for k in (n["key"], *n.get("also", ()))]
     sql.add_sub(store, sub, keys.all_keys(kind, target), baseline)
-    return sql.list_subs(store, sub_id=sub["id"])[0]
+    return sql.list_subs(store, sub_id=str(sub["id"]))[0]
 
 
 def unfollow(store: Store, sub_id: str) -> bool:
