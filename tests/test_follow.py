@@ -177,6 +177,9 @@ def test_each_kind_from_the_api_with_token_protected_writes(fs: Settings) -> Non
         assert len(c.get("/api/alerts").json()) == 4
         story_alert = c.get(f"/api/subscriptions/{ids['story']}/alerts").json()[0]
         assert story_alert["why"].startswith("Beta News joined") and story_alert["since"]
+        digest_url = coalescing.links(settings, sid, story_alert["since"])["digest"]
+        d = c.get(digest_url.removeprefix(settings.follow_base_url))
+        assert d.status_code == 200 and d.json()["new_since"].endswith("Z"), d.text
         page = c.get("/follow")
         assert page.status_code == 200 and "Beta News reports on" in page.text and "token needed" in page.text
         assert c.delete(f"/api/subscriptions/{ids['outlet']}").status_code == 401

@@ -22,8 +22,15 @@ MAX_WHY = 400  # characters of the one-line summary
 
 def links(settings: Settings, story_id: str, since: str | None = None) -> dict[str, str]:
     """The story page and its digest ("new since" the previous alert when there was one)."""
+    from urllib.parse import quote
+
+    from storyloom.timeparse import ISO_Z, maybe_time
+
     base = settings.follow_base_url.rstrip("/")
-    digest = f"{base}/api/stories/{story_id}/digest" + (f"?since={since}" if since else "")
+    when = maybe_time(since)
+    digest = f"{base}/api/stories/{story_id}/digest"
+    if when is not None:  # the "Z" form: no "+" for a query string to turn into a space
+        digest += "?since=" + quote(when.astimezone(UTC).strftime(ISO_Z))
     return {"page": f"{base}/stories/{story_id}", "digest": digest}
 
 
