@@ -574,6 +574,7 @@ def test_match_reports_nothing_without_subscriptions_and_keeps_its_cursor(fs: Se
         assert match.match_new(store, queued).articles == 1 and fsql.cursor(store) == 4
 
 
+@pytest.mark.slow
 def test_follow_page_in_a_browser_passes_axe(fs: Settings) -> None:
     """The /follow page (subscriptions, feed links, alerts) in chromium: WCAG 2 A/AA by axe-core, no script."""
     from conftest import start_server, stop_server
