@@ -197,6 +197,8 @@ def test_the_follow_form_needs_the_token_and_explains_a_refusal(fs: Settings) ->
     with TestClient(create_app(settings)) as c:
         assert f'value="{sid}"' in c.get("/follow", params={"kind": "story", "target": sid}).text
         assert f'/follow?kind=story&amp;target={sid}' in c.get(f"/stories/{sid}").text  # the story page's link
+        assert '/follow?kind=search&amp;target=danube%20floods' in c.get("/search", params={"q": "danube floods"}).text
+        assert 'value="danube floods"' in c.get("/follow", params={"kind": "search", "target": "danube floods"}).text
         r = c.post("/follow", data={"kind": "story", "target": sid, "token": "wrong"})
         assert r.status_code == 422 and "not the server&#39;s API token" in r.text
         r = c.post("/follow", data={"kind": "search", "target": "x AND (", "token": "s3cret"})
