@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from storyloom.clean import clean
 from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
+from storyloom.follow import after_stages as follow_after_stages
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
@@ -104,6 +105,7 @@ def ingest_items(
             if settings.run_stories:  # stories need copy groups: a group enters a story as one unit
                 report.stories += build_stories(store, settings).opened
             stages_owed = False
+            follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
 
     for item in items:
         if isinstance(item, BadInput):

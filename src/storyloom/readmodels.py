@@ -465,3 +465,52 @@ class Digest(ReadModel):
     new_facts: list[KeyFact] = []
     notes: list[str] = Field([], description="what the digest could not do (one article, articles left out…)")
     status: Literal["fresh", "stale", "pending"] = "fresh"
+
+
+# -- following -------------------------------------------------------------------------------------
+
+
+class Subscription(ReadModel):
+    """Something followed: a story, a saved search, an outlet or a named entity."""
+
+    id: str
+    kind: Literal["story", "search", "outlet", "entity"]
+    target: str = Field(description="story id, FTS5 query, outlet name or entity name")
+    filters: dict[str, Any] = Field({}, description="search: language, outlet, since, min_outlets")
+    owner: str = ""
+    token: str | None = Field(None, description="the feed's capability token (/feeds/{token}.atom); hidden "
+                              "unless the request may write")
+    webhook: str | None = None
+    email: str | None = None
+    created_at: str
+    story_status: str | None = Field(None, description="story subscriptions: live, merged into ID, or gone")
+    n_alerts: int = 0
+
+
+class AlertStory(ReadModel):
+    story_id: str | None = None
+    label: str
+    lines: list[str] = Field(description="what changed, one line each")
+    article_id: str | None = Field(None, description="for an article without a story yet")
+
+
+class Alert(ReadModel):
+    """One coalesced alert: the news of one subscription since its previous alert, each line saying why."""
+
+    id: str
+    sub_id: str
+    created_at: str
+    why: str = Field(description="the whole alert in one line")
+    stories: list[AlertStory]
+    since: str | None = Field(None, description="the subscription's previous alert: the digest's 'new since' time")
+    deliveries: dict[str, str] = Field({}, description="channel → pending | sent | dead")
+
+
+class Delivery(ReadModel):
+    alert_id: str
+    channel: str
+    status: str
+    attempts: int
+    next_try: float
+    last_error: str | None = None
+    done_at: str | None = None

@@ -93,6 +93,19 @@ class Settings:
     per_host_delay: float = opt(2.0, "seconds between two requests to the same host", lo=0.0, hi=3600)
     backoff_base: float = opt(60.0, "first retry delay after a failure, doubled each time", lo=0.0)
     backoff_max: float = opt(6 * 3600.0, "longest retry delay of a failing feed", lo=0.0)
+    # follow (subscriptions and alerts)
+    follow_interval_seconds: float = opt(300.0, "at most one alert per subscription per this many seconds (news in "
+                                         "between waits and is coalesced into the next)", lo=0.0, hi=7 * 86400)
+    follow_digest: bool = opt(True, "for followed stories, compare the story after an ingest and alert on new key "
+                              "facts and conflicts (costs a comparison per changed followed story)")
+    follow_base_url: str = opt("http://127.0.0.1:8000", "the address alerts link to (story pages, digests, feeds)")
+    follow_maildir: str | None = opt(None, "the maildir e-mail alerts are written to (default: <store>.maildir)")
+    webhook_timeout: float = opt(10.0, "seconds per webhook request phase; a hanging receiver is given up then",
+                                 lo=0.1, hi=600)
+    webhook_retry_hours: float = opt(24.0, "a webhook alert is retried (with backoff) this long, then dead-lettered",
+                                     lo=0.0, hi=24 * 30)
+    webhook_backoff_base: float = opt(30.0, "seconds before the first webhook retry, doubled each time (at most an "
+                                      "hour)", lo=0.0, hi=3600)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; ``None`` values leave the field as it is.  Checked like a file."""

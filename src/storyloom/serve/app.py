@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from storyloom import __version__
-from storyloom.serve import api, errors, web
+from storyloom.serve import api, errors, follow, web
 from storyloom.serve.deps import ReadPool
 from storyloom.serve.errors import error_body, request_id, token_ok
 from storyloom.serve.limits import RequestGuard
@@ -99,6 +99,7 @@ def create_app(settings: Settings, warm: bool = False) -> FastAPI:
     errors.install(app, web.error_page)
     app.include_router(api.router, prefix="/api")
     app.include_router(web.router)
+    app.include_router(follow.router)  # /api/subscriptions, /api/alerts, /feeds/{token}.atom, /follow
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # outermost: the request id, deadline and cancel flag exist before any other middleware or handler runs
     app.add_middleware(RequestGuard, timeout=settings.request_timeout)

@@ -263,6 +263,67 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS story_events_other ON story_events(other_id) WHERE other_id IS NOT NULL;
         """,
     ),
+    (
+        10,
+        "following: subscriptions, their match keys, the matching cursor, news, coalesced alerts, deliveries",
+        """
+        -- A subscription: a story, a saved search, an outlet or an entity; its token is the feed's capability.
+        CREATE TABLE follow_subs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,             -- story | search | outlet | entity
+            target TEXT NOT NULL,           -- story id, FTS5 query, outlet name, entity name
+            filters TEXT NOT NULL DEFAULT '{}',  -- search: language, outlet, since, min_outlets
+            owner TEXT NOT NULL DEFAULT '',
+            token TEXT NOT NULL UNIQUE,
+            webhook TEXT,
+            secret TEXT,
+            email TEXT,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        -- What a new article must carry for a subscription to be a candidate (story:ID, outlet:name,
+        -- entity:key, term:word, prefix:abc): matching looks keys up, it never loops over subscriptions.
+        CREATE TABLE follow_keys (key TEXT NOT NULL, sub_id TEXT NOT NULL, PRIMARY KEY (key, sub_id)) WITHOUT ROWID;
+        CREATE INDEX follow_keys_sub ON follow_keys(sub_id);
+        -- The last article (rowid) matching has looked at: advanced in the transaction that writes its news.
+        CREATE TABLE follow_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO follow_state SELECT 'cursor', coalesce(max(rowid), 0) FROM articles;
+        -- One line of news per (subscription, story, what): the unique key makes a re-run write nothing twice.
+        CREATE TABLE follow_news (
+            rowid INTEGER PRIMARY KEY,
+            news_key TEXT NOT NULL UNIQUE,
+            sub_id TEXT NOT NULL,
+            story_id TEXT,
+            article_id TEXT,
+            what TEXT NOT NULL,             -- new_story | outlet | language | country | copy | fact | conflict | baseline
+            line TEXT NOT NULL,
+            at TEXT NOT NULL,
+            alert_id TEXT                   -- NULL while waiting for the subscription's next alert
+        );
+        CREATE INDEX follow_news_pending ON follow_news(sub_id) WHERE alert_id IS NULL;
+        CREATE INDEX follow_news_alert ON follow_news(alert_id);
+        CREATE TABLE follow_alerts (
+            id TEXT PRIMARY KEY,
+            sub_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            why TEXT NOT NULL,
+            stories TEXT NOT NULL           -- [{story_id, label, lines}]
+        ) WITHOUT ROWID;
+        CREATE INDEX follow_alerts_sub ON follow_alerts(sub_id, created_at);
+        CREATE INDEX follow_alerts_created ON follow_alerts(created_at);
+        -- The delivery log: one row per alert and channel, written with the alert; sent or dead once.
+        CREATE TABLE follow_deliveries (
+            alert_id TEXT NOT NULL,
+            channel TEXT NOT NULL,          -- webhook | email
+            status TEXT NOT NULL,           -- pending | sent | dead
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try REAL NOT NULL DEFAULT 0,
+            last_error TEXT,
+            done_at TEXT,
+            PRIMARY KEY (alert_id, channel)
+        ) WITHOUT ROWID;
+        CREATE INDEX follow_deliveries_due ON follow_deliveries(status, next_try);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
