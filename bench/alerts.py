@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from storyloom import pipeline  # noqa: E402
-from storyloom.follow import subscribe  # noqa: E402
-from storyloom.ingest.records import record_to_raw  # noqa: E402
-from storyloom.settings import Settings  # noqa: E402
-from storyloom.store import Store  # noqa: E402
-from storyloom.store import follow as fsql  # noqa: E402
+from storyloom import pipeline
+from storyloom.follow import subscribe
+from storyloom.ingest.records import record_to_raw
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import follow as fsql
 
 OUTLETS = [f"Outlet {c}" for c in "ABCDEFGHIJ"]
 
