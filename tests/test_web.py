@@ -11,6 +11,7 @@ import zlib
 import httpx
 import pytest
 
+from conftest import SAMPLE
 from httpserver import LocalServer, Reply, http_server, server  # noqa: F401  (fixtures)
 from storyloom.errors import FetchError, FetchRefused
 from storyloom.ingest.web import Fetcher, is_public_address
@@ -310,3 +311,32 @@ def test_unresolvable_host_is_a_fetch_error() -> None:
 ])
 def test_is_public_address(addr: str, public: bool) -> None:
     assert is_public_address(ipaddress.ip_address(addr)) is public
+
+
+def test_the_feed_marks_stories_changed_since_the_last_visit(tmp_path: Path) -> None:
+    """Two cookies remember the reader's visits (no account): a story changed after the previous visit is marked,
+    a reload within the same visit keeps the marks, and bad cookie values are ignored."""
+    from fastapi.testclient import TestClient
+
+    from storyloom.pipeline import ingest
+    from storyloom.serve import create_app
+    from storyloom.settings import Settings
+    from storyloom.store import Store
+
+    db = tmp_path / "v.db"
+    settings = Settings(db_path=str(db), line_classifier=False, translations=False)
+    with Store(db) as store:
+        ingest([str(SAMPLE / "seeds")], store, settings)
+    client = TestClient(create_app(settings))
+    first = client.get("/")
+    assert "new since your last visit" not in first.text  # a first visit: nothing to compare with
+    assert "storyloom_visit" in first.cookies
+    client.cookies.clear()
+    client.cookies.set("storyloom_visit", "2000-01-01T00:00:00+00:00")  # the last visit was long ago
+    again = client.get("/")
+    assert "new since your last visit" in again.text
+    assert "new since your last visit" in client.get("/").text  # a reload is the same visit
+    client.cookies.clear()
+    client.cookies.set("storyloom_prev_visit", "<script>")
+    client.cookies.set("storyloom_visit", "not a time")
+    assert client.get("/").status_code == 200

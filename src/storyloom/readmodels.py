@@ -173,6 +173,7 @@ class StoryCard(ReadModel):
     languages: dict[str, int]
     daily: list[int] = Field([], description="articles per day over the story's span (its last 30 days)")
     sparkline: str = Field("", description="SVG polyline points of `daily`")
+    updated_at: str | None = Field(None, description="when storyloom last changed the story (UTC)")
 
 
 class StoryMember(ReadModel):

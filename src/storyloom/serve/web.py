@@ -95,9 +95,36 @@ def feed(request: Request, q: Words = None, language: Annotated[str | None, Quer
                           blind_spot=blind_spot or None, outlets_file=request.app.state.settings.outlets_file)
     except ValueError as exc:
         raise ApiError(400, "bad_cursor", "that page link is not valid") from exc
-    return page(request, "feed.html", data=data, q=q or "", language=language or "", outlet=outlet or "",
+    previous, current = _visits(request)
+    resp = page(request, "feed.html", data=data, q=q or "", language=language or "", outlet=outlet or "",
                 sort=sort, min_articles=min_articles, total=queries.count(store, "stories"),
-                blind_spot=blind_spot or "", lenses=views.lenses(request.app.state.settings.outlets_file))
+                blind_spot=blind_spot or "", lenses=views.lenses(request.app.state.settings.outlets_file),
+                last_visit=previous)
+    for name, value in (("storyloom_prev_visit", previous), ("storyloom_visit", current)):
+        if value:
+            resp.set_cookie(name, value, max_age=400 * 86400, httponly=True, samesite="lax")
+    return resp
+
+
+VISIT_GAP_SECONDS = 30 * 60  # feed views closer together than this are one visit
+
+
+def _visits(request: Request) -> tuple[str | None, str]:
+    """(the reader's previous visit, this one), from two cookies: a story changed since the previous visit is
+    marked on the feed.  Views within half an hour are one visit, so reloading the feed does not clear the
+    marks; no account, nothing stored on the server."""
+    from storyloom.timeparse import maybe_time, utc_now
+
+    now = utc_now()
+    prev = request.cookies.get("storyloom_prev_visit")
+    last = request.cookies.get("storyloom_visit")
+    prev = prev if prev and maybe_time(prev) else None
+    last_t = maybe_time(last) if last else None
+    if last_t is None:
+        return prev, now
+    if (maybe_time(now) - last_t).total_seconds() > VISIT_GAP_SECONDS:  # type: ignore[operator]
+        return str(last), now  # a new visit: the last one becomes the previous
+    return prev, str(last)
 
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)

@@ -171,7 +171,7 @@ def feed(store: Store, *, q: str | None = None, language: str | None = None, out
         args += ids
     order = "s.n_articles DESC, s.last_seen DESC" if sort == "size" else "s.last_seen DESC, s.n_articles DESC"
     rows = store.conn.execute(
-        f"SELECT id, label, first_seen, last_seen, n_articles, outlets, languages FROM stories s "
+        f"SELECT id, label, first_seen, last_seen, n_articles, outlets, languages, updated_at FROM stories s "
         f"WHERE {' AND '.join(where)} ORDER BY {order}, s.id LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
     out = []
     for r in rows:
