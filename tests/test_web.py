@@ -7,6 +7,7 @@ import ipaddress
 import time
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import httpx
 import pytest
