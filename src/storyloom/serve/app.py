@@ -84,7 +84,8 @@ def create_app(settings: Settings, warm: bool = False) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if settings.token_for_reads and not request.url.path.startswith("/static/") \
-                and request.url.path != "/api/health" and not token_ok(settings, request):
+                and request.url.path != "/api/health" and not request.url.path.startswith("/feeds/") \
+                and not token_ok(settings, request):  # a feed URL carries its own capability token
             resp: Response = JSONResponse(error_body("unauthorized", "a token is required", request_id(request)),
                                           status_code=401)
         else:
