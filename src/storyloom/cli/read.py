@@ -150,13 +150,13 @@ def stats(obj: Ctx, as_json: bool) -> None:
 @click.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
-    from storyloom.clean.rules import RULES, UNRELATED_HEADLINE
+    from storyloom.clean.rules import RULE_TABLE
 
     t = Table(show_header=True)
     t.add_column("name")
     t.add_column("removes")
-    for r in (*RULES, UNRELATED_HEADLINE):
-        t.add_row(r.name, r.reason)
+    for name, reason in RULE_TABLE:  # line rules, then the page rules of HTML bodies
+        t.add_row(name, reason)
     t.add_row("template", "a line recurring in many articles of the same outlet, site, feed or folder")
     t.add_row("classifier", "what the learned line classifier is very sure is page furniture")
     out.print(t)
