@@ -189,3 +189,62 @@ def test_degenerate_texts(text: str) -> None:
     c = clean_scraped(text, None, TextOptions(classifier=False))
     assert c.text == c.text.strip()
     assert len(c.text) <= len(text)
+
+
+# -- guards: no rule takes an article's only content; subheadings stay -------------------------------------
+
+ONE_LINE_COPYRIGHT = (
+    "The city council approved the new budget on Tuesday after a long debate about school funding, road "
+    "repairs and the cost of the new library, which opens next spring. Copyright © 2018 The Valley Ledger. "
+    "All rights reserved."
+)
+SUBHEADING_TEXT = (
+    "Wer seine Wohnung neu einrichten will, findet in diesem Frühjahr mehr Auswahl als je zuvor in den Läden.\n"
+    "Photo: Anna Schmidt\n"
+    "Vintage trifft Urban Jungle\n"
+    "Alte Kommoden vom Flohmarkt stehen neben großen Pflanzen, und das passt besser zusammen, als man denkt.\n"
+    "Wichtig ist, dass die Farben der Möbel und der Töpfe zueinander passen und der Raum hell bleibt.\n"
+)
+
+
+@pytest.mark.parametrize("text", [
+    ONE_LINE_COPYRIGHT,
+    "Copyright reform passed the European Parliament on Tuesday, with 348 votes for and 274 against it.",
+])
+def test_no_rule_removes_an_articles_only_content(text: str) -> None:
+    c = clean_scraped(text, "Budget news", TextOptions(classifier=False))
+    assert c.text == text and c.removed == ()
+
+
+def test_a_one_line_article_ending_in_copyright_survives_ingest(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "a.txt").write_text(ONE_LINE_COPYRIGHT, encoding="utf-8")
+    settings = Settings(db_path=store.path, line_classifier=False)
+    rep = ingest([str(tmp_path / "a.txt")], store, settings)
+    assert not rep.failed
+    row = store.conn.execute("SELECT text FROM articles").fetchone()
+    assert "city council approved the new budget" in row["text"]
+
+
+def test_a_short_copyright_line_after_the_article_still_goes() -> None:
+    text = ONE_LINE_COPYRIGHT.split(" Copyright")[0] + "\nCopyright © 2018 The Valley Ledger. All rights reserved."
+    c = clean_scraped(text, None, TextOptions(classifier=False))
+    assert [s.rule for s in c.removed] == ["copyright"]
+
+
+def test_a_subheading_inside_the_article_is_kept() -> None:
+    """Beside a removed photo credit, and second line of the text: both places the teaser rule looks."""
+    title = "Wohntrends 2024: So richten Sie sich ein"
+    c = clean_scraped(SUBHEADING_TEXT, title, TextOptions(classifier=False))
+    assert "Vintage trifft Urban Jungle" in c.text.split("\n\n")
+    assert [s.rule for s in c.removed] == ["photo_credit"]
+    second = SUBHEADING_TEXT.replace("Photo: Anna Schmidt\n", "")
+    c = clean_scraped(second, title, TextOptions(classifier=False))
+    assert c.removed == ()
+
+
+def test_a_teaser_block_inside_the_article_still_goes() -> None:
+    lines = SUBHEADING_TEXT.strip().split("\n")
+    teasers = ["READ MORE: Storm Closes Harbour Bridge Overnight", "Election Results Delayed Across Northern Counties"]
+    text = "\n".join(lines[:1] + teasers + lines[3:])
+    c = clean_scraped(text, "Wohntrends 2024", TextOptions(classifier=False))
+    assert [c.body[s.start : s.end] for s in c.removed] == teasers
