@@ -248,3 +248,58 @@ def test_a_teaser_block_inside_the_article_still_goes() -> None:
     text = "\n".join(lines[:1] + teasers + lines[3:])
     c = clean_scraped(text, "Wohntrends 2024", TextOptions(classifier=False))
     assert [c.body[s.start : s.end] for s in c.removed] == teasers
+
+
+# -- the outlet a text names about itself ---------------------------------------------------------------------
+
+PROSE = ("The harbour authority approved the new ferry timetable on Monday after months of talks with the "
+         "operators and the unions about night crossings.")
+
+
+def _clean_text(text: str, title: str = "Ferry timetable approved", **kw: object):  # type: ignore[no-untyped-def]
+    from storyloom.clean import clean
+    from storyloom.models import RawDoc
+
+    return clean(RawDoc(raw=text.encode(), kind="txt", location="t.txt", title=title, text=text, **kw),
+                 Settings(line_classifier=False))
+
+
+def test_seed_outlets_from_their_own_text() -> None:
+    express = _clean_text(*reversed(split_headline(EXPRESS.read_text(encoding="utf-8"))))
+    assert express.outlet == "@expressusnews"
+    assert express.meta["outlet_from"]["evidence"].startswith("social-media handle")
+    assert express.meta["outlet_from"]["line"].startswith("Follow our social media accounts")
+    buna = _clean_text(*reversed(split_headline(BUNA.read_text(encoding="utf-8"))))
+    assert buna.outlet == "Buna Times" and buna.meta["outlet_from"]["evidence"] == "author bio"
+    assert buna.meta["cited_sources"] == ["Racurs"]  # the repost's cited source, not its outlet
+
+
+@pytest.mark.parametrize("tail,outlet,evidence", [
+    ("Copyright 2024 The Daily Ledger. All rights reserved.", "The Daily Ledger", "copyright notice"),
+    ("© 2019-2023 Harbour Media Ltd.", "Harbour Media", "copyright notice"),
+    ("Follow @harbourpost on X for updates", "@harbourpost", "social-media handle"),
+    ("Source: The Harbour Post", "The Harbour Post", "\"Source:\" footer"),
+    ("Source: https://www.harbourpost.example/news/ferry", "harbourpost.example", "\"Source:\" footer"),
+])
+def test_outlet_from_the_texts_own_furniture(tail: str, outlet: str, evidence: str) -> None:
+    art = _clean_text(f"{PROSE}\n{PROSE}\n{tail}")
+    assert art.outlet == outlet
+    assert art.meta["outlet_from"]["evidence"].startswith(evidence) and art.meta["outlet_from"]["line"] == tail
+
+
+@pytest.mark.parametrize("text", [
+    f"{PROSE}\nSource: Racurs\nFollow the story as it develops over the next weeks in our coverage.",  # not last
+    f"{PROSE}\nThe minister wrote to @harbourboss about the ferries, officials said on Tuesday afternoon.",
+    f"{PROSE}\nPhoto: © Getty Images",
+    PROSE,
+])
+def test_no_outlet_where_the_text_names_none_of_its_own(text: str) -> None:
+    art = _clean_text(text)
+    assert art.outlet is None and "outlet_from" not in art.meta
+
+
+def test_a_declared_outlet_or_url_wins_over_the_text() -> None:
+    text = f"{PROSE}\nCopyright 2024 The Daily Ledger. All rights reserved."
+    assert _clean_text(text, outlet="Wire Service").outlet == "Wire Service"
+    by_url = _clean_text(text, url="https://www.ledger.example/a/1")
+    assert by_url.outlet == "ledger.example" and "outlet_from" not in by_url.meta

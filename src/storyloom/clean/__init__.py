@@ -76,6 +76,16 @@ def text_meta(cleaned: Cleaned) -> dict[str, Any]:
     return meta
 
 
+def _text_outlet(cleaned: Cleaned, meta: dict[str, Any]) -> str | None:
+    """The outlet the text names about itself, noted in ``meta["outlet_from"]`` with what named it: used only
+    when the source, the page and the URL give none."""
+    if cleaned.outlet_evidence is None:
+        return None
+    name, evidence, line = cleaned.outlet_evidence
+    meta["outlet_from"] = {"outlet": name, "evidence": evidence, "line": line[:200]}
+    return name
+
+
 def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = None) -> Article:
     """Turn one raw input into an article; BadInput when there is no article in it."""
     warnings: list[str] = list(raw.extra.get("warnings", [])) if isinstance(raw.extra.get("warnings"), list) else []
@@ -137,7 +147,7 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         canonical_url=canonical,
         published=date,
         date_flag=flag,
-        outlet=outlet or cleaned.bio_outlet,
+        outlet=outlet or _text_outlet(cleaned, meta),
         author=author or cleaned.bio_author,
         language=(language or detect_language(f"{title}\n{cleaned.text}")),
         extra=raw.extra,

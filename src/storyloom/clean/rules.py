@@ -395,3 +395,45 @@ for _name, _reason in PAGE_RULES:
     _TABLE.setdefault(_name, _reason)
 RULE_TABLE: tuple[tuple[str, str], ...] = tuple(_TABLE.items())
 RULE_NAMES = tuple(name for name, _ in RULE_TABLE)
+
+
+# -- the outlet a text names about itself -------------------------------------------------------------------
+#
+# Scraped text often comes without its outlet, yet names it in its own furniture: "Follow our social media
+# accounts here on and @expressusnews", "© 2018 The Valley Ledger", "…a journalist for Buna Times".  A
+# "Source: X" footer is weaker: a repost cites its *original* that way ("Source: Racurs" under a Buna Times
+# text), so it counts only when the text names no outlet of its own (see clean.text.outlet_evidence).
+
+_OWN_SOCIAL = re.compile(r"^\s*(?:follow|like|join|find|connect with)\b[^@]{0,80}?\b(?:us|our)\b", re.I)
+_FOLLOW_HANDLE = re.compile(r"^\s*follow\s+@", re.I)
+_HANDLE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_]{3,30})\b(?!\.\w)")  # not an e-mail address
+_COPYRIGHT_OWNER = re.compile(
+    r"(?:(?i:©|\(c\)|\bcopyright\b)\s*)+(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)?\d\d)?\s*,?\s*)?(?i:by\s+)?"
+    r"(?P<name>(?:[Tt]he\s+)?[A-Z0-9][\w&'’.-]*(?:\s+(?:&\s+)?[A-Z0-9][\w&'’.-]*){0,5})")
+_COPYRIGHT_TAIL = re.compile(
+    r"[\s.,]*(?:all rights reserved|all|ltd|limited|inc|llc|plc|gmbh|s\.a|co|(?:19|20)\d\d)\.?\s*$", re.I)
+
+
+def social_handle(line: str) -> str | None:
+    """The handle in an own follow line ("Follow our … accounts … @expressusnews", "Follow @x"), as "@name"."""
+    if not (_OWN_SOCIAL.search(line) or _FOLLOW_HANDLE.match(line)):
+        return None
+    m = _HANDLE.search(line)
+    return f"@{m.group(1)}" if m else None
+
+
+def copyright_owner(line: str) -> str | None:
+    """Who a copyright notice names ("Copyright 2024 The Daily Ledger. All rights reserved." → "The Daily
+    Ledger"); None for agency photo credits ("© Getty Images") and notices naming no one."""
+    m = _COPYRIGHT_OWNER.search(line)
+    if not m or len(_words(line)) > 30:  # a notice, not a paragraph that mentions copyright
+        return None
+    name = re.split(r"[|,;]\s", m.group("name").strip(), maxsplit=1)[0]
+    while True:
+        cut = _COPYRIGHT_TAIL.sub("", name).strip().rstrip(".")
+        if cut == name:
+            break
+        name = cut
+    if not name or name.isdigit() or name.lower() in {"all", "the", "by"} or _AGENCY_CREDIT.search(name):
+        return None
+    return name

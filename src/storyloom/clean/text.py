@@ -33,8 +33,11 @@ from storyloom.clean.rules import (
     bio_author,
     bio_outlet,
     cited_source,
+    copyright_owner,
+    social_handle,
     page_verdicts,
 )
+from storyloom.clean.meta import outlet_from_url
 from storyloom.models import Span
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
@@ -86,6 +89,8 @@ class Cleaned:
     cited_sources: tuple[str, ...] = ()
     bio_author: str | None = None
     bio_outlet: str | None = None
+    # the outlet the text names about itself, when it does: (name, what named it, the line), see outlet_evidence
+    outlet_evidence: tuple[str, str, str] | None = None
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of every non-empty line, for template counts
 
 
@@ -155,7 +160,32 @@ def clean_scraped(
     bios = [line for i, line in enumerate(lines) if (v := verdicts[i]) and v[0] == "author_bio"]
     author = next((a for line in bios if (a := bio_author(line))), None)
     outlet = next((o for line in bios if (o := bio_outlet(line))), None)
-    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, keys)
+    evidence = outlet_evidence(lines, verdicts)
+    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, evidence, keys)
+
+
+def outlet_evidence(lines: tuple[str, ...], verdicts: list[Verdict | None]) -> tuple[str, str, str] | None:
+    """The outlet a text names about itself, strongest sign first: its author bio ("a journalist for Buna
+    Times"), its copyright notice, the handle in its own follow line ("Follow our … accounts … @expressusnews").
+
+    A "Source: X" footer counts last and only as the text's very last line: a repost cites its original that
+    way ("Source: Racurs" above Buna Times' bio is a cited source, and the bio names the outlet), while a
+    scraper's dump of a publisher's page ends with a footer naming that publisher (or linking to its site)."""
+    rule = [v[0] if v else None for v in verdicts]
+    for i, line in enumerate(lines):
+        if rule[i] == "author_bio" and (name := bio_outlet(line)):
+            return name, "author bio", line
+    for i in reversed(range(len(lines))):
+        if (rule[i] == "copyright" or len(lines) - i <= 3) and (name := copyright_owner(line := lines[i])):
+            return name, "copyright notice", line
+    for line in lines:
+        if handle := social_handle(line):
+            return handle, "social-media handle in the text's own follow line", line
+    if lines and (name := cited_source(lines[-1])):
+        if name.startswith(("http://", "https://", "www.")):
+            name = outlet_from_url(name if "://" in name else f"https://{name}") or name
+        return name, "\"Source:\" footer, the text's last line (a repost's footer names its original instead)", lines[-1]
+    return None
 
 
 PROSE_WORDS = 12  # a line of at least this many words ending a sentence is the article's prose

@@ -72,6 +72,10 @@ def show(obj: Ctx, article_id: str, raw: bool, removed: bool, as_json: bool) -> 
     for w in art.warnings:
         out.print(f"[yellow]{'warning':>16}[/] {escape(w)}")
     meta = art.meta
+    outlet_from = meta.get("outlet_from")
+    if isinstance(outlet_from, dict):  # the outlet was read from the text: say what named it
+        out.print(f"[dim]{'outlet from':>16}[/] {escape(str(outlet_from.get('evidence')))}: "
+                  f"{escape(str(outlet_from.get('line')))}")
     if meta.get("cited_sources"):
         out.print(f"[dim]{'cites':>16}[/] {escape(', '.join(meta['cited_sources']))}")
     for a in meta.get("attributions", [])[:12]:
