@@ -2,24 +2,29 @@
 
 2022-01-28T00:00:00+01:00 used to be stored as 2022-01-27T23:00:00Z, another calendar day; US evening times
 became the next day.  Now ``published`` is the ISO form of what the page or feed said (offset included, a
-date-only value stays a date) and the store derives ``published_utc`` for ordering (migration 10).
+date-only value stays a date) and the store derives ``published_utc`` for ordering (a generated column, store.migrations).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from storyloom.clean.meta import normalize_date
 from storyloom.pipeline import ingest
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store.queries import ArticleFilter, get_article, list_articles, stats
+from storyloom.timeparse import ISO_Z, parse_time
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("raw,want", [
@@ -52,7 +57,7 @@ def test_untrusted_dates_are_flagged(raw: str, flag: str) -> None:
 
 
 def test_a_date_just_past_midnight_ahead_of_utc_is_not_in_the_future() -> None:
-    now = datetime(2022, 1, 27, 23, 30, tzinfo=timezone.utc)
+    now = datetime(2022, 1, 27, 23, 30, tzinfo=UTC)
     assert normalize_date("2022-01-28T00:10:00+01:00", now=now) == ("2022-01-28T00:10:00+01:00", None)
 
 
@@ -109,3 +114,18 @@ def test_the_stories_stage_sees_time_flow_in_utc(tmp_path: Path, store: Store) -
     assert [outlets[i] for i in order] == ["D", "A", "B", "C"]
     got = story_sql.articles(store, order)
     assert {got[i]["outlet"]: got[i]["published"] for i in order}["A"] == "2022-01-27T23:00:00Z"
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=datetime(1991, 1, 1), max_value=datetime(2025, 12, 1)),
+       st.integers(min_value=-12 * 4, max_value=14 * 4))
+def test_kept_offset_same_day_same_instant_and_sqlite_agrees(local: datetime, quarters: int) -> None:
+    """Whatever the offset: the stored value is the outlet's own wall-clock day and time, it means the same
+    instant to timeparse, and the store's published_utc (SQLite's own conversion) is that instant in UTC."""
+    aware = local.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=15 * quarters)))
+    stored, flag = normalize_date(aware.isoformat(), now=NOW)
+    assert flag is None and stored is not None
+    assert stored[:19] == aware.replace(tzinfo=None).isoformat()  # the outlet's own date and time
+    assert parse_time(stored) == aware
+    utc = sqlite3.connect(":memory:").execute("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?)", (stored,)).fetchone()[0]
+    assert utc == aware.astimezone(UTC).strftime(ISO_Z)

@@ -7,15 +7,15 @@ string stays in the raw input.
 
 ``published`` keeps the offset the page or feed gave: converting to UTC moved 2022-01-28T00:00:00+01:00 to
 2022-01-27 (9 of 728 annotated dates changed calendar day), and a reader must see the outlet's own day.
-Orders and windows use the UTC instant: the store derives ``published_utc`` from ``published`` (migration
-10) and Python code reads instants through :mod:`storyloom.timeparse`, which honours offsets.
+Orders and windows use the UTC instant: the store derives ``published_utc`` from ``published`` (a generated
+column, see store.migrations) and Python code reads instants through :mod:`storyloom.timeparse`, which honours offsets.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
@@ -45,7 +45,7 @@ def _iso(dt: datetime) -> str:
     if offset is None or offset == timedelta(0):
         return dt.replace(tzinfo=None).isoformat() + "Z"
     if offset.seconds % 60:  # sub-minute offsets (LMT of old zones) have no ISO form: give the instant
-        return dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+        return dt.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
     return dt.isoformat()
 
 
@@ -57,11 +57,11 @@ def normalize_date(value: str | None, *, now: datetime | None = None) -> tuple[s
     if not value or not value.strip():
         return None, "no date"
     s = value.strip()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     date_only = False
     try:
         if re.fullmatch(r"\d{9,11}(\.\d+)?", s):  # Unix seconds
-            dt = datetime.fromtimestamp(float(s), tz=timezone.utc)
+            dt = datetime.fromtimestamp(float(s), tz=UTC)
         elif _DATE_ONLY.match(s):
             dt, date_only = parse_time(s), True
         else:
@@ -73,7 +73,7 @@ def normalize_date(value: str | None, *, now: datetime | None = None) -> tuple[s
                     dt = dateparser.parse(s, fuzzy=False, tzinfos=_TZ_ABBREVIATIONS)
                 date_only = not _HAS_CLOCK.search(s)
             if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
+                dt = dt.replace(tzinfo=UTC)
             dt.utcoffset()  # a tzinfo that cannot say its offset (a broken tz database entry) raises here
     except (ValueError, OverflowError, TypeError):
         return None, f"unparseable date {s[:40]!r}"

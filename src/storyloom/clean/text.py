@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from storyloom.clean.meta import outlet_from_url
 from storyloom.clean.rules import (
     RULES,
     UNRELATED_HEADLINE,
@@ -34,10 +35,9 @@ from storyloom.clean.rules import (
     bio_outlet,
     cited_source,
     copyright_owner,
-    social_handle,
     page_verdicts,
+    social_handle,
 )
-from storyloom.clean.meta import outlet_from_url
 from storyloom.models import Span
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)

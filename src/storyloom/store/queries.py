@@ -59,7 +59,7 @@ def list_articles(store: Store, f: ArticleFilter) -> list[ArticleRow]:
     sql = f"SELECT {LIST_COLUMNS} FROM articles"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    # by the instant (published keeps the outlet's offset; published_utc is derived from it, migration 10);
+    # by the instant (published keeps the outlet's offset; published_utc is derived from it in SQL, store.migrations);
     # the date filters above compare the outlet's own dates, the days a reader sees
     sql += " ORDER BY published_utc IS NULL, published_utc DESC, rowid DESC LIMIT ? OFFSET ?"
     return [ArticleRow(**_row(r)) for r in store.conn.execute(sql, [*args, f.limit, f.offset])]
