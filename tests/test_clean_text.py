@@ -303,3 +303,34 @@ def test_a_declared_outlet_or_url_wins_over_the_text() -> None:
     assert _clean_text(text, outlet="Wire Service").outlet == "Wire Service"
     by_url = _clean_text(text, url="https://www.ledger.example/a/1")
     assert by_url.outlet == "ledger.example" and "outlet_from" not in by_url.meta
+
+
+# -- lists of teasers under recurring dates --------------------------------------------------------------------
+
+
+def _teasers(n: int, summary_words: int) -> list[str]:
+    out = []
+    for k in range(n):
+        out += [f"Headline number {k} about a different story entirely",
+                f"Tuesday November {10 + k}, 2019",
+                f"Story {k}: " + " ".join(["summary words of another story"] * (summary_words // 5)) + "."]
+    return out
+
+
+def test_a_dated_teaser_list_goes_with_its_rule() -> None:
+    article = ["Monday November 18, 2019"] + [PROSE.replace("Monday", day) for day in ("Sunday", "Friday", "Tuesday")]
+    lines = article + [PROSE] + _teasers(4, 25)
+    c = clean_scraped("\n".join(lines), "Ferry timetable approved", TextOptions(classifier=False))
+    removed = {c.body[s.start : s.end]: s.rule for s in c.removed}
+    # from the first recurring date to the last: the headlines between, not the one above the first date
+    assert [ln for ln in lines if ln in removed] == lines[6:-1]  # the last summary is past the last date
+    assert set(removed.values()) == {"teaser_list"}
+    assert PROSE in c.text and "Monday November 18, 2019" in c.text  # the article's own dateline stays
+    off = clean_scraped("\n".join(lines), None, TextOptions(classifier=False, disabled_rules=frozenset({"teaser_list"})))
+    assert off.removed == ()
+
+
+def test_live_blog_entries_under_recurring_dates_are_kept() -> None:
+    lines = _teasers(4, 80)  # 80 words an entry: a live blog, not teasers
+    c = clean_scraped("\n".join(lines), None, TextOptions(classifier=False))
+    assert not any(s.rule == "teaser_list" for s in c.removed)

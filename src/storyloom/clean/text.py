@@ -26,6 +26,7 @@ from typing import Protocol
 from storyloom.clean.meta import outlet_from_url
 from storyloom.clean.rules import (
     RULES,
+    TEASER_LIST,
     UNRELATED_HEADLINE,
     WORD,
     LineContext,
@@ -35,6 +36,7 @@ from storyloom.clean.rules import (
     bio_outlet,
     cited_source,
     copyright_owner,
+    dated_teaser_list,
     page_verdicts,
     social_handle,
 )
@@ -135,6 +137,10 @@ def clean_scraped(
             if rule.name not in opts.disabled_rules and rule.test(ctx):
                 verdicts[i] = (rule.name, rule.reason)
                 break
+    if TEASER_LIST[0] not in opts.disabled_rules:
+        for j in sorted(dated_teaser_list(seen_lines)):
+            if verdicts[active[j]] is None:
+                verdicts[active[j]] = TEASER_LIST
     if templates is not None and group and "template" not in opts.disabled_rules:
         size = templates.group_size(group)
         if size >= opts.template_min_count:
