@@ -272,7 +272,7 @@ def test_line_classifier_runs_on_scraped_text_not_on_extracted_html(monkeypatch:
     from storyloom.settings import Settings
 
     seen: list[int] = []
-    monkeypatch.setattr(text_mod, "_apply_classifier", lambda lines, verdicts, opts: seen.append(len(lines)))
+    monkeypatch.setattr(text_mod, "_apply_classifier", lambda lines, active, verdicts, opts: seen.append(len(lines)))
     rng = random.Random(3)
     html = article_page(rng)
     settings = Settings()
@@ -282,3 +282,67 @@ def test_line_classifier_runs_on_scraped_text_not_on_extracted_html(monkeypatch:
     body = "\n\n".join(sentences(rng) for _ in range(4))
     clean(RawDoc(raw=body.encode(), kind="txt", location="p.txt", title="A title", text=body), settings)
     assert len(seen) == 1
+
+
+# ------------------------------------------------------------------- page rules: spans, names, switches
+
+
+def _ledger_page(rng: random.Random) -> str:
+    after = (
+        "<p>Related: Council to vote on bus lanes</p>"
+        "<ul><li>Parking fees rise in the centre</li><li>New bus timetable from May</li></ul>"
+        f"<p>{sentences(rng)}</p>"
+        "<p>Share this article</p>"
+        "<p>Copyright 2024 The Daily Ledger. All rights reserved.</p>"
+    )
+    return article_page(rng, head="<title>Council adopts new parking rules | The Daily Ledger</title>", after=after)
+
+
+def _clean_page(html: str, disabled: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    from storyloom.clean import clean
+    from storyloom.models import RawDoc
+    from storyloom.settings import Settings
+
+    settings = Settings(disabled_rules=list(disabled), line_classifier=False)
+    return clean(RawDoc(raw=html.encode(), kind="html", location="p.html", html=html), settings)
+
+
+def test_every_removal_on_a_page_is_a_span_with_its_rule() -> None:
+    art = _clean_page(_ledger_page(random.Random(1)))
+    assert art.body is not None
+    by_text = {art.body[s.start : s.end]: s.rule for s in art.removed}
+    assert by_text["Council adopts new parking rules"] == "repeated_headline"
+    assert by_text["Related: Council to vote on bus lanes"] == "read_more"
+    assert by_text["- Parking fees rise in the centre"] == "read_more"
+    assert by_text["Share this article"] == "social"
+    assert by_text["Copyright 2024 The Daily Ledger. All rights reserved."] == "copyright"
+    assert all(s.reason for s in art.removed)
+    # the spans and the text agree: the text is the body without the spans
+    kept = [ln for ln in art.body.split("\n") if ln.strip() and ln not in by_text]
+    assert art.text.split("\n\n") == kept
+
+
+@pytest.mark.parametrize("rule,line", [
+    ("repeated_headline", "Council adopts new parking rules"),
+    ("read_more", "Related: Council to vote on bus lanes"),
+    ("copyright", "Copyright 2024 The Daily Ledger. All rights reserved."),
+    ("social", "Share this article"),
+])
+def test_a_page_rule_switched_off_keeps_its_lines_only(rule: str, line: str) -> None:
+    html = _ledger_page(random.Random(1))
+    on, off = _clean_page(html), _clean_page(html, (rule,))
+    assert line not in on.text.split("\n\n")
+    assert line in off.text.split("\n\n")
+    assert not any(s.rule == rule for s in off.removed)
+    # the other rules still remove what they removed
+    assert {s.rule for s in on.removed} - {rule} == {s.rule for s in off.removed}
+
+
+def test_page_rules_are_listed_and_known_to_settings() -> None:
+    from storyloom.clean import ALL_RULES
+    from storyloom.clean.rules import RULE_TABLE
+
+    names = [n for n, _ in RULE_TABLE]
+    for name in ("repeated_headline", "top_date_line", "tags_footer", "comment_prompt", "read_more", "copyright"):
+        assert name in names and name in ALL_RULES
+    assert len(names) == len(set(names))  # a family shared by a line rule and a page rule is listed once

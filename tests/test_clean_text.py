@@ -189,3 +189,148 @@ def test_degenerate_texts(text: str) -> None:
     c = clean_scraped(text, None, TextOptions(classifier=False))
     assert c.text == c.text.strip()
     assert len(c.text) <= len(text)
+
+
+# -- guards: no rule takes an article's only content; subheadings stay -------------------------------------
+
+ONE_LINE_COPYRIGHT = (
+    "The city council approved the new budget on Tuesday after a long debate about school funding, road "
+    "repairs and the cost of the new library, which opens next spring. Copyright © 2018 The Valley Ledger. "
+    "All rights reserved."
+)
+SUBHEADING_TEXT = (
+    "Wer seine Wohnung neu einrichten will, findet in diesem Frühjahr mehr Auswahl als je zuvor in den Läden.\n"
+    "Photo: Anna Schmidt\n"
+    "Vintage trifft Urban Jungle\n"
+    "Alte Kommoden vom Flohmarkt stehen neben großen Pflanzen, und das passt besser zusammen, als man denkt.\n"
+    "Wichtig ist, dass die Farben der Möbel und der Töpfe zueinander passen und der Raum hell bleibt.\n"
+)
+
+
+@pytest.mark.parametrize("text", [
+    ONE_LINE_COPYRIGHT,
+    "Copyright reform passed the European Parliament on Tuesday, with 348 votes for and 274 against it.",
+])
+def test_no_rule_removes_an_articles_only_content(text: str) -> None:
+    c = clean_scraped(text, "Budget news", TextOptions(classifier=False))
+    assert c.text == text and c.removed == ()
+
+
+def test_a_one_line_article_ending_in_copyright_survives_ingest(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "a.txt").write_text(ONE_LINE_COPYRIGHT, encoding="utf-8")
+    settings = Settings(db_path=store.path, line_classifier=False)
+    rep = ingest([str(tmp_path / "a.txt")], store, settings)
+    assert not rep.failed
+    row = store.conn.execute("SELECT text FROM articles").fetchone()
+    assert "city council approved the new budget" in row["text"]
+
+
+def test_a_short_copyright_line_after_the_article_still_goes() -> None:
+    text = ONE_LINE_COPYRIGHT.split(" Copyright")[0] + "\nCopyright © 2018 The Valley Ledger. All rights reserved."
+    c = clean_scraped(text, None, TextOptions(classifier=False))
+    assert [s.rule for s in c.removed] == ["copyright"]
+
+
+def test_a_subheading_inside_the_article_is_kept() -> None:
+    """Beside a removed photo credit, and second line of the text: both places the teaser rule looks."""
+    title = "Wohntrends 2024: So richten Sie sich ein"
+    c = clean_scraped(SUBHEADING_TEXT, title, TextOptions(classifier=False))
+    assert "Vintage trifft Urban Jungle" in c.text.split("\n\n")
+    assert [s.rule for s in c.removed] == ["photo_credit"]
+    second = SUBHEADING_TEXT.replace("Photo: Anna Schmidt\n", "")
+    c = clean_scraped(second, title, TextOptions(classifier=False))
+    assert c.removed == ()
+
+
+def test_a_teaser_block_inside_the_article_still_goes() -> None:
+    lines = SUBHEADING_TEXT.strip().split("\n")
+    teasers = ["READ MORE: Storm Closes Harbour Bridge Overnight", "Election Results Delayed Across Northern Counties"]
+    text = "\n".join(lines[:1] + teasers + lines[3:])
+    c = clean_scraped(text, "Wohntrends 2024", TextOptions(classifier=False))
+    assert [c.body[s.start : s.end] for s in c.removed] == teasers
+
+
+# -- the outlet a text names about itself ---------------------------------------------------------------------
+
+PROSE = ("The harbour authority approved the new ferry timetable on Monday after months of talks with the "
+         "operators and the unions about night crossings.")
+
+
+def _clean_text(text: str, title: str = "Ferry timetable approved", **kw: object):  # type: ignore[no-untyped-def]
+    from storyloom.clean import clean
+    from storyloom.models import RawDoc
+
+    return clean(RawDoc(raw=text.encode(), kind="txt", location="t.txt", title=title, text=text, **kw),
+                 Settings(line_classifier=False))
+
+
+def test_seed_outlets_from_their_own_text() -> None:
+    express = _clean_text(*reversed(split_headline(EXPRESS.read_text(encoding="utf-8"))))
+    assert express.outlet == "@expressusnews"
+    assert express.meta["outlet_from"]["evidence"].startswith("social-media handle")
+    assert express.meta["outlet_from"]["line"].startswith("Follow our social media accounts")
+    buna = _clean_text(*reversed(split_headline(BUNA.read_text(encoding="utf-8"))))
+    assert buna.outlet == "Buna Times" and buna.meta["outlet_from"]["evidence"] == "author bio"
+    assert buna.meta["cited_sources"] == ["Racurs"]  # the repost's cited source, not its outlet
+
+
+@pytest.mark.parametrize("tail,outlet,evidence", [
+    ("Copyright 2024 The Daily Ledger. All rights reserved.", "The Daily Ledger", "copyright notice"),
+    ("© 2019-2023 Harbour Media Ltd.", "Harbour Media", "copyright notice"),
+    ("Follow @harbourpost on X for updates", "@harbourpost", "social-media handle"),
+    ("Source: The Harbour Post", "The Harbour Post", "\"Source:\" footer"),
+    ("Source: https://www.harbourpost.example/news/ferry", "harbourpost.example", "\"Source:\" footer"),
+])
+def test_outlet_from_the_texts_own_furniture(tail: str, outlet: str, evidence: str) -> None:
+    art = _clean_text(f"{PROSE}\n{PROSE}\n{tail}")
+    assert art.outlet == outlet
+    assert art.meta["outlet_from"]["evidence"].startswith(evidence) and art.meta["outlet_from"]["line"] == tail
+
+
+@pytest.mark.parametrize("text", [
+    f"{PROSE}\nSource: Racurs\nFollow the story as it develops over the next weeks in our coverage.",  # not last
+    f"{PROSE}\nThe minister wrote to @harbourboss about the ferries, officials said on Tuesday afternoon.",
+    f"{PROSE}\nPhoto: © Getty Images",
+    PROSE,
+])
+def test_no_outlet_where_the_text_names_none_of_its_own(text: str) -> None:
+    art = _clean_text(text)
+    assert art.outlet is None and "outlet_from" not in art.meta
+
+
+def test_a_declared_outlet_or_url_wins_over_the_text() -> None:
+    text = f"{PROSE}\nCopyright 2024 The Daily Ledger. All rights reserved."
+    assert _clean_text(text, outlet="Wire Service").outlet == "Wire Service"
+    by_url = _clean_text(text, url="https://www.ledger.example/a/1")
+    assert by_url.outlet == "ledger.example" and "outlet_from" not in by_url.meta
+
+
+# -- lists of teasers under recurring dates --------------------------------------------------------------------
+
+
+def _teasers(n: int, summary_words: int) -> list[str]:
+    out = []
+    for k in range(n):
+        out += [f"Headline number {k} about a different story entirely",
+                f"Tuesday November {10 + k}, 2019",
+                f"Story {k}: " + " ".join(["summary words of another story"] * (summary_words // 5)) + "."]
+    return out
+
+
+def test_a_dated_teaser_list_goes_with_its_rule() -> None:
+    article = ["Monday November 18, 2019"] + [PROSE.replace("Monday", day) for day in ("Sunday", "Friday", "Tuesday")]
+    lines = article + [PROSE] + _teasers(4, 25)
+    c = clean_scraped("\n".join(lines), "Ferry timetable approved", TextOptions(classifier=False))
+    removed = {c.body[s.start : s.end]: s.rule for s in c.removed}
+    # from the first recurring date to the last: the headlines between, not the one above the first date
+    assert [ln for ln in lines if ln in removed] == lines[6:-1]  # the last summary is past the last date
+    assert set(removed.values()) == {"teaser_list"}
+    assert PROSE in c.text and "Monday November 18, 2019" in c.text  # the article's own dateline stays
+    off = clean_scraped("\n".join(lines), None, TextOptions(classifier=False, disabled_rules=frozenset({"teaser_list"})))
+    assert off.removed == ()
+
+
+def test_live_blog_entries_under_recurring_dates_are_kept() -> None:
+    lines = _teasers(4, 80)  # 80 words an entry: a live blog, not teasers
+    c = clean_scraped("\n".join(lines), None, TextOptions(classifier=False))
+    assert not any(s.rule == "teaser_list" for s in c.removed)

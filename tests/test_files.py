@@ -65,7 +65,8 @@ def test_html_file_extracts_text_and_metadata(tmp_path: Path, settings: Settings
     assert r["title"] == "Dam bursts in the valley"
     assert "flooding three villages" in r["text"] and "Home | World" not in r["text"]
     assert r["outlet"] == "Daily Planet" and r["author"] == "Lois Lane"
-    assert r["published"] == "2023-08-09T08:00:00Z" and r["language"] == "en"  # +02:00 normalised to UTC
+    assert r["published"] == "2023-08-09T10:00:00+02:00" and r["language"] == "en"  # the outlet's own offset kept
+    assert r["published_utc"] == "2023-08-09T08:00:00Z"  # and the instant derived for ordering
 
 
 def test_json_and_jsonl_fields_mapped_and_unknown_kept(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]

@@ -76,7 +76,7 @@ class Article:
     text: str
     url: str | None = None
     canonical_url: str | None = None
-    published: str | None = None  # ISO 8601 in UTC, or None when unknown
+    published: str | None = None  # ISO 8601 as the outlet gave it (its offset kept; a date stays a date), or None
     date_flag: str | None = None  # why ``published`` is missing or not trusted, e.g. "no date", "future"
     outlet: str | None = None
     author: str | None = None

@@ -27,7 +27,7 @@ class ArticleRow(ReadModel):
     title: str
     outlet: str | None = None
     language: str | None = None
-    published: str | None = Field(None, description="ISO 8601 in UTC, or null when unknown")
+    published: str | None = Field(None, description="ISO 8601 with the outlet's own offset (a date-only value stays a date), or null when unknown")
     date_flag: str | None = Field(None, description="why `published` is missing or not trusted")
     url: str | None = None
     kind: str

@@ -15,7 +15,7 @@ from typing import Any
 
 from storyloom.clean.html import extract_html
 from storyloom.clean.meta import normalize_date, outlet_from_url
-from storyloom.clean.rules import RULE_NAMES
+from storyloom.clean.rules import RULE_NAMES, PageHints
 from storyloom.clean.text import Cleaned, TemplateCounts, TextOptions, clean_scraped, normalize_text
 from storyloom.enrich.attribution import attributions, text_dates
 from storyloom.enrich.language import detect_language
@@ -76,6 +76,16 @@ def text_meta(cleaned: Cleaned) -> dict[str, Any]:
     return meta
 
 
+def _text_outlet(cleaned: Cleaned, meta: dict[str, Any]) -> str | None:
+    """The outlet the text names about itself, noted in ``meta["outlet_from"]`` with what named it: used only
+    when the source, the page and the URL give none."""
+    if cleaned.outlet_evidence is None:
+        return None
+    name, evidence, line = cleaned.outlet_evidence
+    meta["outlet_from"] = {"outlet": name, "evidence": evidence, "line": line[:200]}
+    return name
+
+
 def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = None) -> Article:
     """Turn one raw input into an article; BadInput when there is no article in it."""
     warnings: list[str] = list(raw.extra.get("warnings", [])) if isinstance(raw.extra.get("warnings"), list) else []
@@ -83,16 +93,15 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         warnings.append(raw.extra["warning"])
     url, title, author, outlet, published, language = raw.url, raw.title, raw.author, raw.outlet, raw.published, raw.language
     canonical = None
-    from_html = False
+    page: PageHints | None = None
     if raw.text:
         body = raw.text
     elif raw.html:
         if len(raw.html) > settings.max_item_bytes:
             raise BadInput(raw.location, f"page larger than the item cap of {settings.max_item_bytes:,} bytes")
-        from_html = True
         ex = extract_html(raw.html, raw.location, url)
         warnings.extend(getattr(ex, "warnings", ()))
-        body = ex.text
+        body, page = ex.body or ex.text, ex.hints
         title = title or ex.title
         author = author or ex.author
         outlet = outlet or ex.sitename
@@ -106,12 +115,12 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
     outlet = outlet or outlet_from_url(canonical or url)
     group = template_group(outlet, canonical or url, raw.location, raw.extra)
     opts = text_options(settings)
-    if from_html:
+    if page is not None:
         # The learned line classifier is for text a scraper dumped; the HTML extractor has already judged the
         # page's layout, and on its output the classifier only costs real sentences (1.6% of a clean
         # article's tokens in bench/boilerplate.py).  Rules and templates still apply.
         opts = replace(opts, classifier=False)
-    cleaned = clean_scraped(body, title, opts, templates, group)
+    cleaned = clean_scraped(body, title, opts, templates, group, page)
     if not cleaned.text:
         raise BadInput(raw.location, "no text left: every line is furniture" if cleaned.body else "no text")
     meta = text_meta(cleaned)
@@ -138,7 +147,7 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         canonical_url=canonical,
         published=date,
         date_flag=flag,
-        outlet=outlet or cleaned.bio_outlet,
+        outlet=outlet or _text_outlet(cleaned, meta),
         author=author or cleaned.bio_author,
         language=(language or detect_language(f"{title}\n{cleaned.text}")),
         extra=raw.extra,

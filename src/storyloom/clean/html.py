@@ -18,9 +18,11 @@ What runs, in order (one parse of the page, reused by every step):
    deduplication cache off (process-global state).  Precision mode sometimes collapses to a stub (a paywall
    note, a caption); when its text is under :data:`SHORT_TEXT` characters the balanced mode runs too, and
    wins when precision kept less than :data:`COLLAPSE_RATIO` of it.
-5. **Trim** (:func:`_trim`): the headline (and the page URL, a lone date line) repeated at the top of the body,
-   "Related:/Read more:/Also on …" link lines with the list that follows them, and a tail of share/follow/
-   subscribe/copyright/tags lines.  These are general news-page conventions, not per-site rules.
+5. **Page rules** (:func:`storyloom.clean.rules.page_verdicts`): the headline (and the page URL, a lone date
+   line) repeated at the top of the body, "Related:/Read more:/Also on …" link lines with the list that follows
+   them, and a tail of share/follow/subscribe/copyright/tags lines.  General news-page conventions, not
+   per-site rules.  ``Extracted.text`` is the body without them; ``Extracted.body`` keeps them, and
+   :func:`storyloom.clean.clean` marks them as spans with their rule names (switchable like every rule).
 6. **Not an article**: no text, an error page (404/"not found" title and little text), or a home/section page
    (``og:type=website`` or a root URL, and text that is a list of short lines, not prose) → :class:`BadInput`.
 
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from storyloom.clean.rules import PageHints, norm_words, page_verdicts
 from storyloom.decoding import REPAIR, decode_page
 from storyloom.errors import BadInput
 
@@ -59,7 +62,6 @@ COLLAPSE_RATIO = 0.5  # ... and replaced by it when it kept less than this share
 MIN_TEXT_CHARS = 50  # less than this is not an article
 ERROR_PAGE_MAX_CHARS = 1_500  # an error-looking title with more text than this is taken as an article about errors
 LINK_SHARE = 0.5  # a list of short lines that are mostly link texts is a home/section page, wherever it is
-HEAD_LINES = 5  # lines at the top of the body searched for a repeated headline
 LIBXML_MAX_DEPTH = 255  # libxml2's HTML parser nesting limit (without XML_PARSE_HUGE)
 
 
@@ -73,6 +75,8 @@ class Extracted:
     url: str | None
     language: str | None
     warnings: tuple[str, ...] = ()  # e.g. the page was cut at MAX_PARSE_CHARS
+    body: str = ""  # the body as extracted, before the page rules: what ``clean`` keeps and marks spans in
+    hints: PageHints = PageHints()  # headline candidates and URLs, for the page rules
 
 
 class _Deadline(BaseException):
@@ -304,95 +308,15 @@ def _title_candidates(tree: Any, meta_title: str | None) -> list[str]:
 _WORD = re.compile(r"\w+")
 
 
-def _norm(s: str) -> str:
-    return " ".join(_WORD.findall(s.lower()))
+_norm = norm_words
 
 
-_MARKER = (
-    r"related|related articles?|related stories|related content|read more|read also|also read|see also|"
-    r"more on this|more from|recommended|recommended for you|you may also like|you might also like|"
-    r"don'?t miss|must read|trending|popular|most read|"
-    r"leggi anche|lire aussi|à lire aussi|a lire aussi|lesen sie auch|mehr zum thema|lea también|"
-    r"leia também|leia mais|lees ook|czytaj też|czytaj także|читайте также"
-)
-_LINK_LINE = re.compile(rf"^\s*(?:{_MARKER})\s*(?:[:：|»›>–—-].*)?$|^\s*also on \S+\.[a-z]{{2,}}\b", re.I)
-_BOILERPLATE = re.compile(
-    r"^\s*(?:"
-    r"share (?:this|on|it|the)\b|like this (?:story|article)|follow (?:us|@\w+|\w+ on (?:twitter|facebook|instagram))|"
-    r"(?:sign up|subscribe)\b.{0,120}(?:newsletter|updates|inbox|email)|click here\b|"
-    r"tell us what you think|join the (?:conversation|discussion)|if you (?:enjoyed|liked) this|"
-    r"(?:leave|post|add) a comment|\d*\s*comments?\s*$|"
-    r"write to .{2,60} at \S+@\S+|"
-    r"copyright\b|©|\(c\)\s*\d{4}|all rights reserved|"
-    r"tags?\s*:|tags\s*$|topics?\s*:|filed under\b|categories?\s*:"
-    r")",
-    re.I,
-)
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-
-
-def _is_date_line(line: str) -> bool:
-    toks = _WORD.findall(line)
-    if not toks or len(toks) > 12 or not _YEAR.search(line):
-        return False
-    numeric = sum(t.isdigit() for t in toks)
-    return numeric >= 3 or numeric / len(toks) >= 0.4
-
-
-def _matches_title(line: str, titles: list[str]) -> bool:
-    n = _norm(line)
-    if not n or len(n) < 8:
-        return False
-    for t in titles:
-        if n == t:
-            return True
-        if len(n) < 20:
-            continue
-        # the <title> often carries "| Site name" after the headline; a body line may add a short suffix,
-        # but a paragraph that merely starts with the headline's words is body text
-        if t.startswith(n) and len(n) >= 0.6 * len(t) or n.startswith(t) and len(n) <= 1.25 * len(t):
-            return True
-    return False
-
-
-def _is_headline(line: str) -> bool:
-    """A link-list item: short, not a sentence."""
-    return len(_WORD.findall(line)) <= 15 and not re.search(r"[.!?:;]\s*$", line)
-
-
-def _trim(text: str, titles: list[str], urls: list[str]) -> str:
-    lines = [ln for ln in text.split("\n")]
-    # 1. top: the headline repeated (anywhere in the first lines: a lede or kicker may come first), the page's
-    #    own URL, lone date lines before the first paragraph
-    top = [ln for ln in lines[:HEAD_LINES] if not (_matches_title(ln.strip(), titles) or ln.strip() in urls)]
-    lines = top + lines[HEAD_LINES:]
-    while lines and (not lines[0].strip() or _is_date_line(lines[0])):
-        lines.pop(0)
-    # 2. link lines ("Related: …", "Read more: …", "Also on site.com …") and the bullet list right after them
-    kept: list[str] = []
-    in_list = False
-    for ln in lines:
-        s = ln.strip()
-        if len(_WORD.findall(s)) <= 25 and _LINK_LINE.match(s):
-            in_list = True
-            continue
-        if in_list and s.startswith(("- ", "• ", "* ")) and _is_headline(s):
-            continue
-        in_list = False
-        kept.append(ln)
-    lines = kept
-    # 3. tail: share/follow/subscribe/copyright/tags lines, and the tag list under a "Tags" heading
-    while lines:
-        s = lines[-1].strip()
-        if not s or (len(_WORD.findall(s)) <= 40 and _BOILERPLATE.match(s)):
-            lines.pop()
-            continue
-        # a "Tags"/"Topics" heading two lines from the end: drop it with its list
-        if len(lines) >= 2 and re.match(r"^\s*(?:tags|topics|schlagwörter|etiquetas|tag)\s*:?\s*$", lines[-2], re.I):
-            del lines[-2:]
-            continue
-        break
-    return "\n".join(lines).strip()
+def page_text(body: str, hints: PageHints) -> str:
+    """The body without what the page rules (all on) mark: the text the not-an-article checks and the
+    benchmark judge.  ``clean`` re-runs the same rules with the user's switches and keeps them as spans."""
+    lines = tuple(ln.strip() for ln in body.split("\n") if ln.strip())
+    verdicts = page_verdicts(lines, hints)
+    return "\n".join(ln for ln, v in zip(lines, verdicts) if v is None)
 
 
 _ERROR_TITLE = re.compile(
@@ -471,10 +395,10 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
         if not text:
             raise BadInput(location, f"HTML nested deeper than {LIBXML_MAX_DEPTH} levels and no article text in it")
 
-    titles = _title_candidates(tree, meta.title)
     nodes = _jsonld_nodes(tree)
     canonical = _canonical(tree, nodes, meta.url, url)
-    text = _trim(text, titles, [u for u in (url, canonical, meta.url) if u])
+    hints = PageHints(tuple(_title_candidates(tree, meta.title)), tuple(u for u in (url, canonical, meta.url) if u))
+    body, text = text, page_text(text, hints)
     title = " ".join(meta.title.split()) if meta.title else None
 
     if len(text) < MIN_TEXT_CHARS:
@@ -488,6 +412,8 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
     return Extracted(
         title=title,
         text=text,
+        body=body,
+        hints=hints,
         published=_precise_date(tree, nodes, meta.date),
         author=meta.author,
         sitename=meta.sitename,

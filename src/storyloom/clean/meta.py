@@ -1,54 +1,89 @@
-"""Metadata normalisation: dates to UTC ISO 8601 (with a flag when not trusted), outlet.  (Language: the
-shared :mod:`storyloom.enrich.language`.)
+"""Metadata normalisation: dates to ISO 8601 *as the outlet gave them* (with a flag when not trusted), outlet.
+(Language: the shared :mod:`storyloom.enrich.language`.)
 
 Dates from the wild are in every format and time zone, and sometimes wrong (an epoch of 0, a CMS default
-of 2099).  A date we do not trust is kept out of ``published`` (which orders stories) and the reason goes in
-``date_flag``; the raw string stays in the raw input.
+of 2099).  A date we do not trust is kept out of ``published`` and the reason goes in ``date_flag``; the raw
+string stays in the raw input.
+
+``published`` keeps the offset the page or feed gave: converting to UTC moved 2022-01-28T00:00:00+01:00 to
+2022-01-27 (9 of 728 annotated dates changed calendar day), and a reader must see the outlet's own day.
+Orders and windows use the UTC instant: the store derives ``published_utc`` from ``published`` (a generated
+column, see store.migrations) and Python code reads instants through :mod:`storyloom.timeparse`, which honours offsets.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+import warnings
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
+from dateutil.parser import UnknownTimezoneWarning
+
+from storyloom.timeparse import parse_time
 
 EARLIEST_YEAR = 1990
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HAS_CLOCK = re.compile(r"\d{1,2}:\d{2}|T\d{4,6}\b|\d\s*[ap]\.?m\b", re.I)  # "10:30", ISO basic "T103000", "9 pm"
+# Zone abbreviations feeds and pages print (dateutil knows none but UTC/GMT and warns): fixed offsets.
+_TZ_ABBREVIATIONS = {
+    name: hours * 3600
+    for name, hours in {
+        "UTC": 0, "GMT": 0, "UT": 0, "WET": 0, "BST": 1, "CET": 1, "MEZ": 1, "WEST": 1, "CEST": 2, "MESZ": 2,
+        "EET": 2, "EEST": 3, "MSK": 3, "IST": 5.5, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11,
+        "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    }.items()
+}
+_ONE_DAY = timedelta(days=1)  # feeds in time zones ahead of UTC legitimately date items "tomorrow"
+
+
+def _iso(dt: datetime) -> str:
+    """Seconds precision, ``Z`` for UTC (the form every stored UTC time has), ``±HH:MM`` otherwise."""
+    dt = dt.replace(microsecond=0)
+    offset = dt.utcoffset()
+    if offset is None or offset == timedelta(0):
+        return dt.replace(tzinfo=None).isoformat() + "Z"
+    if offset.seconds % 60:  # sub-minute offsets (LMT of old zones) have no ISO form: give the instant
+        return dt.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    return dt.isoformat()
 
 
 def normalize_date(value: str | None, *, now: datetime | None = None) -> tuple[str | None, str | None]:
-    """(ISO date or UTC datetime, flag).  Naive datetimes are taken as UTC; a date stays a date."""
+    """(ISO date or datetime with the source's own offset, flag).
+
+    Naive datetimes are taken as UTC (``Z``); a value without a time of day stays a date ("2022-01-28",
+    "28 January 2022" → ``2022-01-28``); Unix seconds are UTC."""
     if not value or not value.strip():
         return None, "no date"
     s = value.strip()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
+    date_only = False
     try:
         if re.fullmatch(r"\d{9,11}(\.\d+)?", s):  # Unix seconds
-            dt = datetime.fromtimestamp(float(s), tz=timezone.utc)
+            dt = datetime.fromtimestamp(float(s), tz=UTC)
+        elif _DATE_ONLY.match(s):
+            dt, date_only = parse_time(s), True
         else:
             try:  # ISO 8601, by far the commonest, parsed in C; dateutil for everything else
-                dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+                dt = parse_time(s)
             except ValueError:
-                dt = dateparser.parse(s, fuzzy=False)
+                with warnings.catch_warnings():  # an unknown zone name: the time is taken as UTC, as naive ones are
+                    warnings.simplefilter("ignore", UnknownTimezoneWarning)
+                    dt = dateparser.parse(s, fuzzy=False, tzinfos=_TZ_ABBREVIATIONS)
+                date_only = not _HAS_CLOCK.search(s)
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            dt.utcoffset()  # a tzinfo that cannot say its offset (a broken tz database entry) raises here
     except (ValueError, OverflowError, TypeError):
         return None, f"unparseable date {s[:40]!r}"
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    dt = dt.astimezone(timezone.utc)
     if dt.year < EARLIEST_YEAR:
         return None, f"date before {EARLIEST_YEAR} ({s[:40]})"
     if dt > now.replace(microsecond=0) + _ONE_DAY:
         return None, f"date in the future ({s[:40]})"
-    if _DATE_ONLY.match(s):
+    if date_only:
         return dt.date().isoformat(), None
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ"), None
-
-
-from datetime import timedelta  # noqa: E402
-
-_ONE_DAY = timedelta(days=1)  # feeds in time zones ahead of UTC legitimately date items "tomorrow"
+    return _iso(dt), None
 
 
 def outlet_from_url(url: str | None) -> str | None:

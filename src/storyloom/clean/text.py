@@ -23,7 +23,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from storyloom.clean.rules import RULES, UNRELATED_HEADLINE, WORD, LineContext, bio_author, bio_outlet, cited_source
+from storyloom.clean.meta import outlet_from_url
+from storyloom.clean.rules import (
+    RULES,
+    TEASER_LIST,
+    UNRELATED_HEADLINE,
+    WORD,
+    LineContext,
+    PageHints,
+    Verdict,
+    bio_author,
+    bio_outlet,
+    cited_source,
+    copyright_owner,
+    dated_teaser_list,
+    page_verdicts,
+    social_handle,
+)
 from storyloom.models import Span
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
@@ -75,6 +91,8 @@ class Cleaned:
     cited_sources: tuple[str, ...] = ()
     bio_author: str | None = None
     bio_outlet: str | None = None
+    # the outlet the text names about itself, when it does: (name, what named it, the line), see outlet_evidence
+    outlet_evidence: tuple[str, str, str] | None = None
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of every non-empty line, for template counts
 
 
@@ -94,62 +112,150 @@ def clean_scraped(
     options: TextOptions | None = None,
     templates: TemplateCounts | None = None,
     group: str | None = None,
+    page: PageHints | None = None,
 ) -> Cleaned:
-    """Remove furniture from one article's text; see the module docstring for the layers."""
+    """Remove furniture from one article's text; see the module docstring for the layers.
+
+    ``page`` is given for the body of an HTML page: its page rules (repeated headline, "Related:" lists,
+    share/copyright tails) run first, and the line rules then see the body without those lines, as they
+    would see a scraper's text."""
     opts = options or TextOptions()
     body = normalize_text(text)
     located = _lines_with_offsets(body)
     lines = tuple(line for _, _, line in located)
     keys = tuple(line_key(line) for line in lines)
-    counts = Counter(w.lower() for line in lines for w in WORD.findall(line) if len(w) > 3)
-    verdicts: list[tuple[str, str] | None] = [None] * len(lines)  # (rule, reason)
+    verdicts: list[Verdict | None] = [None] * len(lines)
+    if page is not None:
+        verdicts = page_verdicts(lines, page, opts.disabled_rules)
+    active = [i for i, v in enumerate(verdicts) if v is None]  # what the line rules see
+    seen_lines = tuple(lines[i] for i in active)
+    counts = Counter(w.lower() for line in seen_lines for w in WORD.findall(line) if len(w) > 3)
 
-    for i in range(len(lines)):
-        ctx = LineContext(lines, i, title, counts)
+    for j, i in enumerate(active):
+        ctx = LineContext(seen_lines, j, title, counts)
         for rule in RULES:
             if rule.name not in opts.disabled_rules and rule.test(ctx):
                 verdicts[i] = (rule.name, rule.reason)
                 break
+    if TEASER_LIST[0] not in opts.disabled_rules:
+        for j in sorted(dated_teaser_list(seen_lines)):
+            if verdicts[active[j]] is None:
+                verdicts[active[j]] = TEASER_LIST
     if templates is not None and group and "template" not in opts.disabled_rules:
         size = templates.group_size(group)
         if size >= opts.template_min_count:
             seen = templates.line_counts(group, sorted(set(keys)))
             need = max(opts.template_min_count, opts.template_min_share * size)
-            hits = [i for i, k in enumerate(keys) if verdicts[i] is None and seen.get(k, 0) >= need]
-            if hits and len(hits) <= TEMPLATE_MAX_SHARE * len(lines):
+            hits = [i for i in active if verdicts[i] is None and seen.get(keys[i], 0) >= need]
+            if hits and len(hits) <= TEMPLATE_MAX_SHARE * len(active):
                 for i in hits:
                     verdicts[i] = ("template", f"repeated template line (in {seen[keys[i]]} of {size} articles of {group})")
 
-    # Second pass: headline-shaped teasers for other stories, at the top or beside removed furniture.
     if UNRELATED_HEADLINE.name not in opts.disabled_rules:
-        furniture = [v is not None for v in verdicts]
-        for i in range(len(lines)):
-            near = i <= 1 or (i > 0 and furniture[i - 1]) or (i + 1 < len(lines) and furniture[i + 1])
-            if verdicts[i] is None and near and UNRELATED_HEADLINE.test(LineContext(lines, i, title, counts)):
-                verdicts[i] = (UNRELATED_HEADLINE.name, UNRELATED_HEADLINE.reason)
+        _unrelated_headlines(seen_lines, active, verdicts, title, counts)
 
-    if opts.classifier and "classifier" not in opts.disabled_rules and lines:
-        _apply_classifier(lines, verdicts, opts)
+    if opts.classifier and "classifier" not in opts.disabled_rules and active:
+        _apply_classifier(seen_lines, active, verdicts, opts)
+    _keep_only_content(lines, verdicts)
 
     removed = tuple(
         Span(located[i][0], located[i][1], v[1], v[0]) for i, v in enumerate(verdicts) if v is not None
     )
     kept = [lines[i] for i, v in enumerate(verdicts) if v is None]
     sources = tuple(dict.fromkeys(s for line in lines if (s := cited_source(line))))
-    bios = [line for i, line in enumerate(lines) if verdicts[i] and verdicts[i][0] == "author_bio"]
+    bios = [line for i, line in enumerate(lines) if (v := verdicts[i]) and v[0] == "author_bio"]
     author = next((a for line in bios if (a := bio_author(line))), None)
     outlet = next((o for line in bios if (o := bio_outlet(line))), None)
-    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, keys)
+    evidence = outlet_evidence(lines, verdicts)
+    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, evidence, keys)
 
 
-def _apply_classifier(lines: tuple[str, ...], verdicts: list[tuple[str, str] | None], opts: TextOptions) -> None:
+def outlet_evidence(lines: tuple[str, ...], verdicts: list[Verdict | None]) -> tuple[str, str, str] | None:
+    """The outlet a text names about itself, strongest sign first: its author bio ("a journalist for Buna
+    Times"), its copyright notice, the handle in its own follow line ("Follow our … accounts … @expressusnews").
+
+    A "Source: X" footer counts last and only as the text's very last line: a repost cites its original that
+    way ("Source: Racurs" above Buna Times' bio is a cited source, and the bio names the outlet), while a
+    scraper's dump of a publisher's page ends with a footer naming that publisher (or linking to its site)."""
+    rule = [v[0] if v else None for v in verdicts]
+    for i, line in enumerate(lines):
+        if rule[i] == "author_bio" and (name := bio_outlet(line)):
+            return name, "author bio", line
+    for i in reversed(range(len(lines))):
+        if (rule[i] == "copyright" or len(lines) - i <= 3) and (name := copyright_owner(line := lines[i])):
+            return name, "copyright notice", line
+    for line in lines:
+        if handle := social_handle(line):
+            return handle, "social-media handle in the text's own follow line", line
+    if lines and (name := cited_source(lines[-1])):
+        if name.startswith(("http://", "https://", "www.")):
+            name = outlet_from_url(name if "://" in name else f"https://{name}") or name
+        return name, "\"Source:\" footer, the text's last line (a repost's footer names its original instead)", lines[-1]
+    return None
+
+
+PROSE_WORDS = 12  # a line of at least this many words ending a sentence is the article's prose
+_PROSE_END = re.compile(r"[.!?…。！？\"”’»)]\s*$")
+_TEASER_NEIGHBOURS = frozenset({"read_more", "section_tag_teaser", "template", UNRELATED_HEADLINE.name})
+
+
+def _is_prose(line: str) -> bool:
+    return len(WORD.findall(line)) >= PROSE_WORDS and bool(_PROSE_END.search(line))
+
+
+def _unrelated_headlines(lines: tuple[str, ...], active: list[int], verdicts: list[Verdict | None],
+                         title: str | None, counts: Counter[str]) -> None:
+    """Headline-shaped teasers for other stories, asked only at the top of the text or beside furniture.
+
+    Inside the article's span (between its first and last kept paragraph of prose) a headline-shaped line
+    is a subheading ("Vintage trifft Urban Jungle" under a photo credit) unless it sits in a teaser block:
+    next to a "Read more" line, a tagged teaser, a template line or another teaser."""
+    n = len(lines)
+    furniture = [verdicts[i] is not None for i in active]
+    prose = [j for j, i in enumerate(active) if verdicts[i] is None and _is_prose(lines[j])]
+    first, last = (prose[0], prose[-1]) if prose else (n, -1)
+    shaped = [verdicts[i] is None and UNRELATED_HEADLINE.test(LineContext(lines, j, title, counts))
+              for j, i in enumerate(active)]
+
+    def teaser_next_to(j: int) -> bool:
+        for k in (j - 1, j + 1):
+            if 0 <= k < n:
+                v = verdicts[active[k]]
+                if (v is not None and v[0] in _TEASER_NEIGHBOURS) or shaped[k]:
+                    return True
+        return False
+
+    for j, i in enumerate(active):
+        if not shaped[j]:
+            continue
+        near = j <= 1 or (j > 0 and furniture[j - 1]) or (j + 1 < n and furniture[j + 1])
+        if not near:
+            continue
+        if first < j < last and not teaser_next_to(j):
+            continue  # a subheading of the article
+        verdicts[i] = (UNRELATED_HEADLINE.name, UNRELATED_HEADLINE.reason)
+
+
+def _keep_only_content(lines: tuple[str, ...], verdicts: list[Verdict | None]) -> None:
+    """No rule takes an article's only content: when nothing of prose would be left, the removed lines of
+    prose stay (a one-line article ending "Copyright © 2018 …" is an article, not a copyright notice)."""
+    if any(v is None and _is_prose(line) for line, v in zip(lines, verdicts)):
+        return
+    for i, line in enumerate(lines):
+        if verdicts[i] is not None and _is_prose(line):
+            verdicts[i] = None
+
+
+def _apply_classifier(lines: tuple[str, ...], active: list[int], verdicts: list[Verdict | None],
+                      opts: TextOptions) -> None:
+    """The learned model over the lines the line rules saw (``active`` maps them back to the body's)."""
     try:
         from storyloom.clean.classifier import LineClassifier
     except ImportError:  # the model is optional: rules and templates still work without it
         return
     model = LineClassifier.load()
     threshold = model.threshold + opts.classifier_margin
-    for i, p in enumerate(model.boilerplate_proba(list(lines))):
+    for i, p in zip(active, model.boilerplate_proba(list(lines))):
         if verdicts[i] is None and p >= threshold:
             verdicts[i] = ("classifier", f"learned line classifier: looks like page furniture (p={p:.2f})")
 

@@ -72,6 +72,10 @@ def show(obj: Ctx, article_id: str, raw: bool, removed: bool, as_json: bool) -> 
     for w in art.warnings:
         out.print(f"[yellow]{'warning':>16}[/] {escape(w)}")
     said = art.meta
+    outlet_from = said.get("outlet_from")
+    if isinstance(outlet_from, dict):  # the outlet was read from the text: say what named it
+        out.print(f"[dim]{'outlet from':>16}[/] {escape(str(outlet_from.get('evidence')))}: "
+                  f"{escape(str(outlet_from.get('line')))}")
     if said.get("cited_sources"):
         out.print(f"[dim]{'cites':>16}[/] {escape(', '.join(said['cited_sources']))}")
     for a in said.get("attributions", [])[:12]:
@@ -150,13 +154,13 @@ def stats(obj: Ctx, as_json: bool) -> None:
 @click.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
-    from storyloom.clean.rules import RULES, UNRELATED_HEADLINE
+    from storyloom.clean.rules import RULE_TABLE
 
     t = Table(show_header=True)
     t.add_column("name")
     t.add_column("removes")
-    for r in (*RULES, UNRELATED_HEADLINE):
-        t.add_row(r.name, r.reason)
+    for name, reason in RULE_TABLE:  # line rules, then the page rules of HTML bodies
+        t.add_row(name, reason)
     t.add_row("template", "a line recurring in many articles of the same outlet, site, feed or folder")
     t.add_row("classifier", "what the learned line classifier is very sure is page furniture")
     out.print(t)

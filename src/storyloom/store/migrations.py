@@ -324,6 +324,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX follow_deliveries_due ON follow_deliveries(status, next_try);
         """,
     ),
+    (
+        11,
+        "published keeps the outlet's own offset (2022-01-28T00:00:00+01:00 stays that calendar day); the UTC "
+        "instant every order and window needs is derived from it in SQL, so no writer has to know about it",
+        """
+        ALTER TABLE articles ADD COLUMN published_utc TEXT GENERATED ALWAYS AS (
+            CASE WHEN published IS NULL OR length(published) = 10 THEN published
+                 ELSE coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', published), published) END
+        ) VIRTUAL;
+        CREATE INDEX IF NOT EXISTS articles_published_utc ON articles(published_utc);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -58,7 +58,9 @@ def list_articles(store: Store, f: ArticleFilter) -> list[ArticleRow]:
     sql = f"SELECT {LIST_COLUMNS} FROM articles"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY published IS NULL, published DESC, rowid DESC LIMIT ? OFFSET ?"
+    # by the instant (published keeps the outlet's offset; published_utc is derived from it in SQL, store.migrations);
+    # the date filters above compare the outlet's own dates, the days a reader sees
+    sql += " ORDER BY published_utc IS NULL, published_utc DESC, rowid DESC LIMIT ? OFFSET ?"
     return [ArticleRow(**_row(r)) for r in store.conn.execute(sql, [*args, f.limit, f.offset])]
 
 
@@ -199,8 +201,8 @@ def stats(store: Store) -> StoreStats:
         "versions": one("SELECT count(*) FROM articles WHERE previous_id IS NOT NULL"),
         "outlets": one("SELECT count(DISTINCT outlet) FROM articles"),
         "undated": one("SELECT count(*) FROM articles WHERE published IS NULL"),
-        "first_published": one("SELECT min(published) FROM articles"),
-        "last_published": one("SELECT max(published) FROM articles"),
+        "first_published": one("SELECT min(published_utc) FROM articles"),
+        "last_published": one("SELECT max(published_utc) FROM articles"),
         "by_kind": {r[0]: r[1] for r in c.execute("SELECT kind, count(*) FROM articles GROUP BY kind ORDER BY 2 DESC")},
         "by_language": {
             r[0] or "?": r[1]

@@ -21,7 +21,7 @@ def pending(store: Store) -> list[str]:
     (asking for one chunk at a time sorted the queue again for each: 19 s a chunk with 1M queued)."""
     return [r[0] for r in store.conn.execute(
         "SELECT q.article_id FROM stage_queue q JOIN articles a ON a.id = q.article_id WHERE q.stage = ? "
-        "ORDER BY coalesce(a.published, a.ingested_at), a.rowid", (STAGE,))]
+        "ORDER BY coalesce(a.published_utc, a.ingested_at), a.rowid", (STAGE,))]
 
 
 def done(store: Store, ids: Sequence[str]) -> None:
@@ -29,7 +29,9 @@ def done(store: Store, ids: Sequence[str]) -> None:
 
 
 def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    sql = ("SELECT a.id, a.title, a.text, a.published, a.date_flag, a.ingested_at, a.outlet, a.language, g.group_id "
+    # the stage orders and windows by instants: it gets the UTC form (published keeps the outlet's offset)
+    sql = ("SELECT a.id, a.title, a.text, a.published_utc AS published, a.date_flag, a.ingested_at, a.outlet, "
+           "a.language, g.group_id "
            "FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id WHERE a.id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
