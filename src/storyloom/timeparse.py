@@ -75,3 +75,10 @@ def end_of_day(iso: str) -> str:
 def utc_now() -> str:
     """Now, as the store writes ingest and event times (UTC, whole seconds)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def utc_key(iso: str | None) -> tuple[int, float]:
+    """A sort key that orders stored times by their instant whatever offset each was written with (the store
+    keeps the outlet's own offset: "…T00:30+01:00" is before "…T00:00Z"); missing or unreadable times last."""
+    dt = maybe_time(iso)
+    return (0, dt.timestamp()) if dt is not None else (1, 0.0)

@@ -19,6 +19,7 @@ from storyloom.compare.exports import to_csv, to_json, to_markdown
 from storyloom.compare.provenance import build_graph
 from storyloom.store import Store
 from storyloom.store import compare as sql
+from storyloom.timeparse import utc_key
 
 COMPARE_VERSION = "2"  # bump when the comparison changes, so kept results are recomputed
 MAX_MEMBERS = 60  # a story's largest copy groups are represented by their canonical member beyond this
@@ -93,7 +94,8 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     for r_index, idx in enumerate(rows_idx):
         cells: list[dict[str, Any]] = [{"column": col_of[claims[i].article_id], **as_dicts[i]} for i in idx]
         cols = sorted({str(cell["column"]) for cell in cells}, key=columns.index)
-        dated = sorted((time_of[cell["article_id"]], cell["column"]) for cell in cells if time_of[cell["article_id"]])
+        dated = sorted(((time_of[cell["article_id"]], cell["column"]) for cell in cells if time_of[cell["article_id"]]),
+                       key=lambda t: (utc_key(t[0]), t[1]))
         conflicts = _conflicts(cells)
         status = "shared" if len(cols) == len(columns) and len(columns) > 1 else ("partial" if len(cols) > 1 else "only")
         rows.append({
@@ -106,7 +108,8 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     rows.sort(key=lambda r: ({"shared": 0, "partial": 1, "only": 2}[r["status"]], r["position"]))
     for r in rows:
         del r["position"]
-    dated_members = sorted((m["published"], m["column"], m["id"]) for m in members if m["published"] and not m.get("date_flag"))
+    dated_members = sorted(((m["published"], m["column"], m["id"]) for m in members
+                            if m["published"] and not m.get("date_flag")), key=lambda t: (utc_key(t[0]), t[1], t[2]))
     links = sql.copy_links(store, [m["id"] for m in members])
     by_article: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c, d in zip(claims, as_dicts):

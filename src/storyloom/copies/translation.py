@@ -20,6 +20,7 @@ from typing import Any
 from storyloom.embed.cache import Vectors
 from storyloom.enrich.anchors import anchor_keys, anchors_in
 from storyloom.enrich.sentences import split_sentences
+from storyloom.timeparse import utc_key
 
 MIN_ANCHORS_FOR_ORDER = 3
 
@@ -197,7 +198,8 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
             if v is None:
                 continue
             pa, pb = rows[a]["published"], rows[b]["published"]
-            direction = "unknown" if not (pa and pb) or pa == pb else ("b_from_a" if pa < pb else "a_from_b")
+            ka, kb = utc_key(pa), utc_key(pb)  # instants: the stored times keep their outlets' offsets
+            direction = "unknown" if not (pa and pb) or ka == kb else ("b_from_a" if ka < kb else "a_from_b")
             links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
                           "details": v.details, "evidence": v.evidence})
     return links, tried

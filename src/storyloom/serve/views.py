@@ -31,7 +31,7 @@ from storyloom.serve.refresh import Refresher
 from storyloom.store import Store
 from storyloom.store import stories as stories_sql
 from storyloom.store.queries import get_article
-from storyloom.timeparse import timestamp
+from storyloom.timeparse import timestamp, utc_key
 
 log = logging.getLogger(__name__)
 MATRIX_KEYS = ("columns", "rows", "summary", "first_reporter", "untrusted_dates")
@@ -140,7 +140,7 @@ def graph_layout(graph: dict[str, Any], width: int = 760) -> dict[str, Any]:
     by_kind: dict[str, list[dict[str, Any]]] = {"source": [], "article": [], "outlet": []}
     for n in graph["nodes"]:
         by_kind.setdefault(n["kind"], []).append(n)
-    by_kind["article"].sort(key=lambda n: (n.get("published") or "9999", n["id"]))
+    by_kind["article"].sort(key=lambda n: (utc_key(n.get("published")), n["id"]))
     pos: dict[str, tuple[float, float]] = {}
     height = 60 + 46 * max((len(v) for v in by_kind.values()), default=1)
     for kind, nodes in by_kind.items():

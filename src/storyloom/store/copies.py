@@ -13,6 +13,7 @@ from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
 from storyloom.store.sqlite import Store, _json, _now, select_in
+from storyloom.timeparse import utc_key
 
 
 def placeholders(n: int) -> str:
@@ -239,7 +240,7 @@ def group_detail(store: Store, group_id: str) -> CopyGroup | None:
 
 def canonical_order(m: dict[str, Any]) -> tuple[Any, ...]:
     """Canonical member first: the earliest published (undated last), ties → the longest, then by id."""
-    return (m["published"] is None, m["published"] or "", -(m.get("chars") or 0), m["id"])
+    return (*utc_key(m["published"]), -(m.get("chars") or 0), m["id"])
 
 
 def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 0) -> list[CopyGroupSummary]:

@@ -26,7 +26,7 @@ def embedding_pool(store: Store, model: str, since: str | None, until: str | Non
     where = ["e.model = ?", "a.language IS NOT NULL"]
     args: list[Any] = [model]
     if since and until:
-        where.append("(a.published BETWEEN ? AND ? OR a.published IS NULL)")
+        where.append("(a.published_utc BETWEEN ? AND ? OR a.published IS NULL)")
         args += [since, until]
     sql_ = (f"SELECT a.id, a.language, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
             f"WHERE {' AND '.join(where)} ORDER BY a.rowid DESC LIMIT ?")
