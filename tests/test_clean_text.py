@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE
 from storyloom.clean.rules import cited_source
 from storyloom.clean.text import TextOptions, clean_scraped, render_removed
 from storyloom.enrich.attribution import attributions, text_dates
@@ -16,8 +17,6 @@ from storyloom.pipeline import ingest, reclean
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store.queries import get_article
-
-from conftest import SAMPLE
 
 EXPRESS = SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt"
 BUNA = SAMPLE / "seeds" / "003_3a4803d74d271bfe.txt"

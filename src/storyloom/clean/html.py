@@ -106,7 +106,7 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, _fire)
     # re-fires every 0.25 s until disarmed: one raise swallowed (inside a __del__, a bare except) is not enough
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0), 0.25)
     try:
         yield
     finally:
@@ -205,6 +205,7 @@ def _jsonld_nodes(tree: Any) -> list[dict[str, Any]]:
     def walk(node: Any, depth: int) -> None:
         if depth > 20 or len(out) > 500:
             return
+        children: Any
         if isinstance(node, dict):
             out.append(node)
             children = node.values()
@@ -360,13 +361,13 @@ def _is_front_page(url: str | None) -> bool:
 def _body(tree: Any, url: str | None) -> str:
     import trafilatura
 
-    common = dict(
+    common: dict[str, Any] = dict(
         url=url, include_comments=False, include_tables=True, deduplicate=False, with_metadata=False
     )
-    doc = trafilatura.bare_extraction(tree, favor_precision=True, **common)  # copies the tree
+    doc: Any = trafilatura.bare_extraction(tree, favor_precision=True, **common)  # copies the tree
     text = (doc.text or "").strip() if doc is not None else ""
     if len(text) < SHORT_TEXT:
-        doc2 = trafilatura.bare_extraction(tree, **common)
+        doc2: Any = trafilatura.bare_extraction(tree, **common)
         text2 = (doc2.text or "").strip() if doc2 is not None else ""
         if len(text) < COLLAPSE_RATIO * len(text2):
             text = text2

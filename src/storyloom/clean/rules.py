@@ -172,7 +172,7 @@ def cited_source(line: str) -> str | None:
 
 def _source_footer(ctx: LineContext) -> bool:
     m = SOURCE_LINE.match(ctx.line)
-    return bool(m) and len(_words(m.group(3))) <= 6 and ctx.from_end <= 5
+    return m is not None and len(_words(m.group(3))) <= 6 and ctx.from_end <= 5
 
 
 _ADS = _rx(
