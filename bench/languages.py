@@ -28,11 +28,12 @@ Per WMT21 pair (dev split of ``bench/copies.py``: sha1("wmt21:<pair>:<docid>")'s
 * **copy recall / precision** — the dev documents (source, professional references, two MT outputs) go
   through ``pipeline.ingest_items`` with the shipped defaults (cleaning, copies with translations, stories),
   with the publication times of ``bench/stories_data.py`` (members within 6 h of the source).  Recall: share
-  of (source, translation) pairs joined by a ``translation`` copy link; precision: share of translation links
-  that join one document's versions.
+  of (source, translation) pairs joined by a ``translation`` copy link; precision: share of the translation
+  links touching the pair's articles that join one document's versions (a link to another pair's article is
+  false).
 * **story recall / precision** — from the same run: share of (source, translation) pairs in one story, and
-  share of cross-language article pairs sharing a story that are versions of one document (wmt21 dev only,
-  no distractors: an easier setting than ``bench/stories.py``).
+  share of cross-language article pairs sharing a story (one article of the pair's) that are versions of one
+  document (wmt21 dev only, no other distractors: an easier setting than ``bench/stories.py``).
 
 ``--quick``: smaller samples (a smoke run; its figures are not written unless ``--write``).
 """
@@ -297,12 +298,11 @@ def pipeline_run(limit: int | None) -> dict[str, dict[str, Any]]:
         pos = [(src, o) for s, ids in by_story.items() if f":{pair}:" in s
                for src in ids if doc_of[src].key.endswith("/src") for o in ids if o != src]
         pair_ids = {rid for s, ids in by_story.items() if f":{pair}:" in s for rid in ids}
-        mine = [p for p in linked if p <= pair_ids]
+        mine = [p for p in linked if p & pair_ids]  # a false link to another pair's article counts too
         true_links = [p for p in mine if len({doc_of[x].story for x in p}) == 1]
         in_story = [(a, b) for a, b in pos if a in story and story.get(a) == story.get(b)]
-        ids = sorted(pair_ids)
-        cross = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
-                 if doc_of[a].language != doc_of[b].language and a in story and story.get(a) == story.get(b)]
+        cross = [(a, b) for a in sorted(pair_ids) for b in sorted(doc_of) if (a < b or b not in pair_ids)
+                 and doc_of[a].language != doc_of[b].language and a in story and story.get(a) == story.get(b)]
         cross_true = sum(doc_of[a].story == doc_of[b].story for a, b in cross)
         data = "wmt21 dev, pipeline.ingest_items (shipped defaults)"
         out[pair] = {
