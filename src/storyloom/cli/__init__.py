@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 
 from storyloom import __version__
-from storyloom.cli import batch, follow, ingest, read, serve, settings, stages, watch
+from storyloom.cli import batch, follow, ingest, languages, read, serve, settings, stages, watch
 from storyloom.cli.common import Ctx, err
 from storyloom.errors import StoryloomError
 
@@ -32,7 +32,7 @@ def cli(ctx: click.Context, db: str | None, config: str | None) -> None:
 
 for command in (ingest.ingest, read.articles, read.show, read.search, read.stats, read.rules, stages.clean_cmd,
                 stages.copies, stages.stories, stages.story, stages.digest, stages.compare, serve.serve, watch.watch, batch.batch,
-                batch.load, settings.settings_cmd,
+                batch.load, settings.settings_cmd, languages.languages,
                 *follow.COMMANDS):
     cli.add_command(command)
 

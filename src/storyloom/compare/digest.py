@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from storyloom.compare.outlets import OutletTable, learnt_kind
 from storyloom.compare.provenance import _GENERIC, source_key
+from storyloom.coverage import coverage_notes
 from storyloom.readmodels import (
     Carrier,
     Conflict,
@@ -321,5 +322,6 @@ def build_digest(result: dict[str, Any], table: OutletTable, *, since: str | Non
         key_facts=key_facts, more_key_facts=more, conflicts=_conflicts(story),
         outlets=lenses[:MAX_OUTLETS], more_outlets=max(0, len(lenses) - MAX_OUTLETS), speakers=_speakers(story),
         numbers=_numbers(story), coverage=_coverage(lenses), new_since=since, new_facts=new_facts,
-        notes=notes + [w for w in table.warnings[:5]], status=_status(status),
+        notes=notes + coverage_notes(c.get("language") for c in story.columns) + [w for w in table.warnings[:5]],
+        status=_status(status),
     )

@@ -1,0 +1,252 @@
+"""Which tools each language gets at each stage, and how well they work there.
+
+Why this exists: a stage that does not cover a language fails *silently* — a translated copy is simply not
+found, a claim is simply not aligned.  This module makes the coverage explicit: :func:`coverage` returns, for
+every language storyloom claims (those of the default feed list and of the WMT21 pairs it is measured on),
+the detector, sentence models, tokenizer and sentence splitter each stage uses, with the figures
+``bench/languages.py`` measured (shipped as ``data/languages.json``, each naming its data and split); and
+:func:`coverage_notes` gives the sentences a story page shows when one of its articles is in a language a
+cross-lingual stage does not cover.
+
+The tools are read from the code they describe (``USE_LANGUAGES``, py3langid's model, the feed list), so the
+table cannot drift from them; only the splitter and tokenizer behaviour per script is written here, and
+``tests/test_languages.py`` checks it against ``split_sentences`` and ``words``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from storyloom.embed import USE_LANGUAGES, E5Embedder, USEEmbedder
+
+WMT21_LANGUAGES = ("de", "en", "fr", "is", "ja", "ru")
+DETECTOR = "py3langid"
+
+# multilingual-e5 is fine-tuned from XLM-RoBERTa, whose pre-training (CC-100, Conneau et al. 2020, table 6)
+# covers these languages; outside them e5's vectors are not cross-lingual.  E5Embedder says "every language"
+# (languages = None) because it accepts any text: this list is what it *covers*.
+E5_LANGUAGES = frozenset(
+    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr hu hy id "
+    "is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om or pa pl ps pt ro ru sa sd si "
+    "sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh".split())
+
+NAMES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi",
+         "is": "Icelandic", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",
+         "pt": "Portuguese", "ru": "Russian", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese"}
+
+SCRIPTS = {"ar": "Arabic", "hi": "Devanagari", "ja": "CJK", "ko": "Hangul", "ru": "Cyrillic", "th": "Thai",
+           "uk": "Cyrillic", "zh": "CJK"}  # every other claimed language is written in Latin script
+
+# What split_sentences and copies.fingerprint.words do with each script (tests/test_languages.py checks it).
+SPLITTER = {
+    "Latin": ". ! ? … then A-Z, À-Þ or a digit (not Ł Ś Ż Ş İ …); abbreviations kept",
+    "Cyrillic": ". ! ? … then a Cyrillic capital or digit",
+    "CJK": "。！？ always; . ! ? then a Latin capital",
+    "Hangul": "paragraphs only: Hangul has no capitals, so '. ' never splits",
+    "Arabic": "paragraphs only: no capitals, and ؟ is not a stop",
+    "Devanagari": "paragraphs only: । (danda) is not a stop",
+    "Thai": "paragraphs only: Thai marks sentences with spaces",
+}
+TOKENIZER = {
+    "Latin": r"\w+ words (NFKC, case-folded)",
+    "Cyrillic": r"\w+ words (NFKC, case-folded)",
+    "Arabic": r"\w+ words (NFKC)",
+    "Devanagari": r"\w+ runs (NFKC; vowel signs are not \w, so words break inside)",
+    "Hangul": r"\w+ words (space-separated eojeol)",
+    "CJK": r"\w+ runs: no spaces, so a clause is one token",
+    "Thai": r"\w+ runs cut at every vowel mark (not \w): no spaces, so tokens are pieces of phrases",
+}
+MODEL_TOKENIZER = "SentencePiece (inside USE and e5)"
+
+STAGES = {  # figure key → the column it is shown in
+    "langid_sentence": "langid sent", "langid_document": "langid doc", "splitter_f1": "split F1",
+    "chars_per_token": "chr/tok", "sts_vs_en": "STS ρ vs en",
+}
+PAIR_STAGES = {
+    "align_p1_use": "align P@1 (USE)", "align_p1_e5": "align P@1 (e5)", "copy_recall": "copy recall",
+    "copy_precision": "copy precision", "story_recall": "story recall", "story_precision": "story precision",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Figure(_Model):
+    """One measured figure: its value, on how many items, what it measures and on which data and split."""
+
+    value: float
+    n: int
+    metric: str
+    data: str
+    model: str | None = None
+    abstained: float | None = None  # language id: the share it left undecided (too short or unsure)
+
+
+class LanguageCoverage(_Model):
+    """One language: the tools each stage uses for it and the figures measured there."""
+
+    code: str
+    name: str
+    feeds: int  # feeds of the default list in this language
+    wmt21: bool  # one of the WMT21 pairs' languages (measured there)
+    script: str
+    detector: str
+    detector_knows: bool  # the detector's model has this language
+    copies_model: str | None  # translated copies: the model embedding it (None: no cross-lingual model)
+    stories_model: str | None  # cross-lingual story links (the fast embedder only)
+    compare_model: str | None  # claim alignment across languages (USE only)
+    tokenizer: str
+    splitter: str
+    figures: dict[str, Figure] = {}
+
+
+class PairCoverage(_Model):
+    """One WMT21 pair: the model the copies stage scores it with and the figures measured on it."""
+
+    pair: str
+    model: str
+    figures: dict[str, Figure] = {}
+
+
+class Coverage(_Model):
+    languages: list[LanguageCoverage]
+    pairs: list[PairCoverage]
+    command: str | None = None
+    measured: str | None = None
+    commit: str | None = None
+
+
+def copies_model(code: str | None) -> str | None:
+    """The model the translated-copies stage embeds a language with (default settings): USE where it covers
+    the language, e5 for the rest of XLM-R's languages, none outside them."""
+    if code in USE_LANGUAGES:
+        return USEEmbedder.name
+    if code in E5_LANGUAGES:
+        return E5Embedder.name
+    return None
+
+
+def fast_model(code: str | None) -> str | None:
+    """The model of the stories stage and of claim alignment: USE only (e5 is too slow for every article)."""
+    return USEEmbedder.name if code in USE_LANGUAGES else None
+
+
+@lru_cache(maxsize=1)
+def feed_languages() -> dict[str, int]:
+    """Feeds per language in the default feed list (data/feeds.opml)."""
+    from storyloom.ingest.feeds import parse_opml
+
+    data = resources.files("storyloom").joinpath("data", "feeds.opml").read_bytes()
+    return dict(Counter(ref.language for ref in parse_opml(data, "feeds.opml") if ref.language))
+
+
+def claimed_languages() -> list[str]:
+    return sorted(set(feed_languages()) | set(WMT21_LANGUAGES))
+
+
+@lru_cache(maxsize=1)
+def _detector_languages() -> frozenset[str]:
+    from storyloom.enrich.language import _LANG_ALIASES, _identifier
+
+    classes = set(_identifier().nb_classes)
+    return frozenset(classes | {_LANG_ALIASES[c] for c in classes if c in _LANG_ALIASES})
+
+
+def tools(code: str) -> LanguageCoverage:
+    """A language's tools (no figures)."""
+    script = SCRIPTS.get(code, "Latin")
+    return LanguageCoverage(
+        code=code, name=NAMES.get(code, code), feeds=feed_languages().get(code, 0), wmt21=code in WMT21_LANGUAGES,
+        script=script, detector=DETECTOR, detector_knows=code in _detector_languages(),
+        copies_model=copies_model(code), stories_model=fast_model(code), compare_model=fast_model(code),
+        tokenizer=TOKENIZER[script], splitter=SPLITTER[script])
+
+
+def _figures(raw: Any) -> dict[str, Figure]:
+    """The figures of one row; an entry that is not a well-formed figure is left out (the file is data)."""
+    out: dict[str, Figure] = {}
+    for key, val in (raw.items() if isinstance(raw, dict) else ()):
+        if not isinstance(val, dict):
+            continue
+        try:
+            out[str(key)] = Figure(**{f: val[f] for f in Figure.model_fields if f in val})
+        except ValidationError:
+            continue
+    return out
+
+
+def pairs_from(doc: dict[str, Any]) -> list[PairCoverage]:
+    """The WMT21 pairs' rows of a measurement document, with the model the copies stage scores each with."""
+    raw_pairs = doc.get("pairs")
+    out = []
+    for pair, raw in sorted(raw_pairs.items() if isinstance(raw_pairs, dict) else (), key=lambda kv: str(kv[0])):
+        a, _, b = str(pair).partition("-")
+        model = USEEmbedder.name if {a, b} <= USE_LANGUAGES else E5Embedder.name
+        out.append(PairCoverage(pair=str(pair), model=model, figures=_figures(raw)))
+    return out
+
+
+def coverage_from(doc: dict[str, Any]) -> Coverage:
+    """The table from a measurement document (``data/languages.json``'s shape); a language or pair with no
+    figures still gets its row."""
+    measured = doc.get("languages")
+    measured = measured if isinstance(measured, dict) else {}
+    langs = [tools(c).model_copy(update={"figures": _figures(measured.get(c, {}))}) for c in claimed_languages()]
+    pairs = pairs_from(doc)
+    meta = {k: doc[k] if isinstance(doc.get(k), str) else None for k in Coverage.model_fields
+            if k not in ("languages", "pairs")}
+    return Coverage(languages=langs, pairs=pairs, **meta)
+
+
+@lru_cache(maxsize=1)
+def measurements() -> dict[str, Any]:
+    """The shipped figures (data/languages.json); empty when the file is missing or unreadable."""
+    try:
+        doc = json.loads(resources.files("storyloom").joinpath("data", "languages.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def coverage() -> Coverage:
+    """The language table: every claimed language with its tools and the shipped figures."""
+    return coverage_from(measurements())
+
+
+def _pair_recall(code: str) -> str:
+    """The measured translated-copy recall of a WMT21 pair with this language, as a clause ("" if none)."""
+    for pair in pairs_from(measurements()):
+        fig = pair.figures.get("copy_recall")
+        if fig is not None and code in pair.pair.split("-"):
+            return f" (translated-copy recall {fig.value:.2f} on WMT21 {pair.pair}, dev split)"
+    return ""
+
+
+def coverage_notes(languages: Iterable[str | None]) -> list[str]:
+    """Notes for a story page: one per language of its articles that a cross-lingual stage does not cover,
+    and one when an article's language is unknown, so a missing translated copy or an unaligned claim is
+    explained instead of silent."""
+    notes: list[str] = []
+    seen = set(languages)
+    if None in seen or "" in seen:
+        notes.append("an article's language is unknown: translated copies of it are not looked for")
+    for code in sorted(c for c in seen if c):
+        if fast_model(code):
+            continue
+        label = f"{NAMES.get(code, code)} ({code})"
+        if copies_model(code) is None:
+            notes.append(f"{label}: no cross-lingual model covers it, so translated copies, cross-language story "
+                         "links and claim alignment are not found for it")
+        else:
+            notes.append(f"{label}: the fast cross-lingual model (USE) does not cover it, so claim alignment and "
+                         "story links across languages cannot rely on meaning for it, only on shared names, "
+                         f"numbers and words; translated copies use the slower e5{_pair_recall(code)}")
+    return notes
