@@ -102,7 +102,7 @@ class LanguageCoverage(_Model):
     detector_knows: bool  # the detector's model has this language
     copies_model: str | None  # translated copies: the model embedding it (None: no cross-lingual model)
     stories_model: str | None  # cross-lingual story links (the fast embedder only)
-    compare_model: str | None  # claim alignment across languages (USE only)
+    compare_model: str | None  # claim alignment across languages (USE; e5 for a bounded number of claims elsewhere)
     tokenizer: str
     splitter: str
     figures: dict[str, Figure] = {}
@@ -166,7 +166,7 @@ def tools(code: str) -> LanguageCoverage:
     return LanguageCoverage(
         code=code, name=NAMES.get(code, code), feeds=feed_languages().get(code, 0), wmt21=code in WMT21_LANGUAGES,
         script=script, detector=DETECTOR, detector_knows=code in _detector_languages(),
-        copies_model=copies_model(code), stories_model=fast_model(code), compare_model=fast_model(code),
+        copies_model=copies_model(code), stories_model=fast_model(code), compare_model=copies_model(code),
         tokenizer=TOKENIZER[script], splitter=SPLITTER[script])
 
 
@@ -246,7 +246,7 @@ def coverage_notes(languages: Iterable[str | None]) -> list[str]:
             notes.append(f"{label}: no cross-lingual model covers it, so translated copies, cross-language story "
                          "links and claim alignment are not found for it")
         else:
-            notes.append(f"{label}: the fast cross-lingual model (USE) does not cover it, so claim alignment and "
-                         "story links across languages cannot rely on meaning for it, only on shared names, "
-                         f"numbers and words; translated copies use the slower e5{_pair_recall(code)}")
+            notes.append(f"{label}: the fast cross-lingual model (USE) does not cover it, so story links across "
+                         "languages rely on shared names, numbers and words only, and claim alignment and translated "
+                         f"copies use the slower e5 (alignment for a bounded number of claims){_pair_recall(code)}")
     return notes

@@ -24,7 +24,7 @@ def _model(name: str | None) -> str:
 def render(cov: Coverage) -> None:
     """Four tables: the languages' tools, their figures, the scripts' splitter and tokenizer, the WMT21 pairs."""
     t = Table(title="Languages: the tools each stage uses", box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("lang", "name", "feeds", "detector", "copies model", "stories+compare", "script"):
+    for col in ("lang", "name", "feeds", "detector", "copies model", "stories model", "compare model", "script"):
         t.add_column(col, no_wrap=True)
     m = Table(title="Languages: how well each stage works there", box=box.SIMPLE_HEAD, title_justify="left")
     m.add_column("lang", no_wrap=True)
@@ -33,7 +33,7 @@ def render(cov: Coverage) -> None:
     for row in cov.languages:
         known = row.detector if row.detector_knows else f"[red]{row.detector} (unknown)[/]"
         t.add_row(row.code, row.name, str(row.feeds) + (" +wmt21" if row.wmt21 else ""), known,
-                  _model(row.copies_model), _model(row.stories_model), row.script)
+                  _model(row.copies_model), _model(row.stories_model), _model(row.compare_model), row.script)
         m.add_row(row.code, *[_cell(row.figures.get(k), 1 if k == "chars_per_token" else 2) for k in STAGES])
     out.print(t)
     out.print(m)
