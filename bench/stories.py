@@ -995,9 +995,11 @@ def reach_table(title: str, rows: list[tuple[str, dict[str, dict[str, float]]]])
 
 
 def reach_section(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
-    """Dev: the 3-day window and the shipped defaults through the pipeline, then a coordinate grid over the
-    reach, merge-check and round-up parameters (rebuild on copies of the dev stores), chosen by the combined
-    dev score.  ``--test``: the test split, once, for the 3-day window, the shipped defaults and the dev-best."""
+    """Dev: the 3-day window and the shipped defaults, then (without --quick) a coordinate grid over the reach,
+    merge-check and round-up parameters, chosen by the combined dev score; each configuration is scored by
+    ``rebuild_stories`` over a copy of one pipeline store per set.  ``--test``: the test split, once, for the
+    3-day window, the shipped defaults and the dev-best.  ``--reach-stores DIR`` keeps the pipeline stores there
+    and reuses them (the pipeline, not the story stage, is the slow part)."""
     if not args.no_embed_cache:
         EmbedMemo(CACHE).install()
     base = shipped()
@@ -1005,48 +1007,63 @@ def reach_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
     dev = reach_sets("dev")
     console.print("[bold]Reach (dev)[/]: " + ", ".join(f"{k} {len(c.docs)} articles / {len(set(c.gold.values()))} gold "
                                                       f"stories" for k, c in dev.items()))
-    runs: dict[str, dict[str, Run]] = {}
-    for label, cfg in (("3-day window", old), ("shipped", base)):
-        runs[label] = {k: pipeline_run(c, cfg, work / f"dev-{k}-{label[:4]}.db") for k, c in dev.items()}
-    rows = [(f"{label} ({cfg.short()})", set_scores(dev, {k: r.assign for k, r in runs[label].items()}))
-            for label, cfg in (("3-day window", old), ("shipped", base))]
+    # one pipeline run per set (cleaning, copies, embeddings: the slow part), then every configuration by
+    # rebuild_stories on a copy of that store (online equals rebuild, tests/test_stories.py)
+    keep = Path(args.reach_stores) if args.reach_stores else work
+    keep.mkdir(parents=True, exist_ok=True)
+
+    def store_of(c: Corpus, name: str) -> Path:
+        db = keep / f"{name}.db"
+        if not db.exists():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{keep / name}.building.db{suffix}").unlink(missing_ok=True)
+            pipeline_run(c, base, keep / f"{name}.building.db")
+            clone(keep / f"{name}.building.db", db)
+        return db
+
+    stores = {k: store_of(c, f"dev-{k}") for k, c in dev.items()}
+    dbs = {}
+    for k in dev:
+        dbs[k] = work / f"dev-{k}-grid.db"
+        clone(stores[k], dbs[k])
+    seen: dict[Config, dict[str, dict[str, float]]] = {}
     trail: list[tuple[str, dict[str, dict[str, float]]]] = []
+
+    def scores(cfg: Config) -> dict[str, dict[str, float]]:
+        if cfg not in seen:
+            seen[cfg] = set_scores(dev, {k: rebuild_run(dbs[k], cfg)[0] for k in dev})
+            trail.append((cfg.short(), seen[cfg]))
+        return seen[cfg]
+
+    rows = [(f"{label} ({cfg.short()})", scores(cfg)) for label, cfg in (("3-day window", old), ("shipped", base))]
     best = base
     if not args.quick:
-        dbs = {}
-        for k in dev:
-            dbs[k] = work / f"dev-{k}-grid.db"
-            clone(runs["shipped"][k].db, dbs[k])
-        seen: dict[Config, float] = {}
-
-        def combined(cfg: Config) -> float:
-            if cfg not in seen:
-                m = set_scores(dev, {k: rebuild_run(dbs[k], cfg)[0] for k in dev})
-                seen[cfg] = m["combined"]["b3_f1"]
-                trail.append((cfg.short(), m))
-            return seen[cfg]
-
-        cur, cur_f = base, combined(base)
+        cur, cur_f = base, scores(base)["combined"]["b3_f1"]
         for name, values in REACH_GRID:
             for v in values:
                 cand = cur.with_weights(**{name: v})
-                f = combined(cand)
+                f = scores(cand)["combined"]["b3_f1"]
                 if f > cur_f + 1e-9:
                     cur, cur_f = cand, f
         best = cur
-        rows.append((f"dev-best ({best.short()})", trail[[t[0] for t in trail].index(best.short())][1]))
-    console.print(reach_table("Story reach — DEV sets (pipeline: 3-day window, shipped; grid: rebuild), B³", rows))
-    if trail:
+        rows.append((f"dev-best ({best.short()})", scores(best)))
+    console.print(reach_table("Story reach — DEV sets (rebuild_stories over one pipeline store per set), B³", rows))
+    if not args.quick:
         console.print(reach_table("Dev grid (coordinate search from the shipped defaults, rebuild on copies of the dev "
                                   "stores; chosen by the combined score)", trail))
     results["reach_dev"] = {"rows": rows, "grid": trail, "best": best.label()}
     if args.test:
         test = reach_sets("test")
         trows = []
+        tstores = {k: store_of(c, f"test-{k}") for k, c in test.items()}
+        for k in test:
+            clone(tstores[k], work / f"test-{k}-grid.db")
+            tstores[k] = work / f"test-{k}-grid.db"
         for label, cfg in (("3-day window", old), ("shipped", base), *((("dev-best", best),) if best != base else ())):
-            assigns = {k: pipeline_run(c, cfg, work / f"test-{k}-{label[:4]}.db").assign for k, c in test.items()}
+            assigns = {k: rebuild_run(tstores[k], cfg)[0] for k in test}
             trows.append((f"{label} ({cfg.short()})", set_scores(test, assigns)))
-        console.print(reach_table("Story reach — TEST sets (pipeline), B³ — reported once, chosen on nothing", trows))
+        console.print(reach_table("Story reach — TEST sets (rebuild over one pipeline store per set), B³ — reported "
+                                  "once, chosen on nothing", trows))
         results["reach_test"] = trows
 
 
@@ -1113,6 +1130,7 @@ def main() -> None:
     ap.add_argument("--reach", action="store_true", help="only: the dev sets (events, chains) for the 3-day window "
                     "and the shipped defaults, then (without --quick) the reach/merge-check/round-up grid on dev")
     ap.add_argument("--test", action="store_true", help="with --reach: the test sets too (once, at the end)")
+    ap.add_argument("--reach-stores", metavar="DIR", help="with --reach: keep the pipeline stores in DIR, reuse them")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-embed-cache", action="store_true", help="do not memoise embeddings on disk")
     ap.add_argument("--json", help="also write the numbers to this JSON file")

@@ -418,3 +418,16 @@ def test_online_equals_rebuild_with_reach_roundups_and_checks(tmp_path: Path) ->
         rebuild_stories(st, lexical(st.path))
         assert sql.assignments(st) == online
     assert reasons["roundup"] == 1 and len(set(online.values())) == 4
+
+
+def test_batch_document_keys_are_the_stage_s() -> None:
+    """The batch engines count document frequencies with represent.doc_keys; the stage with rep_keys of its
+    representation: the same keys (terms, and entities as "@name"), or batch IDF would differ from local."""
+    from storyloom.stories import rep_keys
+    from storyloom.stories.online import new_rep
+    from storyloom.stories.represent import doc_keys
+
+    title, text = EVENTS["flood"]
+    row = {"id": "a", "title": title, "text": text, "published": "2024-05-01T08:00:00Z", "ingested_at": "x"}
+    keys = doc_keys(title, text)
+    assert sorted(keys) == sorted(rep_keys(new_rep(row, None))) and "@danu" in keys and "flooded" in keys

@@ -185,14 +185,14 @@ class StoryBuilder:
         n_docs = sql.counter(self.store, "docs")
         # entities are counted too, under "@name" (no term starts with "@"): how rare a name is in the stream
         # so far tells a distinctive actor (a company, a minister) from one every story names
-        df = sql.doc_freqs(self.store, {t for r in reps for t in doc_keys(r)})
+        df = sql.doc_freqs(self.store, {t for r in reps for t in rep_keys(r)})
         changed: dict[str, Story] = {}
         members: list[tuple[str, str, float, str, str, str | None]] = []
         merged_away: list[str] = []
         events: list[tuple[str, str, str | None, str | None, str]] = []
         for rep in reps:
             n_docs += 1
-            for t in doc_keys(rep):
+            for t in rep_keys(rep):
                 df[t] = df.get(t, 0) + 1
             weights = term_weights(rep, df, n_docs)
             distinct = distinctive(rep, df, n_docs, self.params)
@@ -258,15 +258,15 @@ class StoryBuilder:
                 sql.move_members(self.store, gone_id, keep_id)
             sql.delete_stories(self.store, merged_away)
             sql.save_stories(self.store, [s.record() for s in changed.values() if s.id in self.index.stories])
-            sql.add_doc_freqs(self.store, [doc_keys(r) for r in reps])
+            sql.add_doc_freqs(self.store, [rep_keys(r) for r in reps])
             for kind, s_id, other, art, detail in events:
                 sql.log(self.store, kind, s_id, other, art, detail)
             sql.done(self.store, ids)
         self.index.evict_before(shift(min(r.time for r in reps), -2 * horizon(self.params)))
 
 
-def doc_keys(rep: ArticleRep) -> list[str]:
-    """What one article adds to the document frequencies: its terms and its entities (as "@name")."""
+def rep_keys(rep: ArticleRep) -> list[str]:
+    """What one article adds to the document frequencies (as :func:`~storyloom.stories.represent.doc_keys`)."""
     return [*rep.counts, *("@" + e for e in set(rep.entities))]
 
 

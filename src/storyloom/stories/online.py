@@ -7,6 +7,19 @@ time window around the article and the stories sharing its entities — never fr
 When an article fits two stories about equally well, and those stories resemble each other, they merge
 (the older id survives) and the merge is logged.
 
+Time: a story's *reach* follows the story.  A one-day event reaches ``window_days`` around its span; each day
+a story keeps developing adds ``reach_growth`` days (up to ``reach_max_days``), so a story that keeps going
+keeps taking its next development while a one-day event does not absorb next week's look-alike.  Past its
+reach (up to ``reach_max_days`` after its last article) an article continues a story only when it names the
+story's distinctive actors (``continuation_entities`` of them, or one and a continuation cue in its title);
+the time penalty then stops at the story's reach: that evidence stands in for closeness in time.
+
+Round-ups, live blogs, explainers and lists (:func:`~storyloom.stories.represent.roundup_reason`) join as weak
+members (reason ``roundup``: counted and listed, never shaping the story's words, names, vector, label or
+reach, never merging stories) or stay apart; either way a ``mention`` event names the story they fit, for an
+"also mentioned in" list.  The merge check refuses a join (below ``strong``) or a merge when the article
+shares no distinctive named actor with the story (a ``refuse`` event says so).
+
 Deterministic: the same articles in the same order give the same stories with the same ids (a story's id
 is derived from the article that opened it).
 """

@@ -129,6 +129,14 @@ class ArticleRep:
         self.lead_entities = frozenset(self.entities[:10])
 
 
+def doc_keys(title: str, text: str) -> list[str]:
+    """What one article adds to the stage's document frequencies: its terms, and its entities as "@name" (no
+    term starts with "@"), whose frequency tells a distinctive actor from one every story names.  The batch
+    engines count the same keys, so their IDF is the local run's."""
+    lead = lead_sentences(text)
+    return [*term_counts(title, text, lead), *("@" + e for e in set(entities(title, text, lead)))]
+
+
 def hours_between(a: str, b: str) -> float:
     try:
         return timeparse_hours(a, b)
