@@ -947,15 +947,19 @@ def quality(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> No
 # -- reach: the time model, round-ups and the merge check, on the dev sets ----------------------------------
 
 # The 3-day window as it was: a fixed reach, no continuation, no merge check, round-ups as ordinary members.
-WINDOW_3D = (("entity_check", False), ("reach_growth", 0.0), ("reach_max_days", 0.0), ("roundups", "off"))
+WINDOW_3D = (("continuation", False), ("entity_check", False), ("reach_growth", 0.0), ("reach_max_days", 0.0),
+             ("roundups", "off"))
+# Coordinate search from the shipped defaults, in this order; a parameter that only acts when another is on
+# (entity_idf and strong with the check, continuation_entities with continuation) comes before the switch.
 REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("reach_growth", (0.0, 0.5, 1.0, 2.0)),
     ("reach_max_days", (0.0, 7.0, 14.0, 30.0)),
-    ("entity_check", (False, True)),
-    ("entity_idf", (2.5, 3.0, 3.5, 4.0)),
-    ("strong", (0.65, 0.75, 0.9)),
     ("continuation_entities", (1, 2, 3)),
+    ("continuation", (False, True)),
     ("roundups", ("off", "weak", "apart")),
+    ("entity_idf", (2.0, 2.5, 3.0, 4.0)),
+    ("strong", (0.55, 0.65, 0.75, 0.9)),
+    ("entity_check", (False, True)),
 )
 
 

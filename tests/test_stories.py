@@ -276,7 +276,10 @@ def test_sparse_cos_is_exact_and_symmetric() -> None:
 
 # -- reach in time, round-ups, the merge check ---------------------------------------------------------------
 
-FIXED = {"story_reach_growth": 0.0, "story_reach_max_days": 0.0, "story_entity_check": False, "story_roundups": "off"}
+# every new behaviour on, whatever the shipped defaults (chosen on the dev sets) are
+REACH = {"story_reach_growth": 1.0, "story_reach_max_days": 14.0, "story_continuation": True, "story_entity_check": True,
+         "story_roundups": "weak"}
+FIXED = {"story_reach_growth": 0.0, "story_continuation": False, "story_entity_check": False, "story_roundups": "off"}
 WAVE = [  # one developing story: the same company, device and test site, days apart
     ("2024-03-01T09:00:00Z", "Mocean Energy ships Blue X wave machine to Orkney",
      "Mocean Energy shipped its Blue X wave machine to Orkney on Friday. The prototype will be tested at EMEC, the "
@@ -300,7 +303,7 @@ def wave_items() -> list[object]:
 def test_reach_grows_with_a_developing_story(tmp_path: Path) -> None:
     """Six days after its last article, a story that has developed for five days still takes its next
     development; the fixed 3-day window cuts it off."""
-    for name, extra, want in (("reach", {}, 1), ("fixed", FIXED, 2)):
+    for name, extra, want in (("reach", {**REACH, "story_continuation": False}, 1), ("fixed", FIXED, 2)):
         with Store(tmp_path / f"{name}.db") as st:
             ingest_items(wave_items(), st, lexical(st.path, **extra))
             assert len(groups_of(st)) == want, name
@@ -314,19 +317,21 @@ def test_one_day_event_does_not_absorb_next_weeks_look_alike(store: Store) -> No
         "Vukovar and Novi Sad", "Cologne and Bonn").replace("Serbia and Croatia", "Germany"), published="2024-05-09T08:00:00Z")
     same_day = rec("gamma-flood", title, text, published="2024-05-01T10:00:00Z")
     ingest_items([rec("alpha-flood", title, text, published="2024-05-01T08:00:00Z"), same_day, later], store,
-                 lexical(store.path))
+                 lexical(store.path, **REACH))
     a = sql.assignments(store)
     assert a[later.id] != a[same_day.id]  # type: ignore[attr-defined]
     assert len(groups_of(store)) == 2
 
 
 def test_continuation_weeks_later_joins_by_its_actors(tmp_path: Path) -> None:
-    """Four weeks after a one-article story, an article naming its distinctive actors continues it; with the
-    fixed window (or without continuation) it opens a new story."""
+    """Twelve days after a one-article story (far past its 3-day reach, within story_reach_max_days), an
+    article naming its distinctive actors continues it; with the fixed window (or without continuation) it
+    opens a new story, and past story_reach_max_days too."""
     first, last = WAVE[0], WAVE[-1]
     items = [rec("a-wave", first[1], first[2], published=first[0]),
-             rec("b-wave", last[1], last[2], published="2024-03-29T09:00:00Z")]
-    for name, extra, want in (("reach", {}, 1), ("fixed", FIXED, 2), ("no-continuation", {"story_reach_max_days": 0.0}, 2)):
+             rec("b-wave", last[1], last[2], published="2024-03-13T09:00:00Z")]
+    for name, extra, want in (("reach", REACH, 1), ("fixed", FIXED, 2), ("no-continuation", {**REACH, "story_continuation": False}, 2),
+                              ("too-far", {**REACH, "story_reach_max_days": 10.0}, 2)):
         with Store(tmp_path / f"{name}.db") as st:
             ingest_items(items, st, lexical(st.path, **extra))
             assert len(groups_of(st)) == want, name
@@ -363,7 +368,7 @@ def test_roundup_joins_weakly_and_glues_nothing(tmp_path: Path) -> None:
     base = [*flood, *vote]
     for mode in ("weak", "apart", "off"):
         with Store(tmp_path / f"{mode}.db") as st:
-            s = lexical(st.path, story_roundups=mode, story_threshold=0.2, story_merge_margin=0.5)
+            s = lexical(st.path, **{**REACH, "story_roundups": mode}, story_threshold=0.2, story_merge_margin=0.5)
             ingest_items(base, st, s)
             before = dict(st.conn.execute("SELECT id, terms FROM stories"))
             digest = roundup_item("2024-05-02T12:00:00Z")
@@ -396,7 +401,7 @@ def test_merge_check_refuses_a_join_without_a_shared_actor_and_logs_it(tmp_path:
             "and Cac indexes fell as tariff talks stalled.", published="2024-05-01T10:00:00Z")
     for check, want in ((True, 2), (False, 1)):
         with Store(tmp_path / f"{check}.db") as st:
-            ingest_items([a, b], st, lexical(st.path, story_entity_check=check, story_threshold=0.3))
+            ingest_items([a, b], st, lexical(st.path, **{**REACH, "story_entity_check": check}, story_threshold=0.3))
             assert len(groups_of(st)) == want
             refused = st.conn.execute("SELECT story_id, article_id, detail FROM story_events WHERE kind = 'refuse'").fetchall()
             if check:
@@ -410,12 +415,12 @@ def test_online_equals_rebuild_with_reach_roundups_and_checks(tmp_path: Path) ->
     """Online in tiny batches (stories reloaded from the store between them) gives what one rebuild gives, with
     growing reaches, continuations, weak round-up members and refused joins all in play."""
     items = [*coverage(), *wave_items(), roundup_item("2024-05-02T12:00:00Z"),
-             rec("late-wave", WAVE[-1][1], WAVE[-1][2], published="2024-04-08T09:00:00Z")]
+             rec("late-wave", WAVE[-1][1], WAVE[-1][2], published="2024-03-22T09:00:00Z")]
     with Store(tmp_path / "o.db") as st:
-        ingest_items(items, st, lexical(st.path, batch_size=2))
+        ingest_items(items, st, lexical(st.path, batch_size=2, **REACH))
         online = sql.assignments(st)
         reasons = Counter(r[0] for r in st.conn.execute("SELECT reason FROM story_members"))
-        rebuild_stories(st, lexical(st.path))
+        rebuild_stories(st, lexical(st.path, **REACH))
         assert sql.assignments(st) == online
     assert reasons["roundup"] == 1 and len(set(online.values())) == 4
 

@@ -104,11 +104,25 @@ class ActiveIndex:
             for s in keep:
                 self.put(s)
 
-    def candidates(self, rep: ArticleRep, p: StoryParams) -> list[Story]:
-        """Stories near the article in time (within the horizon: each story's own reach is judged in
-        :func:`~storyloom.stories.online.decide`) and nearest by vector or sharing its entities."""
+    def candidates(self, rep: ArticleRep, p: StoryParams, distinct: frozenset[str] = frozenset()) -> list[Story]:
+        """Stories near the article in time and nearest by vector or sharing its entities.  Within
+        ``window_days`` every such story is one; farther (up to the horizon) only a story whose own reach has
+        grown past the window, or one naming a distinctive actor of the article (it may be continued): each
+        story's reach is then judged exactly in :func:`~storyloom.stories.online.decide`."""
         h = horizon(p)
-        lo, hi = shift(rep.time, -h), shift(rep.time, h)
+        lo, hi = shift(rep.time, -p.window_days), shift(rep.time, p.window_days)
+        far_lo, far_hi = (shift(rep.time, -h), shift(rep.time, h)) if h > p.window_days else (lo, hi)
+
+        def near(s: Story, named: bool) -> bool:
+            if s.last_seen >= lo and s.first_seen <= hi:
+                return True
+            if s.last_seen < far_lo or s.first_seen > far_hi:
+                return False
+            if named and p.continuation:
+                return True
+            first, last = s.reach_bounds(p)
+            return first <= rep.time <= last
+
         found: set[str] = set()
         if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
             sims = self.matrix[: len(self.ids)] @ rep.vector
@@ -117,14 +131,15 @@ class ActiveIndex:
                 if sid is None:
                     continue
                 s = self.stories[sid]
-                if s.last_seen >= lo and s.first_seen <= hi:
+                if near(s, bool(distinct & s.top_entities())):
                     found.add(sid)
                 if len(found) >= DENSE_TOP_K:
                     break
         for e in rep.entities[:10]:
             ids = self.entity_index.get(e, ())
             if len(ids) <= ENTITY_CAP:
-                found |= {sid for sid in ids if self.stories[sid].last_seen >= lo and self.stories[sid].first_seen <= hi}
+                named = e in distinct
+                found |= {sid for sid in ids if near(self.stories[sid], named)}
         return [self.stories[sid] for sid in sorted(found)]
 
 
@@ -136,6 +151,7 @@ class StoryBuilder:
         self.params = StoryParams(threshold=settings.story_threshold, window_days=settings.story_window_days,
                                   merge_margin=settings.story_merge_margin, reach_growth=settings.story_reach_growth,
                                   reach_max_days=settings.story_reach_max_days,
+                                  continuation=settings.story_continuation,
                                   entity_check=settings.story_entity_check, roundups=settings.story_roundups)
         self.embedder: Any = None
         if settings.story_embeddings:
@@ -207,7 +223,7 @@ class StoryBuilder:
                 d = Decision(sid, 1.0, "copy")
                 self.report.via_copy += 1
             else:
-                d = decide(rep, weights, self.index.candidates(rep, self.params), self.params, distinct)
+                d = decide(rep, weights, self.index.candidates(rep, self.params, distinct), self.params, distinct)
             weak = rep.roundup is not None and self.params.roundups != "off"
             if d.reason == "opened":
                 story = Story(d.story_id, rep.time, rep.time, rep.title, rep.id)

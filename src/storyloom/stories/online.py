@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from storyloom.stories.represent import ArticleRep, hours_between, sparse_cos, term_counts, tfidf
+from storyloom.timeparse import shift
 
 TOP_STORY_TERMS = 150
 TOP_STORY_ENTITIES = 30
@@ -54,10 +55,11 @@ class StoryParams:
     window_days: float = 3.0  # a story's reach in time when it has not developed (a one-day event)
     # A story's reach follows the story: each day it has kept developing (its span) adds reach_growth days, up to
     # reach_max_days; past its reach, up to reach_max_days after its last article, only an article continuing it
-    # (continuation_entities distinctive named actors in common, or one and a continuation cue) is a candidate.
-    # reach_growth = reach_max_days = 0 is the fixed window.
+    # (continuation_entities distinctive named actors in common, or one and a continuation cue) is a candidate,
+    # when `continuation` is on.  reach_growth = 0 and continuation off is the fixed window.
     reach_growth: float = 0.0
     reach_max_days: float = 0.0
+    continuation: bool = False
     continuation_entities: int = 2
     # The merge check: a join (below `strong`) or a merge whose stories share no distinctive named actor is
     # refused.  An entity is distinctive when its IDF, log((1 + docs) / (1 + df)), is at least entity_idf.
@@ -96,6 +98,15 @@ class Story:
     _term_vector: dict[str, float] | None = field(default=None, repr=False, compare=False)
     _top_entities: frozenset[str] | None = field(default=None, repr=False, compare=False)
     _reach: tuple[float, float, float] | None = field(default=None, repr=False, compare=False)
+    _bounds: tuple[float, str, str] | None = field(default=None, repr=False, compare=False)
+
+    def reach_bounds(self, p: StoryParams) -> tuple[str, str]:
+        """The first and last times (the store's ISO form) the story's reach covers: a cheap test of many
+        stories against one article before the exact one."""
+        reach = self.reach(p)[0]
+        if self._bounds is None or self._bounds[0] != reach:
+            self._bounds = (reach, shift(self.first_seen, -reach), shift(self.last_seen, reach))
+        return self._bounds[1], self._bounds[2]
 
     def reach(self, p: StoryParams) -> tuple[float, float]:
         """(reach, grace) in days: how far from its span the story takes ordinary candidates, and how far the
@@ -237,17 +248,19 @@ def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryPara
     return s, {"dense": dense, "lex": round(lex, 4), "entity": round(ent, 4), "gap_days": round(gap, 2)}
 
 
-def in_reach(rep: ArticleRep, story: Story, p: StoryParams, distinct: frozenset[str]) -> tuple[float, float] | None:
+def in_reach(rep: ArticleRep, story: Story, p: StoryParams, distinct: frozenset[str], cue: bool = False
+             ) -> tuple[float, float] | None:
     """(gap, grace) when the story may take the article, else None: within the story's reach, or past it (up to
-    reach_max_days) when the article continues the story — distinctive actors in common, or one and a cue."""
+    reach_max_days) when the article continues the story — distinctive actors in common, or one and a
+    continuation cue in its title (``cue``)."""
     reach, grace = story.reach(p)
     gap = gap_days(rep, story)
     if gap <= reach:
         return gap, grace
-    if p.reach_max_days <= 0 or gap > p.reach_max_days or rep.time < story.first_seen:
+    if not p.continuation or p.reach_max_days <= 0 or gap > p.reach_max_days or rep.time < story.first_seen:
         return None
     shared = len(distinct & story.top_entities())
-    if shared >= p.continuation_entities or (shared >= 1 and CONTINUATION_CUE.search(rep.title)):
+    if shared >= p.continuation_entities or (shared >= 1 and cue):
         return gap, max(grace, gap - (reach - grace))  # evidence of continuation stands in for closeness in time
     return None
 
@@ -269,8 +282,9 @@ def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], 
     not given (a caller without document frequencies)."""
     distinct = rep.lead_entities if distinct is None else distinct
     scored: list[tuple[float, dict[str, float], Story]] = []
+    cue = bool(CONTINUATION_CUE.search(rep.title)) if p.continuation and p.reach_max_days > 0 and distinct else False
     for s in candidates:
-        reach = in_reach(rep, s, p, distinct)
+        reach = in_reach(rep, s, p, distinct, cue)
         if reach is not None:
             sc, feats = score(rep, weights, s, p, *reach)
             scored.append((sc, feats, s))
