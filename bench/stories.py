@@ -32,6 +32,15 @@ Embeddings are memoised on disk by (model, text) in ``~/.cache/storyloom-bench/e
 project; ``--no-embed-cache`` to bypass): a vector is a pure function of its text, so this changes no result,
 only the time of the quality runs (cold, the e5 model alone takes ~15 minutes per split).
 
+Reach (``--reach``, optionally ``--test``, ``--reach-stores DIR``)
+-----------------------------------------------------------------
+The story time model, round-ups and the merge check, on two sets per split: *events* (basil + wmt21 + all aeb
+pages, as above) and *chains* (``story_chains_dev``, split by chain: ``stories_data.load_chains``).  One
+pipeline store per set; every configuration is then scored by ``rebuild_stories`` on a copy of it.  Rows: the
+3-day window as it was (fixed reach, no continuation, no merge check, round-ups as ordinary members), the
+shipped defaults and (without ``--quick``) a coordinate grid over the new parameters chosen by the combined
+dev score (mean of the events' and the chains' B³ F1).  ``--test`` adds the test sets, to be run once.
+
 Speed and scale
 ---------------
 In a fresh child process per size: N synthetic articles (real basil/aeb/wmt21 text, sentences shuffled after
