@@ -32,6 +32,15 @@ Embeddings are memoised on disk by (model, text) in ``~/.cache/storyloom-bench/e
 project; ``--no-embed-cache`` to bypass): a vector is a pure function of its text, so this changes no result,
 only the time of the quality runs (cold, the e5 model alone takes ~15 minutes per split).
 
+Reach (``--reach``, optionally ``--test``, ``--reach-stores DIR``)
+-----------------------------------------------------------------
+The story time model, round-ups and the merge check, on two sets per split: *events* (basil + wmt21 + all aeb
+pages, as above) and *chains* (``story_chains_dev``, split by chain: ``stories_data.load_chains``).  One
+pipeline store per set; every configuration is then scored by ``rebuild_stories`` on a copy of it.  Rows: the
+3-day window as it was (fixed reach, no continuation, no merge check, round-ups as ordinary members), the
+shipped defaults and (without ``--quick``) a coordinate grid over the new parameters chosen by the combined
+dev score (mean of the events' and the chains' B³ F1).  ``--test`` adds the test sets, to be run once.
+
 Speed and scale
 ---------------
 In a fresh child process per size: N synthetic articles (real basil/aeb/wmt21 text, sentences shuffled after
@@ -206,6 +215,10 @@ def f1(p: float, r: float) -> float:
 # -- storyloom runs ----------------------------------------------------------------------------------
 
 
+def fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     threshold: float
@@ -213,11 +226,11 @@ class Config:
     weights: tuple[tuple[str, float], ...] = ()  # StoryParams fields other than threshold/window_days
 
     def label(self) -> str:
-        w = ", ".join(f"{k}={v:g}" for k, v in self.weights)
+        w = ", ".join(f"{k}={fmt(v)}" for k, v in self.weights)
         return f"threshold={self.threshold:g}, window={self.window:g}d" + (f", {w}" if w else "")
 
     def short(self) -> str:
-        return ", ".join([f"t={self.threshold:g}", f"{self.window:g}d", *(f"{k}={v:g}" for k, v in self.weights)])
+        return ", ".join([f"t={self.threshold:g}", f"{self.window:g}d", *(f"{k}={fmt(v)}" for k, v in self.weights)])
 
     def with_weights(self, **kw: float) -> Config:
         d = dict(self.weights)
@@ -940,6 +953,133 @@ def quality(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> No
     }
 
 
+# -- reach: the time model, round-ups and the merge check, on the dev sets ----------------------------------
+
+# The 3-day window as it was: a fixed reach, no continuation, no merge check, round-ups as ordinary members.
+WINDOW_3D = (("continuation", False), ("entity_check", False), ("reach_growth", 0.0), ("reach_max_days", 0.0),
+             ("roundups", "off"))
+# Coordinate search from the shipped defaults, in this order; a parameter that only acts when another is on
+# (entity_idf and strong with the check, continuation_entities with continuation) comes before the switch.
+REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("reach_growth", (0.0, 0.5, 1.0, 2.0)),
+    ("reach_max_days", (0.0, 7.0, 14.0, 30.0)),
+    ("continuation_entities", (1, 2, 3)),
+    ("continuation", (False, True)),
+    ("roundups", ("off", "weak", "apart")),
+    ("entity_idf", (2.0, 2.5, 3.0, 4.0)),
+    ("strong", (0.55, 0.65, 0.75, 0.9)),
+    ("entity_check", (False, True)),
+)
+
+
+def reach_sets(split: str) -> dict[str, Corpus]:
+    """The sets scored apart: real events (basil + wmt21 + all aeb pages as distractors) and the story chains."""
+    return {"events": Corpus.load(split), "chains": Corpus.load(split, sd.load_chains(split))}
+
+
+def set_scores(sets: dict[str, Corpus], assigns: dict[str, dict[str, str]]) -> dict[str, dict[str, float]]:
+    """B-cubed per set: events whole and its parts (basil, wmt21, aeb distractors not alone), the chains, and the
+    combined score (the mean of the events' and the chains' B³ F1) that chooses on dev."""
+    out: dict[str, dict[str, float]] = {}
+    ev, ch = sets["events"], sets["chains"]
+    out["events"] = evaluate(assigns["events"], ev.gold)
+    for name in ("basil", "wmt21"):
+        out[name] = evaluate(assigns["events"], ev.gold, ev.ids_of(name))
+    out["aeb"] = {**evaluate(assigns["events"], ev.gold, ev.ids_of("aeb")),
+                  "not_alone": ev.labelled_metric(assigns["events"])["distractors_not_alone"]}
+    out["chains"] = evaluate(assigns["chains"], ch.gold)
+    out["combined"] = {"b3_f1": (out["events"]["b3_f1"] + out["chains"]["b3_f1"]) / 2}
+    return out
+
+
+def reach_table(title: str, rows: list[tuple[str, dict[str, dict[str, float]]]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column("configuration")
+    for h in ("events P/R/F1", "basil P/R/F1", "wmt21 P/R/F1", "aeb B³ F1 (not alone)", "chains P/R/F1", "combined F1"):
+        t.add_column(h, justify="right")
+
+    def prf(m: dict[str, float]) -> str:
+        return f"{m['b3_p']:.3f}/{m['b3_r']:.3f}/{m['b3_f1']:.3f}"
+
+    for name, m in rows:
+        t.add_row(name, prf(m["events"]), prf(m["basil"]), prf(m["wmt21"]),
+                  f"{m['aeb']['b3_f1']:.3f} ({m['aeb']['not_alone']})", prf(m["chains"]), f"{m['combined']['b3_f1']:.4f}")
+    return t
+
+
+def reach_section(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    """Dev: the 3-day window and the shipped defaults, then (without --quick) a coordinate grid over the reach,
+    merge-check and round-up parameters, chosen by the combined dev score; each configuration is scored by
+    ``rebuild_stories`` over a copy of one pipeline store per set.  ``--test``: the test split, once, for the
+    3-day window, the shipped defaults and the dev-best.  ``--reach-stores DIR`` keeps the pipeline stores there
+    and reuses them (the pipeline, not the story stage, is the slow part)."""
+    if not args.no_embed_cache:
+        EmbedMemo(CACHE).install()
+    base = shipped()
+    old = Config(base.threshold, 3.0, WINDOW_3D)
+    dev = reach_sets("dev")
+    console.print("[bold]Reach (dev)[/]: " + ", ".join(f"{k} {len(c.docs)} articles / {len(set(c.gold.values()))} gold "
+                                                      f"stories" for k, c in dev.items()))
+    # one pipeline run per set (cleaning, copies, embeddings: the slow part), then every configuration by
+    # rebuild_stories on a copy of that store (online equals rebuild, tests/test_stories.py)
+    keep = Path(args.reach_stores) if args.reach_stores else work
+    keep.mkdir(parents=True, exist_ok=True)
+
+    def store_of(c: Corpus, name: str) -> Path:
+        db = keep / f"{name}.db"
+        if not db.exists():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{keep / name}.building.db{suffix}").unlink(missing_ok=True)
+            pipeline_run(c, base, keep / f"{name}.building.db")
+            clone(keep / f"{name}.building.db", db)
+        return db
+
+    stores = {k: store_of(c, f"dev-{k}") for k, c in dev.items()}
+    dbs = {}
+    for k in dev:
+        dbs[k] = work / f"dev-{k}-grid.db"
+        clone(stores[k], dbs[k])
+    seen: dict[Config, dict[str, dict[str, float]]] = {}
+    trail: list[tuple[str, dict[str, dict[str, float]]]] = []
+
+    def scores(cfg: Config) -> dict[str, dict[str, float]]:
+        if cfg not in seen:
+            seen[cfg] = set_scores(dev, {k: rebuild_run(dbs[k], cfg)[0] for k in dev})
+            trail.append((cfg.short(), seen[cfg]))
+        return seen[cfg]
+
+    rows = [(f"{label} ({cfg.short()})", scores(cfg)) for label, cfg in (("3-day window", old), ("shipped", base))]
+    best = base
+    if not args.quick:
+        cur, cur_f = base, scores(base)["combined"]["b3_f1"]
+        for name, values in REACH_GRID:
+            for v in values:
+                cand = cur.with_weights(**{name: v})
+                f = scores(cand)["combined"]["b3_f1"]
+                if f > cur_f + 1e-9:
+                    cur, cur_f = cand, f
+        best = cur
+        rows.append((f"dev-best ({best.short()})", scores(best)))
+    console.print(reach_table("Story reach — DEV sets (rebuild_stories over one pipeline store per set), B³", rows))
+    if not args.quick:
+        console.print(reach_table("Dev grid (coordinate search from the shipped defaults, rebuild on copies of the dev "
+                                  "stores; chosen by the combined score)", trail))
+    results["reach_dev"] = {"rows": rows, "grid": trail, "best": best.label()}
+    if args.test:
+        test = reach_sets("test")
+        trows = []
+        tstores = {k: store_of(c, f"test-{k}") for k, c in test.items()}
+        for k in test:
+            clone(tstores[k], work / f"test-{k}-grid.db")
+            tstores[k] = work / f"test-{k}-grid.db"
+        for label, cfg in (("3-day window", old), ("shipped", base), *((("dev-best", best),) if best != base else ())):
+            assigns = {k: rebuild_run(tstores[k], cfg)[0] for k in test}
+            trows.append((f"{label} ({cfg.short()})", set_scores(test, assigns)))
+        console.print(reach_table("Story reach — TEST sets (rebuild over one pipeline store per set), B³ — reported "
+                                  "once, chosen on nothing", trows))
+        results["reach_test"] = trows
+
+
 def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([10_000] if args.quick else [10_000, 100_000, 1_000_000])
     rows, notes = [], []
@@ -1000,6 +1140,10 @@ def main() -> None:
                     "the stage alone, then with a process preparing chunks ahead)")
     ap.add_argument("--sizes", help="speed sizes, comma-separated (default 10000,100000,1000000; 1M skipped if > 15 min)")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--reach", action="store_true", help="only: the dev sets (events, chains) for the 3-day window "
+                    "and the shipped defaults, then (without --quick) the reach/merge-check/round-up grid on dev")
+    ap.add_argument("--test", action="store_true", help="with --reach: the test sets too (once, at the end)")
+    ap.add_argument("--reach-stores", metavar="DIR", help="with --reach: keep the pipeline stores in DIR, reuse them")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-embed-cache", action="store_true", help="do not memoise embeddings on disk")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
@@ -1030,6 +1174,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="storyloom-bench-stories-") as tmp:
         work = Path(tmp)
+        if args.reach:
+            reach_section(args, work, results)
+            args.skip_quality = args.skip_speed = True
         if not args.skip_quality:
             quality(args, work, results)
         if not args.skip_speed:

@@ -17,11 +17,17 @@ Gold stories
   gold ``articleBody``, title = the HTML ``<title>`` (else the body's first line), outlet = the URL's host,
   time = ``htmldate.find_date`` on the page (original date), or, when it finds none, a time spread
   deterministically over 2019-11-18 .. 2019-11-20.
+* **story_chains_dev** (39 business/energy articles, 17 chains: successive developments of one story, days or
+  weeks apart): gold story = the chain (a connected component of the ``relation == 1`` pairs, as the folder's
+  README says), its id = ``chains:`` + the chain's smallest URL; time = the ``date`` column (``YYYY-MM-DD
+  HH:MM:SS``, taken as UTC); title and text as given; outlet = the ``paperurl`` host.  These run in a store of
+  their own (no distractors: the corpus is a month of one trade press, its chains are each other's look-alikes).
 * **seeds** (``sample/seeds/*.txt``): the two motivating articles, one event, two outlets; ingested as .txt
   files through the ordinary file reader (no date: storyloom uses the ingest time).
 
 Split (never tune on test): a gold story goes to **test** when the last hex digit of ``sha1(story id)`` is
->= 8 (``8..f``), else to **dev**.  The aeb pages are distractors and go into *both* runs (all 181 each time);
+>= 8 (``8..f``), else to **dev**; for the chains the story id hashed is the chain's smallest URL (so a chain
+goes whole to one side: 8 chains / 18 articles in dev, 9 / 21 in test).  The aeb pages are distractors and go into *both* runs (all 181 each time);
 the seeds too.
 """
 
@@ -147,6 +153,43 @@ def load_aeb() -> tuple[list[Doc], dict[str, int]]:
         out.append(Doc(f"aeb/{k[:16]}", f"aeb:{k}", "aeb", time, title, body, urlparse(v["url"]).hostname or "aeb",
                        None, v["url"]))
     return out, how
+
+
+CHAINS = CORPORA / "story_chains_dev"
+
+
+def load_chains(split: str) -> list[Doc]:
+    """The story chains of one split ('dev', 'test' or 'all'), in time order; a chain is split whole."""
+    import csv
+
+    arts = list(csv.DictReader(open(CHAINS / "articles.csv", encoding="utf-8")))
+    pairs = list(csv.DictReader(open(CHAINS / "pairs.csv", encoding="utf-8"), delimiter=";"))
+    parent = {a["url"]: a["url"] for a in arts}
+
+    def root(u: str) -> str:
+        while parent[u] != u:
+            u = parent[u]
+        return u
+
+    for p in pairs:
+        if p["relation"] == "1" and p["url1"] in parent and p["url2"] in parent:
+            a, b = root(p["url1"]), root(p["url2"])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    members: dict[str, list[dict[str, str]]] = {}
+    for a in arts:
+        members.setdefault(root(a["url"]), []).append(a)
+    out = []
+    for group in members.values():
+        story = "chains:" + min(a["url"] for a in group)
+        if split != "all" and is_test(story) != (split == "test"):
+            continue
+        for a in group:
+            when = datetime.fromisoformat(a["date"].strip()).replace(tzinfo=timezone.utc)
+            out.append(Doc(f"chains/{hashlib.sha1(a['url'].encode()).hexdigest()[:12]}", story, "chains", iso(when),
+                           a["title"].strip(), a["text"].strip(), urlparse(a["paperurl"]).hostname or "chains",
+                           "en", a["url"]))
+    return sorted(out, key=lambda d: (d.time, d.key))
 
 
 def seed_paths() -> list[Path]:

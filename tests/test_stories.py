@@ -272,3 +272,167 @@ def test_sparse_cos_is_exact_and_symmetric() -> None:
     assert sparse_cos(a, b) == sparse_cos(b, a) == sparse_cos(dict(reversed(list(a.items()))), b)
     assert abs(sparse_cos(a, b) - (0.7 * 0.1 + 0.1 ** 0.5 * 0.5 + 1e-17)) < 1e-15
     assert sparse_cos(a, {}) == 0.0
+
+
+# -- reach in time, round-ups, the merge check ---------------------------------------------------------------
+
+# every new behaviour on, whatever the shipped defaults (chosen on the dev sets) are
+REACH = {"story_reach_growth": 1.0, "story_reach_max_days": 14.0, "story_continuation": True, "story_entity_check": True,
+         "story_roundups": "weak"}
+FIXED = {"story_reach_growth": 0.0, "story_continuation": False, "story_entity_check": False, "story_roundups": "off"}
+WAVE = [  # one developing story: the same company, device and test site, days apart
+    ("2024-03-01T09:00:00Z", "Mocean Energy ships Blue X wave machine to Orkney",
+     "Mocean Energy shipped its Blue X wave machine to Orkney on Friday. The prototype will be tested at EMEC, the "
+     "marine energy centre, with money from Wave Energy Scotland."),
+    ("2024-03-03T09:00:00Z", "Blue X wave machine arrives at EMEC in Orkney",
+     "The Blue X wave machine built by Mocean Energy arrived at EMEC in Orkney. Engineers of Wave Energy Scotland "
+     "prepared the mooring for the prototype."),
+    ("2024-03-06T09:00:00Z", "Mocean Energy moors Blue X prototype off Orkney",
+     "Mocean Energy moored the Blue X prototype at the EMEC test site off Orkney. Wave Energy Scotland said the wave "
+     "machine will soon export power."),
+    ("2024-03-12T09:00:00Z", "Blue X wave machine starts sea trials at EMEC",
+     "The Blue X wave machine of Mocean Energy started its sea trials at EMEC off Orkney. Wave Energy Scotland funds "
+     "the prototype, the first of its kind."),
+]
+
+
+def wave_items() -> list[object]:
+    return [rec(f"o{k}-wave", title, text, published=t) for k, (t, title, text) in enumerate(WAVE)]
+
+
+def test_reach_grows_with_a_developing_story(tmp_path: Path) -> None:
+    """Six days after its last article, a story that has developed for five days still takes its next
+    development; the fixed 3-day window cuts it off."""
+    for name, extra, want in (("reach", {**REACH, "story_continuation": False}, 1), ("fixed", FIXED, 2)):
+        with Store(tmp_path / f"{name}.db") as st:
+            ingest_items(wave_items(), st, lexical(st.path, **extra))
+            assert len(groups_of(st)) == want, name
+
+
+def test_one_day_event_does_not_absorb_next_weeks_look_alike(store: Store) -> None:
+    """A look-alike a week later (the same words, other places and actors) is past a one-day event's reach and
+    continues nothing: it opens its own story.  The same words two hours later join."""
+    title, text = EVENTS["flood"]
+    later = rec("beta-flood", "Floods hit the Rhine valley", text.replace("Danube", "Rhine").replace(
+        "Vukovar and Novi Sad", "Cologne and Bonn").replace("Serbia and Croatia", "Germany"), published="2024-05-09T08:00:00Z")
+    same_day = rec("gamma-flood", title, text, published="2024-05-01T10:00:00Z")
+    ingest_items([rec("alpha-flood", title, text, published="2024-05-01T08:00:00Z"), same_day, later], store,
+                 lexical(store.path, **REACH))
+    a = sql.assignments(store)
+    assert a[later.id] != a[same_day.id]  # type: ignore[attr-defined]
+    assert len(groups_of(store)) == 2
+
+
+def test_continuation_weeks_later_joins_by_its_actors(tmp_path: Path) -> None:
+    """Twelve days after a one-article story (far past its 3-day reach, within story_reach_max_days), an
+    article naming its distinctive actors continues it; with the fixed window (or without continuation) it
+    opens a new story, and past story_reach_max_days too."""
+    first, last = WAVE[0], WAVE[-1]
+    items = [rec("a-wave", first[1], first[2], published=first[0]),
+             rec("b-wave", last[1], last[2], published="2024-03-13T09:00:00Z")]
+    for name, extra, want in (("reach", REACH, 1), ("fixed", FIXED, 2), ("no-continuation", {**REACH, "story_continuation": False}, 2),
+                              ("too-far", {**REACH, "story_reach_max_days": 10.0}, 2)):
+        with Store(tmp_path / f"{name}.db") as st:
+            ingest_items(items, st, lexical(st.path, **extra))
+            assert len(groups_of(st)) == want, name
+
+
+def test_roundup_reason_recognises_roundups_not_reports() -> None:
+    from storyloom.stories.represent import roundup_reason
+
+    assert roundup_reason("Opening Bell 11.18.19", "Taylor Swift might not perform.") == "round-up title"
+    assert roundup_reason("9to5Mac Gift Guide: what to buy", "Some text.") == "round-up title"
+    assert roundup_reason("MacBook sale at Amazon from $700, AirPods, more - 9to5Mac", "Deals.") == "round-up title"
+    assert roundup_reason("The Hydrogen Stream: fuel cells in Israel", "Text.") == "round-up title"
+    bullets = "Deals of the day.\n" + "\n".join(f"- Gadget {k} for ${k}9" for k in range(8))
+    assert roundup_reason("Deals we like", bullets) == "list structure"
+    items = "\n".join(f"Item number {k} on sale\nA long sentence about item {k} and its price today." for k in range(6))
+    assert roundup_reason("Shopping", items) == "many short items"
+    for title, text in EVENTS.values():  # ordinary reports, one or many paragraphs
+        assert roundup_reason(title, text) is None
+        assert roundup_reason(title, "\n".join(text.split(". "))) is None
+
+
+def roundup_item(published: str) -> object:
+    return rec("digest-r", "Morning briefing: floods and pensions",
+               "Heavy rain flooded villages along the Danube, and rescue teams evacuated residents from Vukovar and Novi "
+               "Sad.\nLawmakers approved the pension reform in Madrid after a long debate, and unions announced "
+               "strikes.\nThe finance minister said the retirement age will rise.", published=published)
+
+
+def test_roundup_joins_weakly_and_glues_nothing(tmp_path: Path) -> None:
+    """A morning briefing touching two stories attaches weakly to one (reason 'roundup', a 'mention' event for
+    the story page), never merges them and leaves the story's words and names as they were; kept 'apart' it
+    opens its own story and is mentioned on the one it fits; 'off' it is an ordinary member."""
+    flood, vote = coverage()[0:2], coverage()[3:5]
+    base = [*flood, *vote]
+    for mode in ("weak", "apart", "off"):
+        with Store(tmp_path / f"{mode}.db") as st:
+            s = lexical(st.path, **{**REACH, "story_roundups": mode}, story_threshold=0.2, story_merge_margin=0.5)
+            ingest_items(base, st, s)
+            before = dict(st.conn.execute("SELECT id, terms FROM stories"))
+            digest = roundup_item("2024-05-02T12:00:00Z")
+            ingest_items([digest], st, s)
+            a = sql.assignments(st)
+            reason = st.conn.execute("SELECT reason FROM story_members WHERE article_id = ?", (digest.id,)).fetchone()[0]  # type: ignore[attr-defined]
+            mentions = st.conn.execute("SELECT story_id, other_id, detail FROM story_events WHERE kind = 'mention'").fetchall()
+            if mode == "off":
+                assert not mentions and reason in ("joined", "opened")
+                continue
+            assert a[flood[0].id] != a[vote[0].id]  # type: ignore[attr-defined]  # the two stories stay apart
+            assert len(mentions) == 1 and "round-up" in mentions[0]["detail"]
+            assert mentions[0]["story_id"] in (a[flood[0].id], a[vote[0].id])  # type: ignore[attr-defined]
+            if mode == "weak":
+                assert reason == "roundup" and a[digest.id] == mentions[0]["story_id"]  # type: ignore[attr-defined]
+                assert dict(st.conn.execute("SELECT id, terms FROM stories")) == before  # its words changed nothing
+            else:
+                assert reason == "opened" and a[digest.id] not in (a[flood[0].id], a[vote[0].id])  # type: ignore[attr-defined]
+                assert mentions[0]["other_id"] == a[digest.id]  # type: ignore[attr-defined]
+
+
+def test_merge_check_refuses_a_join_without_a_shared_actor_and_logs_it(tmp_path: Path) -> None:
+    """Two articles on one theme (tariffs, markets) naming different actors: with the merge check the second is
+    refused the first's story and a 'refuse' event says why; without it, it joins."""
+    a = rec("alpha-t", "Tariff fears weigh on Asian markets",
+            "Tariff fears weighed on Asian markets on Tuesday as traders in Tokyo and Seoul sold shares. Nikkei and "
+            "Kospi indexes fell as tariff talks stalled.", published="2024-05-01T08:00:00Z")
+    b = rec("beta-t", "Tariff fears weigh on European markets",
+            "Tariff fears weighed on European markets on Tuesday as traders in Frankfurt and Paris sold shares. Dax "
+            "and Cac indexes fell as tariff talks stalled.", published="2024-05-01T10:00:00Z")
+    for check, want in ((True, 2), (False, 1)):
+        with Store(tmp_path / f"{check}.db") as st:
+            ingest_items([a, b], st, lexical(st.path, **{**REACH, "story_entity_check": check}, story_threshold=0.3))
+            assert len(groups_of(st)) == want
+            refused = st.conn.execute("SELECT story_id, article_id, detail FROM story_events WHERE kind = 'refuse'").fetchall()
+            if check:
+                assert len(refused) == 1 and refused[0]["article_id"] == b.id  # type: ignore[attr-defined]
+                assert refused[0]["story_id"] == story_id_for(a.id) and "no shared named actor" in refused[0]["detail"]  # type: ignore[attr-defined]
+            else:
+                assert not refused
+
+
+def test_online_equals_rebuild_with_reach_roundups_and_checks(tmp_path: Path) -> None:
+    """Online in tiny batches (stories reloaded from the store between them) gives what one rebuild gives, with
+    growing reaches, continuations, weak round-up members and refused joins all in play."""
+    items = [*coverage(), *wave_items(), roundup_item("2024-05-02T12:00:00Z"),
+             rec("late-wave", WAVE[-1][1], WAVE[-1][2], published="2024-03-22T09:00:00Z")]
+    with Store(tmp_path / "o.db") as st:
+        ingest_items(items, st, lexical(st.path, batch_size=2, **REACH))
+        online = sql.assignments(st)
+        reasons = Counter(r[0] for r in st.conn.execute("SELECT reason FROM story_members"))
+        rebuild_stories(st, lexical(st.path, **REACH))
+        assert sql.assignments(st) == online
+    assert reasons["roundup"] == 1 and len(set(online.values())) == 4
+
+
+def test_batch_document_keys_are_the_stage_s() -> None:
+    """The batch engines count document frequencies with represent.doc_keys; the stage with rep_keys of its
+    representation: the same keys (terms, and entities as "@name"), or batch IDF would differ from local."""
+    from storyloom.stories import rep_keys
+    from storyloom.stories.online import new_rep
+    from storyloom.stories.represent import doc_keys
+
+    title, text = EVENTS["flood"]
+    row = {"id": "a", "title": title, "text": text, "published": "2024-05-01T08:00:00Z", "ingested_at": "x"}
+    keys = doc_keys(title, text)
+    assert sorted(keys) == sorted(rep_keys(new_rep(row, None))) and "@danu" in keys and "flooded" in keys

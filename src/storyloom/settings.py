@@ -69,8 +69,20 @@ class Settings:
     # stories
     run_stories: bool = opt(True, "cluster articles into stories as they are ingested")
     story_threshold: float = opt(0.42, "the score an article needs to join a story (else it opens one)", lo=0.0, hi=1.0)
-    story_window_days: float = opt(3.0, "stories this close in time to an article are its candidates", lo=0.01,
-                                   hi=3650)
+    story_window_days: float = opt(3.0, "a story's reach in time while it has not developed (a one-day event): "
+                                   "stories this close to an article are its candidates", lo=0.01, hi=3650)
+    story_reach_growth: float = opt(1.0, "days of reach a story gains for each day it has kept developing (0: the "
+                                    "fixed story_window_days)", lo=0.0, hi=10.0)
+    story_reach_max_days: float = opt(7.0, "the farthest a story's reach grows; with story_continuation, up to this "
+                                      "long after its last article an article sharing its distinctive actors continues "
+                                      "it past its own reach", lo=0.0, hi=3650)
+    story_continuation: bool = opt(True, "past a story's reach (up to story_reach_max_days), an article naming the "
+                                   "story's distinctive actors still continues it")
+    story_entity_check: bool = opt(True, "refuse a join or merge whose article and story share no distinctive named "
+                                   "actor (logged in story_events as 'refuse')")
+    story_roundups: str = opt("apart", "round-ups, live blogs, explainers, lists: 'weak' (a member that never shapes "
+                              "or merges its story), 'apart' (their own story) or 'off' (ordinary members)",
+                              choices=("weak", "apart", "off"))
     story_merge_margin: float = opt(0.05, "an article fitting two stories within this margin may merge them", lo=0.0,
                                     hi=1.0)
     story_embeddings: bool = opt(True, "use the fast multilingual embedder (embedder_fast) in story scores")

@@ -262,10 +262,10 @@ def parse_time(iso: str | None) -> float | None:
 
 
 def story_terms(title: str, text: str) -> list[str]:
-    """The terms an article adds to the document frequencies (those of its story representation)."""
-    from storyloom.stories.represent import term_counts
+    """The keys an article adds to the document frequencies (its terms and entities, as the story stage counts)."""
+    from storyloom.stories.represent import doc_keys
 
-    return sorted(term_counts(title, text))
+    return sorted(doc_keys(title, text))
 
 
 def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested_at: str,

@@ -8,6 +8,7 @@ crash re-does the chunk).  :func:`rebuild_stories` recomputes everything from sc
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,15 +25,19 @@ from storyloom.stories.online import (
     Story,
     StoryParams,
     decide,
+    horizon,
     story_id_for,
     term_weights,
 )
 from storyloom.stories.prefetch import Prepared, prepared_chunks
-from storyloom.stories.represent import ArticleRep, sparse_cos
+from storyloom.stories.represent import PRIOR_DOCS, ArticleRep, sparse_cos
 from storyloom.timeparse import shift
 
 Event = Callable[[str, object], None]
 DENSE_TOP_K = 20
+ENTITY_DF_FLOOR = 5
+# capitalised words that name no actor: days and months (name keys are 4-letter prefixes)
+NOT_ACTORS = frozenset("mond tues wedn thur frid satu sund janu febr apri june july augu sept octo nove dece".split())
 
 
 @dataclass
@@ -99,8 +104,25 @@ class ActiveIndex:
             for s in keep:
                 self.put(s)
 
-    def candidates(self, rep: ArticleRep, p: StoryParams) -> list[Story]:
+    def candidates(self, rep: ArticleRep, p: StoryParams, distinct: frozenset[str] = frozenset()) -> list[Story]:
+        """Stories near the article in time and nearest by vector or sharing its entities.  Within
+        ``window_days`` every such story is one; farther (up to the horizon) only a story whose own reach has
+        grown past the window, or one naming a distinctive actor of the article (it may be continued): each
+        story's reach is then judged exactly in :func:`~storyloom.stories.online.decide`."""
+        h = horizon(p)
         lo, hi = shift(rep.time, -p.window_days), shift(rep.time, p.window_days)
+        far_lo, far_hi = (shift(rep.time, -h), shift(rep.time, h)) if h > p.window_days else (lo, hi)
+
+        def near(s: Story, named: bool) -> bool:
+            if s.last_seen >= lo and s.first_seen <= hi:
+                return True
+            if s.last_seen < far_lo or s.first_seen > far_hi:
+                return False
+            if named and p.continuation:
+                return True
+            first, last = s.reach_bounds(p)
+            return first <= rep.time <= last
+
         found: set[str] = set()
         if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
             sims = self.matrix[: len(self.ids)] @ rep.vector
@@ -109,14 +131,15 @@ class ActiveIndex:
                 if sid is None:
                     continue
                 s = self.stories[sid]
-                if s.last_seen >= lo and s.first_seen <= hi:
+                if near(s, bool(distinct & s.top_entities())):
                     found.add(sid)
                 if len(found) >= DENSE_TOP_K:
                     break
         for e in rep.entities[:10]:
             ids = self.entity_index.get(e, ())
             if len(ids) <= ENTITY_CAP:
-                found |= {sid for sid in ids if self.stories[sid].last_seen >= lo and self.stories[sid].first_seen <= hi}
+                named = e in distinct
+                found |= {sid for sid in ids if near(self.stories[sid], named)}
         return [self.stories[sid] for sid in sorted(found)]
 
 
@@ -126,7 +149,10 @@ class StoryBuilder:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.params = StoryParams(threshold=settings.story_threshold, window_days=settings.story_window_days,
-                                  merge_margin=settings.story_merge_margin)
+                                  merge_margin=settings.story_merge_margin, reach_growth=settings.story_reach_growth,
+                                  reach_max_days=settings.story_reach_max_days,
+                                  continuation=settings.story_continuation,
+                                  entity_check=settings.story_entity_check, roundups=settings.story_roundups)
         self.embedder: Any = None
         if settings.story_embeddings:
             try:
@@ -154,8 +180,8 @@ class StoryBuilder:
             r.vector = got.get(r.id)
 
     def _load_window(self, reps: list[ArticleRep]) -> None:
-        lo = shift(min(r.time for r in reps), -self.params.window_days)
-        hi = shift(max(r.time for r in reps), self.params.window_days)
+        lo = shift(min(r.time for r in reps), -horizon(self.params))
+        hi = shift(max(r.time for r in reps), horizon(self.params))
         for rec in sql.stories_in_window(self.store, lo, hi):
             if rec["id"] not in self.index.stories:
                 self.index.put(Story.from_record(rec))
@@ -173,16 +199,19 @@ class StoryBuilder:
         # IDF as of each article, itself included (so a brand-new name is rare, not unknown): counted one
         # article at a time, so the result does not depend on how the stream was cut into chunks
         n_docs = sql.counter(self.store, "docs")
-        df = sql.doc_freqs(self.store, {t for r in reps for t in r.counts})
+        # entities are counted too, under "@name" (no term starts with "@"): how rare a name is in the stream
+        # so far tells a distinctive actor (a company, a minister) from one every story names
+        df = sql.doc_freqs(self.store, {t for r in reps for t in rep_keys(r)})
         changed: dict[str, Story] = {}
         members: list[tuple[str, str, float, str, str, str | None]] = []
         merged_away: list[str] = []
         events: list[tuple[str, str, str | None, str | None, str]] = []
         for rep in reps:
             n_docs += 1
-            for t in rep.counts:
+            for t in rep_keys(rep):
                 df[t] = df.get(t, 0) + 1
             weights = term_weights(rep, df, n_docs)
+            distinct = distinctive(rep, df, n_docs, self.params)
             sid = self.group_story.get(rep.group or "") or (sql.group_story(self.store, rep.group) if rep.group else None)
             while sid in self.merged_into:  # the group's story was merged into another since
                 sid = self.merged_into[sid]
@@ -194,19 +223,31 @@ class StoryBuilder:
                 d = Decision(sid, 1.0, "copy")
                 self.report.via_copy += 1
             else:
-                d = decide(rep, weights, self.index.candidates(rep, self.params), self.params)
+                d = decide(rep, weights, self.index.candidates(rep, self.params, distinct), self.params, distinct)
+            weak = rep.roundup is not None and self.params.roundups != "off"
             if d.reason == "opened":
                 story = Story(d.story_id, rep.time, rep.time, rep.title, rep.id)
                 self.report.opened += 1
-                events.append(("open", story.id, None, rep.id, f"best score {d.score:.3f}"))
+                events.append(("open", story.id, None, rep.id, f"best score {d.score:.3f}"
+                               + (f"; round-up ({rep.roundup}), kept apart" if weak else "")))
             else:
                 story = self.index.stories[d.story_id]
-                self.report.joined += d.reason == "joined"
-            story.add(rep, weights)
-            c = story.centroid
-            fit = float(rep.vector @ c) if rep.vector is not None and c is not None else sparse_cos(weights, story.term_vector())
-            if fit > story.label_score or story.label_article == rep.id:
-                story.label, story.label_article, story.label_score = rep.title, rep.id, fit
+                self.report.joined += d.reason in ("joined", "roundup")
+            for refused_id, other_id, why in d.refused:
+                if refused_id != story.id or other_id is not None:
+                    events.append(("refuse", refused_id, other_id, rep.id, why))
+            if d.mention:  # the round-up kept apart is listed on the story it fits ("also mentioned in")
+                events.append(("mention", d.mention, story.id, rep.id, f"round-up ({rep.roundup}) kept apart"))
+            elif d.reason == "roundup":
+                events.append(("mention", story.id, None, rep.id, f"round-up ({rep.roundup}) attached weakly"))
+            if weak:
+                story.add_weak(rep)
+            else:
+                story.add(rep, weights)
+                c = story.centroid
+                fit = float(rep.vector @ c) if rep.vector is not None and c is not None else sparse_cos(weights, story.term_vector())
+                if fit > story.label_score or story.label_article == rep.id:
+                    story.label, story.label_article, story.label_score = rep.title, rep.id, fit
             for other_id in d.merged:
                 other = self.index.stories.get(other_id)
                 if other is None or other_id == story.id:
@@ -233,11 +274,26 @@ class StoryBuilder:
                 sql.move_members(self.store, gone_id, keep_id)
             sql.delete_stories(self.store, merged_away)
             sql.save_stories(self.store, [s.record() for s in changed.values() if s.id in self.index.stories])
-            sql.add_doc_freqs(self.store, [list(r.counts) for r in reps])
+            sql.add_doc_freqs(self.store, [rep_keys(r) for r in reps])
             for kind, s_id, other, art, detail in events:
                 sql.log(self.store, kind, s_id, other, art, detail)
             sql.done(self.store, ids)
-        self.index.evict_before(shift(min(r.time for r in reps), -2 * self.params.window_days))
+        self.index.evict_before(shift(min(r.time for r in reps), -2 * horizon(self.params)))
+
+
+def rep_keys(rep: ArticleRep) -> list[str]:
+    """What one article adds to the document frequencies (as :func:`~storyloom.stories.represent.doc_keys`)."""
+    return [*rep.counts, *("@" + e for e in set(rep.entities))]
+
+
+def distinctive(rep: ArticleRep, df: dict[str, int], n_docs: int, p: StoryParams) -> frozenset[str]:
+    """The article's named actors rare enough in the stream so far to tell its story from others (the
+    article itself counted, as for the terms)."""
+    n = n_docs + PRIOR_DOCS
+    # idf >= entity_idf  <=>  df <= cut; in a small store every repeated name would fail that, so a name in
+    # a handful of documents always counts as distinctive
+    cut = max(math.exp(-p.entity_idf) * (1 + n) - 1, ENTITY_DF_FLOOR)
+    return frozenset(e for e in rep.lead_entities if df.get("@" + e, 0) <= cut and e not in NOT_ACTORS)
 
 
 def build_stories(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 500) -> StoryReport:

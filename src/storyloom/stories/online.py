@@ -7,6 +7,19 @@ time window around the article and the stories sharing its entities — never fr
 When an article fits two stories about equally well, and those stories resemble each other, they merge
 (the older id survives) and the merge is logged.
 
+Time: a story's *reach* follows the story.  A one-day event reaches ``window_days`` around its span; each day
+a story keeps developing adds ``reach_growth`` days (up to ``reach_max_days``), so a story that keeps going
+keeps taking its next development while a one-day event does not absorb next week's look-alike.  Past its
+reach (up to ``reach_max_days`` after its last article) an article continues a story only when it names the
+story's distinctive actors (``continuation_entities`` of them, or one and a continuation cue in its title);
+the time penalty then stops at the story's reach: that evidence stands in for closeness in time.
+
+Round-ups, live blogs, explainers and lists (:func:`~storyloom.stories.represent.roundup_reason`) join as weak
+members (reason ``roundup``: counted and listed, never shaping the story's words, names, vector, label or
+reach, never merging stories) or stay apart; either way a ``mention`` event names the story they fit, for an
+"also mentioned in" list.  The merge check refuses a join (below ``strong``) or a merge when the article
+shares no distinctive named actor with the story (a ``refuse`` event says so).
+
 Deterministic: the same articles in the same order give the same stories with the same ids (a story's id
 is derived from the article that opened it).
 """
@@ -14,6 +27,7 @@ is derived from the article that opened it).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from storyloom.stories.represent import ArticleRep, hours_between, sparse_cos, term_counts, tfidf
+from storyloom.timeparse import shift
 
 TOP_STORY_TERMS = 150
 TOP_STORY_ENTITIES = 30
@@ -29,7 +44,8 @@ ENTITY_CAP = 200  # an entity shared by more active stories than this does not p
 
 @dataclass(frozen=True)
 class StoryParams:
-    """The decision's weights and thresholds (chosen on the dev split of bench/stories.py)."""
+    """The decision's weights and thresholds (chosen on the dev sets of bench/stories.py: the weights by the full
+    run, the reach, merge-check and round-up parameters by `--reach`)."""
 
     w_dense: float = 0.55
     w_lex: float = 0.30
@@ -37,7 +53,26 @@ class StoryParams:
     w_time: float = 0.05  # per day outside the story's span (after a grace day)
     threshold: float = 0.42
     merge_margin: float = 0.05  # second story within this of the best, and similar to it: merge
-    window_days: float = 3.0  # stories whose span is this close to the article are candidates
+    window_days: float = 3.0  # a story's reach in time when it has not developed (a one-day event)
+    # A story's reach follows the story: each day it has kept developing (its span) adds reach_growth days, up to
+    # reach_max_days; past its reach, up to reach_max_days after its last article, only an article continuing it
+    # (continuation_entities distinctive named actors in common, or one and a continuation cue) is a candidate,
+    # when `continuation` is on.  reach_growth = 0 and continuation off is the fixed window.
+    reach_growth: float = 0.0
+    reach_max_days: float = 0.0
+    continuation: bool = False
+    continuation_entities: int = 2
+    # The merge check: a join (below `strong`) or a merge whose stories share no distinctive named actor is
+    # refused.  An entity is distinctive when its IDF, log((1 + docs) / (1 + df)), is at least entity_idf.
+    entity_check: bool = False
+    entity_idf: float = 2.0
+    strong: float = 0.75
+    roundups: str = "off"  # off | weak (joins as a weak member, never merges) | apart (its own story)
+
+
+def horizon(p: StoryParams) -> float:
+    """The farthest (days) a story can reach: how long the stage keeps a quiet story at hand."""
+    return max(p.window_days, p.reach_max_days)
 
 
 def story_id_for(article_id: str) -> str:
@@ -63,6 +98,26 @@ class Story:
     # window, and renormalising it for each was the stage's largest cost
     _term_vector: dict[str, float] | None = field(default=None, repr=False, compare=False)
     _top_entities: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _reach: tuple[float, float, float] | None = field(default=None, repr=False, compare=False)
+    _bounds: tuple[float, str, str] | None = field(default=None, repr=False, compare=False)
+
+    def reach_bounds(self, p: StoryParams) -> tuple[str, str]:
+        """The first and last times (the store's ISO form) the story's reach covers: a cheap test of many
+        stories against one article before the exact one."""
+        reach = self.reach(p)[0]
+        if self._bounds is None or self._bounds[0] != reach:
+            self._bounds = (reach, shift(self.first_seen, -reach), shift(self.last_seen, reach))
+        return self._bounds[1], self._bounds[2]
+
+    def reach(self, p: StoryParams) -> tuple[float, float]:
+        """(reach, grace) in days: how far from its span the story takes ordinary candidates, and how far the
+        time penalty waits.  Both grow with the days the story has kept developing (its span)."""
+        if self._reach is None or self._reach[0] != p.reach_growth:
+            span = hours_between(self.first_seen, self.last_seen) / 24
+            cap = max(p.window_days, p.reach_max_days)
+            reach = min(p.window_days + p.reach_growth * span, cap)
+            self._reach = (p.reach_growth, reach, min(1.0 + p.reach_growth * span, max(cap, 1.0)))
+        return self._reach[1], self._reach[2]
 
     def top_entities(self) -> frozenset[str]:
         if self._top_entities is None:
@@ -86,6 +141,7 @@ class Story:
         self.n_articles += 1
         self.first_seen = min(self.first_seen, rep.time)
         self.last_seen = max(self.last_seen, rep.time)
+        self._reach = None
         self.outlets[rep.outlet or "?"] += 1
         self.languages[rep.language or "?"] += 1
         if rep.vector is not None:
@@ -101,10 +157,18 @@ class Story:
         if len(self.entities) > 2 * TOP_STORY_ENTITIES:
             self.entities = Counter(dict(sorted(self.entities.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_STORY_ENTITIES]))
 
+    def add_weak(self, rep: ArticleRep) -> None:
+        """A weak member (a round-up): counted and shown, but its words, names, vector and time do not become
+        the story's, so it can neither pull unrelated articles in nor stretch the story's reach."""
+        self.n_articles += 1
+        self.outlets[rep.outlet or "?"] += 1
+        self.languages[rep.language or "?"] += 1
+
     def absorb(self, other: "Story") -> None:
         self.n_articles += other.n_articles
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
+        self._reach = None
         self.outlets.update(other.outlets)
         self.languages.update(other.languages)
         if other.vec_sum is not None:
@@ -146,20 +210,34 @@ class Decision:
     reason: str  # opened | joined | copy
     merged: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    refused: list[tuple[str, str | None, str]] = field(default_factory=list)  # (story, other story, why)
+    mention: str | None = None  # a round-up kept apart: the story it fits best ("also mentioned in")
 
 
-def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryParams) -> tuple[float, dict[str, float]]:
-    """How well an article fits a story (higher is better), and the features behind the number."""
+CONTINUATION_CUE = re.compile(
+    r"\b(?:again|latest|update[ds]?|continu\w*|resum\w*|follow[- ]?up|further|another|second|third|next step|"
+    r"now|still|after|extend\w*|progress\w*|expan\w*|phase|final|approv\w*|reject\w*|complet\w*)\b", re.IGNORECASE)
+
+
+def gap_days(rep: ArticleRep, story: Story) -> float:
+    if rep.time < story.first_seen:
+        return hours_between(rep.time, story.first_seen) / 24
+    if rep.time > story.last_seen:
+        return hours_between(rep.time, story.last_seen) / 24
+    return 0.0
+
+
+def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryParams,
+          gap: float | None = None, grace: float = 1.0) -> tuple[float, dict[str, float]]:
+    """How well an article fits a story (higher is better), and the features behind the number.  ``grace``:
+    days past the story's span before the time penalty starts (1 for a story that has not developed)."""
     lex = sparse_cos(weights, story.term_vector())
     ents = rep.lead_entities
     top = story.top_entities()
     ent = len(ents & top) / max(1, min(len(ents), 6)) if ents else 0.0
     ent = min(ent, 1.0)
-    gap = 0.0
-    if rep.time < story.first_seen:
-        gap = hours_between(rep.time, story.first_seen) / 24
-    elif rep.time > story.last_seen:
-        gap = hours_between(rep.time, story.last_seen) / 24
+    if gap is None:
+        gap = gap_days(rep, story)
     centroid = story.centroid
     if rep.vector is not None and centroid is not None:
         dense = float(rep.vector @ centroid)
@@ -167,21 +245,72 @@ def score(rep: ArticleRep, weights: dict[str, float], story: Story, p: StoryPara
     else:  # no shared dense space: the lexical and entity evidence carries the whole weight
         dense = float("nan")
         s = (p.w_lex * lex + p.w_entity * ent) * (p.w_dense + p.w_lex + p.w_entity) / (p.w_lex + p.w_entity)
-    s -= p.w_time * max(0.0, gap - 1.0)
+    s -= p.w_time * max(0.0, gap - grace)
     return s, {"dense": dense, "lex": round(lex, 4), "entity": round(ent, 4), "gap_days": round(gap, 2)}
 
 
-def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], p: StoryParams) -> Decision:
-    scored = sorted(((score(rep, weights, s, p), s) for s in candidates), key=lambda x: (-x[0][0], x[1].id))
-    if not scored or scored[0][0][0] < p.threshold:
-        best = scored[0][0] if scored else (0.0, {})
-        return Decision(story_id_for(rep.id), best[0], "opened", features=best[1])
-    (best_score, feats), best = scored[0]
+def in_reach(rep: ArticleRep, story: Story, p: StoryParams, distinct: frozenset[str], cue: bool = False
+             ) -> tuple[float, float] | None:
+    """(gap, grace) when the story may take the article, else None: within the story's reach, or past it (up to
+    reach_max_days) when the article continues the story — distinctive actors in common, or one and a
+    continuation cue in its title (``cue``)."""
+    reach, grace = story.reach(p)
+    gap = gap_days(rep, story)
+    if gap <= reach:
+        return gap, grace
+    if not p.continuation or p.reach_max_days <= 0 or gap > p.reach_max_days or rep.time < story.first_seen:
+        return None
+    shared = len(distinct & story.top_entities())
+    if shared >= p.continuation_entities or (shared >= 1 and cue):
+        return gap, max(grace, gap - (reach - grace))  # evidence of continuation stands in for closeness in time
+    return None
+
+
+def _actor_shared(rep: ArticleRep, story: Story, distinct: frozenset[str]) -> bool:
+    """The merge check's test: does the story name a distinctive actor of the article?  An article or a story
+    naming nobody (a language without capitals, a text of common nouns) is not judged by it."""
+    top = story.top_entities()
+    if not rep.lead_entities or not top:
+        return True
+    return bool(distinct & top)
+
+
+def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], p: StoryParams,
+           distinct: frozenset[str] | None = None) -> Decision:
+    """Join the best story that may take the article, open one, and say which near-equal stories it bridges.
+
+    ``distinct``: the article's distinctive named actors (rare in the stream so far); all its entities when
+    not given (a caller without document frequencies)."""
+    distinct = rep.lead_entities if distinct is None else distinct
+    scored: list[tuple[float, dict[str, float], Story]] = []
+    cue = bool(CONTINUATION_CUE.search(rep.title)) if p.continuation and p.reach_max_days > 0 and distinct else False
+    for s in candidates:
+        reach = in_reach(rep, s, p, distinct, cue)
+        if reach is not None:
+            sc, feats = score(rep, weights, s, p, *reach)
+            scored.append((sc, feats, s))
+    scored.sort(key=lambda x: (-x[0], x[2].id))
+    refused: list[tuple[str, str | None, str]] = []
+    if p.entity_check:  # refuse, best first, the stories it would join without a named actor in common
+        while scored and p.threshold <= scored[0][0] < p.strong and not _actor_shared(rep, scored[0][2], distinct):
+            sc, _, s = scored.pop(0)
+            refused.append((s.id, None, f"join refused: no shared named actor (score {sc:.3f})"))
+    weak = rep.roundup is not None and p.roundups != "off"
+    if not scored or scored[0][0] < p.threshold or (weak and p.roundups == "apart"):
+        top_score, top_feats = (scored[0][0], scored[0][1]) if scored else (0.0, {})
+        mention = scored[0][2].id if weak and scored and scored[0][0] >= p.threshold else None
+        return Decision(story_id_for(rep.id), top_score, "opened", features=top_feats, refused=refused, mention=mention)
+    best_score, feats, best = scored[0]
+    if weak:
+        return Decision(best.id, best_score, "roundup", [], feats, refused)
     merged = []
-    for (sc, _), other in scored[1:3]:
+    for sc, _, other in scored[1:3]:
         if sc >= p.threshold and best_score - sc <= p.merge_margin and _bridged(best, other, rep, weights, p):
+            if p.entity_check and not _actor_shared(rep, other, distinct):  # the bridge names an actor of each
+                refused.append((best.id, other.id, "merge refused: the bridging article shares no named actor with it"))
+                continue
             merged.append(other.id)
-    return Decision(best.id, best_score, "joined", merged, feats)
+    return Decision(best.id, best_score, "joined", merged, feats, refused)
 
 
 def _bridged(best: Story, other: Story, rep: ArticleRep, weights: dict[str, float], p: StoryParams) -> bool:
@@ -203,7 +332,7 @@ def term_weights(rep: ArticleRep, df: dict[str, int], n_docs: int) -> dict[str, 
 
 
 def new_rep(row: dict[str, Any], vector: np.ndarray | None) -> ArticleRep:
-    from storyloom.stories.represent import entities, lead_sentences
+    from storyloom.stories.represent import entities, lead_sentences, roundup_reason
 
     time, flag = row["published"], row.get("date_flag")
     if not time:
@@ -212,4 +341,4 @@ def new_rep(row: dict[str, Any], vector: np.ndarray | None) -> ArticleRep:
     title, text = row["title"], row["text"]
     return ArticleRep(row["id"], title, time, flag if not row["published"] else None, row.get("outlet"),
                       row.get("language"), term_counts(title, text, lead), entities(title, text, lead), vector,
-                      row.get("group_id"))
+                      row.get("group_id"), roundup_reason(title or "", text or ""))

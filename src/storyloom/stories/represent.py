@@ -121,11 +121,20 @@ class ArticleRep:
     entities: list[str]
     vector: np.ndarray | None  # unit-length, or None when no model covers the language
     group: str | None = None  # copy group
+    roundup: str | None = None  # why it reads as a round-up / live blog / explainer / list (see roundup_reason)
     # the entities the score compares with a story's: built once, not once per candidate story
     lead_entities: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.lead_entities = frozenset(self.entities[:10])
+
+
+def doc_keys(title: str, text: str) -> list[str]:
+    """What one article adds to the stage's document frequencies: its terms, and its entities as "@name" (no
+    term starts with "@"), whose frequency tells a distinctive actor from one every story names.  The batch
+    engines count the same keys, so their IDF is the local run's."""
+    lead = lead_sentences(text)
+    return [*term_counts(title, text, lead), *("@" + e for e in set(entities(title, text, lead)))]
 
 
 def hours_between(a: str, b: str) -> float:
@@ -135,3 +144,44 @@ def hours_between(a: str, b: str) -> float:
         return 0.0
 
 
+
+
+# -- round-ups ----------------------------------------------------------------------------------------
+# Round-ups, live blogs, explainers and lists tell many topics at once: each shares words and names with
+# several stories, so as an ordinary member one of them glues unrelated stories together.  They are told
+# apart from the article alone (a pure function: the same verdict on every run, chunking and engine).
+
+_ROUNDUP_TITLE = re.compile(
+    r"\b(?:opening|closing) bell\b"
+    r"|\b(?:morning|evening|daily|weekly|weekend|midday|news|market)\s+(?:briefing|brief|digest|round-?up|wrap|newsletter)\b"
+    r"|\bround-?up\b|\blive (?:blog|updates?|coverage)\b|\bas it happened\b|\bwhat we know\b|\b(?:need|things) to know\b"
+    r"|\bexplain(?:ed|er)\b|\bguide to\b|\bgift guide\b|\bthe week in\b|\bthis week in\b|\bin brief\b"
+    r"|^the \w+ (?:stream|digest|briefing|wrap|roundup)\b"
+    r"|\b(?:best|top|early)\b[^|]*\bdeals\b|,\s*(?:and )?more\b(?:\s*[-|–].*)?$"
+    r"|^\d+\s+(?:best|things|ways|reasons|takeaways|tips|stories)\b|\bthe \d+ (?:best|biggest|most)\b|^top \d+\b"
+    r"|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b",
+    re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-•*·▪►–]\s|\d{1,2}[.)]\s)")
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)…。！？」』]\s*$")
+LIST_MIN_LINES, LIST_SHARE, HEADS_SHARE = 6, 0.25, 0.35
+
+
+def roundup_reason(title: str, text: str) -> str | None:
+    """Why an article reads as a round-up / live blog / explainer / list, or None for an ordinary report.
+
+    Signals: a title of the genre ("Opening Bell 11.18.19", "Morning briefing", "The 10 best … deals",
+    "… guide to …", "…, AirPods, more"), list structure (many bullet or numbered lines) or many short
+    headline-like lines (one per item of a deals post or a newsletter's sections)."""
+    t = " ".join(title.split())
+    if _ROUNDUP_TITLE.search(t):
+        return "round-up title"
+    lines = [ln.strip() for ln in text[:TEXT_CAP].splitlines() if ln.strip()]
+    if len(lines) < LIST_MIN_LINES:
+        return None
+    bullets = sum(1 for ln in lines if _BULLET.match(ln))
+    if bullets >= LIST_MIN_LINES and bullets >= LIST_SHARE * len(lines):
+        return "list structure"
+    heads = sum(1 for ln in lines if 2 <= len(ln.split()) <= 12 and not _SENTENCE_END.search(ln))
+    if heads >= LIST_MIN_LINES and heads >= HEADS_SHARE * len(lines):
+        return "many short items"
+    return None

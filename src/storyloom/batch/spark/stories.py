@@ -1,7 +1,8 @@
 """Stories on Spark: the local online clustering, run block by block on executors.
 
 Articles are sorted by (time, input order) and cut into *segments* wherever two consecutive articles are more
-than 2 × ``story_window_days`` apart (no story can reach across such a gap); segments sharing a copy group form
+than 2 × the stories' horizon (``max(story_window_days, story_reach_max_days)``) apart (no story can reach
+across such a gap); segments sharing a copy group form
 one *block*; each block runs :func:`storyloom.batch.stages.run_story_block` (the local
 :func:`storyloom.stories.build_stories` in a scratch store), segment by segment, each segment starting from the
 exact document frequencies of everything before it (a Spark aggregation).  This gives the local rebuild's result.
@@ -31,7 +32,7 @@ def place(job: SparkRun, base: Any) -> Any:
 
     One sort; each sorted partition is summarised (count, first and last time, gaps inside) on the driver,
     which then knows where every partition's ranks and segments start, so the assignment is one more pass."""
-    cut = 2 * job.settings.story_window_days * 86400.0
+    cut = 2 * max(job.settings.story_window_days, job.settings.story_reach_max_days) * 86400.0
     keyed = base.select("tkey", "ord_file", "ord_pos", "id").rdd.map(lambda r: ((r[0], r[1], r[2]), r[3]))
     ordered = keyed.sortByKey(numPartitions=job.n).persist()
 
