@@ -185,7 +185,7 @@ def load_chains(split: str) -> list[Doc]:
         if split != "all" and is_test(story) != (split == "test"):
             continue
         for a in group:
-            when = datetime.fromisoformat(a["date"].strip()).replace(tzinfo=timezone.utc)
+            when = datetime.fromisoformat(a["date"].strip()).replace(tzinfo=UTC)
             out.append(Doc(f"chains/{hashlib.sha1(a['url'].encode()).hexdigest()[:12]}", story, "chains", iso(when),
                            a["title"].strip(), a["text"].strip(), urlparse(a["paperurl"]).hostname or "chains",
                            "en", a["url"]))

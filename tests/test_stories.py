@@ -8,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from conftest import SAMPLE
 from storyloom.ingest.records import record_to_raw
 from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import stories as sql
 from storyloom.stories import agreement, build_stories, rebuild_stories
 from storyloom.stories.online import Story, StoryParams, decide, story_id_for
 from storyloom.stories.represent import ArticleRep
-from storyloom.store import Store
-from storyloom.store import stories as sql
-
-from conftest import SAMPLE
 
 EVENTS = {
     "flood": ("Floods hit the Danube valley", "Heavy rain flooded villages along the Danube on Tuesday. Rescue teams "

@@ -275,8 +275,8 @@ class StoryBuilder:
             sql.delete_stories(self.store, merged_away)
             sql.save_stories(self.store, [s.record() for s in changed.values() if s.id in self.index.stories])
             sql.add_doc_freqs(self.store, [rep_keys(r) for r in reps])
-            for kind, s_id, other, art, detail in events:
-                sql.log(self.store, kind, s_id, other, art, detail)
+            for kind, s_id, other_id, art, detail in events:
+                sql.log(self.store, kind, s_id, other_id, art, detail)
             sql.done(self.store, ids)
         self.index.evict_before(shift(min(r.time for r in reps), -2 * horizon(self.params)))
 

@@ -164,7 +164,7 @@ class Story:
         self.outlets[rep.outlet or "?"] += 1
         self.languages[rep.language or "?"] += 1
 
-    def absorb(self, other: "Story") -> None:
+    def absorb(self, other: Story) -> None:
         self.n_articles += other.n_articles
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)
@@ -196,7 +196,7 @@ class Story:
         }
 
     @classmethod
-    def from_record(cls, r: dict[str, Any]) -> "Story":
+    def from_record(cls, r: dict[str, Any]) -> Story:
         vec = np.frombuffer(r["centroid"], dtype=np.float32).copy() if r["centroid"] is not None else None
         return cls(r["id"], r["first_seen"], r["last_seen"], r["label"], r["label_article"], r["label_score"],
                    r["n_articles"], Counter(r["outlets"]), Counter(r["languages"]), vec, r["n_vectors"],
@@ -318,7 +318,7 @@ def _bridged(best: Story, other: Story, rep: ArticleRep, weights: dict[str, floa
     article reveals a split.  A round-up touching two unrelated stories does not make them alike."""
     a, b = best.centroid, other.centroid
     if a is not None and b is not None and rep.vector is not None:
-        joined = best.vec_sum + rep.vector  # type: ignore[operator]
+        joined = best.vec_sum + rep.vector
         return float(joined @ b) / float(np.linalg.norm(joined)) >= p.threshold
     terms = dict(best.terms)
     for t, w in weights.items():

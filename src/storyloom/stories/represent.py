@@ -12,6 +12,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -58,12 +59,12 @@ def term_counts(title: str, text: str, lead: list[str] | None = None) -> Counter
     """
     lead = lead_sentences(text) if lead is None else lead
     lead_tokens = tokens(" ".join(lead[:LEAD_SENTENCES]))
-    c: Counter[str] = Counter()
+    c: Counter[str] = Counter()  # of weights (floats): Counter's arithmetic, not its int type
     # counted in C, then weighted once per distinct term (k × 3.0 is exactly 3.0 added k times)
     for part, weight in ((tokens(title), TITLE_WEIGHT), (lead_tokens, LEAD_WEIGHT),
                          (tokens(text[:TEXT_CAP])[len(lead_tokens):][:MAX_BODY_WORDS], 1.0)):
         for t, k in Counter(part).items():
-            c[t] += k * weight
+            c[t] += k * weight  # type: ignore[assignment]
     return c
 
 
@@ -78,7 +79,7 @@ def tfidf(counts: Counter[str], df: dict[str, int], n_docs: int) -> dict[str, fl
     """
     n = n_docs + PRIOR_DOCS
     weights = {t: (1 + math.log(w)) * math.log((1 + n) / (1 + df.get(t, 0))) + 1e-9 for t, w in counts.items() if w > 0}
-    items = weights.items()
+    items: Iterable[tuple[str, float]] = weights.items()
     if len(weights) > TOP_TERMS:  # sort only what can make the cut (ties at the cut included, then by term)
         cut = heapq.nlargest(TOP_TERMS, weights.values())[-1]
         items = [(t, w) for t, w in items if w >= cut]
