@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from conftest import SAMPLE
+from storydata import ARTICLES, SHARED  # noqa: F401
 from storyloom.cli import cli
 from storyloom.compare.digest import MAX_KEY_FACTS, MAX_OUTLETS, build_digest
 from storyloom.compare.outlets import load_table
@@ -22,19 +23,6 @@ from storyloom.serve import create_app, views
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as sql
-
-SHARED = "Rescue teams evacuated 3,000 residents from Novi Sad after the Danube burst its banks."
-QUOTE = '"We have never seen the water this high in our lifetime," said Mayor Milan Djuric.'
-ARTICLES = [
-    ("Alpha Wire", "2024-05-06T08:00:00Z", "Danube floods kill 12 in Serbia",
-     f"Floods in the Danube valley killed 12 people on Monday, officials said. {SHARED} {QUOTE} "
-     "The regional government announced emergency funding of $40 million for the flooded towns."),
-    ("Beta News", "2024-05-06T09:30:00Z", "Serbia floods: 15 dead as Danube rises",
-     f"Floods in the Danube valley killed 15 people on Monday, officials said. {SHARED} "
-     "The army sent two helicopters to the area to pick up stranded villagers."),
-    ("Reuters", "2024-05-06T11:00:00Z", "Deadly Danube floods hit Serbia",
-     f"{SHARED} Floods in the Danube valley killed 12 people on Monday, according to officials. {QUOTE}"),
-]
 
 
 def rec(outlet: str, published: str, title: str, text: str) -> Any:

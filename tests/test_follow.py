@@ -29,6 +29,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from storydata import ARTICLES, SHARED  # noqa: F401
 from storyloom.cli import cli
 from storyloom.follow import FollowError, after_stages, deliver, match, subscribe, unfollow
 from storyloom.follow import alerts as coalescing
@@ -40,18 +41,6 @@ from storyloom.store import Store
 from storyloom.store import follow as fsql
 from storyloom.store import stories as ssql
 
-SHARED = "Rescue teams evacuated 3,000 residents from Novi Sad after the Danube burst its banks."
-QUOTE = '"We have never seen the water this high in our lifetime," said Mayor Milan Djuric.'
-ARTICLES = [
-    ("Alpha Wire", "2024-05-06T08:00:00Z", "Danube floods kill 12 in Serbia",
-     f"Floods in the Danube valley killed 12 people on Monday, officials said. {SHARED} {QUOTE} "
-     "The regional government announced emergency funding of $40 million for the flooded towns."),
-    ("Beta News", "2024-05-06T09:30:00Z", "Serbia floods: 15 dead as Danube rises",
-     f"Floods in the Danube valley killed 15 people on Monday, officials said. {SHARED} "
-     "The army sent two helicopters to the area to pick up stranded villagers."),
-    ("Reuters", "2024-05-06T11:00:00Z", "Deadly Danube floods hit Serbia",
-     f"{SHARED} Floods in the Danube valley killed 12 people on Monday, according to officials. {QUOTE}"),
-]
 OTHER = ("Gamma Post", "2024-05-06T12:00:00Z", "Chess olympiad opens in Chennai",
          "The chess olympiad opened in Chennai on Monday with teams from 180 countries taking part in the event.")
 
