@@ -15,6 +15,7 @@ A cascade, cheap signals first:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from storyloom.embed.cache import Vectors
@@ -51,8 +52,23 @@ class TransPrint:
 
     @classmethod
     def of(cls, text: str, language: str | None) -> "TransPrint":
-        sents = tuple(split_sentences(text))
-        return cls(language, len(sents), tuple(anchors_in(sents)), sents)
+        """The print of a text; memoised, because one chunk asks for each of its articles' prints three times
+        (anchors to store, candidates, verification) and splitting plus anchors is a quarter of the search."""
+        return _print_of(text, language)
+
+
+@lru_cache(maxsize=1024)  # a chunk (200) plus its candidates; keys are the texts, freed as the cache turns
+def _print_of(text: str, language: str | None) -> TransPrint:
+    sents = tuple(split_sentences(text))
+    return TransPrint(language, len(sents), tuple(anchors_in(sents)), sents)
+
+
+def rejected_before_cosine(a: TransPrint, b: TransPrint) -> bool:
+    """Whether :func:`verify_translation` says no whatever the cosine: the search then skips embedding the pair
+    (the slow model's passages were most of its cost)."""
+    if not a.language or not b.language or a.language == b.language:
+        return True
+    return min(a.n_sentences, b.n_sentences) / max(a.n_sentences, b.n_sentences, 1) < MIN_SENTENCE_RATIO
 
 
 @dataclass(frozen=True)
@@ -179,7 +195,10 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
         for c in need:
             leads[c] = lead(rows[c]["title"], rows[c]["text"])
     prints = {aid: TransPrint.of(rows[aid]["text"], rows[aid]["language"]) for aid in set(known) | set(need) if aid in rows}
-    links, tried = [], 0
+    # First the pairs worth a cosine, then their embeddings in one call per model (the slow model's batch gives
+    # the same bits as one text at a time: tests/test_pipeline_speed.py), then the verdicts in the same order.
+    todo: list[tuple[str, str, Any]] = []
+    tried = 0
     for aid in known:
         for c in sorted(candidates[aid]):
             a, b = min(aid, c), max(aid, c)
@@ -187,17 +206,23 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
                 continue
             done.add((a, b))
             tried += 1
+            if rejected_before_cosine(prints[a], prints[b]):
+                continue
             both_fast = covers(fast, rows[a]["language"]) and covers(fast, rows[b]["language"])
-            model = fast if both_fast else wide
-            vec = vectors.get(model, [a, b])
-            if a not in vec or b not in vec:
-                continue
-            cos = float(vec[a] @ vec[b])
-            v = verify_translation(prints[a], prints[b], cos, model.name)
-            if v is None:
-                continue
-            pa, pb = rows[a]["published"], rows[b]["published"]
-            direction = "unknown" if not (pa and pb) or pa == pb else ("b_from_a" if pa < pb else "a_from_b")
-            links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
-                          "details": v.details, "evidence": v.evidence})
+            todo.append((a, b, fast if both_fast else wide))
+    if wide is not fast:
+        vectors.get(wide, list(dict.fromkeys(x for a, b, m in todo if m is wide for x in (a, b))))
+    links = []
+    for a, b, model in todo:
+        vec = vectors.get(model, [a, b])
+        if a not in vec or b not in vec:
+            continue
+        cos = float(vec[a] @ vec[b])
+        v = verify_translation(prints[a], prints[b], cos, model.name)
+        if v is None:
+            continue
+        pa, pb = rows[a]["published"], rows[b]["published"]
+        direction = "unknown" if not (pa and pb) or pa == pb else ("b_from_a" if pa < pb else "a_from_b")
+        links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
+                      "details": v.details, "evidence": v.evidence})
     return links, tried
