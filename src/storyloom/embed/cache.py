@@ -1,10 +1,6 @@
 """The embedding cache: vectors of title + lead per (article, model), read from the store when kept and
 computed (then kept) when missing.  Copies (translations), stories and compare all read embeddings through it, so
-an article is embedded once per model whatever stage asks first.
-
-A vector is handed out as the store keeps it (float16, widened to float32) whether it was just computed or read
-back: a decision must not depend on which stage, chunk or earlier run happened to compute it, or a resumed run,
-a skipped pair or another batch order would score the same pair a few 1e-4 apart."""
+an article is embedded once per model whatever stage asks first."""
 
 from __future__ import annotations
 
@@ -30,8 +26,9 @@ class Vectors:
             missing = [i for i in want if (embedder.name, i) not in self.cache]
             if missing:
                 texts = [self.leads.get(i) or "" for i in missing]
-                kept = np.asarray(embedder.embed(texts)).astype(np.float16)
-                sql.save_embeddings(self.store, embedder.name, [(i, v.tobytes()) for i, v in zip(missing, kept)])
-                for i, v in zip(missing, kept.astype(np.float32)):
+                vecs = embedder.embed(texts)
+                sql.save_embeddings(self.store, embedder.name,
+                                    [(i, v.astype(np.float16).tobytes()) for i, v in zip(missing, vecs)])
+                for i, v in zip(missing, vecs):
                     self.cache[(embedder.name, i)] = v
         return {i: self.cache[(embedder.name, i)] for i in ids if (embedder.name, i) in self.cache}
