@@ -110,7 +110,7 @@ def _dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
     import sqlite3
 
     c = sqlite3.connect(db)
-    q = lambda sql: [tuple(r) for r in c.execute(sql)]  # noqa: E731
+    q = lambda sql: [tuple(r) for r in c.execute(sql)]
     return {"articles": q("SELECT id, title, text, language FROM articles ORDER BY id"),
             "links": q("SELECT * FROM copy_links ORDER BY a, b"),
             "groups": q("SELECT * FROM copy_groups ORDER BY 1"),

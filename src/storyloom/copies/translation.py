@@ -51,7 +51,7 @@ class TransPrint:
     sentences: tuple[str, ...]
 
     @classmethod
-    def of(cls, text: str, language: str | None) -> "TransPrint":
+    def of(cls, text: str, language: str | None) -> TransPrint:
         """The print of a text; memoised, because one chunk asks for each of its articles' prints three times
         (anchors to store, candidates, verification) and splitting plus anchors is a quarter of the search."""
         return _print_of(text, language)
