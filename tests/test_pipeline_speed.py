@@ -18,6 +18,8 @@ EN = ("The central bank raised its rate to 4.5 per cent on Tuesday, said Governo
 DE = ("Die Zentralbank hob am Dienstag ihren Zins auf 4,5 Prozent an, sagte Gouverneurin Anna Lindqvist in "
       "Stockholm. Die Inflation erreichte im März 6,1 Prozent. Die Exporte nach Deutschland fielen um 12 Prozent.")
 LONG = " ".join([EN] * 4)
+OTHER_DE = ("Der Export nach Frankreich fiel um 33 Prozent. Präsident Jacques Moreau sprach in Paris. "
+            "Die Steuer lag bei 7,7 Prozent.")  # as many sentences as EN, none of its anchors
 
 
 def _plain_print(text: str, language: str | None) -> tr.TransPrint:
@@ -35,7 +37,8 @@ def test_memoised_print_equals_the_plain_computation() -> None:
 
 
 def test_pairs_skipped_before_embedding_are_pairs_verify_would_refuse_at_any_cosine() -> None:
-    texts = [(EN, "en"), (DE, "de"), (LONG, "en"), (DE, None), (EN + " Mehr.", "de"), ("Ein Satz.", "is")]
+    texts = [(EN, "en"), (DE, "de"), (LONG, "en"), (DE, None), (EN + " Mehr.", "de"), ("Ein Satz.", "is"),
+             (OTHER_DE, "de")]
     prints = [_plain_print(t, lang) for t, lang in texts]
     skipped = kept = 0
     for a, b in itertools.permutations(prints, 2):
@@ -47,6 +50,8 @@ def test_pairs_skipped_before_embedding_are_pairs_verify_would_refuse_at_any_cos
         else:
             kept += 1
     assert skipped and kept  # both branches met
+    # skipped for its anchors alone (languages differ, lengths agree): the check that needs no embedding
+    assert tr.rejected_before_cosine(_plain_print(EN, "en"), _plain_print(OTHER_DE, "de"))
     # and a real translation pair is not skipped, and is confirmed at a high cosine
     en, de = _plain_print(EN, "en"), _plain_print(DE, "de")
     assert not tr.rejected_before_cosine(en, de)

@@ -68,7 +68,20 @@ def rejected_before_cosine(a: TransPrint, b: TransPrint) -> bool:
     (the slow model's passages were most of its cost)."""
     if not a.language or not b.language or a.language == b.language:
         return True
-    return min(a.n_sentences, b.n_sentences) / max(a.n_sentences, b.n_sentences, 1) < MIN_SENTENCE_RATIO
+    if min(a.n_sentences, b.n_sentences) / max(a.n_sentences, b.n_sentences, 1) < MIN_SENTENCE_RATIO:
+        return True
+    agreement = _anchor_agreement(a, b)
+    return agreement is not None and (agreement[0] < MIN_OVERLAP or agreement[1] < MIN_ORDER)
+
+
+def _anchor_agreement(a: TransPrint, b: TransPrint) -> tuple[float, float] | None:
+    """(overlap, order) of two texts' anchors, or None when either has too few to judge order."""
+    if len(a.anchors) < MIN_ANCHORS_FOR_ORDER or len(b.anchors) < MIN_ANCHORS_FOR_ORDER:
+        return None
+    sa, sb = set(a.anchors), set(b.anchors)
+    overlap = len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
+    order = _lcs(list(a.anchors), list(b.anchors)) / min(len(a.anchors), len(b.anchors))
+    return overlap, order
 
 
 @dataclass(frozen=True)
@@ -108,10 +121,9 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str) 
                                "languages": [a.language, b.language]}
     if ratio < MIN_SENTENCE_RATIO or cosine < COSINE.get(model, 0.8):
         return None
-    sa, sb = set(a.anchors), set(b.anchors)
-    if len(a.anchors) >= MIN_ANCHORS_FOR_ORDER and len(b.anchors) >= MIN_ANCHORS_FOR_ORDER:
-        overlap = len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
-        order = _lcs(list(a.anchors), list(b.anchors)) / min(len(a.anchors), len(b.anchors))
+    agreement = _anchor_agreement(a, b)
+    if agreement is not None:
+        overlap, order = agreement
         details.update(anchor_overlap=round(overlap, 3), anchor_order=round(order, 3))
         if overlap < MIN_OVERLAP or order < MIN_ORDER:
             return None
