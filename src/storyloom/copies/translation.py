@@ -14,6 +14,7 @@ A cascade, cheap signals first:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -70,8 +71,17 @@ def rejected_before_cosine(a: TransPrint, b: TransPrint) -> bool:
         return True
     if min(a.n_sentences, b.n_sentences) / max(a.n_sentences, b.n_sentences, 1) < MIN_SENTENCE_RATIO:
         return True
-    agreement = _anchor_agreement(a, b)
-    return agreement is not None and (agreement[0] < MIN_OVERLAP or agreement[1] < MIN_ORDER)
+    if len(a.anchors) < MIN_ANCHORS_FOR_ORDER or len(b.anchors) < MIN_ANCHORS_FOR_ORDER:
+        return False
+    sa, sb = set(a.anchors), set(b.anchors)
+    if len(sa & sb) / min(len(sa), len(sb)) < MIN_OVERLAP:
+        return True
+    # The order (a longest common subsequence, quadratic in Python) only when a cheap bound leaves it open: the
+    # subsequence is never longer than the anchors the two share, counted with repeats.
+    shortest = min(len(a.anchors), len(b.anchors))
+    if sum((Counter(a.anchors) & Counter(b.anchors)).values()) / shortest < MIN_ORDER:
+        return True
+    return _lcs(list(a.anchors), list(b.anchors)) / shortest < MIN_ORDER
 
 
 def _anchor_agreement(a: TransPrint, b: TransPrint) -> tuple[float, float] | None:
