@@ -14,7 +14,9 @@ A cascade, cheap signals first:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from storyloom.embed.cache import Vectors
@@ -52,8 +54,45 @@ class TransPrint:
 
     @classmethod
     def of(cls, text: str, language: str | None) -> TransPrint:
-        sents = tuple(split_sentences(text))
-        return cls(language, len(sents), tuple(anchors_in(sents)), sents)
+        """The print of a text; memoised, because one chunk asks for each of its articles' prints three times
+        (anchors to store, candidates, verification) and splitting plus anchors is a quarter of the search."""
+        return _print_of(text, language)
+
+
+@lru_cache(maxsize=1024)  # a chunk (200) plus its candidates; keys are the texts, freed as the cache turns
+def _print_of(text: str, language: str | None) -> TransPrint:
+    sents = tuple(split_sentences(text))
+    return TransPrint(language, len(sents), tuple(anchors_in(sents)), sents)
+
+
+def rejected_before_cosine(a: TransPrint, b: TransPrint) -> bool:
+    """Whether :func:`verify_translation` says no whatever the cosine: the search then skips embedding the pair
+    (the slow model's passages were most of its cost)."""
+    if not a.language or not b.language or a.language == b.language:
+        return True
+    if min(a.n_sentences, b.n_sentences) / max(a.n_sentences, b.n_sentences, 1) < MIN_SENTENCE_RATIO:
+        return True
+    if len(a.anchors) < MIN_ANCHORS_FOR_ORDER or len(b.anchors) < MIN_ANCHORS_FOR_ORDER:
+        return False
+    sa, sb = set(a.anchors), set(b.anchors)
+    if len(sa & sb) / min(len(sa), len(sb)) < MIN_OVERLAP:
+        return True
+    # The order (a longest common subsequence, quadratic in Python) only when a cheap bound leaves it open: the
+    # subsequence is never longer than the anchors the two share, counted with repeats.
+    shortest = min(len(a.anchors), len(b.anchors))
+    if sum((Counter(a.anchors) & Counter(b.anchors)).values()) / shortest < MIN_ORDER:
+        return True
+    return _lcs(list(a.anchors), list(b.anchors)) / shortest < MIN_ORDER
+
+
+def _anchor_agreement(a: TransPrint, b: TransPrint) -> tuple[float, float] | None:
+    """(overlap, order) of two texts' anchors, or None when either has too few to judge order."""
+    if len(a.anchors) < MIN_ANCHORS_FOR_ORDER or len(b.anchors) < MIN_ANCHORS_FOR_ORDER:
+        return None
+    sa, sb = set(a.anchors), set(b.anchors)
+    overlap = len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
+    order = _lcs(list(a.anchors), list(b.anchors)) / min(len(a.anchors), len(b.anchors))
+    return overlap, order
 
 
 @dataclass(frozen=True)
@@ -93,10 +132,9 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str) 
                                "languages": [a.language, b.language]}
     if ratio < MIN_SENTENCE_RATIO or cosine < COSINE.get(model, 0.8):
         return None
-    sa, sb = set(a.anchors), set(b.anchors)
-    if len(a.anchors) >= MIN_ANCHORS_FOR_ORDER and len(b.anchors) >= MIN_ANCHORS_FOR_ORDER:
-        overlap = len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
-        order = _lcs(list(a.anchors), list(b.anchors)) / min(len(a.anchors), len(b.anchors))
+    agreement = _anchor_agreement(a, b)
+    if agreement is not None:
+        overlap, order = agreement
         details.update(anchor_overlap=round(overlap, 3), anchor_order=round(order, 3))
         if overlap < MIN_OVERLAP or order < MIN_ORDER:
             return None
@@ -180,7 +218,10 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
         for c in need:
             leads[c] = lead(rows[c]["title"], rows[c]["text"])
     prints = {aid: TransPrint.of(rows[aid]["text"], rows[aid]["language"]) for aid in set(known) | set(need) if aid in rows}
-    links, tried = [], 0
+    # First the pairs worth a cosine, then their embeddings in one call per model (the slow model's batch gives
+    # the same bits as one text at a time: tests/test_pipeline_speed.py), then the verdicts in the same order.
+    todo: list[tuple[str, str, Any]] = []
+    tried = 0
     for aid in known:
         for c in sorted(candidates[aid]):
             a, b = min(aid, c), max(aid, c)
@@ -188,18 +229,24 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
                 continue
             done.add((a, b))
             tried += 1
+            if rejected_before_cosine(prints[a], prints[b]):
+                continue
             both_fast = covers(fast, rows[a]["language"]) and covers(fast, rows[b]["language"])
-            model = fast if both_fast else wide
-            vec = vectors.get(model, [a, b])
-            if a not in vec or b not in vec:
-                continue
-            cos = float(vec[a] @ vec[b])
-            v = verify_translation(prints[a], prints[b], cos, model.name)
-            if v is None:
-                continue
-            pa, pb = rows[a]["published"], rows[b]["published"]
-            ka, kb = utc_key(pa), utc_key(pb)  # instants: the stored times keep their outlets' offsets
-            direction = "unknown" if not (pa and pb) or ka == kb else ("b_from_a" if ka < kb else "a_from_b")
-            links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
-                          "details": v.details, "evidence": v.evidence})
+            todo.append((a, b, fast if both_fast else wide))
+    if wide is not fast:
+        vectors.get(wide, list(dict.fromkeys(x for a, b, m in todo if m is wide for x in (a, b))))
+    links = []
+    for a, b, model in todo:
+        vec = vectors.get(model, [a, b])
+        if a not in vec or b not in vec:
+            continue
+        cos = float(vec[a] @ vec[b])
+        v = verify_translation(prints[a], prints[b], cos, model.name)
+        if v is None:
+            continue
+        pa, pb = rows[a]["published"], rows[b]["published"]
+        ka, kb = utc_key(pa), utc_key(pb)  # instants: the stored times keep their outlets' offsets
+        direction = "unknown" if not (pa and pb) or ka == kb else ("b_from_a" if ka < kb else "a_from_b")
+        links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
+                      "details": v.details, "evidence": v.evidence})
     return links, tried
