@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
-from benchutil import TreePeakRss, cpu_tree  # noqa: E402
+from benchutil import TreePeakRss, cpu_tree
 
 CORPORA = ROOT.parent / "shared" / "corpora"
 if not CORPORA.is_dir():
