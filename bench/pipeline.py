@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -162,7 +163,8 @@ def scaled(base: list[dict[str, Any]], n: int, seed: int = 23) -> list[dict[str,
     rng = random.Random(seed)
     groups: dict[str, list[dict[str, Any]]] = {}
     for a in base:
-        groups.setdefault(a["id"].rsplit("-", 2)[0] if a["id"].startswith("wmt-") else a["id"], []).append(a)
+        groups.setdefault(re.sub(r"-(?:src|ref-.*|mt-.*)$", "", a["id"]) if a["id"].startswith("wmt-") else a["id"],
+                          []).append(a)
     keys = sorted(groups)
     out: list[dict[str, Any]] = []
     rnd = 0
