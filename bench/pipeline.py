@@ -106,8 +106,8 @@ def basil() -> Iterator[dict[str, Any]]:
     for f in sorted((CORPORA / "basil" / "articles").glob("*/*.json")):
         a = json.loads(f.read_text(encoding="utf-8"))
         text = "\n\n".join(" ".join(p) for p in a["body-paragraphs"])
-        yield {"id": f"basil-{a['uuid']}", "url": a.get("url"), "title": a.get("title") or "", "text": text,
-               "published": _when(f"basil-{a['triplet-uuid']}", _h(a["uuid"]) % 20_000),
+        yield {"id": f"basil-{f.stem}", "url": a.get("url"), "title": a.get("title") or "", "text": text,
+               "published": _when(f"basil-{a['triplet-uuid']}", _h(f.stem) % 20_000),
                "outlet": (a.get("source") or "").lower()}
 
 
