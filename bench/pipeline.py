@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -105,8 +106,8 @@ def basil() -> Iterator[dict[str, Any]]:
     for f in sorted((CORPORA / "basil" / "articles").glob("*/*.json")):
         a = json.loads(f.read_text(encoding="utf-8"))
         text = "\n\n".join(" ".join(p) for p in a["body-paragraphs"])
-        yield {"id": f"basil-{a['uuid']}", "url": a.get("url"), "title": a.get("title") or "", "text": text,
-               "published": _when(f"basil-{a['triplet-uuid']}", _h(a["uuid"]) % 20_000),
+        yield {"id": f"basil-{f.stem}", "url": a.get("url"), "title": a.get("title") or "", "text": text,
+               "published": _when(f"basil-{a['triplet-uuid']}", _h(f.stem) % 20_000),
                "outlet": (a.get("source") or "").lower()}
 
 
@@ -162,7 +163,8 @@ def scaled(base: list[dict[str, Any]], n: int, seed: int = 23) -> list[dict[str,
     rng = random.Random(seed)
     groups: dict[str, list[dict[str, Any]]] = {}
     for a in base:
-        groups.setdefault(a["id"].rsplit("-", 2)[0] if a["id"].startswith("wmt-") else a["id"], []).append(a)
+        groups.setdefault(re.sub(r"-(?:src|ref-.*|mt-.*)$", "", a["id"]) if a["id"].startswith("wmt-") else a["id"],
+                          []).append(a)
     keys = sorted(groups)
     out: list[dict[str, Any]] = []
     rnd = 0
