@@ -183,34 +183,34 @@ def _learnt(story: _Story) -> dict[str, str]:
 
 def _lenses(story: _Story, table: OutletTable, exclusive: dict[str, list[dict[str, Any]]]) -> list[OutletLens]:
     learnt = _learnt(story)
-    quote_outlets: dict[str, set[str]] = defaultdict(set)
+    quote_outlets: dict[str, set[str]] = defaultdict(set)  # a quote (normalised) → the outlets using it
+    said_by: dict[str, dict[str, str]] = defaultdict(dict)  # an outlet → its quotes worth showing, in order
     for row in story.rows:
         for cell in row["cells"]:
+            who = story.outlet_of.get(cell["column"], cell["column"])
             for q in cell.get("quotes", ()):
-                quote_outlets[_norm(q)].add(story.outlet_of.get(cell["column"], cell["column"]))
+                quote_outlets[_norm(q)].add(who)
+                if _words(q) >= MIN_QUOTE_WORDS:
+                    said_by[who].setdefault(_norm(q), q.strip(" ,;:"))
+    first_column: dict[str, dict[str, Any]] = {}
+    for c in story.columns:
+        first_column.setdefault(story.outlet_of[c["column"]], c)
     out = []
     for outlet in story.outlets:
-        col = next(c for c in story.columns if story.outlet_of[c["column"]] == outlet)
+        col = first_column[outlet]
         info = table.lookup(col.get("outlet"), col.get("url"))
         kind, kind_source = (info.kind, info.kind_source) if info and info.kind else (None, None)
         if info is None or info.kind_source != "your file":  # the data overrides the bundled table, not the user
             if outlet in learnt:
                 kind, kind_source = learnt[outlet], "learnt from the data"
         mine = sorted(exclusive.get(outlet, []), key=lambda c: (-_informative(c), c.get("index", 0)))
-        quotes: dict[str, str] = {}
-        for row in story.rows:
-            for cell in row["cells"]:
-                if story.outlet_of.get(cell["column"]) != outlet:
-                    continue
-                for q in cell.get("quotes", ()):
-                    if _words(q) >= MIN_QUOTE_WORDS and quote_outlets[_norm(q)] == {outlet}:
-                        quotes.setdefault(_norm(q), q.strip(" ,;:"))
+        quotes = [text for key, text in said_by[outlet].items() if quote_outlets[key] == {outlet}]
         out.append(OutletLens(
             outlet=outlet, title=col["title"], article_id=col["article_id"], published=col.get("published"),
             language=col.get("language") or (info.language if info else None),
             country=info.country if info else None, kind=kind or "unknown", kind_source=kind_source,
             attributes=dict(info.attributes) if info else {}, exclusive_facts=[c["text"] for c in mine[:MAX_EXCLUSIVE]],
-            n_exclusive=len(mine), exclusive_quotes=list(quotes.values())[:MAX_QUOTES]))
+            n_exclusive=len(mine), exclusive_quotes=quotes[:MAX_QUOTES]))
     return out
 
 
