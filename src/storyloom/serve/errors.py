@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from storyloom.serve.limits import is_interrupt
 from storyloom.settings import Settings
 
 log = logging.getLogger("storyloom.serve")
@@ -44,6 +44,11 @@ def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
 
 def request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """A statement stopped by the request's deadline or its client leaving (``Store.set_interrupt``)."""
+    return isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
 
 
 def error_body(code: str, message: str, rid: str | None = None) -> dict[str, Any]:

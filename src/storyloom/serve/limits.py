@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from storyloom.serve.errors import error_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,10 +44,6 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$"
 ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
 PROGRESS_OPS = 20_000  # SQLite virtual-machine steps between two deadline checks (~ a millisecond)
-
-
-class Interrupted(Exception):
-    """The request ran past its deadline or its client went away; its work was stopped."""
 
 
 class RequestGuard:
@@ -92,10 +90,8 @@ class RequestGuard:
 
 
 async def _too_long(send: Send, rid: str) -> None:
-    import json
-
-    body = json.dumps({"error": {"code": "uri_too_long", "request_id": rid,
-                                 "message": f"the request target is longer than {MAX_TARGET_CHARS:,} characters"}}).encode()
+    body = json.dumps(error_body("uri_too_long", f"the request target is longer than {MAX_TARGET_CHARS:,} characters",
+                                 rid)).encode()
     await send({"type": "http.response.start", "status": 414,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -120,10 +116,6 @@ def remaining(state: MutableMapping[str, Any] | None, default: float = 30.0) -> 
     if not state or "deadline" not in state:
         return default
     return max(0.0, float(state["deadline"]) - time.monotonic())
-
-
-def is_interrupt(exc: BaseException) -> bool:
-    return isinstance(exc, Interrupted) or (isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc))
 
 
 # -- cursors ----------------------------------------------------------------------------------------
