@@ -193,8 +193,8 @@ def stats(store: Store) -> StoreStats:
     c = store.conn
     one = lambda sql: c.execute(sql).fetchone()[0]
     return StoreStats(**{
-        "articles": one("SELECT count(*) FROM articles"),
-        "raw_inputs": one("SELECT count(*) FROM blobs"),
+        "articles": count(store, "articles"),
+        "raw_inputs": count(store, "blobs"),
         "raw_bytes": one("SELECT coalesce(sum(size), 0) FROM blobs"),
         "stored_bytes": one("SELECT coalesce(sum(length(data)), 0) FROM blobs"),
         "sightings": one("SELECT count(*) FROM sightings"),
@@ -214,5 +214,5 @@ def stats(store: Store) -> StoreStats:
         },
         "watched_feeds": one("SELECT count(*) FROM feeds"),
         "schema_version": store.schema_version(),
-        "stories": one("SELECT count(*) FROM stories"),
+        "stories": count(store, "stories"),
     })
