@@ -217,9 +217,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
 
 def describe(path: str | os.PathLike[str] | None = None, **overrides: Any) -> list[dict[str, Any]]:
     """Every setting with its value, where the value came from (default, the file, an override) and its help."""
-    settings = load_settings(path, **overrides)
     p = settings_file(path)
     in_file = read_file(p) if p is not None else {}
+    settings = settings_from(in_file, source=str(p)).with_overrides(**overrides)
     rows = []
     for f in fields(Settings):
         value = getattr(settings, f.name)
