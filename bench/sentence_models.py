@@ -180,7 +180,7 @@ def vectors(name: str, texts: Sequence[str], chunk: int = 2000) -> np.ndarray:
             for t, v in zip(part, model.embed(part)):  # type: ignore[attr-defined]
                 store[_key(t)] = v.astype(np.float32)
             CACHE.mkdir(parents=True, exist_ok=True)
-            tmp = CACHE / f"{name}.pkl.tmp"
+            tmp = CACHE / f"{name}.pkl.{os.getpid()}.tmp"  # two runs at once must not share it
             tmp.write_bytes(pickle.dumps(store))
             tmp.replace(CACHE / f"{name}.pkl")
     return np.vstack([store[_key(t)] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
@@ -454,10 +454,18 @@ def aligner(paths: Sequence[str]) -> None:
     models = [("shipped", ClaimAligner.load())] + [(Path(p).name, ClaimAligner.load(p)) for p in paths]
     test = cd.load_mrpc("test")
     yte = np.array([r[0] for r in test])
-    cos = pair_cos("use", [r[1] for r in test], [r[2] for r in test])
-    feats = [pair_features(SentencePrint.of(a), SentencePrint.of(b), float(c)) for (_, a, b), c in zip(test, cos)]
-    dev = [r for r in load_stsb("dev") if r["score"] >= 4 or r["score"] <= 2]
-    ydev = np.array([1 if r["score"] >= 4 else 0 for r in dev])
+    from scipy.stats import spearmanr
+
+    def feats_of(m: ClaimAligner, a: Sequence[str], b: Sequence[str]) -> list[dict[str, float]]:
+        """pair_features with the cosine and the model's sentence head (when it has one) on USE vectors."""
+        u, v = vectors("use", a), vectors("use", b)
+        return [pair_features(SentencePrint.of(x), SentencePrint.of(y), float(ux @ vx), m.head_of(ux, vx))
+                for x, y, ux, vx in zip(a, b, u, v)]
+
+    every = load_stsb("dev")
+    sts_gold = np.array([r["score"] for r in every])
+    same_or_not = (sts_gold >= 4) | (sts_gold <= 2)
+    ydev = (sts_gold[same_or_not] >= 4).astype(int)
     docs = sorted((d for d in cd.load_wmt21() if wmt_split(d.docid) == "test"), key=lambda d: d.docid)
     t = table("5. storyloom ClaimAligner (USE vectors; e5 for a language USE lacks): MRPC test, STS-B dev same/different F1, wmt21 test-half align()",
               ["measure", *[n for n, _ in models]],
@@ -469,18 +477,19 @@ def aligner(paths: Sequence[str]) -> None:
                       "next documents' references, are aligned too; their accepted pairs count as false (see wmt_align).")
     rows: dict[str, list[str]] = {}
     for _, m in models:
-        p = np.array(m.proba(feats))
+        p = np.array(m.proba(feats_of(m, [r[1] for r in test], [r[2] for r in test])))
         f, acc = f1_acc(p, yte, m.threshold)
         rows.setdefault("MRPC test F1 / accuracy", []).append(f"{f:.3f} / {acc:.3f}")
         fs = []
         for lang in ("en", *LANGS):
             sub = m if lang == "en" or m.cross is None else m.cross
-            c = pair_cos("use", [r["en1"] for r in dev], [side_b(r, lang) for r in dev])
-            fe = [pair_features(SentencePrint.of(r["en1"]), SentencePrint.of(side_b(r, lang)), float(x)) for r, x in zip(dev, c)]
+            fe = feats_of(m, [r["en1"] for r in every], [side_b(r, lang) for r in every])
             if sub is not m:
                 fe = [{k: v for k, v in f_.items() if k in CROSS_FEATURES} for f_ in fe]
-            f, acc = f1_acc(np.array(sub.proba(fe)), ydev, sub.threshold)
-            rows.setdefault(f"STS-B dev F1 {lang}", []).append(f"{f:.3f}")
+            p = np.array(sub.proba(fe))
+            f, acc = f1_acc(p[same_or_not], ydev, sub.threshold)
+            rho = spearmanr(p, sts_gold).correlation
+            rows.setdefault(f"STS-B dev F1 / Spearman {lang}", []).append(f"{f:.3f} / {rho:.3f}")
             if lang != "en":
                 fs.append(f)
         rows.setdefault("STS-B dev F1 mean of 10 xx", []).append(f"{np.mean(fs):.3f}")

@@ -42,6 +42,19 @@ def test_seeds_shared_isw_claims(seeds: dict) -> None:  # type: ignore[type-arg]
         assert row_of(seeds, needle)["status"] == "shared", needle
 
 
+def test_seeds_paraphrases_meet_through_their_fact_clauses(seeds: dict) -> None:  # type: ignore[type-arg]
+    """The same fact in other words and another frame: the Buna Times' "… indicate that Beijing is increasingly
+    at odds with Moscow …" and the Express's "… suggesting that Beijing 'is increasingly diverging with Russia'
+    …" meet through the clauses inside them; the Express sentence also carries the two read-outs "portrayed
+    differently", which the Buna Times says in a sentence of its own: one sentence, two facts, two rows."""
+    express = next(c["column"] for c in seeds["columns"] if c["column"] != "Buna Times")
+    odds = row_of(seeds, "increasingly at odds with Moscow")
+    assert odds["status"] == "shared" and any("increasingly diverging" in c["text"] for c in odds["cells"])
+    ways = row_of(seeds, "presented in different ways")
+    assert ways["status"] == "shared"
+    assert {c["column"] for c in odds["cells"]} == {c["column"] for c in ways["cells"]} == {"Buna Times", express}
+
+
 def test_seeds_only_in_one_outlet(seeds: dict) -> None:  # type: ignore[type-arg]
     express = next(c["column"] for c in seeds["columns"] if c["column"] != "Buna Times")
     for needle in ("$200 million", "HIMARS", "12 million rounds", "$43 billion"):

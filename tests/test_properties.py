@@ -82,7 +82,8 @@ def test_scored_pairs_agree_with_the_scalar_features(rows: list[tuple[str, int, 
     lang = np.array([lg for _, _, lg in rows]) if with_lang else None
     vectors = None
     if with_vectors:
-        v = np.random.default_rng(seed).normal(size=(len(rows), 8)).astype(np.float32)
+        dim = len(model.head.w) if model.head is not None else 8  # the head's size: its vectorised path is checked too
+        v = np.random.default_rng(seed).normal(size=(len(rows), dim)).astype(np.float32)
         vectors = v / np.linalg.norm(v, axis=1, keepdims=True)
     ii, jj, p, thr = _scored_pairs(prints, gid, vectors, model, lang)
     got = {(int(i), int(j)): (float(q), float(t)) for i, j, q, t in zip(ii, jj, p, thr)}
@@ -95,7 +96,8 @@ def test_scored_pairs_agree_with_the_scalar_features(rows: list[tuple[str, int, 
             cross = cross_used and lang is not None and lang[i] != lang[j] and lang[i] >= 0 and lang[j] >= 0
             m = model.cross if cross and model.cross is not None else model
             cos = float(vectors[i] @ vectors[j]) if vectors is not None else None
-            want = m.proba([pair_features(prints[i], prints[j], cos)])[0]
+            head = model.head_of(vectors[i], vectors[j]) if vectors is not None else None
+            want = m.proba([pair_features(prints[i], prints[j], cos, head)])[0]
             if (i, j) in got:
                 q, t = got[(i, j)]
                 assert abs(q - want) < 1e-6, (rows[i][0], rows[j][0], q, want)

@@ -17,6 +17,7 @@ from storyloom.compare.claims import extract_claims
 from storyloom.compare.conflicts import find_conflicts, same_value, units_of
 from storyloom.compare.exports import to_csv, to_json, to_markdown
 from storyloom.compare.provenance import build_graph
+from storyloom.compare.vectors import sentence_vectors_kept
 from storyloom.store import Store
 from storyloom.store import compare as sql
 from storyloom.timeparse import utc_key
@@ -56,8 +57,9 @@ def _conflicts(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
-    """The full comparison of one story (JSON-ready); None when there is no such story."""
+def compare_story(store: Store, story_id: str, write: Store | None = None) -> dict[str, Any] | None:
+    """The full comparison of one story (JSON-ready); None when there is no such story.  Sentence vectors are
+    read from ``store`` where kept and, when ``write`` is given, the new ones kept there (compare/vectors.py)."""
     started = time.perf_counter()
     story = sql.story(store, story_id)
     if story is None:
@@ -79,8 +81,11 @@ def compare_story(store: Store, story_id: str) -> dict[str, Any] | None:
     for m in members:
         claims.extend(extract_claims(m["id"], m["text"]))
     texts = [c.text for c in claims]
-    vectors = sentence_vectors(texts) if texts and len(members) > 1 else None  # one article: nothing to align
-    rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors)
+    def embed(ts: list[str] | Any) -> Any:
+        return sentence_vectors_kept(list(ts), sentence_vectors, store, write)
+
+    vectors = embed(texts) if texts and len(members) > 1 else None  # one article: nothing to align
+    rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors, view_embed=embed)
     col_of = {m["id"]: m["column"] for m in members}
     time_of = {m["id"]: (m["published"] if not m.get("date_flag") else None) for m in members}
     columns = [m["column"] for m in members]
@@ -173,7 +178,7 @@ def compare_kept(store: Store, story_id: str, write: Store | None = None) -> dic
     version, hit = kept(store, story_id)
     if version is None or hit is not None:
         return hit
-    result = compare_story(store, story_id)
+    result = compare_story(store, story_id, write)
     if result is not None and write is not None:
         sql.save_cached(write, story_id, version, result)
     return result

@@ -1,20 +1,23 @@
 """Claim alignment: do two sentences from different articles say the same thing?
 
 A small logistic model over similarity signals that work across paraphrase and language: the cosine of
-multilingual sentence embeddings (USE), word and character-trigram overlap, shared word trigrams, the word
-edit distance, the count of words only one side has, shared numbers (and numbers that disagree), shared
-names (transliterated, so "Лавров" meets "Lavrov") and the length ratio.  It is trained on the MRPC train
-split by ``scripts/train_claim_aligner.py`` and ships as a JSON file of weights (no model download, no
-scikit-learn at run time); the threshold is the one that maximised F1 in cross-validation on that train
-split.  Word overlap means nothing between two languages, so the file also holds a second model over the
-language-independent features only (cosine, numbers, names), which :func:`align` uses for claims of articles
-in two different languages.  ``scripts/train_claim_aligner2.py`` fits it on STS-B train pairs of an English
-sentence and a translated one (a sentence and its translation score lower than an English paraphrase, so a
-model fitted on MRPC set its bar too high: 57% of the ja-en wmt21 counterparts found) and sets its threshold
-from the STS-B dev F1, lowered until wmt21 dev documents are aligned at recall ≥ 0.92 and precision ≥ 0.95
-(bench/sentence_models.py measures both).  USE knows 16 languages: a pair in which one side's language is
-not among them is scored by a third part, on e5 vectors (slow: a few claims per story, see
+multilingual sentence embeddings (USE), a similarity learnt on those vectors (:class:`SentenceHead`), word and
+character-trigram overlap, shared word trigrams, the word edit distance, the count of words only one side has,
+shared numbers (and numbers that disagree), shared names (transliterated, so "Лавров" meets "Lavrov") and the
+length ratio.  ``scripts/train_claim_aligner2.py`` fits it on the MRPC train split and the STS-B train pairs
+(same fact ≥ 4, different ≤ 2) and ships it as a JSON file of weights (no model download, no scikit-learn at
+run time); the threshold is the one that maximised F1 in cross-validation.  Word overlap means nothing between
+two languages, so the file also holds a second model over the language-independent features only (cosine,
+numbers, names), which :func:`align` uses for claims of articles in two different languages, fitted on STS-B
+train pairs of an English sentence and a translated one (a sentence and its translation score lower than an
+English paraphrase, so a model fitted on MRPC set its bar too high: 57% of the ja-en wmt21 counterparts
+found), its threshold from the STS-B dev F1, lowered until wmt21 dev documents are aligned at recall ≥ 0.92
+and precision ≥ 0.95 (bench/sentence_models.py measures both).  USE knows 16 languages: a pair in which one
+side's language is not among them is scored by a third part, on e5 vectors (slow: a few claims per story, see
 :func:`_fallback_pairs`).
+
+Each claim is scored through its views too (compare/views.py: the fact clauses inside a sentence, "X noted
+that Y, suggesting that Z" → Y, Z), so a fact is found whatever frame an outlet wraps it in.
 
 :func:`align` scores every cross-article pair of a story without a Python loop over all of them: identical
 claims are scored once; the cosine and the features that are overlaps of sets or counts (words, word
@@ -44,7 +47,7 @@ from storyloom.embed import USE_LANGUAGES
 from storyloom.enrich.quantities import quantities
 
 FEATURES = ("cos", "has_cos", "word_jaccard", "word_containment", "char3_cos", "num_shared", "num_conflict",
-            "name_overlap", "len_ratio", "unmatched", "edit", "trigram_cont")
+            "name_overlap", "len_ratio", "unmatched", "edit", "trigram_cont", "head")
 # the features that mean the same whatever the two languages: what the cross-lingual part of the model uses
 CROSS_FEATURES = ("cos", "num_shared", "num_conflict", "name_overlap")
 MODEL_RESOURCE = "claim_aligner.json"
@@ -125,7 +128,45 @@ def _edit(a: SentencePrint, b: SentencePrint) -> float:
     return levenshtein(a.tokens, b.tokens) / longest
 
 
-def pair_features(a: SentencePrint, b: SentencePrint, cos: float | None) -> dict[str, float]:
+@dataclass(frozen=True)
+class SentenceHead:
+    """A similarity learnt on top of the sentence vectors: ``Σ_d w_d·u_d·v_d + Σ_d q_d·(u_d² + v_d²) + c·cos + b``.
+
+    Why: the plain cosine weighs every dimension alike; a weight per dimension of the product ``u⊙v`` and of
+    ``u² + v²`` (which with it spans ``(u − v)²``, the classic pair features of SentEval) lets "same fact"
+    pairs of STS-B and MRPC train pull apart from "same topic" ones (STS-B dev Spearman 0.83–0.85 against the
+    cosine's 0.83, see scripts/train_claim_aligner2.py).  Linear in ``u⊙v`` and in per-sentence terms, so a
+    whole story's pairs cost one weighted matrix product, like the cosine: ``(U·w) @ Vᵀ + sq(U) + sq(V)ᵀ``."""
+
+    w: np.ndarray  # (dim,) weights of u⊙v
+    q: np.ndarray  # (dim,) weights of u² + v²
+    c: float
+    b: float
+    embedder: str = "use-m3"
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SentenceHead:
+        return cls(np.asarray(d["w"], dtype=np.float32), np.asarray(d["q"], dtype=np.float32), float(d["c"]),
+                   float(d["b"]), d.get("embedder", "use-m3"))
+
+    def fits(self, vectors: np.ndarray | None) -> bool:
+        return vectors is not None and vectors.ndim == 2 and vectors.shape[1] == len(self.w)
+
+    def half(self, vectors: np.ndarray) -> np.ndarray:
+        """The per-sentence term ``Σ q_d·u_d²`` (plus half the bias), once per sentence."""
+        return (vectors.astype(np.float64) ** 2) @ self.q.astype(np.float64) + self.b / 2
+
+    def block(self, a: np.ndarray, b: np.ndarray, half_a: np.ndarray, half_b: np.ndarray) -> np.ndarray:
+        """The head's score of every pair of rows of ``a`` and ``b`` (their :meth:`half` terms given)."""
+        cross = ((a * (self.w + self.c)) @ b.T).astype(np.float64)
+        return cross + half_a[:, None] + half_b[None, :]
+
+    def pair(self, u: np.ndarray, v: np.ndarray) -> float:
+        return float(self.block(u[None, :], v[None, :], self.half(u[None, :]), self.half(v[None, :]))[0, 0])
+
+
+def pair_features(a: SentencePrint, b: SentencePrint, cos: float | None, head: float | None = None) -> dict[str, float]:
+    """The features of one pair; ``head``: :class:`SentenceHead`'s score of the two vectors (None: no vectors)."""
     inter = len(a.words & b.words)
     union = len(a.words | b.words)
     tri = len(a.trigrams & b.trigrams)
@@ -139,6 +180,7 @@ def pair_features(a: SentencePrint, b: SentencePrint, cos: float | None) -> dict
         char3 = 0.0
     return {
         "cos": cos if cos is not None else 0.0,
+        "head": head if head is not None else 0.0,
         "has_cos": 1.0 if cos is not None else 0.0,
         "word_jaccard": inter / (union or 1),
         "word_containment": inter / max(1, min(len(a.words), len(b.words))),
@@ -167,6 +209,8 @@ class ClaimAligner:
     # for pairs of two different languages one of which the main embedder (USE) does not cover: a model over
     # CROSS_FEATURES whose cosine is the fallback embedder's (meta "embedder"); None: no fallback
     fallback: ClaimAligner | None = None
+    # the learnt similarity over the main embedder's vectors (feature "head"), shared by this model's parts
+    head: SentenceHead | None = None
 
     @classmethod
     def load(cls, path: str | None = None) -> ClaimAligner:
@@ -179,7 +223,14 @@ class ClaimAligner:
     def from_json(cls, d: dict[str, Any]) -> ClaimAligner:
         cross = cls.from_json(d["cross_lingual"]) if d.get("cross_lingual") else None
         fallback = cls.from_json(d["cross_lingual_fallback"]) if d.get("cross_lingual_fallback") else None
-        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross, fallback)
+        head = SentenceHead.from_json(d["head"]) if d.get("head") else None
+        return cls(d["weights"], d["bias"], d["mean"], d["scale"], d["threshold"], d.get("meta", {}), cross, fallback, head)
+
+    def head_of(self, u: np.ndarray | None, v: np.ndarray | None) -> float | None:
+        """The head's score of two vectors (None without a head or vectors of its size)."""
+        if self.head is None or u is None or v is None or len(u) != len(self.head.w) or len(v) != len(self.head.w):
+            return None
+        return self.head.pair(u, v)
 
     def proba(self, feats: Sequence[dict[str, float]]) -> list[float]:
         out = []
@@ -340,6 +391,8 @@ def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.
     c3norm = np.array([p.char3_norm or math.sqrt(sum(v * v for v in p.char3.values())) for p in prints])
     c3norm[c3norm == 0] = 1.0
     has_cos = 1.0 if vectors is not None else 0.0
+    head = model.head
+    head_half = head.half(vectors) if "head" in needs and head is not None and vectors is not None and head.fits(vectors) else None
     out_i, out_j, out_z, out_x = [], [], [], []
     block = max(1, 600_000 // max(1, n))
     for s in range(0, n, block):
@@ -362,6 +415,11 @@ def _scored_pairs(prints: Sequence[SentencePrint], gid: np.ndarray, vectors: np.
                 sc.add(k, v)
 
         add("cos", (vectors[s:e] @ vectors[s:].T).astype(np.float64) if vectors is not None else 0.0)
+        if head_half is not None:
+            assert vectors is not None and head is not None
+            add("head", head.block(vectors[s:e], vectors[s:], head_half[s:e], head_half[s:]))
+        else:
+            add("head", 0.0)  # as pair_features has it without vectors
         inter = dot(W)
         union = both(n_words, np.add) - inter
         add("word_jaccard", inter / np.maximum(union, 1))
@@ -478,6 +536,35 @@ def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulang
     return set(chosen), out
 
 
+def _views(texts: Sequence[str], members: Sequence[Sequence[int]], prints: Sequence[SentencePrint],
+           uvecs: np.ndarray | None, clause_views: bool,
+           embed: Callable[[Sequence[str]], np.ndarray | None] | None) -> tuple[np.ndarray, list[SentencePrint], np.ndarray | None]:
+    """(the claim each view belongs to, the views' prints, their vectors): every claim's own sentence first,
+    then its fact clauses (:func:`storyloom.compare.views.views`) when ``clause_views``.  The clauses are
+    embedded by ``embed`` (default: :func:`sentence_vectors`); where vectors are wanted and cannot be had,
+    claims keep their one view."""
+    from storyloom.compare.views import views
+
+    parent = list(range(len(members)))
+    vprints = list(prints)
+    extra: list[str] = []
+    if clause_views:
+        for u, m in enumerate(members):
+            for v in views(texts[m[0]])[1:]:
+                parent.append(u)
+                extra.append(v)
+    if not extra:
+        return np.arange(len(members)), vprints, uvecs
+    vecs = uvecs
+    if uvecs is not None:
+        got = (embed or sentence_vectors)(extra)
+        if got is None or len(got) != len(extra) or got.shape[1] != uvecs.shape[1]:
+            return np.arange(len(members)), vprints, uvecs
+        vecs = np.vstack([uvecs, np.asarray(got, dtype=uvecs.dtype)])
+    vprints.extend(SentencePrint.of(v) for v in extra)
+    return np.asarray(parent, dtype=np.int64), vprints, vecs
+
+
 # claims per story embedded by the fallback model, only in a story with a language USE lacks: ~4 s of e5 on one
 # core at its ~30 sentences/s (300 took 47-88 s in a 50-article story on a loaded 2-core machine)
 FALLBACK_BUDGET = 120
@@ -487,7 +574,9 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
           aligner: ClaimAligner | None = None,
           languages: Sequence[str | None] | None = None,
           fallback_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
-          fallback_budget: int = FALLBACK_BUDGET) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
+          fallback_budget: int = FALLBACK_BUDGET, clause_views: bool = True,
+          view_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
+          ) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
     and the accepted pairs with their probability (the evidence for each row).
@@ -497,7 +586,11 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     cross-lingual part (when it has one), since word overlap says nothing there; when one of the two is a
     language USE lacks (Icelandic, Ukrainian...) and the model has a fallback part, by that part on the
     vectors of ``fallback_embed`` (default: e5), for at most ``fallback_budget`` claims (see
-    :func:`_fallback_pairs`)."""
+    :func:`_fallback_pairs`).
+
+    ``clause_views``: each claim is also scored through the fact clauses inside it (compare/views.py), embedded
+    by ``view_embed`` (default: USE); a pair of claims is accepted through its best pair of views, and mutual
+    best holds per view, so one sentence with two facts can meet two sentences of another article."""
     n = len(texts)
     if len(set(groups)) < 2:  # one article: every claim is its own row
         return [[i] for i in range(n)], {}
@@ -517,41 +610,60 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     prints = [SentencePrint.of(texts[m[0]]) for m in members]
     uvecs = vecs[[m[0] for m in members]] if vecs is not None else None
     ulang = np.array([lang_id[m[0]] for m in members], dtype=np.int64)
-    scored: list[tuple[int, int, float, float]] = []
+    # views: each claim, then the fact clauses inside it (compare/views.py), scored as sentences of their own
+    vparent, vprints, vvecs = _views(texts, members, prints, uvecs, clause_views, view_embed)
+    vlang = ulang[vparent]
+    primary = np.zeros(len(members), dtype=np.int64)
+    for k in range(len(vparent) - 1, -1, -1):
+        primary[vparent[k]] = k
+    scored: list[tuple[int, int, float, float]] = []  # (view, view, probability, threshold)
     for u, m in enumerate(members):  # a claim and its copies in other articles
         if len({groups[i] for i in m}) > 1:
-            cos = float(uvecs[u] @ uvecs[u]) if uvecs is not None else None
-            scored.append((u, u, model.proba([pair_features(prints[u], prints[u], cos)])[0], model.threshold))
-    uu, vv, pp, tt = _scored_pairs(prints, np.arange(len(members)), uvecs, model, ulang)
+            vec = uvecs[u] if uvecs is not None else None
+            cos = float(vec @ vec) if vec is not None else None
+            feats = pair_features(prints[u], prints[u], cos, model.head_of(vec, vec))
+            scored.append((int(primary[u]), int(primary[u]), model.proba([feats])[0], model.threshold))
+    aa, bb, pp, tt = _scored_pairs(vprints, vparent, vvecs, model, vlang)
     rescored: set[int] = set()
     if model.fallback is not None and uvecs is not None and fallback_budget > 0:
         ulangs = [langs[m[0]] for m in members]
         rescored, extra = _fallback_pairs(prints, [texts[m[0]] for m in members], ulangs, model,
                                           fallback_embed or _fallback_embed, fallback_budget)
-        scored.extend(extra)
-    for u, v, p, t in zip(uu.tolist(), vv.tolist(), pp.tolist(), tt.tolist()):
-        if u in rescored and v in rescored and ulang[u] != ulang[v] and \
-                (langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES):
-            continue  # scored by the fallback part instead
-        scored.append((u, v, p, t))
-    accepted: dict[tuple[int, int], float] = {}
-    for u, v, p, t in scored:
+        scored.extend((int(primary[u]), int(primary[v]), p, t) for u, v, p, t in extra)
+    is_primary = np.zeros(len(vparent), dtype=bool)
+    is_primary[primary] = True
+    for a, b, p, t in zip(aa.tolist(), bb.tolist(), pp.tolist(), tt.tolist()):
+        u, v = int(vparent[a]), int(vparent[b])
+        if ulang[u] != ulang[v] and ulang[u] >= 0 and ulang[v] >= 0:
+            if not (is_primary[a] and is_primary[b]):
+                continue  # clause views are English patterns: across languages a claim is its whole sentence
+            if u in rescored and v in rescored and \
+                    (langs[members[u][0]] not in USE_LANGUAGES or langs[members[v][0]] not in USE_LANGUAGES):
+                continue  # scored by the fallback part instead
+        scored.append((a, b, p, t))
+    # every accepted pair of views, expanded to the articles' claims (a claim's copies share its views)
+    accepted: dict[tuple[int, int, int, int], float] = {}  # (claim i, view of i, claim j, view of j), i < j
+    for a, b, p, t in scored:
         if p < t:
             continue
-        for i in members[u]:
-            for j in members[v]:
+        for i in members[int(vparent[a])]:
+            for j in members[int(vparent[b])]:
                 if groups[i] != groups[j]:
-                    accepted[(i, j) if i < j else (j, i)] = p
-    accepted = dict(sorted(accepted.items()))
-    # mutual best per article pair keeps one sentence from pulling a whole article into a row
-    best: dict[tuple[int, str], tuple[float, int]] = {}
-    for (i, j), p in accepted.items():
-        for x, y in ((i, j), (j, i)):
-            k = (x, groups[y])
-            if p > best.get(k, (-1.0, -1))[0]:
-                best[k] = (p, y)
-    keep = {(i, j): p for (i, j), p in accepted.items()
-            if best[(i, groups[j])][1] == j and best[(j, groups[i])][1] == i}
+                    key = (i, a, j, b) if i < j else (j, b, i, a)
+                    accepted[key] = max(p, accepted.get(key, 0.0))
+    # mutual best per view and other article keeps one sentence from pulling a whole article into a row, while a
+    # sentence with two facts may still meet two sentences of another article, one through each fact's view
+    best: dict[tuple[int, int, str], tuple[float, int, int]] = {}
+    for (i, a, j, b), p in sorted(accepted.items()):
+        for x, vx, y, vy in ((i, a, j, b), (j, b, i, a)):
+            slot = (x, vx, groups[y])
+            if p > best.get(slot, (-1.0, -1, -1))[0]:
+                best[slot] = (p, y, vy)
+    keep: dict[tuple[int, int], float] = {}
+    for (i, a, j, b), p in sorted(accepted.items()):
+        if best[(i, a, groups[j])][1:] == (j, b) and best[(j, b, groups[i])][1:] == (i, a):
+            keep[(i, j)] = max(p, keep.get((i, j), 0.0))
+    keep = dict(sorted(keep.items()))
     parent = list(range(n))
 
     def find(x: int) -> int:
