@@ -613,9 +613,7 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     # views: each claim, then the fact clauses inside it (compare/views.py), scored as sentences of their own
     vparent, vprints, vvecs = _views(texts, members, prints, uvecs, clause_views, view_embed)
     vlang = ulang[vparent]
-    primary = np.zeros(len(members), dtype=np.int64)
-    for k in range(len(vparent) - 1, -1, -1):
-        primary[vparent[k]] = k
+    primary = np.arange(len(members))  # _views puts each claim's own sentence first, at the claim's index
     scored: list[tuple[int, int, float, float]] = []  # (view, view, probability, threshold)
     for u, m in enumerate(members):  # a claim and its copies in other articles
         if len({groups[i] for i in m}) > 1:
