@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from storyloom.clean import clean
+from storyloom.clean import clean, complete
+from storyloom.clean.pool import CleanPool, Job, prepare_outcome
 from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
 from storyloom.follow import after_stages as follow_after_stages
@@ -107,37 +109,88 @@ def ingest_items(
             stages_owed = False
             follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
 
-    for item in items:
-        if isinstance(item, BadInput):
-            status = "skipped" if isinstance(item, Skipped) else "failed"
-            report.counts[status] += 1
-            if status == "failed" and len(report.errors) < MAX_ERRORS_KEPT:
-                report.errors.append((item.location, item.reason))
-            emit("error" if status == "failed" else "skip", item)
-            continue
-        key = item.blob
-        if key not in pending_blobs and store.has_blob(key):
-            # Already stored: only remember this new place it was seen (cheap, no cleaning).
-            batch.append((item, _placeholder(item)))
-        else:
-            try:
-                art = clean(item, settings, templates=templates)
-            except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-                bad = exc if isinstance(exc, BadInput) else BadInput(
-                    item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
-                report.counts["failed"] += 1
-                if len(report.errors) < MAX_ERRORS_KEPT:
-                    report.errors.append((bad.location, bad.reason))
-                emit("error", bad)
+    with CleanPool(settings) as pool:
+        for item, job in _ahead(items, store, pool, settings):
+            if isinstance(item, BadInput):
+                status = "skipped" if isinstance(item, Skipped) else "failed"
+                report.counts[status] += 1
+                if status == "failed" and len(report.errors) < MAX_ERRORS_KEPT:
+                    report.errors.append((item.location, item.reason))
+                emit("error" if status == "failed" else "skip", item)
                 continue
-            templates.add(art)
-            batch.append((item, art))
-            pending_blobs.add(key)
-        if len(batch) >= settings.batch_size:
-            flush()
+            key = item.blob
+            if key not in pending_blobs and store.has_blob(key):
+                # Already stored: only remember this new place it was seen (cheap, no cleaning).
+                batch.append((item, _placeholder(item)))
+            else:
+                try:
+                    prepared = pool.result(job) if job is not None else prepare_outcome(item, settings)
+                    if isinstance(prepared, BadInput):
+                        raise prepared
+                    art = complete(prepared, templates)
+                except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
+                    bad = exc if isinstance(exc, BadInput) else BadInput(
+                        item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                    report.counts["failed"] += 1
+                    if len(report.errors) < MAX_ERRORS_KEPT:
+                        report.errors.append((bad.location, bad.reason))
+                    emit("error", bad)
+                    continue
+                templates.add(art)
+                batch.append((item, art))
+                pending_blobs.add(key)
+            if len(batch) >= settings.batch_size:
+                flush()
     flush(final=True)
     report.seconds += time.perf_counter() - start
     return report
+
+
+AHEAD_BYTES = 256 * 1024 * 1024  # raw bytes of the items handed to the workers and not yet written, at most
+
+
+def _ahead(items: Iterable[RawDoc | BadInput], store: Store, pool: CleanPool,
+           settings: Settings) -> Iterator[tuple[RawDoc | BadInput, Job | None]]:
+    """The items in input order, each with its job in the clean pool, started up to a batch ahead (and at most
+    ``AHEAD_BYTES`` of raw input) so the workers keep cleaning while this process writes a batch and runs the
+    copies and stories stages.  An item whose bytes are stored already gets no job (it is only a sighting);
+    the decision the caller makes in order is the one that counts, the job is a head start.  Without a pool
+    (``ingest_workers = 1``): no jobs, the caller cleans each item itself."""
+    if not pool.parallel:
+        for item in items:
+            yield item, None
+        return
+    queue: deque[list[Any]] = deque()  # [item, job or None, raw bytes held, to clean]
+    held = waiting = 0
+    limit = max(settings.batch_size, 4 * pool.size)
+    source = iter(items)
+    exhausted = started = False
+    while True:
+        while not exhausted and len(queue) < limit and held < AHEAD_BYTES:
+            item = next(source, None)
+            if item is None:
+                exhausted = True
+                break
+            needs = isinstance(item, RawDoc) and not store.has_blob(item.blob)
+            entry = [item, None, len(item.raw) if isinstance(item, RawDoc) else 0, needs]
+            queue.append(entry)
+            held += entry[2]
+            waiting += needs
+            if not started and waiting >= POOL_FROM:
+                started = True  # hand the items waiting so far to the pool, in order
+                for e in queue:
+                    if e[3]:
+                        e[1] = pool.submit(e[0])
+            elif started and needs:
+                entry[1] = pool.submit(item)
+        if not queue:
+            return
+        item, job, size, _ = queue.popleft()
+        held -= size
+        yield item, job
+
+
+POOL_FROM = 24  # items to clean before the workers start: a small ingest (an API call, a feed poll) starts none
 
 
 @contextmanager
