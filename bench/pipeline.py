@@ -237,7 +237,8 @@ def install_timers(t: Timers) -> None:
     # the template layer; with workers, the line classifier runs in them and its timer here stays at 0
     t.wrap(pipeline, "prepare_outcome", "clean")
     t.wrap(pool.CleanPool, "result", "clean")
-    t.wrap(pipeline, "complete", "clean › templates, in input order")
+    t.wrap(pipeline, "settle_batch", "clean › templates, in input order")
+    t.wrap(pipeline, "refresh_stored", "write (articles, blobs, FTS) › re-clean of stored articles templates changed")
     if hasattr(classifier, "LineClassifier"):
         t.wrap(classifier.LineClassifier, "boilerplate_proba", "clean › line classifier")
     t.wrap(Store, "write_batch", "write (articles, blobs, FTS)")

@@ -16,13 +16,14 @@ from typing import Any
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from storyloom.clean import clean, complete
+from storyloom.clean import Prepared
 from storyloom.clean.pool import CleanPool, Job, prepare_outcome
 from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
 from storyloom.follow import after_stages as follow_after_stages
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
+from storyloom.retemplate import RefreshReport, before_batch, reclean_row, refresh_stored, settle_batch
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.stories import build_stories
@@ -78,23 +79,46 @@ def ingest_items(
     report = report or IngestReport()
     emit = on_event or (lambda kind, payload: None)
     start = time.perf_counter()
-    batch: list[tuple[RawDoc, Article]] = []
+    batch: list[tuple[RawDoc, Prepared | Article]] = []  # Article: a stand-in for bytes already stored
     pending_blobs: set[str] = set()
-    templates = _PendingTemplates(store)
 
     stages_owed = False  # a batch was written whose copies and stories pass has not run yet
+
+    def refuse(bad: BadInput) -> None:
+        report.counts["failed"] += 1
+        if len(report.errors) < MAX_ERRORS_KEPT:
+            report.errors.append((bad.location, bad.reason))
+        emit("error", bad)
 
     def flush(final: bool = False) -> None:
         nonlocal stages_owed
         if batch:
-            for outcome in store.write_batch(batch):
+            # templates: each article against the store plus this whole batch, and the stored articles whose
+            # template lines the batch changes re-cleaned in the same transaction (see storyloom.retemplate)
+            settled = iter(settle_batch(store, [(raw, x) for raw, x in batch if isinstance(x, Prepared)]))
+            writes: list[tuple[RawDoc, Article]] = []
+            new_ids: set[str] = set()
+            for raw, x in batch:
+                art = next(settled) if isinstance(x, Prepared) else x
+                if isinstance(art, BadInput):
+                    refuse(art)
+                    continue
+                if isinstance(x, Prepared):
+                    new_ids.add(art.id)
+                writes.append((raw, art))
+            before = before_batch(store, settings, [a for _, a in writes])
+            refreshed: list[RefreshReport] = []
+            outcomes = store.write_batch(writes, then=lambda: refreshed.append(
+                refresh_stored(store, settings, before, new_ids, on_event=emit)))
+            for outcome in outcomes:
                 report.counts[outcome.status] += 1
                 if outcome.status in ("added", "version"):
                     report.added_ids.append(outcome.article_id)
                 emit("item", outcome.status)
+            for r in refreshed:
+                report.counts["recleaned"] += r.changed
             batch.clear()
             pending_blobs.clear()
-            templates.clear()
             stages_owed = settings.run_copies
         if not stages_owed:
             return
@@ -125,19 +149,12 @@ def ingest_items(
             else:
                 try:
                     prepared = pool.result(job) if job is not None else prepare_outcome(item, settings)
-                    if isinstance(prepared, BadInput):
-                        raise prepared
-                    art = complete(prepared, templates)
                 except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-                    bad = exc if isinstance(exc, BadInput) else BadInput(
-                        item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
-                    report.counts["failed"] += 1
-                    if len(report.errors) < MAX_ERRORS_KEPT:
-                        report.errors.append((bad.location, bad.reason))
-                    emit("error", bad)
+                    prepared = BadInput(item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                if isinstance(prepared, BadInput):
+                    refuse(prepared)
                     continue
-                templates.add(art)
-                batch.append((item, art))
+                batch.append((item, prepared))
                 pending_blobs.add(key)
             if len(batch) >= settings.batch_size:
                 flush()
@@ -241,63 +258,13 @@ class ReCleanReport:
     seconds: float = 0.0
 
 
-class _PendingTemplates:
-    """Template counts of the store plus the batch not yet written, so that an article sees every article
-    ingested before it whatever the batch size (and a resumed run decides exactly as an unbroken one)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.sizes: Counter[str] = Counter()
-        self.lines: dict[str, Counter[str]] = {}
-
-    def add(self, art: Article) -> None:
-        if art.template_group:
-            self.sizes[art.template_group] += 1
-            self.lines.setdefault(art.template_group, Counter()).update(set(art.line_keys))
-
-    def clear(self) -> None:
-        self.sizes.clear()
-        self.lines.clear()
-
-    def group_size(self, group: str) -> int:
-        return self.store.group_size(group) + self.sizes[group]
-
-    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        got = self.store.line_counts(group, keys)
-        pending = self.lines.get(group)
-        if pending:
-            got = {k: got.get(k, 0) + pending[k] for k in keys if got.get(k, 0) + pending[k]}
-        return got
-
-
-class _WithoutSelf:
-    """Template counts as an article saw them at ingest: without its own contribution."""
-
-    def __init__(self, store: Store, group: str | None, own: set[str], counted: bool) -> None:
-        self.store, self.group, self.own, self.counted = store, group, own, counted
-
-    def group_size(self, group: str) -> int:
-        return self.store.group_size(group) - (1 if self.counted and group == self.group else 0)
-
-    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        got = self.store.line_counts(group, keys)
-        if self.counted and group == self.group:
-            got = {k: n - (1 if k in self.own else 0) for k, n in got.items()}
-        return got
-
-
 def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> ReCleanReport:
     """Re-run cleaning over every stored article from its raw bytes (after a rule or setting changed).
 
     Idempotent: an article whose result is unchanged is not written.  Template counts are first rebuilt
     from the stored texts, and each article is judged against every *other* article of its group.
     """
-    import json
-
     from storyloom.clean.text import line_key
-    from storyloom.ingest.rebuild import rebuild_raw
-    from storyloom.store.queries import removed_spans
-    from storyloom.store.sqlite import decode_blob
 
     emit = on_event or (lambda kind, payload: None)
     store.busy_wait_seconds = settings.busy_wait_seconds
@@ -313,25 +280,14 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
         for row in rows:
             rep.checked += 1
             try:
-                raw = rebuild_raw(row["kind"], row["location"], decode_blob(row["codec"], row["data"]),
-                                  json.loads(row["declared"]), json.loads(row["extra"]))
-                own = {line_key(l) for l in (row["body"] or "").split("\n") if l.strip()}
-                templates = _WithoutSelf(store, row["template_group"], own, row["previous_id"] is None)
-                art = clean(raw, settings, templates=templates)
+                art = reclean_row(store, settings, row)
             except BadInput as exc:
                 rep.failed.append((row["id"], exc.reason))
                 emit("error", exc)
                 continue
-            old_spans = [(sp.start, sp.end, sp.rule) for sp in removed_spans(store, row["id"])]
-            same = (
-                art.text == row["text"] and art.title == row["title"] and art.body == row["body"]
-                and json.loads(row["meta"]) == json.loads(json.dumps(art.meta, default=str))
-                and old_spans == [(s.start, s.end, s.rule) for s in art.removed]
-                and (art.author, art.published, art.date_flag) == (row["author"], row["published"], row["date_flag"])
-            )
-            if not same:
+            if art is not None:
                 changed.append(art)
-            emit("item", "changed" if not same else "same")
+            emit("item", "changed" if art is not None else "same")
         if changed:
             rep.changed += store.update_cleaned(changed)
     rep.seconds = time.perf_counter() - start
