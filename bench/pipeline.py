@@ -228,10 +228,8 @@ def install_timers(t: Timers) -> None:
     import storyloom.copies.translation as translation
     import storyloom.embed as embed
     import storyloom.pipeline as pipeline
-    from storyloom.clean import classifier
+    from storyloom.clean import classifier, pool
     from storyloom.store import Store
-
-    from storyloom.clean import pool
 
     # cleaning: the item's own half (in this process, or the wait for a worker's result) and, in input order,
     # the template layer; with workers, the line classifier runs in them and its timer here stays at 0

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -177,34 +176,43 @@ def _ahead(items: Iterable[RawDoc | BadInput], store: Store, pool: CleanPool,
         for item in items:
             yield item, None
         return
-    queue: deque[list[Any]] = deque()  # [item, job or None, raw bytes held, to clean]
+    queue: deque[_Waiting] = deque()
     held = waiting = 0
     limit = max(settings.batch_size, 4 * pool.size)
     source = iter(items)
     exhausted = started = False
     while True:
         while not exhausted and len(queue) < limit and held < AHEAD_BYTES:
-            item = next(source, None)
-            if item is None:
+            got = next(source, None)
+            if got is None:
                 exhausted = True
                 break
-            needs = isinstance(item, RawDoc) and not store.has_blob(item.blob)
-            entry = [item, None, len(item.raw) if isinstance(item, RawDoc) else 0, needs]
+            item = got
+            raw = item if isinstance(item, RawDoc) and not store.has_blob(item.blob) else None
+            entry = _Waiting(item, raw, None, len(raw.raw) if raw is not None else 0)
             queue.append(entry)
-            held += entry[2]
-            waiting += needs
+            held += entry.size
+            waiting += raw is not None
             if not started and waiting >= POOL_FROM:
                 started = True  # hand the items waiting so far to the pool, in order
                 for e in queue:
-                    if e[3]:
-                        e[1] = pool.submit(e[0])
-            elif started and needs:
-                entry[1] = pool.submit(item)
+                    if e.raw is not None:
+                        e.job = pool.submit(e.raw)
+            elif started and raw is not None:
+                entry.job = pool.submit(raw)
         if not queue:
             return
-        item, job, size, _ = queue.popleft()
-        held -= size
-        yield item, job
+        first = queue.popleft()
+        held -= first.size
+        yield first.item, first.job
+
+
+@dataclass
+class _Waiting:
+    item: RawDoc | BadInput
+    raw: RawDoc | None  # the item, when it is to be cleaned
+    job: Job | None
+    size: int  # its raw bytes, held until it is written
 
 
 POOL_FROM = 24  # items to clean before the workers start: a small ingest (an API call, a feed poll) starts none

@@ -202,8 +202,8 @@ def finish_scraped(prep: PreparedText, hits: Sequence[tuple[int, Verdict]] = ())
     teaser headlines, the classifier's verdicts, the article's text and what it says about itself."""
     opts, lines, located = prep.opts, prep.lines, prep.located
     verdicts: list[Verdict | None] = list(prep.verdicts)
-    for i, v in hits:
-        verdicts[i] = v
+    for i, hit in hits:
+        verdicts[i] = hit
     active = list(prep.active)
     seen_lines = tuple(lines[i] for i in active)
 
