@@ -157,7 +157,7 @@ def test_template_detection_through_the_store(tmp_path: Path, settings: Settings
     # each article is judged against all the others, the ones ingested after it included: the first ones are
     # re-cleaned when the line becomes a template line (in a later batch, or in their own)
     assert ["Daily Bugle" in r["text"] for r in rows] == [False] * 6
-    assert rep.counts["recleaned"] == (3 if batch_size == 1 else 2 if batch_size == 2 else 0)
+    assert rep.recleaned == (3 if batch_size == 1 else 2 if batch_size == 2 else 0)
     first = reclean(store, settings)
     assert first.changed == 0 and not first.failed  # the store is what a from-scratch `storyloom clean` makes
     art = get_article(store, rows[0]["id"])

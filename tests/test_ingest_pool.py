@@ -94,7 +94,7 @@ def run(corpus: Path, db: Path, workers: int, **extra: object) -> tuple[dict[str
     with Store(str(db)) as store:
         store.migrate()
         rep = ingest([str(corpus / "news.jsonl"), str(corpus / "pages")], store, settings)
-    return dict(rep.counts), sorted(rep.errors)
+    return dict(rep.counts) | {"recleaned": rep.recleaned}, sorted(rep.errors)
 
 
 def test_the_store_is_byte_identical_whatever_the_pool_size(tmp_path: Path) -> None:

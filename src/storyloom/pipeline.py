@@ -39,6 +39,7 @@ class IngestReport:
     added_ids: list[str] = field(default_factory=list)
     copies: dict[str, int] = field(default_factory=dict)  # copy links found, by kind
     stories: int = 0  # stories opened
+    recleaned: int = 0  # stored articles re-cleaned because a later batch changed their template lines
 
     @property
     def stored(self) -> int:
@@ -55,7 +56,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "copy_links": dict(self.copies),
             "stories_opened": self.stories,
-        }
+        } | ({"recleaned": self.recleaned} if self.recleaned else {})
 
 
 Event = Callable[[str, object], None]  # ("item", status) | ("error", BadInput) — for progress display
@@ -115,7 +116,7 @@ def ingest_items(
                     report.added_ids.append(outcome.article_id)
                 emit("item", outcome.status)
             for r in refreshed:
-                report.counts["recleaned"] += r.changed
+                report.recleaned += r.changed
             batch.clear()
             pending_blobs.clear()
             stages_owed = settings.run_copies
