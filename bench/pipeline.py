@@ -273,7 +273,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("workers") is not None:
         settings = settings.with_overrides(ingest_workers=spec["workers"])
     prof = cProfile.Profile() if spec.get("profile") else None
-    c0 = cpu_tree()
+    c0, own0 = cpu_tree(), time.process_time()
     with TreePeakRss() as peak:
         t0 = time.perf_counter()
         store = Store(db)
@@ -285,9 +285,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             prof.disable()
         store.close()
         wall = time.perf_counter() - t0
-    cpu = cpu_tree() - c0
+    cpu, own = cpu_tree() - c0, time.process_time() - own0
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
-    out = {"wall": wall, "cpu": cpu, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
+    out = {"wall": wall, "cpu": cpu, "cpu_main": own, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
            "stories": rep.stories, "errors": rep.errors[:5], "store_bytes": size, "stages": timers.seconds,
            "calls": timers.calls}
     if prof:
@@ -344,7 +344,10 @@ def print_run(name: str, n_in: int, r: dict[str, Any]) -> None:
     stored = r["counts"].get("added", 0) + r["counts"].get("version", 0)
     print(f"\n## {name}: {n_in:,} items in, {stored:,} stored, counts {r['counts']}")
     print(f"wall {r['wall']:.1f} s = **{n_in / r['wall']:.1f} items/s**; CPU of the process tree {r['cpu']:.1f} s "
-          f"({r['cpu'] / r['wall']:.2f} cores busy); peak RSS {r['peak_mb']:.0f} MB; store "
+          f"({r['cpu'] / r['wall']:.2f} cores busy; {1000 * r['cpu'] / n_in:.0f} ms per item), of which the ingesting "
+          f"process {r.get('cpu_main', float('nan')):.1f} s: on two idle cores at least "
+          f"max(process, tree / 2) = {max(r.get('cpu_main', 0.0), r['cpu'] / 2):.1f} s = "
+          f"{n_in / max(r.get('cpu_main', 0.0), r['cpu'] / 2, 1e-9):.1f} items/s at best; peak RSS {r['peak_mb']:.0f} MB; store "
           f"{r['store_bytes'] / max(1, stored) / 1024:.1f} KB per stored article; copy links {r['copies']}; "
           f"stories opened {r['stories']}")
     for loc, why in r["errors"]:
