@@ -4,6 +4,13 @@ A bad item (unreadable, malformed, no article in it) becomes one line in the rep
 Items are written in transactions of ``settings.batch_size``: killing the process loses at most the batch
 in flight, and a re-run skips everything already stored (checked by raw-bytes hash *before* cleaning, so a
 resumed run is fast) and adds the rest in the same order, giving the same store as an uninterrupted run.
+
+What depends on the item alone (decoding, extraction, rules, the line classifier, language, text metadata) runs
+in ``settings.ingest_workers`` processes (:mod:`storyloom.clean.pool`); what depends on the articles before it
+(template lines, copies, stories) runs here, in input order, so the store is the same whatever their number.
+Template lines are judged against every other article of the group, so each batch also re-cleans the few stored
+articles whose template lines it changed (:mod:`storyloom.retemplate`): the store stays what a from-scratch
+``storyloom clean`` makes of it.
 """
 
 from __future__ import annotations
