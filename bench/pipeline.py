@@ -228,10 +228,15 @@ def install_timers(t: Timers) -> None:
     import storyloom.copies.translation as translation
     import storyloom.embed as embed
     import storyloom.pipeline as pipeline
-    from storyloom.clean import classifier
+    from storyloom.clean import classifier, pool
     from storyloom.store import Store
 
-    t.wrap(pipeline, "clean", "clean")
+    # cleaning: the item's own half (in this process, or the wait for a worker's result) and, in input order,
+    # the template layer; with workers, the line classifier runs in them and its timer here stays at 0
+    t.wrap(pipeline, "prepare_outcome", "clean")
+    t.wrap(pool.CleanPool, "result", "clean")
+    t.wrap(pipeline, "settle_batch", "clean › templates, in input order")
+    t.wrap(pipeline, "refresh_stored", "write (articles, blobs, FTS) › re-clean of stored articles templates changed")
     if hasattr(classifier, "LineClassifier"):
         t.wrap(classifier.LineClassifier, "boilerplate_proba", "clean › line classifier")
     t.wrap(Store, "write_batch", "write (articles, blobs, FTS)")
@@ -265,8 +270,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     install_timers(timers)
     db = spec["db"]
     settings = Settings(db_path=db, **spec.get("settings", {}))
+    if spec.get("workers") is not None:
+        settings = settings.with_overrides(ingest_workers=spec["workers"])
     prof = cProfile.Profile() if spec.get("profile") else None
-    c0 = cpu_tree()
+    c0, own0 = cpu_tree(), time.process_time()
     with TreePeakRss() as peak:
         t0 = time.perf_counter()
         store = Store(db)
@@ -278,9 +285,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             prof.disable()
         store.close()
         wall = time.perf_counter() - t0
-    cpu = cpu_tree() - c0
+    cpu, own = cpu_tree() - c0, time.process_time() - own0
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
-    out = {"wall": wall, "cpu": cpu, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
+    out = {"wall": wall, "cpu": cpu, "cpu_main": own, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
            "stories": rep.stories, "errors": rep.errors[:5], "store_bytes": size, "stages": timers.seconds,
            "calls": timers.calls}
     if prof:
@@ -337,7 +344,10 @@ def print_run(name: str, n_in: int, r: dict[str, Any]) -> None:
     stored = r["counts"].get("added", 0) + r["counts"].get("version", 0)
     print(f"\n## {name}: {n_in:,} items in, {stored:,} stored, counts {r['counts']}")
     print(f"wall {r['wall']:.1f} s = **{n_in / r['wall']:.1f} items/s**; CPU of the process tree {r['cpu']:.1f} s "
-          f"({r['cpu'] / r['wall']:.2f} cores busy); peak RSS {r['peak_mb']:.0f} MB; store "
+          f"({r['cpu'] / r['wall']:.2f} cores busy; {1000 * r['cpu'] / n_in:.0f} ms per item), of which the ingesting "
+          f"process {r.get('cpu_main', float('nan')):.1f} s: on two idle cores at least "
+          f"max(process, tree / 2) = {max(r.get('cpu_main', 0.0), r['cpu'] / 2):.1f} s = "
+          f"{n_in / max(r.get('cpu_main', 0.0), r['cpu'] / 2, 1e-9):.1f} items/s at best; peak RSS {r['peak_mb']:.0f} MB; store "
           f"{r['store_bytes'] / max(1, stored) / 1024:.1f} KB per stored article; copy links {r['copies']}; "
           f"stories opened {r['stories']}")
     for loc, why in r["errors"]:
@@ -365,6 +375,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N real texts / pages (quick look)")
     ap.add_argument("--scaled", type=int, default=0, help="also a set of N articles repeated from the real texts")
     ap.add_argument("--profile", type=int, default=0, help="cProfile: print the top K functions by own time")
+    ap.add_argument("--workers", type=int, nargs="+", default=[0],
+                    help="ingest_workers of the local runs, each measured in turn (0: one per CPU, the default; "
+                         "1: no pool, as before issue 23's pool)")
     ap.add_argument("--keep", help="keep the inputs and stores in this folder")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
@@ -388,24 +401,24 @@ def main() -> None:
         print(f"real texts: {len(texts):,} ({src.stat().st_size / 1e6:.1f} MB of JSONL; declared languages "
               f"{dict(sorted(langs.items(), key=lambda kv: -kv[1]))}); machine: {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        def local(name: str, title: str, inputs: list[str], n: int) -> None:
+            for w in args.workers:
+                key = name if len(args.workers) == 1 else f"{name}-w{w}"
+                r = run_child({"name": key, "db": str(tmp / f"{key}.db"), "inputs": inputs, "workers": w,
+                               "profile": args.profile}, tmp)
+                results[key] = {"n": n, "workers": w, **r}
+                print_run(f"{title}, ingest_workers = {w}", n, r)
+
         if "text" in runs:
-            r = run_child({"name": "text", "db": str(tmp / "text.db"), "inputs": [str(src)],
-                           "profile": args.profile}, tmp)
-            results["text"] = {"n": len(texts), **r}
-            print_run("storyloom ingest, real texts (JSONL)", len(texts), r)
+            local("text", "storyloom ingest, real texts (JSONL)", [str(src)], len(texts))
         if "html" in runs:
             n = real_pages(tmp / "pages", args.limit)
-            r = run_child({"name": "html", "db": str(tmp / "html.db"), "inputs": [str(tmp / "pages")],
-                           "profile": args.profile}, tmp)
-            results["html"] = {"n": n, **r}
-            print_run("storyloom ingest, real HTML pages (wcxb-dev + aeb)", n, r)
+            local("html", "storyloom ingest, real HTML pages (wcxb-dev + aeb)", [str(tmp / "pages")], n)
         if "scaled" in runs and args.scaled:
             big = tmp / f"scaled-{args.scaled}.jsonl"
             write_jsonl(big, scaled(real_texts(), args.scaled))
-            r = run_child({"name": "scaled", "db": str(tmp / "scaled.db"), "inputs": [str(big)],
-                           "profile": args.profile}, tmp)
-            results["scaled"] = {"n": args.scaled, **r}
-            print_run(f"storyloom ingest, {args.scaled:,} articles repeated from the real texts", args.scaled, r)
+            local("scaled", f"storyloom ingest, {args.scaled:,} articles repeated from the real texts", [str(big)],
+                  args.scaled)
         if "spark" in runs:
             sp = run_spark(src, tmp / "spark-out")
             results["spark"] = sp
@@ -418,9 +431,10 @@ def main() -> None:
                 print(f"wall {sp['wall']:.1f} s incl. session start = **{len(texts) / sp['wall']:.1f} articles/s**"
                       + (f"; engine's own total {eng:.1f} s = {len(texts) / eng:.1f} articles/s" if eng else "")
                       + f"; CPU of the process tree {sp['cpu']:.1f} s; stages {secs}")
-                if "text" in results:
-                    print(f"local ingest ÷ Spark (articles/s, outside wall): "
-                          f"{(len(texts) / results['text']['wall']) / (len(texts) / sp['wall']):.2f}×")
+                for key, r in results.items():
+                    if key == "text" or key.startswith("text-w"):
+                        print(f"local ingest ({key}) ÷ Spark (articles/s, outside wall): "
+                              f"{(len(texts) / r['wall']) / (len(texts) / sp['wall']):.2f}×")
         results["load_after"] = os.getloadavg()
         print(f"\nload average before {results['load_before'][0]:.1f}, after {results['load_after'][0]:.1f} "
               f"(other processes share the 2 cores)")

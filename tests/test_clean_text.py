@@ -140,7 +140,8 @@ def test_template_lines_removed_but_not_a_whole_copy() -> None:
     assert copy.removed == ()  # all lines recurring means copies of one article, not furniture
 
 
-def test_template_detection_through_the_store(tmp_path: Path, settings: Settings, store: Store) -> None:
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+def test_template_detection_through_the_store(tmp_path: Path, settings: Settings, store: Store, batch_size: int) -> None:
     src = tmp_path / "bugle"
     src.mkdir()
     topics = ["storm", "election", "harbour", "festival", "bridge", "court"]
@@ -150,16 +151,15 @@ def test_template_detection_through_the_store(tmp_path: Path, settings: Settings
             f"Officials expect more on the {topic} next week.\nDaily Bugle — your trusted source since 1897\n",
             encoding="utf-8",
         )
-    settings = Settings(db_path=store.path, line_classifier=False)
-    ingest([str(src)], store, settings)
+    settings = Settings(db_path=store.path, line_classifier=False, batch_size=batch_size)
+    rep = ingest([str(src)], store, settings)
     rows = store.conn.execute("SELECT id, text FROM articles ORDER BY rowid").fetchall()
-    # at ingest, an article only knows the ones before it: the first three cannot see the template yet
-    assert ["Daily Bugle" in r["text"] for r in rows] == [True, True, True, False, False, False]
+    # each article is judged against all the others, the ones ingested after it included: the first ones are
+    # re-cleaned when the line becomes a template line (in a later batch, or in their own)
+    assert ["Daily Bugle" in r["text"] for r in rows] == [False] * 6
+    assert rep.recleaned == (3 if batch_size == 1 else 2 if batch_size == 2 else 0)
     first = reclean(store, settings)
-    assert first.changed == 3 and not first.failed
-    assert all("Daily Bugle" not in r[0] for r in store.conn.execute("SELECT text FROM articles"))
-    again = reclean(store, settings)
-    assert again.changed == 0  # idempotent
+    assert first.changed == 0 and not first.failed  # the store is what a from-scratch `storyloom clean` makes
     art = get_article(store, rows[0]["id"])
     assert art is not None and art.removed[0].rule == "template"
 

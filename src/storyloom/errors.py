@@ -19,6 +19,10 @@ class BadInput(StoryloomError):
         self.location = location
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[BadInput], tuple[str, str]]:
+        """Picklable as it was made (a worker process hands a refused item back this way)."""
+        return type(self), (self.location, self.reason)
+
 
 class Skipped(BadInput):
     """An item passed over on purpose (a file of an unknown type inside a walked folder): counted, not an error."""

@@ -4,23 +4,32 @@ A bad item (unreadable, malformed, no article in it) becomes one line in the rep
 Items are written in transactions of ``settings.batch_size``: killing the process loses at most the batch
 in flight, and a re-run skips everything already stored (checked by raw-bytes hash *before* cleaning, so a
 resumed run is fast) and adds the rest in the same order, giving the same store as an uninterrupted run.
+
+What depends on the item alone (decoding, extraction, rules, the line classifier, language, text metadata) runs
+in ``settings.ingest_workers`` processes (:mod:`storyloom.clean.pool`); what depends on the articles before it
+(template lines, copies, stories) runs here, in input order, so the store is the same whatever their number.
+Template lines are judged against every other article of the group, so each batch also re-cleans the few stored
+articles whose template lines it changed (:mod:`storyloom.retemplate`): the store stays what a from-scratch
+``storyloom clean`` makes of it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from storyloom.clean import clean
+from storyloom.clean import Prepared
+from storyloom.clean.pool import CleanPool, Job, prepare_outcome
 from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
 from storyloom.follow import after_stages as follow_after_stages
 from storyloom.ingest import iter_inputs
 from storyloom.models import Article, RawDoc
+from storyloom.retemplate import RefreshReport, before_batch, reclean_row, refresh_stored, settle_batch
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.stories import build_stories
@@ -37,6 +46,7 @@ class IngestReport:
     added_ids: list[str] = field(default_factory=list)
     copies: dict[str, int] = field(default_factory=dict)  # copy links found, by kind
     stories: int = 0  # stories opened
+    recleaned: int = 0  # stored articles re-cleaned because a later batch changed their template lines
 
     @property
     def stored(self) -> int:
@@ -53,7 +63,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "copy_links": dict(self.copies),
             "stories_opened": self.stories,
-        }
+        } | ({"recleaned": self.recleaned} if self.recleaned else {})
 
 
 Event = Callable[[str, object], None]  # ("item", status) | ("error", BadInput) — for progress display
@@ -76,23 +86,46 @@ def ingest_items(
     report = report or IngestReport()
     emit = on_event or (lambda kind, payload: None)
     start = time.perf_counter()
-    batch: list[tuple[RawDoc, Article]] = []
+    batch: list[tuple[RawDoc, Prepared | Article]] = []  # Article: a stand-in for bytes already stored
     pending_blobs: set[str] = set()
-    templates = _PendingTemplates(store)
 
     stages_owed = False  # a batch was written whose copies and stories pass has not run yet
+
+    def refuse(bad: BadInput) -> None:
+        report.counts["failed"] += 1
+        if len(report.errors) < MAX_ERRORS_KEPT:
+            report.errors.append((bad.location, bad.reason))
+        emit("error", bad)
 
     def flush(final: bool = False) -> None:
         nonlocal stages_owed
         if batch:
-            for outcome in store.write_batch(batch):
+            # templates: each article against the store plus this whole batch, and the stored articles whose
+            # template lines the batch changes re-cleaned in the same transaction (see storyloom.retemplate)
+            settled = iter(settle_batch(store, [(raw, x) for raw, x in batch if isinstance(x, Prepared)]))
+            writes: list[tuple[RawDoc, Article]] = []
+            new_ids: set[str] = set()
+            for raw, x in batch:
+                art = next(settled) if isinstance(x, Prepared) else x
+                if isinstance(art, BadInput):
+                    refuse(art)
+                    continue
+                if isinstance(x, Prepared):
+                    new_ids.add(art.id)
+                writes.append((raw, art))
+            before = before_batch(store, settings, [a for _, a in writes])
+            refreshed: list[RefreshReport] = []
+            outcomes = store.write_batch(writes, then=lambda: refreshed.append(
+                refresh_stored(store, settings, before, new_ids, on_event=emit)))
+            for outcome in outcomes:
                 report.counts[outcome.status] += 1
                 if outcome.status in ("added", "version"):
                     report.added_ids.append(outcome.article_id)
                 emit("item", outcome.status)
+            for r in refreshed:
+                report.recleaned += r.changed
             batch.clear()
             pending_blobs.clear()
-            templates.clear()
             stages_owed = settings.run_copies
         if not stages_owed:
             return
@@ -107,37 +140,90 @@ def ingest_items(
             stages_owed = False
             follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
 
-    for item in items:
-        if isinstance(item, BadInput):
-            status = "skipped" if isinstance(item, Skipped) else "failed"
-            report.counts[status] += 1
-            if status == "failed" and len(report.errors) < MAX_ERRORS_KEPT:
-                report.errors.append((item.location, item.reason))
-            emit("error" if status == "failed" else "skip", item)
-            continue
-        key = item.blob
-        if key not in pending_blobs and store.has_blob(key):
-            # Already stored: only remember this new place it was seen (cheap, no cleaning).
-            batch.append((item, _placeholder(item)))
-        else:
-            try:
-                art = clean(item, settings, templates=templates)
-            except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-                bad = exc if isinstance(exc, BadInput) else BadInput(
-                    item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
-                report.counts["failed"] += 1
-                if len(report.errors) < MAX_ERRORS_KEPT:
-                    report.errors.append((bad.location, bad.reason))
-                emit("error", bad)
+    with CleanPool(settings) as pool:
+        for item, job in _ahead(items, store, pool, settings):
+            if isinstance(item, BadInput):
+                status = "skipped" if isinstance(item, Skipped) else "failed"
+                report.counts[status] += 1
+                if status == "failed" and len(report.errors) < MAX_ERRORS_KEPT:
+                    report.errors.append((item.location, item.reason))
+                emit("error" if status == "failed" else "skip", item)
                 continue
-            templates.add(art)
-            batch.append((item, art))
-            pending_blobs.add(key)
-        if len(batch) >= settings.batch_size:
-            flush()
+            key = item.blob
+            if key not in pending_blobs and store.has_blob(key):
+                # Already stored: only remember this new place it was seen (cheap, no cleaning).
+                batch.append((item, _placeholder(item)))
+            else:
+                try:
+                    prepared = pool.result(job) if job is not None else prepare_outcome(item, settings)
+                except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
+                    prepared = BadInput(item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                if isinstance(prepared, BadInput):
+                    refuse(prepared)
+                    continue
+                batch.append((item, prepared))
+                pending_blobs.add(key)
+            if len(batch) >= settings.batch_size:
+                flush()
     flush(final=True)
     report.seconds += time.perf_counter() - start
     return report
+
+
+AHEAD_BYTES = 256 * 1024 * 1024  # raw bytes of the items handed to the workers and not yet written, at most
+
+
+def _ahead(items: Iterable[RawDoc | BadInput], store: Store, pool: CleanPool,
+           settings: Settings) -> Iterator[tuple[RawDoc | BadInput, Job | None]]:
+    """The items in input order, each with its job in the clean pool, started up to a batch ahead (and at most
+    ``AHEAD_BYTES`` of raw input) so the workers keep cleaning while this process writes a batch and runs the
+    copies and stories stages.  An item whose bytes are stored already gets no job (it is only a sighting);
+    the decision the caller makes in order is the one that counts, the job is a head start.  Without a pool
+    (``ingest_workers = 1``): no jobs, the caller cleans each item itself."""
+    if not pool.parallel:
+        for item in items:
+            yield item, None
+        return
+    queue: deque[_Waiting] = deque()
+    held = waiting = 0
+    limit = max(settings.batch_size, 4 * pool.size)
+    source = iter(items)
+    exhausted = started = False
+    while True:
+        while not exhausted and len(queue) < limit and held < AHEAD_BYTES:
+            got = next(source, None)
+            if got is None:
+                exhausted = True
+                break
+            item = got
+            raw = item if isinstance(item, RawDoc) and not store.has_blob(item.blob) else None
+            entry = _Waiting(item, raw, None, len(raw.raw) if raw is not None else 0)
+            queue.append(entry)
+            held += entry.size
+            waiting += raw is not None
+            if not started and waiting >= POOL_FROM:
+                started = True  # hand the items waiting so far to the pool, in order
+                for e in queue:
+                    if e.raw is not None:
+                        e.job = pool.submit(e.raw)
+            elif started and raw is not None:
+                entry.job = pool.submit(raw)
+        if not queue:
+            return
+        first = queue.popleft()
+        held -= first.size
+        yield first.item, first.job
+
+
+@dataclass
+class _Waiting:
+    item: RawDoc | BadInput
+    raw: RawDoc | None  # the item, when it is to be cleaned
+    job: Job | None
+    size: int  # its raw bytes, held until it is written
+
+
+POOL_FROM = 24  # items to clean before the workers start: a small ingest (an API call, a feed poll) starts none
 
 
 @contextmanager
@@ -188,63 +274,13 @@ class ReCleanReport:
     seconds: float = 0.0
 
 
-class _PendingTemplates:
-    """Template counts of the store plus the batch not yet written, so that an article sees every article
-    ingested before it whatever the batch size (and a resumed run decides exactly as an unbroken one)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.sizes: Counter[str] = Counter()
-        self.lines: dict[str, Counter[str]] = {}
-
-    def add(self, art: Article) -> None:
-        if art.template_group:
-            self.sizes[art.template_group] += 1
-            self.lines.setdefault(art.template_group, Counter()).update(set(art.line_keys))
-
-    def clear(self) -> None:
-        self.sizes.clear()
-        self.lines.clear()
-
-    def group_size(self, group: str) -> int:
-        return self.store.group_size(group) + self.sizes[group]
-
-    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        got = self.store.line_counts(group, keys)
-        pending = self.lines.get(group)
-        if pending:
-            got = {k: got.get(k, 0) + pending[k] for k in keys if got.get(k, 0) + pending[k]}
-        return got
-
-
-class _WithoutSelf:
-    """Template counts as an article saw them at ingest: without its own contribution."""
-
-    def __init__(self, store: Store, group: str | None, own: set[str], counted: bool) -> None:
-        self.store, self.group, self.own, self.counted = store, group, own, counted
-
-    def group_size(self, group: str) -> int:
-        return self.store.group_size(group) - (1 if self.counted and group == self.group else 0)
-
-    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        got = self.store.line_counts(group, keys)
-        if self.counted and group == self.group:
-            got = {k: n - (1 if k in self.own else 0) for k, n in got.items()}
-        return got
-
-
 def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> ReCleanReport:
     """Re-run cleaning over every stored article from its raw bytes (after a rule or setting changed).
 
     Idempotent: an article whose result is unchanged is not written.  Template counts are first rebuilt
     from the stored texts, and each article is judged against every *other* article of its group.
     """
-    import json
-
     from storyloom.clean.text import line_key
-    from storyloom.ingest.rebuild import rebuild_raw
-    from storyloom.store.queries import removed_spans
-    from storyloom.store.sqlite import decode_blob
 
     emit = on_event or (lambda kind, payload: None)
     store.busy_wait_seconds = settings.busy_wait_seconds
@@ -260,25 +296,14 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
         for row in rows:
             rep.checked += 1
             try:
-                raw = rebuild_raw(row["kind"], row["location"], decode_blob(row["codec"], row["data"]),
-                                  json.loads(row["declared"]), json.loads(row["extra"]))
-                own = {line_key(l) for l in (row["body"] or "").split("\n") if l.strip()}
-                templates = _WithoutSelf(store, row["template_group"], own, row["previous_id"] is None)
-                art = clean(raw, settings, templates=templates)
+                art = reclean_row(store, settings, row)
             except BadInput as exc:
                 rep.failed.append((row["id"], exc.reason))
                 emit("error", exc)
                 continue
-            old_spans = [(sp.start, sp.end, sp.rule) for sp in removed_spans(store, row["id"])]
-            same = (
-                art.text == row["text"] and art.title == row["title"] and art.body == row["body"]
-                and json.loads(row["meta"]) == json.loads(json.dumps(art.meta, default=str))
-                and old_spans == [(s.start, s.end, s.rule) for s in art.removed]
-                and (art.author, art.published, art.date_flag) == (row["author"], row["published"], row["date_flag"])
-            )
-            if not same:
+            if art is not None:
                 changed.append(art)
-            emit("item", "changed" if not same else "same")
+            emit("item", "changed" if art is not None else "same")
         if changed:
             rep.changed += store.update_cleaned(changed)
     rep.seconds = time.perf_counter() - start

@@ -37,6 +37,9 @@ class Settings:
                               "refused; JSONL and WARC stream", lo=1)
     max_item_bytes: int = opt(20 * MB, "one article (JSONL line, WARC payload, page) larger than this is refused", lo=1)
     batch_size: int = opt(500, "items per transaction: the unit of crash safety", lo=1, hi=100_000)
+    ingest_workers: int = opt(0, "processes cleaning items side by side while the ingest writes them in input order "
+                              "(0: one per CPU; 1: none, all in the ingesting process); the store is the same "
+                              "whatever the number", lo=0, hi=64)
     follow_symlinks: bool = opt(False, "follow symlinks that lead out of an ingested folder (off: a link to "
                                 "/etc/passwd stays out)")
     busy_wait_seconds: float = opt(600.0, "a writer finding another one holding the store waits this long in all, "

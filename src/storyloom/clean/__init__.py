@@ -9,14 +9,23 @@ sources and attributions.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import PurePath
 from typing import Any
 
 from storyloom.clean.html import extract_html
 from storyloom.clean.meta import normalize_date, outlet_from_url
 from storyloom.clean.rules import RULE_NAMES, PageHints
-from storyloom.clean.text import Cleaned, TemplateCounts, TextOptions, clean_scraped, normalize_text
+from storyloom.clean.text import (
+    Cleaned,
+    PreparedText,
+    TemplateCounts,
+    TextOptions,
+    finish_scraped,
+    normalize_text,
+    prepare_scraped,
+    template_hits,
+)
 from storyloom.enrich.attribution import attributions, text_dates
 from storyloom.enrich.language import detect_language
 from storyloom.errors import BadInput, StoryloomError
@@ -88,6 +97,25 @@ def _text_outlet(cleaned: Cleaned, meta: dict[str, Any]) -> str | None:
 
 def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = None) -> Article:
     """Turn one raw input into an article; BadInput when there is no article in it."""
+    return complete(prepare(raw, settings), templates)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The half of :func:`clean` that reads only the item itself (decoding, extraction, rules, the line
+    classifier), with the article as it is when the template layer removes nothing, which it is for most
+    articles: :func:`complete` then only asks the counts.  Picklable: an ingest makes these in worker
+    processes and completes them in input order, so the result does not depend on how many workers ran."""
+
+    ident: dict[str, Any]  # id, blob, kind, location, extra: the item's own (not its bytes, not sent back twice)
+    text: PreparedText
+    fields: dict[str, Any]  # url, title, author, outlet, published, language, canonical, warnings
+    group: str
+    article: Article  # the article without template lines removed
+
+
+def prepare(raw: RawDoc, settings: Settings) -> Prepared:
+    """Everything of :func:`clean` that depends on this item alone; BadInput when there is no article in it."""
     warnings: list[str] = list(raw.extra.get("warnings", [])) if isinstance(raw.extra.get("warnings"), list) else []
     if isinstance(raw.extra.get("warning"), str):
         warnings.append(raw.extra["warning"])
@@ -120,9 +148,32 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         # page's layout, and on its output the classifier only costs real sentences (1.6% of a clean
         # article's tokens in bench/boilerplate.py).  Rules and templates still apply.
         opts = replace(opts, classifier=False)
-    cleaned = clean_scraped(body, title, opts, templates, group, page)
+    text = prepare_scraped(body, title, opts, page)
+    fields = {"url": url, "title": title, "author": author, "outlet": outlet, "published": published,
+              "language": language, "canonical": canonical, "warnings": tuple(warnings)}
+    ident = {"id": raw.id, "blob": raw.blob, "kind": raw.kind, "location": raw.location, "extra": raw.extra}
+    return Prepared(ident, text, fields, group, _article(ident, finish_scraped(text), fields, group))
+
+
+def complete(prep: Prepared, templates: TemplateCounts | None = None) -> Article:
+    """The article once the template counts of the articles before it are known (see :func:`prepare`)."""
+    hits = template_hits(prep.text, templates, prep.group)
+    art = _article(prep.ident, finish_scraped(prep.text, hits), prep.fields, prep.group) if hits else prep.article
+    if not art.text:
+        raise BadInput(art.location, "no text left: every line is furniture" if art.body else "no text")
+    return art
+
+
+def _article(ident: dict[str, Any], cleaned: Cleaned, fields: dict[str, Any], group: str) -> Article:
+    """The article from its cleaned text and the item's fields.  An article with no text left is returned
+    empty (``text == ""``) rather than raised at once: templates may still change it, and :func:`complete`
+    refuses it when they do not."""
+    warnings = list(fields["warnings"])
+    url, title, author, outlet = fields["url"], fields["title"], fields["author"], fields["outlet"]
+    published, language, canonical = fields["published"], fields["language"], fields["canonical"]
     if not cleaned.text:
-        raise BadInput(raw.location, "no text left: every line is furniture" if cleaned.body else "no text")
+        return Article(**ident, title=title or "", text="", body=cleaned.body, template_group=group,
+                       line_keys=cleaned.line_keys)
     meta = text_meta(cleaned)
     date, flag = normalize_date(published)
     if flag and published:
@@ -137,10 +188,7 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
             flag = f"no date; the text names {meta['text_dates'][0]['text']} without a year"
     title = title or _first_sentence(cleaned.text)
     return Article(
-        id=raw.id,
-        blob=raw.blob,
-        kind=raw.kind,
-        location=raw.location,
+        **ident,
         title=title,
         text=cleaned.text,
         url=url,
@@ -150,7 +198,6 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
         outlet=outlet or _text_outlet(cleaned, meta),
         author=author or cleaned.bio_author,
         language=(language or detect_language(f"{title}\n{cleaned.text}")),
-        extra=raw.extra,
         body=cleaned.body,
         removed=cleaned.removed,
         meta=meta,
@@ -160,4 +207,4 @@ def clean(raw: RawDoc, settings: Settings, templates: TemplateCounts | None = No
     )
 
 
-__all__ = ["clean", "text_options", "ALL_RULES"]
+__all__ = ["clean", "prepare", "complete", "Prepared", "text_options", "ALL_RULES"]

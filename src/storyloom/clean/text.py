@@ -118,7 +118,36 @@ def clean_scraped(
 
     ``page`` is given for the body of an HTML page: its page rules (repeated headline, "Related:" lists,
     share/copyright tails) run first, and the line rules then see the body without those lines, as they
-    would see a scraper's text."""
+    would see a scraper's text.
+
+    Two halves, so that an ingest can run the first in worker processes: :func:`prepare_scraped` (everything
+    that reads only this text, the line classifier's probabilities included) and :func:`finish_scraped` (the
+    template lines, which need the counts of the articles before it, and what follows from every verdict)."""
+    prep = prepare_scraped(text, title, options, page)
+    return finish_scraped(prep, template_hits(prep, templates, group))
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """The half of :func:`clean_scraped` that depends on the text alone (picklable, for worker processes)."""
+
+    body: str
+    title: str | None
+    opts: TextOptions
+    located: tuple[tuple[int, int, str], ...]
+    keys: tuple[str, ...]
+    verdicts: tuple[Verdict | None, ...]  # rules and teaser lists; templates and the classifier not yet
+    active: tuple[int, ...]  # the lines the line rules saw
+    proba: tuple[float, ...] | None  # the line classifier's P(furniture) of each active line; None: not asked
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(line for _, _, line in self.located)
+
+
+def prepare_scraped(text: str, title: str | None = None, options: TextOptions | None = None,
+                    page: PageHints | None = None) -> PreparedText:
+    """Normalise, key the lines, run the pattern rules and the line classifier: nothing of other articles."""
     opts = options or TextOptions()
     body = normalize_text(text)
     located = _lines_with_offsets(body)
@@ -129,7 +158,7 @@ def clean_scraped(
         verdicts = page_verdicts(lines, page, opts.disabled_rules)
     active = [i for i, v in enumerate(verdicts) if v is None]  # what the line rules see
     seen_lines = tuple(lines[i] for i in active)
-    counts = Counter(w.lower() for line in seen_lines for w in WORD.findall(line) if len(w) > 3)
+    counts = _word_counts(seen_lines)
 
     for j, i in enumerate(active):
         ctx = LineContext(seen_lines, j, title, counts)
@@ -141,21 +170,48 @@ def clean_scraped(
         for j in sorted(dated_teaser_list(seen_lines)):
             if verdicts[active[j]] is None:
                 verdicts[active[j]] = TEASER_LIST
-    if templates is not None and group and "template" not in opts.disabled_rules:
-        size = templates.group_size(group)
-        if size >= opts.template_min_count:
-            seen = templates.line_counts(group, sorted(set(keys)))
-            need = max(opts.template_min_count, opts.template_min_share * size)
-            hits = [i for i in active if verdicts[i] is None and seen.get(keys[i], 0) >= need]
-            if hits and len(hits) <= TEMPLATE_MAX_SHARE * len(active):
-                for i in hits:
-                    verdicts[i] = ("template", f"repeated template line (in {seen[keys[i]]} of {size} articles of {group})")
+    proba = None
+    if opts.classifier and "classifier" not in opts.disabled_rules and active:
+        proba = _classifier_proba(seen_lines)
+    return PreparedText(body, title, opts, tuple(located), keys, tuple(verdicts), tuple(active), proba)
+
+
+def _word_counts(seen_lines: tuple[str, ...]) -> Counter[str]:
+    return Counter(w.lower() for line in seen_lines for w in WORD.findall(line) if len(w) > 3)
+
+
+def template_hits(prep: PreparedText, templates: TemplateCounts | None, group: str | None) -> tuple[tuple[int, Verdict], ...]:
+    """The lines the template layer removes, given the counts of the group's other articles (none: empty)."""
+    opts, keys, verdicts = prep.opts, prep.keys, prep.verdicts
+    if templates is None or not group or "template" in opts.disabled_rules:
+        return ()
+    size = templates.group_size(group)
+    if size < opts.template_min_count:
+        return ()
+    seen = templates.line_counts(group, sorted(set(keys)))
+    need = max(opts.template_min_count, opts.template_min_share * size)
+    hits = [i for i in prep.active if verdicts[i] is None and seen.get(keys[i], 0) >= need]
+    if not hits or len(hits) > TEMPLATE_MAX_SHARE * len(prep.active):
+        return ()
+    return tuple((i, ("template", f"repeated template line (in {seen[keys[i]]} of {size} articles of {group})"))
+                 for i in hits)
+
+
+def finish_scraped(prep: PreparedText, hits: Sequence[tuple[int, Verdict]] = ()) -> Cleaned:
+    """The rest of :func:`clean_scraped` once the template lines (``hits``, see :func:`template_hits`) are known:
+    teaser headlines, the classifier's verdicts, the article's text and what it says about itself."""
+    opts, lines, located = prep.opts, prep.lines, prep.located
+    verdicts: list[Verdict | None] = list(prep.verdicts)
+    for i, hit in hits:
+        verdicts[i] = hit
+    active = list(prep.active)
+    seen_lines = tuple(lines[i] for i in active)
 
     if UNRELATED_HEADLINE.name not in opts.disabled_rules:
-        _unrelated_headlines(seen_lines, active, verdicts, title, counts)
+        _unrelated_headlines(seen_lines, active, verdicts, prep.title, _word_counts(seen_lines))
 
-    if opts.classifier and "classifier" not in opts.disabled_rules and active:
-        _apply_classifier(seen_lines, active, verdicts, opts)
+    if prep.proba is not None:
+        _apply_classifier(prep.proba, active, verdicts, opts)
     _keep_only_content(lines, verdicts)
 
     removed = tuple(
@@ -167,7 +223,7 @@ def clean_scraped(
     author = next((a for line in bios if (a := bio_author(line))), None)
     outlet = next((o for line in bios if (o := bio_outlet(line))), None)
     evidence = outlet_evidence(lines, verdicts)
-    return Cleaned(body, "\n\n".join(kept), removed, sources, author, outlet, evidence, keys)
+    return Cleaned(prep.body, "\n\n".join(kept), removed, sources, author, outlet, evidence, prep.keys)
 
 
 def outlet_evidence(lines: tuple[str, ...], verdicts: list[Verdict | None]) -> tuple[str, str, str] | None:
@@ -246,16 +302,22 @@ def _keep_only_content(lines: tuple[str, ...], verdicts: list[Verdict | None]) -
             verdicts[i] = None
 
 
-def _apply_classifier(lines: tuple[str, ...], active: list[int], verdicts: list[Verdict | None],
-                      opts: TextOptions) -> None:
-    """The learned model over the lines the line rules saw (``active`` maps them back to the body's)."""
+def _classifier_proba(lines: tuple[str, ...]) -> tuple[float, ...] | None:
+    """The learned model's P(furniture) of each line the line rules saw (None when the model is not installed)."""
     try:
         from storyloom.clean.classifier import LineClassifier
     except ImportError:  # the model is optional: rules and templates still work without it
-        return
-    model = LineClassifier.load()
-    threshold = model.threshold + opts.classifier_margin
-    for i, p in zip(active, model.boilerplate_proba(list(lines))):
+        return None
+    return tuple(LineClassifier.load().boilerplate_proba(list(lines)))
+
+
+def _apply_classifier(proba: Sequence[float], active: list[int], verdicts: list[Verdict | None],
+                      opts: TextOptions) -> None:
+    """The learned model's verdicts on the lines the line rules saw (``active`` maps them back to the body's)."""
+    from storyloom.clean.classifier import LineClassifier
+
+    threshold = LineClassifier.load().threshold + opts.classifier_margin
+    for i, p in zip(active, proba):
         if verdicts[i] is None and p >= threshold:
             verdicts[i] = ("classifier", f"learned line classifier: looks like page furniture (p={p:.2f})")
 

@@ -318,8 +318,10 @@ class Store:
     def has_blob(self, key: str) -> bool:
         return self.conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (key,)).fetchone() is not None
 
-    def write_batch(self, items: Iterable[tuple[RawDoc, Article]]) -> list[WriteOutcome]:
-        """Store a batch of (raw input, cleaned article) pairs in one transaction.
+    def write_batch(self, items: Iterable[tuple[RawDoc, Article]],
+                    then: Callable[[], object] | None = None) -> list[WriteOutcome]:
+        """Store a batch of (raw input, cleaned article) pairs in one transaction (``then`` runs inside it,
+        after the writes: the ingest re-cleans there the stored articles whose template lines they changed).
 
         Idempotent: an item whose raw bytes are already stored only records the new place it was seen.
         A page at a URL already stored with other text becomes a new version linked to the latest one.
@@ -333,6 +335,8 @@ class Store:
         with self.transaction() as c:
             for raw, art in items:
                 outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob)))
+            if then is not None:
+                then()
         return outcomes
 
     def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
@@ -430,22 +434,28 @@ class Store:
             last = rows[-1]["rowid"]
 
     def update_cleaned(self, arts: Iterable[Article]) -> int:
-        """Replace the cleaning results of stored articles (text, removals, metadata); FTS follows by trigger."""
-        n = 0
+        """Replace the cleaning results of stored articles (text, removals, metadata); FTS follows by trigger.
+        In a transaction of its own, or in the caller's when one is open (see :meth:`write_batch`)."""
+        if self.conn.in_transaction:
+            return self._update_cleaned(self.conn, arts)
         with self.transaction() as c:
-            for art in arts:
-                c.execute(
-                    """UPDATE articles SET title = ?, text = ?, text_hash = ?, body = ?, meta = ?, author = ?,
-                           published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
-                           template_group = ?, warnings = ?
-                       WHERE id = ?""",
-                    (art.title, art.text, text_hash(art.title, art.text), art.body, _json(art.meta), art.author,
-                     art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
-                     art.template_group, _json(list(art.warnings)), art.id),
-                )
-                self._write_spans(c, art)
-                c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
-                n += 1
+            return self._update_cleaned(c, arts)
+
+    def _update_cleaned(self, c: sqlite3.Connection, arts: Iterable[Article]) -> int:
+        n = 0
+        for art in arts:
+            c.execute(
+                """UPDATE articles SET title = ?, text = ?, text_hash = ?, body = ?, meta = ?, author = ?,
+                       published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
+                       template_group = ?, warnings = ?
+                   WHERE id = ?""",
+                (art.title, art.text, text_hash(art.title, art.text), art.body, _json(art.meta), art.author,
+                 art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
+                 art.template_group, _json(list(art.warnings)), art.id),
+            )
+            self._write_spans(c, art)
+            c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
+            n += 1
         return n
 
     def has_url(self, url: str) -> bool:

@@ -1,0 +1,188 @@
+"""The article-only half of cleaning (:func:`storyloom.clean.prepare`) in worker processes.
+
+Decoding, HTML extraction, the pattern rules, the line classifier, the language and the text's metadata
+depend on the item alone, so they run side by side; the template layer (which needs the counts of every
+article before this one) and the store writes stay in the ingesting process, in input order (see
+:func:`storyloom.pipeline.ingest_items`).  So the store is the same whatever the number of workers.
+
+A bad item is one line and the batch goes on: an exception in a worker comes back as that item's reason,
+and a worker that dies (a crash in a parser, the OOM killer) breaks the pool, which is started again; the
+items that were in flight are then re-run one at a time, so only the item that kills a worker on its own is
+refused.  Workers ignore SIGINT (the ingesting process stops them) and leave when it dies: they read their
+work from a pipe that it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from storyloom.clean import Prepared, prepare
+from storyloom.errors import BadInput
+from storyloom.models import RawDoc
+from storyloom.settings import Settings
+
+log = logging.getLogger("storyloom.clean.pool")
+
+Outcome = Prepared | BadInput  # what preparing one item gives: the prepared article, or why there is none
+
+_settings: Settings | None = None  # a worker's settings, set once when it starts
+
+
+def pool_size(settings: Settings) -> int:
+    """Workers to start: ``ingest_workers``, 0 meaning one per CPU this process may use."""
+    if settings.ingest_workers:
+        return settings.ingest_workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def prepare_outcome(raw: RawDoc, settings: Settings) -> Outcome:
+    """:func:`prepare`, with any failure turned into the item's one line."""
+    try:
+        return prepare(raw, settings)
+    except BadInput as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
+        return BadInput(raw.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+
+
+def _start_worker(settings: Settings) -> None:
+    global _settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _settings = settings
+    threading.Thread(target=_leave_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _leave_with_parent(parent: int) -> None:
+    """A forked worker holds both ends of its work pipe, so it would wait for work forever after the ingesting
+    process is killed (SIGKILL, the OOM killer): it leaves when its parent is gone."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _work(raw: RawDoc) -> Outcome:
+    assert _settings is not None
+    return prepare_outcome(raw, _settings)
+
+
+@dataclass
+class Job:
+    """One item on its way: its future in the pool (None: prepared when asked for, in this process or alone)."""
+
+    raw: RawDoc
+    future: Future[Outcome] | None
+    generation: int
+
+
+MAX_DEATHS = 3
+
+
+class CleanPool:
+    """Prepares items in ``pool_size(settings)`` worker processes (1: in this process, no pool)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.size = pool_size(settings)
+        self.executor: ProcessPoolExecutor | None = None
+        self.generation = 0
+        self.outstanding: Counter[int] = Counter()  # jobs in the pool not yet asked for, by pool generation
+        self.deferred = 0  # jobs held back while the items of a broken pool are re-run one at a time
+        self.deaths = 0  # items in a row whose worker died alone: past MAX_DEATHS the pool is given up
+
+    @property
+    def parallel(self) -> bool:
+        """Whether items go to workers (the workers start with the first job: a small ingest starts none)."""
+        return self.size > 1
+
+    def _start(self) -> None:
+        # fork where there is one: the workers start at once with the modules and the line model loaded, and
+        # a caller's script is not imported again in each of them (spawn and forkserver re-run an unguarded
+        # ``__main__``).  The workers only clean: they never touch the store or a model's threads they copied.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context(method),
+                                            initializer=_start_worker, initargs=(self.settings,))
+        self.generation += 1
+
+    def _restart(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self._start()
+
+    def _isolating(self) -> bool:
+        return self.deferred > 0 or any(n for g, n in self.outstanding.items() if g < self.generation)
+
+    def submit(self, raw: RawDoc) -> Job:
+        """Start preparing ``raw`` in the pool (held back while a broken pool's items are re-run alone)."""
+        if not self.parallel:
+            return Job(raw, None, 0)
+        if self.executor is None:
+            self._start()
+        assert self.executor is not None
+        if self._isolating():
+            self.deferred += 1
+            return Job(raw, None, self.generation)
+        try:
+            future = self.executor.submit(_work, raw)
+        except BrokenProcessPool:  # a worker died on an earlier item: its jobs are re-run alone when asked for
+            log.warning("a cleaning worker died: the items it may have held are re-run one at a time")
+            self._restart()
+            return self.submit(raw)
+        self.outstanding[self.generation] += 1
+        return Job(raw, future, self.generation)
+
+    def result(self, job: Job) -> Outcome:
+        """The outcome of a job; the caller asks in input order."""
+        if self.executor is None:
+            return prepare_outcome(job.raw, self.settings)
+        if job.future is None:
+            self.deferred -= 1
+            return self._alone(job)
+        self.outstanding[job.generation] -= 1
+        try:
+            return job.future.result()
+        except BrokenProcessPool:
+            if job.generation == self.generation:  # the first job to see its pool broken starts a new one
+                log.warning("a cleaning worker died: the items it may have held are re-run one at a time")
+                self._restart()
+            return self._alone(job)
+
+    def _alone(self, job: Job) -> Outcome:
+        """Prepare one item with nothing else in the pool, so that a worker dying names its item."""
+        if self.executor is None:  # given up: see below
+            return prepare_outcome(job.raw, self.settings)
+        try:
+            got = self.executor.submit(_work, job.raw).result()
+        except BrokenProcessPool:
+            self.deaths += 1
+            if self.deaths >= MAX_DEATHS:  # not the items: workers cannot run here at all
+                log.warning("cleaning workers keep dying: the rest of this ingest is cleaned in this process")
+                self.close()
+                self.size = 1
+            else:
+                self._restart()
+            return BadInput(job.raw.location, "the process cleaning it died (a crash, or out of memory)")
+        self.deaths = 0
+        return got
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def __enter__(self) -> CleanPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

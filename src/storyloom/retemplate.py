@@ -1,0 +1,236 @@
+"""Template lines kept as a from-scratch ``storyloom clean`` would find them, batch by batch, without re-cleaning
+the world.
+
+A line is a template line of an article when the group's *other* articles hold it often enough:
+``others(line) >= max(template_min_count, template_min_share × others)`` (and the group has at least
+``template_min_count`` others), where only first versions count.  So an article's cleaning depends on the
+other articles only through which of its lines pass that test.  After a batch is written:
+
+1. the batch's own articles are judged against the counts with the whole batch in, each without itself, from
+   the halves the workers prepared (:func:`settle_batch`: nothing is cleaned twice);
+2. a stored article can change only if one of its lines changed side: a line whose count the batch changed,
+   or, when the group's size moved the bar, a line counted between the old and the new bar.  Those lines are
+   few; the articles holding one are found by hashing the lines of the group's stored bodies (nothing is
+   cleaned) and only they are re-cleaned from their raw bytes (:func:`refresh_stored`).
+
+So the store after every batch equals a ``storyloom clean`` of it, whatever the order and the batch size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from storyloom.clean import Prepared, clean, complete
+from storyloom.clean.text import line_key
+from storyloom.errors import BadInput
+from storyloom.models import Article, RawDoc
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import templates as sql
+
+NEVER = 2**62
+
+
+class WithoutSelf:
+    """Template counts of the store as one stored article is judged: without its own contribution."""
+
+    def __init__(self, store: Store, group: str | None, own: set[str], counted: bool) -> None:
+        self.store, self.group, self.own, self.counted = store, group, own, counted
+
+    def group_size(self, group: str) -> int:
+        return self.store.group_size(group) - (1 if self.counted and group == self.group else 0)
+
+    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        got = self.store.line_counts(group, keys)
+        if self.counted and group == self.group:
+            got = {k: n - (1 if k in self.own else 0) for k, n in got.items()}
+        return got
+
+
+@dataclass
+class _BatchCounts:
+    """The store's counts plus a batch's first versions not yet written."""
+
+    store: Store
+    sizes: Counter[str] = field(default_factory=Counter)
+    lines: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, group: str, keys: Sequence[str]) -> None:
+        self.sizes[group] += 1
+        self.lines.setdefault(group, Counter()).update(set(keys))
+
+
+class _BatchView:
+    """:class:`_BatchCounts` as one article of the batch is judged: without itself when it counts."""
+
+    def __init__(self, counts: _BatchCounts, group: str, own: set[str], counted: bool) -> None:
+        self.counts, self.group, self.own, self.counted = counts, group, own, counted
+
+    def group_size(self, group: str) -> int:
+        self_in = 1 if self.counted and group == self.group else 0
+        return self.counts.store.group_size(group) + self.counts.sizes[group] - self_in
+
+    def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        got = self.counts.store.line_counts(group, keys)
+        pending = self.counts.lines.get(group, Counter())
+        self_in = self.counted and group == self.group
+        out = {}
+        for k in keys:
+            n = got.get(k, 0) + pending[k] - (1 if self_in and k in self.own else 0)
+            if n:
+                out[k] = n
+        return out
+
+
+def settle_batch(store: Store, entries: Sequence[tuple[RawDoc, Prepared]]) -> list[Article | BadInput]:
+    """The batch's articles, each judged against the store plus the whole batch (itself left out), as a
+    ``storyloom clean`` after the write would judge them.  An article that comes out empty is refused, and
+    the others are judged again without it (its lines will not be counted)."""
+    out: list[Article | BadInput | None] = [None] * len(entries)
+    live = list(range(len(entries)))
+    stored_url: dict[tuple[str, str], bool] = {}
+    while True:
+        counts, counted = _BatchCounts(store), {}
+        seen: set[tuple[str, str]] = set()
+        for i in live:
+            art = entries[i][1].article
+            key = (art.url or "", art.kind)
+            if art.url and key not in stored_url:
+                stored_url[key] = sql.url_stored(store, art.url, art.kind)
+            counted[i] = not art.url or (key not in seen and not stored_url[key])  # else a version: not counted
+            seen.add(key)
+            if counted[i]:
+                counts.add(entries[i][1].group, entries[i][1].text.keys)
+        refused = []
+        for i in live:
+            prep = entries[i][1]
+            try:
+                out[i] = complete(prep, _BatchView(counts, prep.group, set(prep.text.keys), counted[i]))
+            except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
+                out[i] = exc if isinstance(exc, BadInput) else BadInput(
+                    entries[i][0].location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                refused.append(i)
+        if not refused:
+            return [x for x in out if x is not None]
+        live = [i for i in live if i not in refused]
+
+
+def _bar(size_others: int, settings: Settings) -> int:
+    """The fewest other articles a line must be in to be a template line (NEVER below the group minimum)."""
+    if size_others < settings.template_min_count:
+        return NEVER
+    return max(settings.template_min_count, math.ceil(settings.template_min_share * size_others))
+
+
+@dataclass
+class Before:
+    """A group's counts before a batch is written: its size and the counts of the lines the batch brings."""
+
+    size: int
+    lines: dict[str, int]
+
+
+def before_batch(store: Store, settings: Settings, arts: Sequence[Article]) -> dict[str, Before]:
+    """What :func:`refresh_stored` compares with, read just before the batch is written."""
+    if "template" in settings.disabled_rules:
+        return {}
+    keys: dict[str, set[str]] = {}
+    for art in arts:
+        if art.template_group and art.text:
+            keys.setdefault(art.template_group, set()).update(art.line_keys)
+    sizes = sql.group_sizes(store, sorted(keys))
+    return {g: Before(sizes.get(g, 0), store.line_counts(g, sorted(ks))) for g, ks in keys.items()}
+
+
+@dataclass
+class RefreshReport:
+    groups: int = 0  # groups whose template lines changed
+    read: int = 0  # stored articles whose lines were hashed
+    checked: int = 0  # re-cleaned
+    changed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def flipped(store: Store, settings: Settings, group: str, before: Before) -> tuple[set[str], set[str]]:
+    """The group's lines that changed side, for its first versions (judged without themselves) and for its
+    later versions (which do not count)."""
+    after_size = store.group_size(group)
+    now = store.line_counts(group, sorted(before.lines))
+    flip_first: set[str] = set()
+    flip_later: set[str] = set()
+    for k in set(before.lines) | set(now):
+        old, new = before.lines.get(k, 0), now.get(k, 0)
+        if (old - 1 >= _bar(before.size - 1, settings)) != (new - 1 >= _bar(after_size - 1, settings)):
+            flip_first.add(k)
+        if (old >= _bar(before.size, settings)) != (new >= _bar(after_size, settings)):
+            flip_later.add(k)
+    # lines the batch did not bring change side only if the bar moved past their count
+    for target, lo, hi in (
+        (flip_first, _bar(before.size - 1, settings) + 1, _bar(after_size - 1, settings) + 1),  # counts hold self
+        (flip_later, _bar(before.size, settings), _bar(after_size, settings)),
+    ):
+        if lo != hi:
+            found = sql.keys_counted_between(store, group, min(lo, hi), max(lo, hi) - 1)
+            target.update(k for k in found if k not in before.lines)
+    return flip_first, flip_later
+
+
+def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], new_ids: set[str],
+                   on_event: Callable[[str, object], None] | None = None) -> RefreshReport:
+    """Re-clean the stored articles (other than the batch's ``new_ids``) whose template lines the batch changed."""
+    rep = RefreshReport()
+    affected: list[str] = []
+    for group in sorted(before):
+        flip_first, flip_later = flipped(store, settings, group, before[group])
+        if not flip_first and not flip_later:
+            continue
+        rep.groups += 1
+        for aid, counted, body in sql.group_bodies(store, group):
+            if aid in new_ids:
+                continue
+            rep.read += 1
+            flips = flip_first if counted else flip_later
+            if flips and any(line_key(line) in flips for line in body.split("\n") if line.strip()):
+                affected.append(aid)
+    changed: list[Article] = []
+    for row in sql.rows_for_reclean(store, affected):
+        rep.checked += 1
+        try:
+            art = reclean_row(store, settings, row)
+        except BadInput as exc:
+            rep.failed.append((row["id"], exc.reason))
+            if on_event:
+                on_event("error", exc)
+            continue
+        if art is not None:
+            changed.append(art)
+    if changed:
+        rep.changed += store.update_cleaned(changed)
+    return rep
+
+
+def reclean_row(store: Store, settings: Settings, r: sqlite3.Row) -> Article | None:
+    """One stored article cleaned again from its raw bytes against every other article of its group: the new
+    article when anything of it changed, else None.  BadInput when there is no article in it any more."""
+    from storyloom.ingest.rebuild import rebuild_raw
+    from storyloom.store.queries import removed_spans
+    from storyloom.store.sqlite import decode_blob
+
+    raw = rebuild_raw(r["kind"], r["location"], decode_blob(r["codec"], r["data"]),
+                      json.loads(r["declared"]), json.loads(r["extra"]))
+    own = {line_key(line) for line in (r["body"] or "").split("\n") if line.strip()}
+    templates = WithoutSelf(store, r["template_group"], own, r["previous_id"] is None)
+    art = clean(raw, settings, templates=templates)
+    old_spans = [(sp.start, sp.end, sp.rule) for sp in removed_spans(store, r["id"])]
+    same = (
+        art.text == r["text"] and art.title == r["title"] and art.body == r["body"]
+        and json.loads(r["meta"]) == json.loads(json.dumps(art.meta, default=str))
+        and old_spans == [(s.start, s.end, s.rule) for s in art.removed]
+        and (art.author, art.published, art.date_flag) == (r["author"], r["published"], r["date_flag"])
+    )
+    return None if same else art

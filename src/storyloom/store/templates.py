@@ -1,0 +1,40 @@
+"""SQL for keeping template cleaning up to date as articles arrive (see :mod:`storyloom.retemplate`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+
+from storyloom.store.sqlite import Store, select_in
+
+
+def url_stored(store: Store, url: str, kind: str) -> bool:
+    """Is an article of this kind stored at this URL (so a new text there is a version, not counted)?"""
+    return store.conn.execute("SELECT 1 FROM articles WHERE url = ? AND kind = ? LIMIT 1", (url, kind)).fetchone() is not None
+
+
+def group_sizes(store: Store, groups: Sequence[str]) -> dict[str, int]:
+    sql = "SELECT grp, n FROM template_groups WHERE grp IN ({in})"
+    return {r[0]: int(r[1]) for r in select_in(store.conn, sql, list(groups))}
+
+
+def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str, int]:
+    """The group's line keys seen in ``lo``..``hi`` of its articles (those a moved threshold may flip)."""
+    return {r[0]: int(r[1]) for r in store.conn.execute(
+        "SELECT line_key, n FROM template_lines WHERE grp = ? AND n BETWEEN ? AND ?", (group, lo, hi))}
+
+
+def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
+    """(id, counted, body) of every article of a template group; counted: a first version, whose lines count."""
+    for r in store.conn.execute("SELECT id, previous_id IS NULL, body FROM articles WHERE template_group = ? "
+                                "ORDER BY rowid", (group,)):
+        yield r[0], bool(r[1]), r[2] or ""
+
+
+def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
+    """What re-cleaning needs of these articles (as :meth:`Store.iter_for_reclean` gives), in rowid order."""
+    sql = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
+           "a.body, a.template_group, a.title, a.text, a.published, a.date_flag, a.author, a.language, "
+           "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+           "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.id IN ({in})")
+    return sorted(select_in(store.conn, sql, list(ids)), key=lambda r: r["rowid"])
