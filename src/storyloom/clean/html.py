@@ -10,14 +10,17 @@ What runs, in order (one parse of the page, reused by every step):
    and whatever is still over :data:`MAX_PARSE_CHARS` is cut there, with a warning.
 2. **Parse** with trafilatura's loader.  libxml2 stops nesting at 255 levels and drops what lies deeper; when
    that happens and no text came out, the page is parsed again with its layout tags flattened.
-3. **Metadata** with trafilatura (og/meta, JSON-LD, htmldate for the date), then improved: ``published`` takes
+3. **Metadata** with trafilatura's own steps (og/meta, JSON-LD, title, author, URL, htmldate for the date, site
+   name; see :func:`_metadata`: no deep copy, no categories/tags/licence), then improved: ``published`` takes
    the full timestamp from ``article:published_time`` / JSON-LD ``datePublished`` / ``<time datetime>`` when its
    day agrees with htmldate's (htmldate returns a day only); ``language`` from ``<html lang>`` /
    ``og:locale`` / ``content-language``; the canonical URL from ``<link rel=canonical>`` / ``og:url``.
-4. **Body**: trafilatura in precision mode (``favor_precision``), comments off, tables kept, its
-   deduplication cache off (process-global state).  Precision mode sometimes collapses to a stub (a paywall
-   note, a caption); when its text is under :data:`SHORT_TEXT` characters the balanced mode runs too, and
-   wins when precision kept less than :data:`COLLAPSE_RATIO` of it.
+4. **Body**, chosen per page (:func:`_body`): trafilatura in precision mode (``favor_precision``), comments off,
+   tables kept, its deduplication cache off (process-global state).  Precision suits news pages but on other
+   article pages it collapses to a stub, drops FAQ/recipe lists or keeps nothing; when its text is short or a
+   small share of the page's ``<p>`` text, the balanced mode runs and wins when precision kept less than half
+   of it, and when the text is still a small share of the ``<p>`` text the recall mode runs too.  Thresholds
+   chosen on the dev pages of AEB and WCXB (``bench/extraction.py``); most pages need the one run.
 5. **Page rules** (:func:`storyloom.clean.rules.page_verdicts`): the headline (and the page URL, a lone date
    line) repeated at the top of the body, "Related:/Read more:/Also on …" link lines with the list that follows
    them, and a tail of share/follow/subscribe/copyright/tags lines.  General news-page conventions, not
