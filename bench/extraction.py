@@ -1,4 +1,4 @@
-"""Article-body extraction benchmark: ``.venv/bin/python bench/extraction.py [--corpus aeb|wcxb|both] [--held]
+"""Article-body extraction benchmark: ``.venv/bin/python bench/extraction.py [--corpus aeb|wcxb|both] [--held | --held-only]
 [--repeat 3] [--no-speed] [--previous main]``.
 
 A benchmark, not a test: it prints tables.  Corpora:
@@ -294,6 +294,7 @@ def main() -> None:
     ap.add_argument("--corpus", choices=("aeb", "wcxb", "both"), default="both")
     ap.add_argument("--held", action="store_true",
                     help="also score WCXB's held-out half (never used to choose anything: run once, at the end)")
+    ap.add_argument("--held-only", action="store_true", help="WCXB's held-out half only (implies --held)")
     ap.add_argument("--previous", default="main", help="git ref of the previous storyloom extraction ('' for none)")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes for the speed table (median)")
     ap.add_argument("--no-speed", action="store_true", help="one pass, no speed table")
@@ -302,7 +303,7 @@ def main() -> None:
 
     corpora: dict[str, dict[str, tuple[str, str, str | None]]] = {}
     wpages: list[wcxb.Page] = []
-    splits = ["tune", "held"] if args.held else ["tune"]
+    splits = ["held"] if args.held_only else ["tune", "held"] if args.held else ["tune"]
     if args.corpus in ("aeb", "both"):
         if not (args.root / "ground-truth.json").is_file():
             sys.exit(f"AEB not found at {args.root} (expected ground-truth.json and html/)")
