@@ -449,3 +449,17 @@ def test_healthy_precision_text_runs_one_mode(monkeypatch: pytest.MonkeyPatch) -
     calls = _fake_modes(monkeypatch, {"precision": body, "balanced": body + " more", "recall": body + " more"})
     assert run(page, "https://ledger.example/a").text == body
     assert calls == ["precision"]
+
+
+def test_code_heavy_post_with_a_root_canonical_is_an_article() -> None:
+    """Short lines that are not link texts (code, a config listing) are not a list of headlines, even when the
+    page's canonical URL is, wrongly, the site's root."""
+    rng = random.Random(8)
+    code = "\n".join(f"SELECT col_{i} FROM table_{i} WHERE id = {i};" for i in range(40))
+    page = (
+        '<html><head><title>Tuning slow queries</title><link rel="canonical" href="https://dbblog.example/">'
+        f'</head><body><article><h1>Tuning slow queries</h1><p>{sentences(rng, 2)}</p><pre><code>{code}</code></pre>'
+        f"<p>{sentences(rng, 1)}</p><pre><code>{code}</code></pre></article></body></html>"
+    )
+    text = run(page, "https://dbblog.example/blog/post/tuning-slow-queries").text
+    assert "SELECT col_39 FROM table_39" in text

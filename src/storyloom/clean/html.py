@@ -67,6 +67,7 @@ RECALL_RATIO = 0.5  # ... and replaced by it when it is under this share of the 
 MIN_TEXT_CHARS = 50  # less than this is not an article
 ERROR_PAGE_MAX_CHARS = 1_500  # an error-looking title with more text than this is taken as an article about errors
 LINK_SHARE = 0.5  # a list of short lines that are mostly link texts is a home/section page, wherever it is
+FRONT_LINK_SHARE = 0.2  # ... and at the site's root, one with at least this share of link texts (not code, not a menu)
 LIBXML_MAX_DEPTH = 255  # libxml2's HTML parser nesting limit (without XML_PARSE_HUGE)
 
 
@@ -422,6 +423,36 @@ def _paragraph_chars(tree: Any) -> int:
     return total
 
 
+def _is_headline_list(text: str, tree: Any, url: str | None, canonical: str | None) -> bool:
+    """A text of short lines is a home/section page when its lines are the page's link texts: mostly, anywhere;
+    partly, at the site's root.  A one-page site or a code-heavy post (short lines, few of them links) is not
+    one, even when its URL or canonical URL is the root."""
+    share = _link_share(text, tree)
+    return share > LINK_SHARE or share >= FRONT_LINK_SHARE and (_is_front_page(url) or _is_front_page(canonical))
+
+
+_SLIM_XPATH = "//script[not(@type='application/ld+json')]|//style|//noscript|//template|//svg|//iframe"
+
+
+def _slim_tree(tree: Any) -> None:
+    """Drop scripts, styles, SVG, iframes and templates from the parsed page, keeping their tails.
+
+    Done once, after the metadata (htmldate reads scripts), so that each of trafilatura's runs walks a
+    smaller tree: its pruning XPaths run on the raw tree before its own cleaning removes these (~8% of its
+    time on the dev pages; the text changed on 2 of 470 pages)."""
+    for el in tree.xpath(_SLIM_XPATH):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        if el.tail:
+            prev = el.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + el.tail
+            else:
+                parent.text = (parent.text or "") + el.tail
+        parent.remove(el)
+
+
 def _body(tree: Any, url: str | None) -> str:
     """The article body: trafilatura's precision mode, with the other modes as per-page fallbacks.
 
@@ -466,6 +497,7 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
         raise BadInput(location, "not an HTML page (no document could be parsed)")
 
     meta = _metadata(tree, url)
+    _slim_tree(tree)
     text = _body(tree, url)
     if not text and _depth(tree) >= LIBXML_MAX_DEPTH - 1:
         flat = load_html(_flatten(html))
@@ -487,7 +519,7 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
     heading = " ".join([title or ""] + [str(t) for t in tree.xpath("//head/title/text()")[:1]])
     if _ERROR_TITLE.search(heading) and len(text) < ERROR_PAGE_MAX_CHARS:
         raise BadInput(location, f"an error page, not an article (title {(title or heading).strip()[:80]!r})")
-    if _is_listing(text) and (_is_front_page(url) or _is_front_page(canonical) or _link_share(text, tree) > LINK_SHARE):
+    if _is_listing(text) and _is_headline_list(text, tree, url, canonical):
         raise BadInput(location, "a home or section page (a list of headlines), not an article")
 
     return Extracted(
