@@ -346,3 +346,120 @@ def test_page_rules_are_listed_and_known_to_settings() -> None:
     for name in ("repeated_headline", "top_date_line", "tags_footer", "comment_prompt", "read_more", "copyright"):
         assert name in names and name in ALL_RULES
     assert len(names) == len(set(names))  # a family shared by a line rule and a page rule is listed once
+
+
+# ------------------------------------------------------------------- per-page choice between precision and recall
+
+
+def _recipe_page(rng: random.Random) -> str:
+    ingredients = "".join(f"<li>{rng.randint(1, 9)} cups of {w} {v}</li>" for w, v in zip(
+        ("flour", "sugar", "milk", "butter", "rice", "beans", "salt", "pepper"),
+        ("sifted", "brown", "warm", "soft", "washed", "soaked", "coarse", "ground")))
+    steps = "".join(f"<li>{sentences(rng, 1, 14)}</li>" for _ in range(8))
+    faq = "".join(f"<details><summary>Question {i}: can the {w} be frozen?</summary><div>{sentences(rng, 2)}</div>"
+                  "</details>" for i, w in enumerate(("dough", "sauce", "filling")))
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Grandma\'s bean stew</title></head><body>'
+        '<nav><a href="/">Home</a> <a href="/recipes">Recipes</a></nav>'
+        f'<div class="recipe"><h1>Grandma\'s bean stew</h1><p>{sentences(rng, 2)}</p>'
+        f"<h2>Ingredients</h2><ul>{ingredients}</ul><h2>Method</h2><ol>{steps}</ol>"
+        f"<h2>Questions</h2>{faq}</div><footer><p>Contact</p></footer></body></html>"
+    )
+
+
+def test_recipe_lists_are_kept() -> None:
+    """A page whose text is mostly lists: the precision mode alone keeps the intro; the lists are the recipe."""
+    page = _recipe_page(random.Random(11))
+    text = run(page, "https://cooking.example/bean-stew").text
+    assert "cups of flour sifted" in text and "cups of pepper ground" in text
+    assert text.count("\n") >= 16  # the ingredient and method lines, each on its own line
+
+
+def test_blog_post_with_comments_gives_the_post() -> None:
+    rng = random.Random(5)
+    post = "".join(f"<p>{sentences(rng)}</p>" for _ in range(4))
+    comments = "".join(
+        f'<li class="comment" id="comment-{i}"><div class="comment-author">Reader {i}</div>'
+        f'<div class="comment-content"><p>Reader comment {i}: {sentences(rng, 4)}</p></div></li>' for i in range(6))
+    page = (
+        '<html><head><title>Why we moved the market</title></head><body><div class="post">'
+        f'<h1>Why we moved the market</h1><div class="entry-content">{post}</div></div>'
+        f'<div id="comments" class="comments-area"><h3>6 comments</h3><ol class="comment-list">{comments}</ol>'
+        "</div></body></html>"
+    )
+    text = run(page, "https://blog.example/2024/05/market").text
+    first = post.split("</p>")[0].removeprefix("<p>")
+    assert first in text
+    assert "Reader comment" not in text
+
+
+def test_one_page_site_gives_its_text() -> None:
+    """A site that is one page of prose (its URL the root, og:type website) is an article, not a home page."""
+    rng = random.Random(9)
+    sections = "".join(f"<h2>Part {i}</h2><p>{sentences(rng, 4)}</p><p>{sentences(rng, 3)}</p>" for i in range(4))
+    page = (
+        '<html><head><title>The Old Mill</title><meta property="og:type" content="website"></head><body>'
+        f'<nav><a href="#a">About</a> <a href="#b">Visit</a></nav><main><h1>The Old Mill</h1>{sections}</main>'
+        "</body></html>"
+    )
+    ex = run(page, "https://oldmill.example/")
+    assert "Part 3" in ex.text and len(ex.text) > 1000
+
+
+class _Doc:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _fake_modes(monkeypatch: pytest.MonkeyPatch, texts: dict[str, str]) -> list[str]:
+    """trafilatura's modes replaced by fixed texts; returns the list of modes run, in order."""
+    import trafilatura
+
+    calls: list[str] = []
+
+    def fake(tree: object, **kw: object) -> _Doc:
+        mode = "precision" if kw.get("favor_precision") else "recall" if kw.get("favor_recall") else "balanced"
+        calls.append(mode)
+        return _Doc(texts[mode])
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", fake)
+    return calls
+
+
+def test_collapsed_precision_falls_back_to_the_fuller_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(2)
+    page = article_page(rng, paragraphs=10)
+    full = "\n".join(sentences(rng) for _ in range(10))
+    longer = full + "\n" + "\n".join(sentences(rng) for _ in range(12))
+    # precision kept a stub: balanced is run and wins
+    calls = _fake_modes(monkeypatch, {"precision": "Skip to main content", "balanced": full, "recall": full})
+    assert run(page, "https://ledger.example/a").text == full
+    assert calls[:2] == ["precision", "balanced"]
+    # the chosen text is still a small share of what recall finds (lists, FAQ): recall wins
+    calls = _fake_modes(monkeypatch, {"precision": "Skip to main content", "balanced": sentences(rng),
+                                      "recall": longer})
+    assert run(page, "https://ledger.example/a").text == longer
+    assert calls == ["precision", "balanced", "recall"]
+
+
+def test_healthy_precision_text_runs_one_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(4)
+    page = article_page(rng, paragraphs=6)
+    body = "\n".join(sentences(rng) for _ in range(8))  # about as long as the page's <p> text
+    calls = _fake_modes(monkeypatch, {"precision": body, "balanced": body + " more", "recall": body + " more"})
+    assert run(page, "https://ledger.example/a").text == body
+    assert calls == ["precision"]
+
+
+def test_code_heavy_post_with_a_root_canonical_is_an_article() -> None:
+    """Short lines that are not link texts (code, a config listing) are not a list of headlines, even when the
+    page's canonical URL is, wrongly, the site's root."""
+    rng = random.Random(8)
+    code = "\n".join(f"SELECT col_{i} FROM table_{i} WHERE id = {i};" for i in range(40))
+    page = (
+        '<html><head><title>Tuning slow queries</title><link rel="canonical" href="https://dbblog.example/">'
+        f'</head><body><article><h1>Tuning slow queries</h1><p>{sentences(rng, 2)}</p><pre><code>{code}</code></pre>'
+        f"<p>{sentences(rng, 1)}</p><pre><code>{code}</code></pre></article></body></html>"
+    )
+    text = run(page, "https://dbblog.example/blog/post/tuning-slow-queries").text
+    assert "SELECT col_39 FROM table_39" in text
