@@ -45,8 +45,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import copies_data as cd  # noqa: E402
-import stories_data as sd  # noqa: E402
+import copies_data as cd
+import stories_data as sd
 
 
 def docs_of(split: str) -> list[sd.Doc]:

@@ -78,7 +78,10 @@ class TransPrint:
 
     @property
     def numbers(self) -> frozenset[str]:
-        return frozenset(x for x in self.anchors if x.startswith("#"))
+        """The numbers, a year also as its last two digits (Japanese and Korean news often write '13 for 2013)."""
+        out = {x for x in self.anchors if x.startswith("#")}
+        out |= {f"#{int(x[1:]) % 100}" for x in out if x[1:].isdigit() and 1900 <= int(x[1:]) < 2100}
+        return frozenset(out)
 
 
 @lru_cache(maxsize=1024)  # a chunk (200) plus its candidates; keys are the texts, freed as the cache turns
@@ -185,7 +188,7 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str,
 
 ANCHOR_CANDIDATE_MIN = 3  # shared anchor keys for an anchor-based candidate
 EMBED_TOP_K = 5
-EMBED_CANDIDATE_MIN = 0.5
+EMBED_CANDIDATE_MIN = COSINE_FLOOR["use-m3"]  # the nearest, down to the floor the pair must reach anyway
 POOL_LIMIT = 20_000
 
 
