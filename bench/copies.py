@@ -389,17 +389,18 @@ def overlap(ta: str, tb: str) -> dict[str, Any]:
 
 def translation_facts(sc: Scorer, a: str, b: str) -> str:
     """Why a translation pair was not linked: the verification inputs, recomputed from the store."""
-    import numpy as np
 
     T = importlib.import_module("storyloom.copies.translation")
     from storyloom.embed import USE_LANGUAGES
+    from storyloom.embed.cache import unpack
 
     pa = T.TransPrint.of(sc.rows[a]["text"], sc.lang[a])
     pb = T.TransPrint.of(sc.rows[b]["text"], sc.lang[b])
     model = "use-m3" if {sc.lang[a], sc.lang[b]} <= USE_LANGUAGES else "e5-small-q4"
     inv = {v: k for k, v in sc.bid_of.items()}
     conn = sqlite3.connect(sc.db)
-    vec = {r[0]: np.frombuffer(r[1], dtype=np.float16).astype(np.float32) for r in conn.execute(
+    dim = 512 if model == "use-m3" else 384
+    vec = {r[0]: unpack(r[1], dim)[1][0] for r in conn.execute(
         "SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN (?, ?)", (model, inv[a], inv[b]))}
     shared = len(T.anchor_keys(list(pa.anchors))) and len(set(T.anchor_keys(list(pa.anchors))) & set(T.anchor_keys(list(pb.anchors))))
     conn.close()
@@ -507,17 +508,18 @@ def same_language_misses(sc: Scorer, cands: set[frozenset[str]]) -> list[list[st
 
 
 def translation_misses(sc: Scorer) -> list[list[str]]:
-    """Why labelled translations have no link: the first check of verify_translation that fails, recomputed
-    from the store's own vectors; 'no stored vector' means the pair was never scored (not a candidate)."""
-    import numpy as np
-
+    """Why labelled translations have no link: the first check of the cascade (copies/translation.py) that
+    fails, recomputed from the store's own title + lead vectors; 'no stored vector' means the pair was never
+    scored (not a candidate, or refused before embedding)."""
     T = importlib.import_module("storyloom.copies.translation")
     from storyloom.embed import USE_LANGUAGES
+    from storyloom.embed.cache import unpack
 
     inv = {v: k for k, v in sc.bid_of.items()}
     conn = sqlite3.connect(sc.db)
-    vec = {(m, a): np.frombuffer(v, dtype=np.float16).astype(np.float32)
-           for a, m, v in conn.execute("SELECT article_id, model, vec FROM embeddings")}
+    dims = {"use-m3": 512, "e5-small-q4": 384}
+    vec = {(m, a): unpack(v, dims[m])[1][0] for a, m, v in conn.execute("SELECT article_id, model, vec FROM embeddings")
+           if m in dims}
     conn.close()
     tot: Counter[str] = Counter()
     why: Counter[tuple[str, str]] = Counter()
@@ -532,28 +534,14 @@ def translation_misses(sc: Scorer) -> list[list[str]]:
         la, lb = sc.lang[p.a], sc.lang[p.b]
         model = "use-m3" if la in USE_LANGUAGES and lb in USE_LANGUAGES else "e5-small-q4"
         pa, pb = T.TransPrint.of(sc.rows[p.a]["text"], la), T.TransPrint.of(sc.rows[p.b]["text"], lb)
-        ratio = min(pa.n_sentences, pb.n_sentences) / max(pa.n_sentences, pb.n_sentences, 1)
-        if (model, a) not in vec or (model, b) not in vec:
+        if T.rejected_before_cosine(pa, pb):
+            r = "refused before embedding (languages, sentence ratio or numbers)"
+        elif (model, a) not in vec or (model, b) not in vec:
             r = "no stored vector (not a candidate)"
+        elif float(vec[(model, a)] @ vec[(model, b)]) < T.COSINE_FLOOR[model]:
+            r = f"{model} cosine < {T.COSINE_FLOOR[model]}"
         else:
-            cos = float(vec[(model, a)] @ vec[(model, b)])
-            if ratio < T.MIN_SENTENCE_RATIO:
-                r = f"sentence ratio < {T.MIN_SENTENCE_RATIO}"
-            elif cos < T.COSINE[model]:
-                r = f"{model} cosine < {T.COSINE[model]}"
-            elif len(pa.anchors) >= T.MIN_ANCHORS_FOR_ORDER and len(pb.anchors) >= T.MIN_ANCHORS_FOR_ORDER:
-                sa, sb = set(pa.anchors), set(pb.anchors)
-                order = T._lcs(list(pa.anchors), list(pb.anchors)) / min(len(pa.anchors), len(pb.anchors))
-                if len(sa & sb) / min(len(sa), len(sb)) < T.MIN_OVERLAP:
-                    r = f"anchor overlap < {T.MIN_OVERLAP}"
-                elif order < T.MIN_ORDER:
-                    r = f"anchor order < {T.MIN_ORDER}"
-                else:
-                    r = "passes verification (not a candidate)"
-            elif cos < T.COSINE_NO_ANCHORS[model]:
-                r = f"< 3 anchors and cosine < {T.COSINE_NO_ANCHORS[model]}"
-            else:
-                r = "passes verification (not a candidate)"
+            r = "over the floor: sentence alignment refused it, or not a candidate"
         why[(lp, r)] += 1
     found = Counter(p.a.split(":")[1] for p in sc.pairs if p.kind == "translation" and frozenset((p.a, p.b)) in sc.links)
     rows = []
@@ -625,99 +613,6 @@ def tune_same_language(sc: Scorer, cands: set[frozenset[str]]) -> list[list[str]
     rows.append(["(ceiling)", "—", "—", "—", "—", "—", fmt(1 - not_cand / n_pos if n_pos else 1.0), "—",
                  f"{not_cand} dev positives never become candidates"])
     return rows
-
-
-def tune_translation(sc: Scorer, db: Path, quick: bool) -> tuple[list[list[str]], list[str]]:
-    """Sweep the translation thresholds over every cross-language pair of dev WMT21 articles, whatever their
-    language pairs (so same-story coverage across pairs, e.g. an English rt.com story and FAZ's German one in
-    French, counts as a negative).  Candidate generation is not simulated: this is the verification step's own
-    trade-off."""
-    import numpy as np
-
-    T = importlib.import_module("storyloom.copies.translation")
-    from storyloom.embed import covers, get_embedder, lead
-
-    notes = []
-    wmt = [d for d in sc.docs.values() if d.source == "wmt21" and d.split == "dev" and d.bid in sc.rows]
-    pairs = [(a.bid, b.bid) for a, b in itertools.combinations(wmt, 2) if sc.lang[a.bid] != sc.lang[b.bid]]
-    pos = {frozenset((p.a, p.b)) for p in sc.pairs if p.kind == "translation" and p.split == "dev"}
-    fast, wide = get_embedder("use"), get_embedder("e5")
-    model_of = {}
-    for a, b in pairs:
-        model_of[(a, b)] = fast if covers(fast, sc.lang[a]) and covers(fast, sc.lang[b]) else wide
-    need: dict[str, set[str]] = defaultdict(set)
-    for (a, b), m in model_of.items():
-        need[m.name] |= {a, b}
-    bid_of = sc.bid_of
-    vecs: dict[tuple[str, str], Any] = {}
-    conn = sqlite3.connect(db)
-    for name, ids in need.items():  # what storyloom stored, then the rest computed the same way
-        for aid, blob in conn.execute("SELECT article_id, vec FROM embeddings WHERE model = ?", (name,)):
-            if bid_of.get(aid) in ids:
-                vecs[(name, bid_of[aid])] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-        missing = sorted(b for b in ids if (name, b) not in vecs)
-        if missing:
-            model = fast if name == fast.name else wide
-            t = time.perf_counter()
-            out = model.embed([lead(sc.rows[b]["title"], sc.rows[b]["text"]) for b in missing])
-            notes.append(f"embedded {len(missing)} dev WMT21 leads with {name} for the sweep ({time.perf_counter() - t:.0f} s)")
-            for b, v in zip(missing, out):
-                vecs[(name, b)] = v.astype(np.float16).astype(np.float32)
-    conn.close()
-    prints = {d.bid: T.TransPrint.of(sc.rows[d.bid]["text"], sc.lang[d.bid]) for d in wmt}
-    rec = []  # (model, cosine, ratio, has_anchors, overlap, order, truth)
-    floor = {fast.name: 0.35, wide.name: 0.78}  # the grids' lowest cosines: below them no setting links a pair
-    sets = {b: set(p.anchors) for b, p in prints.items()}
-    for (a, b), m in model_of.items():
-        cos = float(vecs[(m.name, a)] @ vecs[(m.name, b)])
-        pa, pb = prints[a], prints[b]
-        ratio = min(pa.n_sentences, pb.n_sentences) / max(pa.n_sentences, pb.n_sentences, 1)
-        anch = len(pa.anchors) >= T.MIN_ANCHORS_FOR_ORDER and len(pb.anchors) >= T.MIN_ANCHORS_FOR_ORDER
-        ov = order = 0.0
-        if anch and cos >= floor[m.name] and ratio >= 0.3:
-            sa, sb = sets[a], sets[b]
-            ov = len(sa & sb) / min(len(sa), len(sb))
-            if ov >= T.MIN_OVERLAP:
-                order = T._lcs(list(pa.anchors), list(pb.anchors)) / min(len(pa.anchors), len(pb.anchors))
-        rec.append((m.name, cos, ratio, anch, ov, order, frozenset((a, b)) in pos))
-    n_pos = sum(1 for p in pos if all(x in sc.rows for x in p))
-    model_ = np.array([r[0] for r in rec])
-    cos_, ratio_, anch_, ov_, order_, truth_ = (np.array([r[i] for r in rec]) for i in range(1, 7))
-
-    def score(cos_t: dict[str, float], noanch: dict[str, float], min_order: float, min_ratio: float) -> tuple[float, float, float]:
-        ct = np.array([cos_t[m] for m in model_])
-        nt = np.array([noanch[m] for m in model_])
-        ok = (ratio_ >= min_ratio) & (cos_ >= ct) & np.where(anch_, (ov_ >= T.MIN_OVERLAP) & (order_ >= min_order), cos_ >= nt)
-        tp, n = int((ok & truth_).sum()), int(ok.sum())
-        p = tp / n if n else 1.0
-        r = tp / n_pos if n_pos else 1.0
-        return p, r, f1(p, r)
-
-    rows = []
-    shipped = (dict(T.COSINE), dict(T.COSINE_NO_ANCHORS), T.MIN_ORDER, T.MIN_SENTENCE_RATIO)
-
-    def describe(c: dict[str, float], na: dict[str, float], mo: float, mr: float) -> list[str]:
-        return [f"{c[fast.name]:.2f}", f"{c[wide.name]:.2f}", f"{na[fast.name]:.2f}", f"{na[wide.name]:.2f}", f"{mo:.2f}", f"{mr:.2f}"]
-
-    p, r, f = score(*shipped)
-    rows.append(["shipped", *describe(*shipped), fmt(p), fmt(r), fmt(f)])
-    best, best_key = None, None
-    for cu in np.arange(0.35, 0.81, 0.05):
-        for ce in np.arange(0.78, 0.93, 0.02):
-            for mo in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
-                for mr in (0.3, 0.4, 0.5, 0.6, 0.7):
-                    c = {fast.name: round(float(cu), 2), wide.name: round(float(ce), 2)}
-                    na = {fast.name: max(c[fast.name], shipped[1][fast.name]), wide.name: max(c[wide.name], shipped[1][wide.name])}
-                    p, r, f = score(c, na, mo, mr)
-                    key = (round(f, 4), -abs(c[fast.name] - shipped[0][fast.name]) - abs(c[wide.name] - shipped[0][wide.name])
-                           - abs(mo - shipped[2]) - abs(mr - shipped[3]))
-                    if best_key is None or key > best_key:
-                        best, best_key = (c, na, mo, mr, p, r, f), key
-    assert best is not None
-    rows.append(["dev-best", *describe(*best[:4]), fmt(best[4]), fmt(best[5]), fmt(best[6])])
-    notes.append(f"{len(rec):,} dev cross-language WMT21 pairs ({n_pos} translations); per model: "
-                 + ", ".join(f"{m} {int((model_ == m).sum())}" for m in sorted(set(model_))))
-    return rows, notes
 
 
 # -- embedding cost ----------------------------------------------------------------------------------------
@@ -927,7 +822,7 @@ def quality(args: argparse.Namespace, tmp: Path) -> None:
     cands = candidate_pairs(db, out["bid_of"], Settings().copy_bucket_cap)
     console.print(table("Why same-language positives were missed (all splits)", ["kind", "recipe", "reason", "pairs"],
                         same_language_misses(sc, cands) or [["—", "—", "—", "0"]]))
-    console.print(table("Why translations were missed (all splits): the first failing check of verify_translation",
+    console.print(table("Why translations were missed (all splits): the first failing check of the cascade",
                         ["pair", "translations", "R", "misses by reason"], translation_misses(sc)))
     for line in examples(sc):
         console.print(line)
@@ -941,12 +836,8 @@ def quality(args: argparse.Namespace, tmp: Path) -> None:
                          "BASIL links"], rows,
                         f"{len(cands):,} candidate pairs (all splits) from the store's exact/band/sentence keys; sweep "
                         f"took {time.perf_counter() - t:.0f} s"))
-    t = time.perf_counter()
-    trows, notes = tune_translation(sc, db, args.quick)
-    console.print(table("Dev only: translation thresholds (copies/translation.py), the verification step over every "
-                        "cross-language pair of dev WMT21 articles", ["setting", "COSINE use", "COSINE e5", "NO_ANCH use", "NO_ANCH e5",
-                                                 "MIN_ORDER", "MIN_SENT_RATIO", "P", "R", "F1"], trows,
-                        "; ".join(notes) + f"; {time.perf_counter() - t:.0f} s"))
+    console.print("translation thresholds: per pair and per model in bench/translations.py (dev split); "
+                  "copies/crossalign.py and copies/translation.py say what each was chosen on")
     emb = embedding_cost(bench, tmp, args.quick)
     console.print(table("Embedding cost (title + lead, storyloom.embed.lead; a child process per setting)",
                         ["model", "environment", "texts", "load s", "batch docs/s", "one per call docs/s", "mean chars"], emb))

@@ -18,8 +18,8 @@ EN = ("The central bank raised its rate to 4.5 per cent on Tuesday, said Governo
 DE = ("Die Zentralbank hob am Dienstag ihren Zins auf 4,5 Prozent an, sagte Gouverneurin Anna Lindqvist in "
       "Stockholm. Die Inflation erreichte im März 6,1 Prozent. Die Exporte nach Deutschland fielen um 12 Prozent.")
 LONG = " ".join([EN] * 4)
-OTHER_DE = ("Der Export nach Frankreich fiel um 33 Prozent. Präsident Jacques Moreau sprach in Paris. "
-            "Die Steuer lag bei 7,7 Prozent.")  # as many sentences as EN, none of its anchors
+OTHER_DE = ("Der Export nach Frankreich fiel um 33 Prozent. Präsident Jacques Moreau sprach in Paris 2,5 Stunden. "
+            "Die Steuer lag bei 7,7 Prozent.")  # as many sentences as EN, none of its anchors or numbers
 
 
 def _plain_print(text: str, language: str | None) -> tr.TransPrint:
@@ -40,22 +40,28 @@ def test_pairs_skipped_before_embedding_are_pairs_verify_would_refuse_at_any_cos
     texts = [(EN, "en"), (DE, "de"), (LONG, "en"), (DE, None), (EN + " Mehr.", "de"), ("Ein Satz.", "is"),
              (OTHER_DE, "de")]
     prints = [_plain_print(t, lang) for t, lang in texts]
+    perfect = tr.crossalign.Alignment(1.0, 1.0, [])
     skipped = kept = 0
     for a, b in itertools.permutations(prints, 2):
         if tr.rejected_before_cosine(a, b):
             skipped += 1
             for cos in (0.0, 0.5, 0.87, 0.95, 1.0):
-                for model in tr.COSINE:
-                    assert tr.verify_translation(a, b, cos, model) is None
+                for model in tr.COSINE_FLOOR:
+                    assert tr.sure_translation(a, b, cos, model) is None
+                    assert tr.verify_translation(a, b, cos, model, perfect) is None
         else:
             kept += 1
     assert skipped and kept  # both branches met
-    # skipped for its anchors alone (languages differ, lengths agree): the check that needs no embedding
+    # skipped for its numbers alone (languages differ, lengths agree, three figures each and none shared)
     assert tr.rejected_before_cosine(_plain_print(EN, "en"), _plain_print(OTHER_DE, "de"))
     # and a real translation pair is not skipped, and is confirmed at a high cosine
     en, de = _plain_print(EN, "en"), _plain_print(DE, "de")
     assert not tr.rejected_before_cosine(en, de)
-    assert tr.verify_translation(en, de, 0.9, "use-m3") is not None
+    assert tr.sure_translation(en, de, 0.9, "use-m3") is not None
+    assert tr.verify_translation(en, de, 0.9, "use-m3", perfect) is not None
+    # a pair that is not sure is decided by its sentences: aligned out of order, it is refused
+    assert tr.sure_translation(en, de, 0.5, "use-m3") is None
+    assert tr.verify_translation(en, de, 0.5, "use-m3", tr.crossalign.Alignment(0.9, 0.4, [])) is None
 
 
 class _AnchorVectors:
@@ -150,6 +156,10 @@ def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_ma
 
     monkeypatch.setitem(embed._REGISTRY, "anchors-fast", _AnchorVectors)
     monkeypatch.setitem(embed._REGISTRY, "anchors-wide", _AnchorVectorsWide)
+    for name in ("anchors-fast", "anchors-wide"):  # the stand-ins' thresholds, as a plugged-in model declares its own
+        monkeypatch.setitem(tr.COSINE_FLOOR, name, 0.5)
+        monkeypatch.setitem(tr.SURE, name, 0.99)
+        monkeypatch.setitem(tr.crossalign.ALIGN, name, 0.5)
     embed._load.cache_clear()
     items = [_article(k, lang, 1 + (k + i) % 3, short)
              for i, (lang, short) in enumerate([("en", False), ("de", False), ("is", False), ("is", True),

@@ -1,34 +1,111 @@
-"""The embedding cache: vectors of title + lead per (article, model), read from the store when kept and
-computed (then kept) when missing.  Copies (translations), stories and compare all read embeddings through it, so
-an article is embedded once per model whatever stage asks first."""
+"""The embedding cache: vectors per (article, model), read from the store when kept and computed (then kept) when
+missing.  Copies (translations), stories and compare all read embeddings through it, so an article is embedded
+once per model and per *version*: each stored blob starts with a digest of the text that was embedded, so an
+article whose text changed (cleaned again, a new version of the page) is embedded again instead of being
+compared through its old text's vector.
+
+Two kinds of entry per model: title + lead (one vector, :class:`Vectors`), and the sentences a translation is
+checked on (a matrix, :class:`SentenceVectors`, stored under ``<model>#sents``)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+DIGEST = 8  # bytes of blake2b of the embedded text, before the float16 vector(s)
 
-class Vectors:
-    """Title + lead embeddings per model: read from the store, computed and stored when missing."""
 
-    def __init__(self, store: Any, leads: dict[str, str]) -> None:
-        self.store, self.leads = store, leads
+def digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=DIGEST).digest()
+
+
+def pack(text: str, vecs: Any) -> bytes:
+    import numpy as np
+
+    return digest(text) + np.asarray(vecs, dtype=np.float16).tobytes()
+
+
+def unpack(blob: bytes, dim: int) -> tuple[bytes | None, Any]:
+    """(digest or None for a blob kept before digests, float32 rows of ``dim``)."""
+    import numpy as np
+
+    head: bytes | None = None
+    if len(blob) % (2 * dim) == DIGEST % (2 * dim) and len(blob) >= DIGEST:
+        head, blob = blob[:DIGEST], blob[DIGEST:]
+    return head, np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dim)
+
+
+class _Cache:
+    suffix = ""
+
+    def __init__(self, store: Any, texts: dict[str, Any]) -> None:
+        self.store, self.texts = store, texts
         self.cache: dict[tuple[str, str], Any] = {}
+        self.computed: dict[str, int] = {}  # texts embedded per model (for benchmarks and tests)
 
-    def get(self, embedder: Any, ids: list[str]) -> dict[str, Any]:
-        import numpy as np
+    def _key(self, aid: str) -> str:
+        raise NotImplementedError
 
+    def _inputs(self, aid: str) -> list[str]:
+        raise NotImplementedError
+
+    def _fetch(self, embedder: Any, ids: list[str]) -> None:
         from storyloom.store import embeddings as sql
 
-        want = [i for i in ids if (embedder.name, i) not in self.cache]
-        if want:
-            for aid, blob in sql.load_embeddings(self.store, embedder.name, want).items():
-                self.cache[(embedder.name, aid)] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-            missing = [i for i in want if (embedder.name, i) not in self.cache]
-            if missing:
-                texts = [self.leads.get(i) or "" for i in missing]
-                vecs = embedder.embed(texts)
-                sql.save_embeddings(self.store, embedder.name,
-                                    [(i, v.astype(np.float16).tobytes()) for i, v in zip(missing, vecs)])
-                for i, v in zip(missing, vecs):
-                    self.cache[(embedder.name, i)] = v
-        return {i: self.cache[(embedder.name, i)] for i in ids if (embedder.name, i) in self.cache}
+        model = embedder.name + self.suffix
+        want = [i for i in ids if (model, i) not in self.cache and i in self.texts]
+        if not want:
+            return
+        for aid, blob in sql.load_embeddings(self.store, model, want).items():
+            head, vecs = unpack(blob, embedder.dim)
+            if head == digest(self._key(aid)) and len(vecs):
+                self.cache[(model, aid)] = vecs
+        missing = [i for i in want if (model, i) not in self.cache]
+        if not missing:
+            return
+        inputs = [self._inputs(i) for i in missing]
+        flat = [t for xs in inputs for t in xs]
+        vecs = embedder.embed(flat) if flat else None
+        self.computed[embedder.name] = self.computed.get(embedder.name, 0) + len(flat)
+        rows, at = [], 0
+        for aid, xs in zip(missing, inputs):
+            mat = vecs[at : at + len(xs)] if vecs is not None else None
+            at += len(xs)
+            if mat is None or not len(mat):
+                continue
+            self.cache[(model, aid)] = mat
+            rows.append((aid, pack(self._key(aid), mat)))
+        sql.save_embeddings(self.store, model, rows)
+
+
+class Vectors(_Cache):
+    """Title + lead embeddings per model: read from the store, computed and stored when missing or stale."""
+
+    def _key(self, aid: str) -> str:
+        return str(self.texts.get(aid) or "")
+
+    def _inputs(self, aid: str) -> list[str]:
+        return [self._key(aid)]
+
+    def get(self, embedder: Any, ids: list[str]) -> dict[str, Any]:
+        self._fetch(embedder, ids)
+        model = embedder.name
+        return {i: self.cache[(model, i)][0] for i in ids if (model, i) in self.cache}
+
+
+class SentenceVectors(_Cache):
+    """One matrix per article: the embeddings of the sentences a translation is checked on (``texts`` maps an
+    id to its list of sentences)."""
+
+    suffix = "#sents"
+
+    def _key(self, aid: str) -> str:
+        return "\n".join(self.texts.get(aid) or ())
+
+    def _inputs(self, aid: str) -> list[str]:
+        return list(self.texts.get(aid) or ())
+
+    def get(self, embedder: Any, ids: list[str]) -> dict[str, Any]:
+        self._fetch(embedder, ids)
+        model = embedder.name + self.suffix
+        return {i: self.cache[(model, i)] for i in ids if (model, i) in self.cache}
