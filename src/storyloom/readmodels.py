@@ -188,6 +188,9 @@ class StoryMember(ReadModel):
     score: float
     reason: str = Field(description="opened | joined | copy | merged")
     group_id: str | None = None
+    language_relation: str | None = Field(None, description="on a story page: 'translated from …' / 'translation of …' "
+                                          "for a translated copy of another member, 'own report in <language>' for an "
+                                          "article in another language than most members that translates none of them")
 
 
 class StoryEvent(ReadModel):

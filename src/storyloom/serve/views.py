@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -204,6 +205,37 @@ def feed(store: Store, *, limit: int, cursor: str | None, blind_spot: str | None
     return Page[StoryCard](items=rows, next_cursor=encode_cursor(offset + limit) if more else None)
 
 
+def language_relations(members: list[StoryMember], edges: list[dict[str, Any]]) -> dict[str, str]:
+    """How each member relates to the story's other languages: a translated copy of another member ("translated
+    from X", or "translation of X" where the direction is unknown) is told apart from an outlet's own report in
+    another language than most members' ("own report in ru") -- a reader weighs the two very differently: one
+    is the same text, the other an independent witness."""
+    by_id = {m.id: m for m in members}
+    counts = Counter(m.language for m in members if m.language)
+    main = min(counts, key=lambda lang: (-counts[lang], lang)) if counts else None
+
+    def label(aid: str) -> str:
+        m = by_id[aid]
+        return f"{m.outlet or m.title[:40]}{f' ({m.language})' if m.language else ''}"
+
+    out: dict[str, str] = {}
+    for e in edges:
+        if e.get("kind") != "translated-from":
+            continue
+        src, dst = str(e["source"]).removeprefix("article:"), str(e["target"]).removeprefix("article:")
+        if src not in by_id or dst not in by_id:
+            continue
+        if e.get("directed"):
+            out[src] = f"translated from {label(dst)}"
+        else:
+            out.setdefault(src, f"translation of {label(dst)}")
+            out.setdefault(dst, f"translation of {label(src)}")
+    for m in members:
+        if m.id not in out and m.language and main and m.language != main:
+            out[m.id] = f"own report in {m.language}"
+    return out
+
+
 def story(store: Store, story_id: str, *, refresher: Refresher | None = None, inline_max: int = 4,
           wait: bool = False, wait_seconds: float = 30.0, outlets_file: str | None = None,
           with_digest: bool = False) -> tuple[StoryPage, dict[str, Any] | None, Digest | None] | None:
@@ -221,6 +253,9 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
     groups: dict[str, list[str]] = {}
     for m in detail.members:
         groups.setdefault(m.group_id or m.id, []).append(m.id)
+    relations = language_relations(detail.members, comp["provenance"]["edges"] if comp is not None else [])
+    for m in detail.members:
+        m.language_relation = relations.get(m.id)
     page = StoryPage(
         **dict(detail),
         comparison=ComparisonStatus(status=status, articles=comp["story"]["n_articles"] if comp else None),
