@@ -552,7 +552,7 @@ def main() -> None:
     if args.warm:
         warm(args.warm)
         return
-    models = [m for m in args.models.split(",") if m and available(m)]
+    models = [m for m in dict.fromkeys(args.models.split(",")) if m and m != "tfidf" and available(m)]  # tfidf: always
     langs = ("de", "ja", "ru") if args.quick else LANGS
     only = set(args.only.split(","))
     started = time.perf_counter()
