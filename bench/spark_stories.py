@@ -198,7 +198,10 @@ def report(results: list[dict[str, Any]], master: str) -> None:
         print(f"\n{r['name']}: the block runs' Spark stage: {len(block_stage)} tasks, {sum(block_stage):.1f} task s, "
               f"median {sorted(block_stage)[len(block_stage) // 2]:.2f} s, largest {max(block_stage):.2f} s; "
               f"{b['counts'].get('story_links', 0)} links reconciled; per article of the stream "
-              f"{1000 * sum(block_stage) / r['n']:.2f} ms in block runs, {1000 * b['task_s'] / r['n']:.2f} ms in all")
+              f"{1000 * sum(block_stage) / r['n']:.2f} ms in block runs, {1000 * b['task_s'] / r['n']:.2f} ms in all; "
+              f"per row a block run replays (own + warm-up): "
+              f"{1000 * sum(block_stage) / (r['n'] + b['counts'].get('story_warmup_rows', 0)):.2f} ms; exact stage "
+              f"{1000 * r['exact']['largest'] / r['n']:.2f} ms per article in its largest task")
 
 
 if __name__ == "__main__":
