@@ -191,7 +191,10 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
     parts = job.spark.createDataFrame(out.filter(F.col("kind") == "story").rdd.map(final_of), "sid string, row string")
     owned = (members.filter(F.col("t") == "story_members")
              .select(F.get_json_object("row", "$.story_id").alias("sid")).distinct())
-    grouped = parts.join(owned, "sid").groupBy("sid").agg(F.collect_list("row").alias("parts")).join(mrows, "sid")
+    # spread over as many tasks as there are blocks: adaptive execution coalesced it to 3 tasks at 50k, and the
+    # largest of them (42 s) was then the stage's largest task
+    grouped = (parts.join(owned, "sid").groupBy("sid").agg(F.collect_list("row").alias("parts")).join(mrows, "sid")
+               .repartition(max(job.n, plan.blocks), "sid"))
 
     def combine(r: Any) -> tuple[str, str]:
         rows = [json.loads(p) for p in r.parts]
@@ -201,10 +204,12 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
         rec = storyblocks.combine_story(r.sid, rows, [(m.time, m.outlet, m.language) for m in r.members])
         return "stories", json.dumps(rec, default=bytes_hex)
 
-    story_rows = job.spark.createDataFrame(grouped.rdd.map(combine), "t string, row string")
-    tables = members.unionByName(story_rows)
-    m, s, e = (_table(job, tables, name) for name in ("story_members", "stories", "story_events"))
-    return m, s, e, term_df
+    # kept and counted: each of the three tables is read by its own action (a union read three times ran the
+    # combination three times, a third of the stage at 50k)
+    story_rows = job.keep(job.spark.createDataFrame(grouped.rdd.map(combine), "t string, row string"))
+    job.report.counts["stories"] = story_rows.count()
+    return (_table(job, members, "story_members"), _table(job, story_rows, "stories"),
+            _table(job, members, "story_events"), term_df)
 
 
 def _self_merge(row: str) -> bool:
