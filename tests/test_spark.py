@@ -210,3 +210,46 @@ def test_a_local_session_sizes_its_heap_from_the_ram(spark: Any) -> None:
     memory = local_driver_memory()
     assert spark.sparkContext.getConf().get("spark.driver.memory") == memory
     assert 1 <= int(memory.removesuffix("g")) <= 16
+
+
+# -- the distributed story stage ------------------------------------------------------------------
+
+
+def _block_run(spark: Any, rows: list[dict[str, Any]], tmp: Path, partitions: int, size: int) -> dict[str, Any]:
+    from storyloom.batch.spark import stories as exact
+    from storyloom.batch.spark import storyblocks
+    from storyloom.batch.spark.context import SparkRun
+
+    arts = spark.createDataFrame([{**{k: r[k] for k in ("id", "title", "text", "published", "date_flag", "outlet",
+                                                        "language")}, "ord_file": 0, "ord_pos": i}
+                                  for i, r in enumerate(rows)],
+                                 "id string, title string, text string, published string, date_flag string, "
+                                 "outlet string, language string, ord_file long, ord_pos long")
+    groups = spark.createDataFrame([(r["id"], r["group_id"]) for r in rows], "article_id string, group_id string")
+    job = SparkRun(spark, settings_for(tmp), partitions=partitions, ingested_at=FIXED_TIME,
+                   story_blocks=size > 0, story_block_articles=size or None)
+    members, stories_, events, term_df = (storyblocks if size else exact).stories(job, arts, groups)
+    out = {"members": {r["article_id"]: r["story_id"] for r in members.collect()},
+           "stories": sorted(tuple(r) for r in stories_.collect()), "events": sorted(tuple(r) for r in events.collect()),
+           "term_df": dict(term_df.collect()), "blocks": job.report.counts.get("story_blocks")}
+    job._release()
+    return out
+
+
+def test_the_distributed_story_stage_gives_the_local_stories(spark: Any, tmp_path: Path) -> None:
+    from blockdata import stream
+    from storyloom.batch.storyblocks import run_blocks_locally
+
+    rows = stream()
+    one = _block_run(spark, rows, tmp_path, 3, 0)  # the exact stage: the local online result
+    blocks = _block_run(spark, rows, tmp_path, 3, 8)
+    assert blocks["blocks"] == 8
+    assert agreement(blocks["members"], one["members"])["f1"] >= 0.98
+    assert blocks["members"] == one["members"]  # on this fixture: the same stories with the same ids
+    assert blocks["term_df"] == one["term_df"]
+    local = run_blocks_locally(rows, settings_for(tmp_path), FIXED_TIME, 8)  # the same plan, in one process
+    assert blocks["members"] == {m["article_id"]: m["story_id"] for m in local["story_members"]}
+    assert {s[0]: s[6] for s in blocks["stories"]} == {s["id"]: s["n_articles"] for s in local["stories"]}
+    # deterministic: another partition count gives the same tables, row for row
+    again = _block_run(spark, rows, tmp_path, 7, 8)
+    assert (again["members"], again["stories"], again["events"]) == (blocks["members"], blocks["stories"], blocks["events"])

@@ -44,9 +44,15 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Spark: also cut the story stage every so many days so it runs in parallel (approximate: a "
                    "story is not continued across a cut). Default: exact, as the local run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--story-blocks/--no-story-blocks", default=False, show_default=True,
+              help="Spark: the distributed story stage (blocks of the stream clustered in parallel after a warm-up, "
+                   "then reconciled; B-cubed agreement with the exact stage in bench/spark_stories.py).")
+@click.option("--story-block-articles", type=int, default=None,
+              help="Spark, with --story-blocks: articles per block (default: from the input and the cores).")
 @click.pass_obj
 def batch(obj: Ctx, inputs: tuple[str, ...], out_dir: str, engine: str, master: str, partitions: int | None,
-          confs: tuple[str, ...], story_embeddings: bool, story_block_days: float | None, as_json: bool) -> None:
+          confs: tuple[str, ...], story_embeddings: bool, story_block_days: float | None, story_blocks: bool,
+          story_block_articles: int | None, as_json: bool) -> None:
     """Run the whole pipeline over INPUT files or folders (JSONL, Parquet, WARC, HTML…) as a batch.
 
     Writes Parquet tables (articles, removed_spans, blobs, sightings, copy_prints, copy_links, copy_groups,
@@ -73,6 +79,7 @@ def batch(obj: Ctx, inputs: tuple[str, ...], out_dir: str, engine: str, master: 
                 try:
                     report = run_spark(list(inputs), out_dir, settings, spark=spark, partitions=partitions,
                                        story_embeddings=story_embeddings, block_days=story_block_days,
+                                       story_blocks=story_blocks, story_block_articles=story_block_articles,
                                        on_stage=on_stage)
                 finally:
                     spark.stop()

@@ -15,13 +15,14 @@ Stages, each calling the same functions as the local run (through :mod:`storyloo
 4. **candidates** — self-joins on band key, sentence key and exact key (buckets over ``copy_bucket_cap``
    skipped); **verify** on the real texts; **groups** by connected components (see :mod:`.copies`), ids
    ``"g" + min(member id)``;
-5. **stories** — the local online clustering, run on executors block by block, exact by default,
-   approximate and parallel with ``block_days`` (see :mod:`.stories`).
+5. **stories** — the local online clustering, run on executors block by block, exact by default (a
+   continuous stream is then one task: :mod:`.stories`); with ``story_blocks`` distributed: the stream cut into
+   blocks of articles clustered in parallel after a warm-up, then reconciled (:mod:`.storyblocks`).
 
 Outputs are Parquet tables (:mod:`storyloom.batch.tables`), swapped into place at the end of the run.
 
 Modules: :mod:`.session` (the SparkSession), :mod:`.inputs` (listing and parsing inputs), :mod:`.job` (the run:
-stages 1–2 and the order of everything), :mod:`.copies` (3–4), :mod:`.stories` (5), :mod:`.output` (the
+stages 1–2 and the order of everything), :mod:`.copies` (3–4), :mod:`.stories` and :mod:`.storyblocks` (5), :mod:`.output` (the
 tables written and swapped into place).
 """
 

@@ -24,9 +24,13 @@ class SparkRun:
     def __init__(self, spark: Any, settings: Settings, *, partitions: int | None = None,
                  ingested_at: str | None = None, hook: stages.Hook | None = None,
                  story_embeddings: bool = False, job_prefix: str = "", block_days: float | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> None:
+                 on_stage: Callable[[str], None] | None = None, story_blocks: bool = False,
+                 story_block_articles: int | None = None) -> None:
         self.spark = spark
         self.block_days = block_days  # None: exact blocks; a number: also cut every so many days (approximate)
+        # the distributed story stage (blocks of the stream with a warm-up, reconciled: see .storyblocks)
+        self.story_blocks = story_blocks or bool(story_block_articles)
+        self.story_block_articles = story_block_articles  # None: sized from the input and the parallelism
         self.job_prefix = job_prefix
         self.sc = spark.sparkContext
         self.settings = stages.batch_settings(settings, story_embeddings)
@@ -38,6 +42,9 @@ class SparkRun:
         if block_days:
             self.report.notes.append(f"stories: approximate, blocks cut every {block_days:g} days (a story is not "
                                      "continued across a cut)")
+        if self.story_blocks:
+            self.report.notes.append("stories: distributed, blocks of the stream clustered in parallel after a "
+                                     "warm-up and reconciled (close to, not always equal to, the local run)")
         if not story_embeddings:
             self.report.notes.append("stories use lexical and entity evidence only (Settings.story_embeddings=False)")
         self._cached: list[Any] = []

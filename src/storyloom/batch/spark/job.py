@@ -13,7 +13,7 @@ from typing import Any
 
 from storyloom.batch import stages
 from storyloom.batch.report import BatchReport
-from storyloom.batch.spark import copies, stories
+from storyloom.batch.spark import copies, stories, storyblocks
 from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.spark.inputs import InputFile, list_inputs, parse
 from storyloom.batch.spark.output import write_tables
@@ -175,7 +175,8 @@ class SparkBatch(SparkRun):
             with self.stage("groups"):
                 groups = self.keep(copies.components(self, links, articles))
             with self.stage("stories"):
-                members, story_rows, events, term_df = stories.stories(self, articles, groups)
+                stage = storyblocks if self.story_blocks else stories
+                members, story_rows, events, term_df = stage.stories(self, articles, groups)
                 story_rows = self.keep(story_rows)
                 self.report.counts["stories"] = story_rows.count()
             with self.stage("write"):

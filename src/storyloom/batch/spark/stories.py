@@ -8,7 +8,8 @@ one *block*; each block runs :func:`storyloom.batch.stages.run_story_block` (the
 exact document frequencies of everything before it (a Spark aggregation).  This gives the local rebuild's result.
 Limitation: one block runs on one executor, and a continuous news stream is one block.  With ``block_days`` the
 segments are also cut at calendar windows of that many days and every window is its own block (document
-frequencies still exact): parallel, but a story is not continued across a cut — approximate.
+frequencies still exact): parallel, but a story is not continued across a cut — approximate.  The distributed
+stage that does continue stories across its cuts is :mod:`storyloom.batch.spark.storyblocks`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,208 @@
+"""The Spark story stage alone: the distributed stage (blocks + warm-up + reconciliation) against the exact
+one-task stage, in the same run, on a synthetic stream and on real text.
+
+    .venv/bin/python bench/spark_stories.py                      # N = 100,000 synthetic + the real sets
+    .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
+    .venv/bin/python bench/spark_stories.py --n 0                # real text only
+
+Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
+each article its own group):
+
+* **synthetic**: ``bench/spark.py``'s stream (real paragraphs of the AEB bodies, six articles a day,
+  continuously over N / 6 days: no gap the exact stage could cut at, so it is one task);
+* **real**: basil + wmt21 + the aeb pages (``bench/stories_data.labelled('all')``) and story_chains_dev (all
+  chains), 1,8xx articles in one stream; blocks of ``--real-block-articles`` so that it is cut at all.
+
+The exact stage's result equals the local online stage's (``tests/test_spark.py`` asserts it article by
+article), so it is the reference of the B-cubed agreement.  Task times come from Spark's REST API (the
+``executorRunTime`` of every task the stage's jobs ran); "CPU s" is the CPU of the whole process tree (JVM and
+Python workers) over the stage.  The simulation schedules the measured tasks of every Spark stage of the run,
+longest first, on 16, 64 and 256 executors (one core each), stage after stage (a Spark stage waits for the
+previous one): the stage's wall time on a cluster, if tasks took there what they took here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchutil import cpu_tree
+from spark import corpus, load_paragraphs, rest
+
+EXECUTORS = (16, 64, 256)
+
+
+def synthetic_rows(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"a{i:07d}", "title": a["title"], "text": a["text"], "published": a["published"],
+             "date_flag": None, "outlet": a["outlet"], "language": "en", "ord_file": 0, "ord_pos": i}
+            for i, a in enumerate(corpus(n, load_paragraphs()))]
+
+
+def real_rows() -> tuple[list[dict[str, Any]], dict[str, str]]:
+    from stories_data import labelled, load_chains
+
+    docs = sorted({d.key: d for d in labelled("all") + load_chains("all")}.values(), key=lambda d: (d.time, d.key))
+    rows = [{"id": d.key, "title": d.title, "text": d.text, "published": d.time, "date_flag": None,
+             "outlet": d.outlet, "language": d.language, "ord_file": 0, "ord_pos": i} for i, d in enumerate(docs)]
+    return rows, {d.key: d.story for d in docs}
+
+
+def frames(spark: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    arts = spark.createDataFrame(rows, "id string, title string, text string, published string, date_flag string, "
+                                       "outlet string, language string, ord_file long, ord_pos long")
+    groups = spark.createDataFrame([(r["id"], "g" + r["id"]) for r in rows], "article_id string, group_id string")
+    return arts, groups
+
+
+def tasks_by_stage(spark: Any, group: str) -> list[list[float]]:
+    """Run time (s) of every task of every Spark stage the job group ran, stage by stage in order."""
+    out = []
+    for j in sorted(rest(spark, "jobs"), key=lambda j: j["jobId"]):
+        if j.get("jobGroup") != group:
+            continue
+        for sid in sorted(j["stageIds"]):
+            for st in rest(spark, f"stages/{sid}"):
+                if st.get("status") != "COMPLETE":
+                    continue
+                tl = rest(spark, f"stages/{sid}/{st['attemptId']}/taskList?length=100000")
+                out.append([t["taskMetrics"]["executorRunTime"] / 1000 for t in tl if t.get("taskMetrics")])
+    return out
+
+
+def makespan(times: list[float], executors: int) -> float:
+    """Longest-first greedy schedule of independent tasks on ``executors`` slots."""
+    slots = [0.0] * min(executors, max(1, len(times)))
+    for t in sorted(times, reverse=True):
+        heapq.heapreplace(slots, slots[0] + t)
+    return max(slots) if times else 0.0
+
+
+def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, blocks: bool,
+              block_articles: int | None) -> dict[str, Any]:
+    from storyloom.batch.spark import stories as exact
+    from storyloom.batch.spark import storyblocks as distributed
+    from storyloom.batch.spark.context import SparkRun
+
+    arts, groups = frames(spark, rows)
+    arts = arts.cache()
+    arts.count()
+    job = SparkRun(spark, settings, job_prefix=tag, story_blocks=blocks, story_block_articles=block_articles)
+    c, t = cpu_tree(), time.perf_counter()
+    with job.stage("stories"):
+        members, story_rows, events, _ = (distributed if blocks else exact).stories(job, arts, groups)
+        got = {r[0]: r[1] for r in members.select("article_id", "story_id").collect()}
+        n_stories, n_events = story_rows.count(), events.count()
+    wall, cpu = time.perf_counter() - t, cpu_tree() - c
+    job._release()
+    arts.unpersist()
+    stages = tasks_by_stage(spark, tag + "stories")
+    every = [x for s in stages for x in s]
+    return {"wall": wall, "cpu": cpu, "members": got, "stories": n_stories, "events": n_events,
+            "tasks": len(every), "task_s": sum(every), "largest": max(every, default=0.0), "stages": stages,
+            "counts": dict(job.report.counts), "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--block-articles", type=int, default=None, help="articles per block (default: sized by the stage)")
+    ap.add_argument("--real-block-articles", type=int, default=100)
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--json", help="also write the numbers to this file")
+    args = ap.parse_args()
+
+    from storyloom.batch.spark import spark_session
+    from storyloom.settings import Settings
+    from storyloom.stories import agreement
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    tmp = Path(tempfile.mkdtemp(prefix="storyloom-bench-sparkstories-"))
+    settings = Settings(db_path=str(tmp / "unused.db"))
+    spark = spark_session(args.master, {"spark.ui.enabled": "true", "spark.ui.port": "4078",
+                                        "spark.ui.retainedStages": "10000", "spark.ui.retainedTasks": "1000000",
+                                        "spark.ui.retainedJobs": "10000", "spark.sql.ui.retainedExecutions": "10"})
+    sets: list[tuple[str, list[dict[str, Any]], dict[str, str] | None, int | None]] = []
+    for n in args.n:
+        if n:
+            sets.append((f"synthetic {n:,}", synthetic_rows(n), None, args.block_articles))
+    if not args.no_real:
+        rows, gold = real_rows()
+        sets.append((f"real {len(rows):,} (basil+wmt21+aeb+chains)", rows, gold, args.real_block_articles))
+    results = []
+    try:
+        for k, (name, rows, gold, size) in enumerate(sets):
+            one = run_stage(spark, settings, rows, f"{k}/exact/", False, None)
+            print(f"{name}: exact {one['wall']:.1f} s, {one['tasks']} tasks, largest {one['largest']:.1f} s", flush=True)
+            dist = run_stage(spark, settings, rows, f"{k}/blocks/", True, size)
+            agree = agreement(dist["members"], one["members"])
+            print(f"{name}: blocks {dist['wall']:.1f} s, {dist['tasks']} tasks, largest {dist['largest']:.1f} s, "
+                  f"B3 {agree}", flush=True)
+            res = {"name": name, "n": len(rows), "exact": one, "blocks": dist, "agreement": agree,
+                   "same_ids": dist["members"] == one["members"]}
+            if gold is not None:
+                res["gold"] = {"exact": agreement(one["members"], gold), "blocks": agreement(dist["members"], gold)}
+            results.append(res)
+    finally:
+        spark.stop()
+    report(results, args.master)
+    if args.json:
+        for r in results:
+            for k in ("exact", "blocks"):
+                r[k].pop("members")
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+def report(results: list[dict[str, Any]], master: str) -> None:
+    print(f"\nmachine: {os.cpu_count()} CPUs, Spark {master}, load average at the end {os.getloadavg()[0]:.1f}\n")
+    print("| input | stage | blocks | warm-up rows | wall s | CPU s | tasks | task s | largest task s | largest ÷ task s "
+          "| largest ÷ CPU | wall ÷ exact | B³ P / R / F1 vs exact | same ids |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in results:
+        for kind in ("exact", "blocks"):
+            x = r[kind]
+            g = r["agreement"]
+            print(f"| {r['name']} | {kind} | {x['counts'].get('story_blocks', '—')} | "
+                  f"{x['counts'].get('story_warmup_rows', '—')} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['tasks']} | "
+                  f"{x['task_s']:.1f} | {x['largest']:.1f} | {x['largest'] / max(x['task_s'], 1e-9):.1%} | "
+                  f"{x['largest'] / max(x['cpu'], 1e-9):.1%} | {x['wall'] / r['exact']['wall']:.2f} | "
+                  + (f"{g['precision']:.4f} / {g['recall']:.4f} / {g['f1']:.4f} | {r['same_ids']} |" if kind == "blocks"
+                     else "(reference) | |"))
+    print("\nSimulated wall time of the story stage (s): the measured tasks of each Spark stage scheduled longest "
+          "first on E executors, stage after stage")
+    print("| input | stage | " + " | ".join(f"E = {e}" for e in EXECUTORS) + " | one core (Σ task s) |")
+    print("|---|---|" + "---:|" * (len(EXECUTORS) + 1))
+    for r in results:
+        for kind in ("exact", "blocks"):
+            x = r[kind]
+            print(f"| {r['name']} | {kind} | " + " | ".join(f"{x['sim'][e]:.1f}" for e in EXECUTORS)
+                  + f" | {x['task_s']:.1f} |")
+    for r in results:
+        if "gold" in r:
+            g = r["gold"]
+            print(f"\n{r['name']}: B³ F1 against the gold stories (lexical+entity scoring, no embeddings): exact "
+                  f"{g['exact']['f1']:.4f}, blocks {g['blocks']['f1']:.4f}")
+    for r in results:
+        b = r["blocks"]
+        block_stage = max(b["stages"], key=lambda s: sum(s))
+        print(f"\n{r['name']}: the block runs' Spark stage: {len(block_stage)} tasks, {sum(block_stage):.1f} task s, "
+              f"median {sorted(block_stage)[len(block_stage) // 2]:.2f} s, largest {max(block_stage):.2f} s; "
+              f"{b['counts'].get('story_links', 0)} links reconciled; per article of the stream "
+              f"{1000 * sum(block_stage) / r['n']:.2f} ms in block runs, {1000 * b['task_s'] / r['n']:.2f} ms in all; "
+              f"per row a block run replays (own + warm-up): "
+              f"{1000 * sum(block_stage) / (r['n'] + b['counts'].get('story_warmup_rows', 0)):.2f} ms; exact stage "
+              f"{1000 * r['exact']['largest'] / r['n']:.2f} ms per article in its largest task")
+
+
+if __name__ == "__main__":
+    main()
