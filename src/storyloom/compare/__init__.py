@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from storyloom.compare.align import align, sentence_vectors
 from storyloom.compare.claims import extract_claims
@@ -81,7 +84,7 @@ def compare_story(store: Store, story_id: str, write: Store | None = None) -> di
     for m in members:
         claims.extend(extract_claims(m["id"], m["text"]))
     texts = [c.text for c in claims]
-    def embed(ts: list[str] | Any) -> Any:
+    def embed(ts: Sequence[str]) -> np.ndarray | None:  # claims and their clause views: kept vectors first
         return sentence_vectors_kept(list(ts), sentence_vectors, store, write)
 
     vectors = embed(texts) if texts and len(members) > 1 else None  # one article: nothing to align

@@ -29,8 +29,8 @@ _VERBS = (r"(?:indicates?|indicated|suggests?|suggested|suggesting|shows?|showed
           r"writes?|wrote|explained?|explains|acknowledged?|acknowledges|admits?|admitted|estimates?|estimated)")
 # "<frame> <verb> that <fact>": the fact is what another outlet may report under another frame
 _THAT = re.compile(rf"\b{_VERBS}\s+that\s+", re.I)
-# the same without "that" ("The ministry said the ministers discussed …"), only before a lower-case word: "said
-# on Monday" keeps its frame, "said Lavrov" (a name) is no complement
+# the same without "that" ("The ministry said the ministers discussed …"), only before a determiner or a pronoun:
+# "said on Monday" keeps its frame, "said Lavrov" (a name) is no complement
 _BARE = re.compile(r"\b(?:says|said|claims|claimed|reports|reported|believes|believed|insists|insisted|"
                    r"thinks|thought|argues|argued|warns|warned)\s+(?=(?:the|a|an|its|their|his|her|several|many|some|"
                    r"all|both|two|three|it|they|he|she|we)\b)")
