@@ -214,7 +214,7 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({"session_s": session_s, "results": results}, indent=2, default=str))
 
 
-STAGES_LOCAL = {"ingest": "parse+clean", "reclean": "templates", "copies": "copies", "stories": "stories", "write": "write"}
+STAGES_LOCAL = {"ingest": "parse+clean", "copies": "copies", "stories": "stories", "write": "write"}
 
 
 def report(results: list[dict[str, Any]], session_s: float, master: str) -> None:
@@ -248,7 +248,7 @@ def report(results: list[dict[str, Any]], session_s: float, master: str) -> None
         met = r["spark_metrics"]
         loc = r.get("local", {}).get("seconds", {})
         print(f"\nStages at {r['n']:,} articles ({r['input_mb']:.0f} MB of JSONL); local stages: ingest = parse+clean "
-              f"(+ the store), reclean = templates, copies = fingerprints+candidates+verify+groups")
+              f"(+ the store, templates included), copies = fingerprints+candidates+verify+groups")
         print("| stage | Spark s | Spark jobs | tasks | task s | shuffle write MB | shuffle read MB | spill MB | local s |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         local_of = {v: k for k, v in STAGES_LOCAL.items()}

@@ -60,7 +60,7 @@ REPORTS: dict[str, Any] = {}
 
 
 def test_each_engine_says_which_stage_runs_and_times_each(runs: dict[str, Path]) -> None:
-    assert STAGES["local"] == ["ingest", "reclean", "copies", "stories", "write"]
+    assert STAGES["local"] == ["ingest", "copies", "stories", "write"]
     assert STAGES["spark"] == ["list", "parse+clean", "resolve", "templates", "fingerprints", "candidates", "verify",
                                "groups", "stories", "write"]
     for engine, stages in STAGES.items():
