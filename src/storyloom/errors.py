@@ -19,6 +19,14 @@ class BadInput(StoryloomError):
         self.location = location
         self.reason = reason
 
+    @classmethod
+    def unexpected(cls, location: str, exc: BaseException, doing: str = "cleaned") -> BadInput:
+        """The one line for an unforeseen failure on one item (a parser's crash, a bug): ``could not be <doing>
+        (TypeName: message)``, the message cut so a huge one does not flood the report."""
+        if isinstance(exc, BadInput):
+            return exc
+        return cls(location, f"could not be {doing} ({type(exc).__name__}: {str(exc)[:160]})")
+
     def __reduce__(self) -> tuple[type[BadInput], tuple[str, str]]:
         """Picklable as it was made (a worker process hands a refused item back this way)."""
         return type(self), (self.location, self.reason)

@@ -157,7 +157,7 @@ def ingest_items(
                 try:
                     prepared = pool.result(job) if job is not None else prepare_outcome(item, settings)
                 except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-                    prepared = BadInput(item.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                    prepared = BadInput.unexpected(item.location, exc)
                 if isinstance(prepared, BadInput):
                     refuse(prepared)
                     continue

@@ -112,8 +112,7 @@ def settle_batch(store: Store, entries: Sequence[tuple[RawDoc, Prepared]]) -> li
             try:
                 out[i] = complete(prep, _BatchView(counts, prep.group, set(prep.text.keys), counted[i]))
             except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-                out[i] = exc if isinstance(exc, BadInput) else BadInput(
-                    entries[i][0].location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+                out[i] = BadInput.unexpected(entries[i][0].location, exc)
                 refused.append(i)
         if not refused:
             return [x for x in out if x is not None]

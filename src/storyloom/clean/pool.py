@@ -51,10 +51,8 @@ def prepare_outcome(raw: RawDoc, settings: Settings) -> Outcome:
     """:func:`prepare`, with any failure turned into the item's one line."""
     try:
         return prepare(raw, settings)
-    except BadInput as exc:
-        return exc
     except Exception as exc:  # noqa: BLE001 - one item's failure, whatever it is, is one line
-        return BadInput(raw.location, f"could not be cleaned ({type(exc).__name__}: {str(exc)[:160]})")
+        return BadInput.unexpected(raw.location, exc)
 
 
 def _start_worker(settings: Settings) -> None:
