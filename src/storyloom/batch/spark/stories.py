@@ -136,14 +136,22 @@ def prior_frequencies(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any]:
     return priors, seg_terms
 
 
+def story_base(job: SparkRun, articles: Any, groups: Any) -> Any:
+    """What either story stage reads of each article, with its copy group and the time it is ordered by (its
+    publication time, else the batch's ingest time), kept on disk: every later step reads it again."""
+    from pyspark.sql import functions as F
+
+    return job.keep(articles.select("id", "title", "text", "published", "date_flag", "outlet", "language", "ord_file",
+                                    "ord_pos")
+                    .join(groups.withColumnRenamed("article_id", "id"), "id")
+                    .withColumn("tkey", F.coalesce("published", F.lit(job.ingested_at))), disk=True)
+
+
 def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, Any]:
     """The story tables (members, stories, events) and ``term_df``, as the local rebuild writes them."""
     from pyspark.sql import functions as F
 
-    base = job.keep(articles.select("id", "title", "text", "published", "date_flag", "outlet", "language", "ord_file",
-                                    "ord_pos")
-                    .join(groups.withColumnRenamed("article_id", "id"), "id")
-                    .withColumn("tkey", F.coalesce("published", F.lit(job.ingested_at))), disk=True)
+    base = story_base(job, articles, groups)
     placed = place(job, base)
     merged, any_merged = blocks(job, placed, base)
     priors, seg_terms = prior_frequencies(job, base, placed)

@@ -150,12 +150,9 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
     """The story tables (members, stories, events) and ``term_df``, computed block by block."""
     from pyspark.sql import functions as F
 
-    from storyloom.batch.spark.stories import _table
+    from storyloom.batch.spark.stories import _table, story_base
 
-    base = job.keep(articles.select("id", "title", "text", "published", "date_flag", "outlet", "language", "ord_file",
-                                    "ord_pos")
-                    .join(groups.withColumnRenamed("article_id", "id"), "id")
-                    .withColumn("tkey", F.coalesce("published", F.lit(job.ingested_at))), disk=True)
+    base = story_base(job, articles, groups)
     ranks = ranked(job, base)
     n = ranks.count()  # materialised by ranked: no second sort
     placed, plan = assign(job, ranks, n)
