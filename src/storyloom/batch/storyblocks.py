@@ -260,12 +260,16 @@ def run_blocks_locally(rows: list[dict[str, Any]], settings: Settings, ingested_
     keys = [story_terms(r["title"], r["text"]) for r in rows]
     results: list[BlockResult] = []
     home: dict[str, tuple[int, str, int]] = {}
+    df: Counter[str] = Counter()  # document frequencies of the ranks before ``counted``
+    counted = 0
     for b in range(plan.blocks):
         ranks = warm.get(b, []) + list(range(b * size, min(len(rows), (b + 1) * size)))
         start = ranks[0]
-        df: Counter[str] = Counter()
-        for r in range(start):
+        if start < counted:  # warm-ups start at ranks that never decrease; recount if one ever did
+            df, counted = Counter(), 0
+        for r in range(counted, start):  # each article counted once, not once per later block
             df.update(keys[r])
+        counted = start
         block_rows = [{**rows[r], "rank": r, "seg": b, "prior_df": dict(df) if i == 0 else None,
                        "prior_docs": start} for i, r in enumerate(ranks)]
         own = {rows[r]["id"] for r in range(b * size, min(len(rows), (b + 1) * size))}
