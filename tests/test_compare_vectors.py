@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from storyloom.compare.vectors import pack, round_trip, sentence_vectors_kept, unpack
+from storyloom.compare.vectors import pack, sentence_vectors_kept, unpack
 from storyloom.store import Store
 
 
@@ -56,7 +56,6 @@ def test_no_model_no_vectors() -> None:
 def test_int8_round_trip_keeps_the_cosine(v: np.ndarray) -> None:
     back = unpack(pack(v))
     assert back.shape == v.shape and np.all(np.abs(back - v) <= np.abs(v).max() / 127 / 2 + 1e-6)
-    assert np.array_equal(round_trip(v[None, :])[0], back)
 
 
 def test_a_grown_story_is_compared_with_its_kept_vectors(tmp_path: Path) -> None:

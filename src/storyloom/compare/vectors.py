@@ -39,11 +39,6 @@ def unpack(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob[4:], dtype=np.int8).astype(np.float32) * scale
 
 
-def round_trip(vectors: np.ndarray) -> np.ndarray:
-    """What the store gives back for these vectors (applied to fresh ones too: see the module docstring)."""
-    return np.vstack([unpack(pack(v)) for v in vectors]) if len(vectors) else vectors
-
-
 def sentence_vectors_kept(texts: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray | None],
                           read: Any | None = None, write: Any | None = None) -> np.ndarray | None:
     """Vectors of ``texts``: those kept in ``read`` (a Store) are read, the others embedded by ``embed`` (each
