@@ -75,12 +75,16 @@ class AlignedDoc:
     ref: list[str]  # ref[i] translates src[i]
 
 
-def load_wmt21() -> list[AlignedDoc]:
+def load_wmt21(translator_rank: int = 0) -> list[AlignedDoc]:
+    """Each document with its ``translator_rank``-th reference translation (by translator name): only ru-en has
+    a second one, so rank 1 gives ru-en documents only."""
     out = []
     with open(CORPORA / "wmt21" / "newstest2021_docs.jsonl", encoding="utf-8") as fh:
         for line in fh:
             d = json.loads(line)
-            translator = sorted(d["refs"])[0]
+            if len(d["refs"]) <= translator_rank:
+                continue
+            translator = sorted(d["refs"])[translator_rank]
             ref = d["refs"][translator]
             if len(ref) == len(d["src_segs"]):
                 out.append(AlignedDoc(d["pair"], d["docid"], d["src_segs"], ref))

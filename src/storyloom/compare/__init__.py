@@ -88,7 +88,9 @@ def compare_story(store: Store, story_id: str, write: Store | None = None) -> di
         return sentence_vectors_kept(list(ts), sentence_vectors, store, write)
 
     vectors = embed(texts) if texts and len(members) > 1 else None  # one article: nothing to align
-    rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors, view_embed=embed)
+    links = sql.copy_links(store, [m["id"] for m in members])
+    translated = sorted({(str(x["a"]), str(x["b"])) for x in links if x["kind"] == "translation"})
+    rows_idx, pairs = align(texts, [c.article_id for c in claims], vectors, view_embed=embed, translated=translated)
     col_of = {m["id"]: m["column"] for m in members}
     time_of = {m["id"]: (m["published"] if not m.get("date_flag") else None) for m in members}
     columns = [m["column"] for m in members]
@@ -118,7 +120,6 @@ def compare_story(store: Store, story_id: str, write: Store | None = None) -> di
         del r["position"]
     dated_members = sorted(((m["published"], m["column"], m["id"]) for m in members
                             if m["published"] and not m.get("date_flag")), key=lambda t: (utc_key(t[0]), t[1], t[2]))
-    links = sql.copy_links(store, [m["id"] for m in members])
     by_article: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c, d in zip(claims, as_dicts):
         by_article[c.article_id].append(d)

@@ -34,7 +34,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -536,6 +536,50 @@ def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulang
     return set(chosen), out
 
 
+def _translation_pairs(keep: dict[tuple[int, int], float], ga: str, gb: str, texts: Sequence[str],
+                       groups: Sequence[str], langs: Sequence[str | None], vecs: np.ndarray | None,
+                       prints: Sequence[SentencePrint], model: ClaimAligner,
+                       embed: Callable[[Sequence[str]], np.ndarray | None], budget: int) -> dict[tuple[int, int], float]:
+    """``keep`` with the pairs between articles ``ga`` and ``gb`` (translations of each other) replaced by
+    those on the best monotone path of their claims (compare/parallel.py).  USE's vectors where it covers
+    both languages, else the fallback embedder's for the first ``budget`` claims of the two (leads first: a
+    translation's order holds from its start).  Each pair keeps the probability the aligner's part for that
+    language pair gives it -- a pair may be taken below that part's threshold: its place in the order is the
+    evidence.  Without vectors the pairs stay as scored."""
+    from storyloom.compare.parallel import RAW_FLOOR, monotone_pairs
+
+    ia = [i for i, g in enumerate(groups) if g == ga]
+    ib = [i for i, g in enumerate(groups) if g == gb]
+    if not ia or not ib:
+        return keep
+    la, lb = langs[ia[0]], langs[ib[0]]
+    part = model.cross if la != lb and model.cross is not None else model
+    name = "use-m3"
+    if vecs is not None and (la == lb or (la in USE_LANGUAGES and lb in USE_LANGUAGES)):
+        va, vb = vecs[ia], vecs[ib]
+    else:
+        half = max(1, budget // 2)
+        ia, ib = ia[:half], ib[:half]
+        got = embed([texts[i] for i in ia + ib])
+        if got is None or len(got) != len(ia) + len(ib):
+            return keep
+        got = np.asarray(got, dtype=np.float32)
+        va, vb = got[: len(ia)], got[len(ia):]
+        name = "e5-small-q4"
+        part = model.fallback or part
+    sim = (va @ vb.T).astype(np.float64)
+    path = monotone_pairs(sim, RAW_FLOOR.get(name, 1.0))
+    pair_set = {ga, gb}
+    out = {k: p for k, p in keep.items() if {groups[k[0]], groups[k[1]]} != pair_set}
+    for a, b in path:
+        i, j = ia[a], ib[b]
+        cos = float(sim[a, b])
+        head = part.head_of(va[a], vb[b]) if name == "use-m3" else None
+        p = part.proba([pair_features(prints[i], prints[j], cos, head)])[0]
+        out[(min(i, j), max(i, j))] = p
+    return out
+
+
 def _views(texts: Sequence[str], members: Sequence[Sequence[int]], prints: Sequence[SentencePrint],
            uvecs: np.ndarray | None, clause_views: bool,
            embed: Callable[[Sequence[str]], np.ndarray | None] | None) -> tuple[np.ndarray, list[SentencePrint], np.ndarray | None]:
@@ -576,6 +620,7 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
           fallback_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
           fallback_budget: int = FALLBACK_BUDGET, clause_views: bool = True,
           view_embed: Callable[[Sequence[str]], np.ndarray | None] | None = None,
+          translated: Collection[tuple[str, str]] = (),
           ) -> tuple[list[list[int]], dict[tuple[int, int], float]]:
     """Rows of aligned claims: connected components of the pairs the model accepts, only across different
     articles (``groups[i]`` is claim i's article).  Returns the rows (lists of claim indices, each sorted)
@@ -590,7 +635,10 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
 
     ``clause_views``: each claim is also scored through the fact clauses inside it (compare/views.py), embedded
     by ``view_embed`` (default: USE); a pair of claims is accepted through its best pair of views, and mutual
-    best holds per view, so one sentence with two facts can meet two sentences of another article."""
+    best holds per view, so one sentence with two facts can meet two sentences of another article.
+
+    ``translated``: pairs of groups (articles) known to be translations of each other (the copies stage's
+    verdict).  Between those two, claims are paired by their order instead (:func:`_translation_pairs`)."""
     n = len(texts)
     if len(set(groups)) < 2:  # one article: every claim is its own row
         return [[i] for i in range(n)], {}
@@ -661,6 +709,10 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     for (i, a, j, b), p in sorted(accepted.items()):
         if best[(i, a, groups[j])][1:] == (j, b) and best[(j, b, groups[i])][1:] == (i, a):
             keep[(i, j)] = max(p, keep.get((i, j), 0.0))
+    for ga, gb in translated:
+        if ga != gb:
+            keep = _translation_pairs(keep, ga, gb, texts, groups, langs, vecs, prints=[prints[u] for u in uniq],
+                                      model=model, embed=fallback_embed or _fallback_embed, budget=fallback_budget)
     keep = dict(sorted(keep.items()))
     parent = list(range(n))
 
