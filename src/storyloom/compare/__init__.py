@@ -25,7 +25,7 @@ from storyloom.store import Store
 from storyloom.store import compare as sql
 from storyloom.timeparse import utc_key
 
-COMPARE_VERSION = "3"  # bump when the comparison changes, so kept results are recomputed
+COMPARE_VERSION = "4"  # bump when the comparison changes, so kept results are recomputed
 MAX_MEMBERS = 60  # a story's largest copy groups are represented by their canonical member beyond this
 
 
