@@ -447,7 +447,6 @@ def wmt_align(model: object, docs: Sequence[cd.AlignedDoc], distractors: int = 1
 def aligner(paths: Sequence[str]) -> None:
     """storyloom's ClaimAligner (the shipped JSON and any candidate files) on MRPC test, STS-B dev and wmt21."""
     from storyloom.compare.align import (
-        CROSS_FEATURES,
         FALLBACK_BUDGET,
         ClaimAligner,
         SentencePrint,
@@ -488,7 +487,7 @@ def aligner(paths: Sequence[str]) -> None:
             sub = m if lang == "en" or m.cross is None else m.cross
             fe = feats_of(m, [r["en1"] for r in every], [side_b(r, lang) for r in every])
             if sub is not m:
-                fe = [{k: v for k, v in f_.items() if k in CROSS_FEATURES} for f_ in fe]
+                fe = [{k: v for k, v in f_.items() if k in sub.weights} for f_ in fe]
             p = np.array(sub.proba(fe))
             f, acc = f1_acc(p[same_or_not], ydev, sub.threshold)
             rho = spearmanr(p, sts_gold).correlation
