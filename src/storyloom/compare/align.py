@@ -8,11 +8,12 @@ length ratio.  ``scripts/train_claim_aligner2.py`` fits it on the MRPC train spl
 (same fact ≥ 4, different ≤ 2) and ships it as a JSON file of weights (no model download, no scikit-learn at
 run time); the threshold is the one that maximised F1 in cross-validation.  Word overlap means nothing between
 two languages, so the file also holds a second model over the language-independent features only (cosine,
-numbers, names), which :func:`align` uses for claims of articles in two different languages, fitted on STS-B
-train pairs of an English sentence and a translated one (a sentence and its translation score lower than an
-English paraphrase, so a model fitted on MRPC set its bar too high: 57% of the ja-en wmt21 counterparts
-found), its threshold from the STS-B dev F1, lowered until wmt21 dev documents are aligned at recall ≥ 0.92
-and precision ≥ 0.95 (bench/sentence_models.py measures both).  USE knows 16 languages: a pair in which one
+numbers, names) and the sentence head, which :func:`align` uses for claims of articles in two different
+languages, fitted on STS-B train pairs of an English sentence and a translated one in ten languages (a sentence
+and its translation score lower than an English paraphrase, so a model fitted on MRPC set its bar too high),
+its threshold the best out-of-fold F1 there: it judges whether two sentences in two languages state the same
+fact.  Articles that are translations of each other are not left to it: their claims are paired by order
+(compare/parallel.py, through ``translated``).  USE knows 16 languages: a pair in which one
 side's language is not among them is scored by a third part, on e5 vectors (slow: a few claims per story, see
 :func:`_fallback_pairs`).
 
