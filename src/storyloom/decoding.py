@@ -93,9 +93,9 @@ def decode(data: bytes, *, http_charset: str | None = None, html: bool = False) 
     if data[:65536].decode("utf-8", errors="replace").count("\ufffd") < MOSTLY_UTF8_MAX_BAD:
         return data.decode("utf-8", errors=REPAIR), "utf-8+cp1252"
     try:
-        codec = _detect(data, html)
-        if codec:
-            return data.decode(codec, errors="replace"), f"detected:{codec}"
+        detected = _detect(data, html)
+        if detected:
+            return data.decode(detected, errors="replace"), f"detected:{detected}"
     except Exception:
         pass
     return data.decode("cp1252", errors=REPAIR), "cp1252"
