@@ -11,7 +11,8 @@ each step only when the one before gave no answer:
 3. the HTTP header's charset, then the page's ``<meta charset>`` (for HTML): what the publisher declared;
 4. UTF-8 with stray bytes repaired (each byte that is not UTF-8 read as cp1252) when the text is mostly UTF-8:
    a page assembled from UTF-8 templates with one latin-1 snippet;
-5. detection (charset-normalizer), for a page in a legacy encoding that declares nothing;
+5. detection (charset-normalizer), for a page in a legacy encoding that declares nothing; candidates that
+   score alike are told apart by the page's ``<html lang>`` (its usual legacy encoding), else cp1252;
 6. cp1252 as the last resort (every byte maps to a character: never an exception).
 """
 
@@ -92,14 +93,46 @@ def decode(data: bytes, *, http_charset: str | None = None, html: bool = False) 
     if data[:65536].decode("utf-8", errors="replace").count("\ufffd") < MOSTLY_UTF8_MAX_BAD:
         return data.decode("utf-8", errors=REPAIR), "utf-8+cp1252"
     try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data[:DETECT_BYTES]).best()
-        if best is not None and best.encoding:
-            return data.decode(best.encoding, errors="replace"), f"detected:{best.encoding}"
+        detected = _detect(data, html)
+        if detected:
+            return data.decode(detected, errors="replace"), f"detected:{detected}"
     except Exception:
         pass
     return data.decode("cp1252", errors=REPAIR), "cp1252"
+
+
+# The legacy encoding a page in a language most likely uses (WHATWG's "encoding for a locale" defaults):
+# detection often cannot tell single-byte Latin encodings apart (French text in cp1252 scores exactly as in
+# cp1250), and the page's own ``<html lang>`` settles the tie; a page that says nothing falls back to cp1252.
+_LOCALE_CODEC = {
+    **dict.fromkeys("ru uk be bg mk sr kk ky tg".split(), "cp1251"),
+    **dict.fromkeys("pl cs sk hu sl hr ro bs sq".split(), "cp1250"),
+    **dict.fromkeys("lt lv et".split(), "cp1257"),
+    "el": "cp1253", "tr": "cp1254", "az": "cp1254", "he": "cp1255", "iw": "cp1255", "ar": "cp1256",
+    "fa": "cp1256", "ur": "cp1256", "vi": "cp1258", "th": "cp874", "ja": "shift_jis", "ko": "euc_kr",
+    "zh": "gb18030",
+}
+_HTML_LANG = re.compile(rb"""<html[^>]{0,300}?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+DETECT_TIE = 0.01  # detection results this close in "chaos" to the best one are a tie
+
+
+def _detect(data: bytes, html: bool) -> str | None:
+    """charset-normalizer's answer, ties between close candidates settled by the page's language (its
+    ``<html lang>``'s usual legacy encoding), else by cp1252, the commonest legacy encoding of the web."""
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data[:DETECT_BYTES]))
+    if not results:
+        return None
+    best = min(r.chaos for r in results)
+    tied = {_codec(r.encoding): r for r in results if r.chaos <= best + DETECT_TIE}
+    m = _HTML_LANG.search(data[:4096]) if html else None
+    wanted = _LOCALE_CODEC.get(m.group(1).decode("ascii").lower(), "cp1252") if m else "cp1252"
+    for name in (_codec(wanted), "cp1252"):
+        if name in tied:
+            return name
+    first = results[0].encoding
+    return first or None
 
 
 def decode_page(data: bytes, *, http_charset: str | None = None) -> str:

@@ -64,11 +64,21 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _page_text(value: Any) -> Any:
+    """A binary ``html`` cell holds a page's bytes: decoded by the one decoder every path uses (BOM, meta
+    charset, UTF-8 with stray bytes, detection), not as plain UTF-8 with replacement characters."""
+    if isinstance(value, (bytes, bytearray)):
+        from storyloom.decoding import decode_page
+
+        return decode_page(bytes(value))
+    return jsonable(value)
+
+
 def record_item(record: dict[str, Any], where: str) -> RawDoc | BadInput:
     """One Parquet row → a RawDoc of kind ``json`` whose raw bytes are the row as canonical JSON."""
-    from storyloom.ingest.records import record_to_raw
+    from storyloom.ingest.records import FIELDS, record_to_raw
 
-    obj = {k: jsonable(v) for k, v in record.items() if v is not None}
+    obj = {k: _page_text(v) if k in FIELDS["html"] else jsonable(v) for k, v in record.items() if v is not None}
     raw = json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8")
     try:
         return record_to_raw(obj, raw, "json", where)
