@@ -37,5 +37,5 @@ class AnchorVectors:
 
 
 class AnchorVectorsWide(AnchorVectors):
-    name, languages = "anchors-wide", None
+    name, languages = "anchors-wide", frozenset({"en", "de", "is", "fr"})  # as e5 covers a list, not all
     seen: list[str] = []

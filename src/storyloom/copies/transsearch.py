@@ -163,7 +163,18 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
                                   sent_vectors.texts.get(a), sent_vectors.texts.get(b))
         if v is not None:
             verdicts.append((a, b, v))
-    return [link_of(a, b, v, rows[a]["published"], rows[b]["published"]) for a, b, v in verdicts]
+    return [link_of(a, b, v, rows[a]["published"], rows[b]["published"]) for a, b, v in verdicts
+            if not same_language(rows[a], rows[b])]
+
+
+def same_language(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two texts tagged with different languages are written in one (a wrong tag: a feed that says "de"
+    for everything): then they are a rewrite or a copy in that language, for the copy search, not a translation.
+    Asked only of pairs about to be linked; a text too short or too mixed to tell is not held against them."""
+    from storyloom.enrich.language import detect_language
+
+    la = detect_language(f"{a['title'] or ''}\n{a['text']}")
+    return la is not None and la == detect_language(f"{b['title'] or ''}\n{b['text']}")
 
 
 def link_of(a: str, b: str, v: tr.TransVerdict, pa: str | None, pb: str | None) -> dict[str, Any]:
