@@ -123,3 +123,22 @@ def test_bad_input_is_judged_not_crashed_on(tmp_path: Path) -> None:
     assert "https://wrong.example/2" not in urls  # the same language under a wrong tag: a copy, not a translation
     assert not {"https://de.example/3/0", "https://thaana.example/1", "https://empty.example/1"} & urls
     assert frozenset(("https://mixed.example/0", "https://en.example/0/0")) not in trans
+
+
+def test_each_model_aligns_its_own_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An article in an uncertain pair of each model (English with German: the fast one; with Icelandic: the wide
+    one) is aligned on each model's own sentence list, as each model's threshold was calibrated on."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+    from storyloom.embed.cache import Vectors
+
+    for name in ("anchors-fast", "anchors-wide"):
+        monkeypatch.setitem(tr.COSINE_FLOOR, name, 0.5)
+        monkeypatch.setitem(tr.SURE, name, 1.01)  # nothing is sure: every pair is aligned
+        monkeypatch.setitem(tr.crossalign.ALIGN, name, 0.5)
+    monkeypatch.setitem(tr.crossalign.MAX_SENTENCES, "anchors-wide", 3)
+    rows = {f"{lang}0": ml_article(0, lang, 1) for lang in ("en", "de", "is")}
+    sents: dict[str, Any] = {}
+    links = ts.judge([("de0", "en0"), ("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), Vectors(None, {}), sents)
+    assert [(link["a"], link["b"], link["details"]["confirmed_by"]) for link in links] == [
+        ("de0", "en0", "sentences"), ("en0", "is0", "sentences")]
+    assert len(sents["anchors-fast"].texts["en0"]) == 5 and len(sents["anchors-wide"].texts["en0"]) == 3

@@ -84,10 +84,11 @@ def judge_rows(rows: Iterable[dict[str, Any]], settings: Settings) -> Iterator[d
 
     fast = get_embedder(settings.embedder_fast)
     wide = get_embedder(settings.embedder_wide)
-    vectors, sents = Vectors(None, {}), SentenceVectors(None, {})
+    vectors = Vectors(None, {})
+    sents: dict[str, SentenceVectors] = {}
     for chunk in _batches(rows):
-        if len(vectors.texts) + len(sents.texts) > 16 * BATCH:  # a task's memory stays bounded
-            vectors, sents = Vectors(None, {}), SentenceVectors(None, {})
+        if len(vectors.texts) + sum(len(c.texts) for c in sents.values()) > 16 * BATCH:  # a task's memory stays bounded
+            vectors, sents = Vectors(None, {}), {}
         arts: dict[str, dict[str, Any]] = {}
         for r in chunk:
             for side in ("a", "b"):

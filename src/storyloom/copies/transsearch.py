@@ -107,11 +107,13 @@ def model_for(fast: Any, wide: Any, la: str | None, lb: str | None) -> Any | Non
 
 
 def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fast: Any, wide: Any,
-          vectors: Vectors, sent_vectors: SentenceVectors) -> list[dict[str, Any]]:
+          vectors: Vectors, sent_vectors: dict[str, SentenceVectors]) -> list[dict[str, Any]]:
     """The translation links among ``pairs`` (a < b, each judged once), as ``copy_links`` records.
 
-    ``rows``: id → title, text, language, published of every article named; ``vectors`` / ``sent_vectors``: the
-    caches (backed by the store locally, in memory on Spark) whose ``texts`` this fills in."""
+    ``rows``: id → title, text, language, published of every article named; ``vectors``: the title + lead cache
+    (backed by the store locally, in memory on Spark: ``vectors.store`` is None) whose ``texts`` this fills in;
+    ``sent_vectors``: the sentence caches, one per model (each model embeds its own number of sentences), made
+    here as needed."""
     from storyloom.embed import lead
 
     tr.register_model(fast)
@@ -153,14 +155,14 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
     mats: dict[str, dict[str, Any]] = {}
     for model in dict.fromkeys(m for _, _, m, _ in uncertain):
         mine = list(dict.fromkeys(x for a, b, m, _ in uncertain if m is model for x in (a, b)))
+        cache = sent_vectors.setdefault(model.name, SentenceVectors(vectors.store, {}))
         for x in mine:
-            sent_vectors.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
-        mats[model.name] = sent_vectors.get(model, mine)
+            cache.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
+        mats[model.name] = cache.get(model, mine)
     for a, b, model, cos in uncertain:
-        got = mats[model.name]
+        got, texts = mats[model.name], sent_vectors[model.name].texts
         alignment = crossalign.align(got.get(a), got.get(b))
-        v = tr.verify_translation(prints[a], prints[b], cos, model.name, alignment,
-                                  sent_vectors.texts.get(a), sent_vectors.texts.get(b))
+        v = tr.verify_translation(prints[a], prints[b], cos, model.name, alignment, texts.get(a), texts.get(b))
         if v is not None:
             verdicts.append((a, b, v))
     return [link_of(a, b, v, rows[a]["published"], rows[b]["published"]) for a, b, v in verdicts
@@ -231,4 +233,4 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     if need:
         rows = {**rows, **sql.texts(store, need)}
     pairs = [(a, b) for a, b in pairs if a in rows and b in rows]
-    return judge(pairs, rows, fast, wide, vectors, SentenceVectors(store, {})), len(pairs)
+    return judge(pairs, rows, fast, wide, vectors, {}), len(pairs)
