@@ -129,7 +129,6 @@ def test_each_model_aligns_its_own_sentences(monkeypatch: pytest.MonkeyPatch) ->
     """An article in an uncertain pair of each model (English with German: the fast one; with Icelandic: the wide
     one) is aligned on each model's own sentence list, as each model's threshold was calibrated on."""
     from standin_embedders import AnchorVectors, AnchorVectorsWide
-    from storyloom.embed.cache import Vectors
 
     for name in ("anchors-fast", "anchors-wide"):
         monkeypatch.setitem(tr.COSINE_FLOOR, name, 0.5)
@@ -137,8 +136,17 @@ def test_each_model_aligns_its_own_sentences(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setitem(tr.crossalign.ALIGN, name, 0.5)
     monkeypatch.setitem(tr.crossalign.MAX_SENTENCES, "anchors-wide", 3)
     rows = {f"{lang}0": ml_article(0, lang, 1) for lang in ("en", "de", "is")}
-    sents: dict[str, Any] = {}
-    links = ts.judge([("de0", "en0"), ("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), Vectors(None, {}), sents)
+    caches = ts.Caches(None)
+    links = ts.judge([("de0", "en0"), ("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), caches)
     assert [(link["a"], link["b"], link["details"]["confirmed_by"]) for link in links] == [
         ("de0", "en0", "sentences"), ("en0", "is0", "sentences")]
-    assert len(sents["anchors-fast"].texts["en0"]) == 5 and len(sents["anchors-wide"].texts["en0"]) == 3
+    assert len(caches.sents["anchors-fast"].texts["en0"]) == 5 and len(caches.sents["anchors-wide"].texts["en0"]) == 3
+
+
+def test_each_model_gets_its_own_lead() -> None:
+    from storyloom.embed import lead, lead_for
+
+    text = "First sentence here. Second sentence there. Third one. Fourth."
+    assert lead_for(USEEmbedder, "Title", text) == lead("Title", text) == "Title\nFirst sentence here. Second sentence there. Third one."
+    assert lead_for(E5Embedder, "Title", text) == "Title\nFirst sentence here."  # the slow model: title + first sentence
+    assert len(lead_for(E5Embedder, "T", "word " * 500)) <= 300

@@ -41,13 +41,14 @@ def looker_rows(rows: Iterable[dict[str, Any]], settings: Settings) -> Iterator[
     keys, its day, and its title + lead vector of the fast model where that covers its language."""
     from storyloom.copies import translation as tr
     from storyloom.copies.transsearch import day_of
-    from storyloom.embed import covers, get_embedder, lead
+    from storyloom.embed import covers, get_embedder, lead_for
     from storyloom.embed.cache import Vectors
 
     fast = get_embedder(settings.embedder_fast)
     for chunk in _batches(rows):
         covered = [r for r in chunk if covers(fast, r["language"])]
-        got = Vectors(None, {r["id"]: lead(r["title"], r["text"]) for r in covered}).get(fast, [r["id"] for r in covered])
+        got = Vectors(None, {r["id"]: lead_for(fast, r["title"], r["text"]) for r in covered}).get(
+            fast, [r["id"] for r in covered])
         for r in chunk:
             keys = tr.anchor_keys(list(tr.TransPrint.of(r["text"], r["language"]).anchors))
             vec = got.get(r["id"])
@@ -78,20 +79,18 @@ def nearest_pairs(rows: Iterable[tuple[str, int, str, int, bytes]], pool: Any, s
 def judge_rows(rows: Iterable[dict[str, Any]], settings: Settings) -> Iterator[dict[str, Any]]:
     """Translation links (``copy_links`` rows, details and evidence as the store's JSON) among candidate pairs:
     each row ``a``, ``b`` and both articles' ``title_a``, ``text_a``, ``language_a``, ``published_a`` (and ``_b``)."""
-    from storyloom.copies.transsearch import judge
+    from storyloom.copies.transsearch import Caches, judge
     from storyloom.embed import get_embedder
-    from storyloom.embed.cache import SentenceVectors, Vectors
 
     fast = get_embedder(settings.embedder_fast)
     wide = get_embedder(settings.embedder_wide)
-    vectors = Vectors(None, {})
-    sents: dict[str, SentenceVectors] = {}
+    caches = Caches(None)
     for chunk in _batches(rows):
-        if len(vectors.texts) + sum(len(c.texts) for c in sents.values()) > 16 * BATCH:  # a task's memory stays bounded
-            vectors, sents = Vectors(None, {}), {}
+        if caches.size() > 16 * BATCH:  # a task's memory stays bounded
+            caches = Caches(None)
         arts: dict[str, dict[str, Any]] = {}
         for r in chunk:
             for side in ("a", "b"):
                 arts[r[side]] = {k: r[f"{k}_{side}"] for k in ("title", "text", "language", "published")}
-        for link in judge([(r["a"], r["b"]) for r in chunk], arts, fast, wide, vectors, sents):
+        for link in judge([(r["a"], r["b"]) for r in chunk], arts, fast, wide, caches):
             yield {**link, "details": canonical_json(link["details"]), "evidence": canonical_json(link["evidence"])}

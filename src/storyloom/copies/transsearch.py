@@ -22,7 +22,7 @@ aligned sentences.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
@@ -106,15 +106,32 @@ def model_for(fast: Any, wide: Any, la: str | None, lb: str | None) -> Any | Non
     return None
 
 
+@dataclass
+class Caches:
+    """The embedding caches of a search, one per model and kind — each model embeds its own lead
+    (:func:`storyloom.embed.lead_for`) and its own number of sentences, its thresholds were calibrated on them —
+    backed by the store (locally) or kept in memory (``store=None``: a Spark task)."""
+
+    store: Any
+    leads: dict[str, Vectors] = field(default_factory=dict)
+    sents: dict[str, SentenceVectors] = field(default_factory=dict)
+
+    def lead(self, model: Any) -> Vectors:
+        return self.leads.setdefault(model.name, Vectors(self.store, {}))
+
+    def sentences(self, model: Any) -> SentenceVectors:
+        return self.sents.setdefault(model.name, SentenceVectors(self.store, {}))
+
+    def size(self) -> int:
+        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values()])
+
+
 def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fast: Any, wide: Any,
-          vectors: Vectors, sent_vectors: dict[str, SentenceVectors]) -> list[dict[str, Any]]:
+          caches: Caches) -> list[dict[str, Any]]:
     """The translation links among ``pairs`` (a < b, each judged once), as ``copy_links`` records.
 
-    ``rows``: id → title, text, language, published of every article named; ``vectors``: the title + lead cache
-    (backed by the store locally, in memory on Spark: ``vectors.store`` is None) whose ``texts`` this fills in;
-    ``sent_vectors``: the sentence caches, one per model (each model embeds its own number of sentences), made
-    here as needed."""
-    from storyloom.embed import lead
+    ``rows``: id → title, text, language, published of every article named."""
+    from storyloom.embed import lead_for
 
     tr.register_model(fast)
     tr.register_model(wide)
@@ -131,16 +148,17 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
             if agreement is not None and agreement[0] < tr.WIDE_MIN_OVERLAP:
                 continue
         todo.append((a, b, model))
-    for x in {x for a, b, _ in todo for x in (a, b)}:
-        if x not in vectors.texts:
-            vectors.texts[x] = lead(rows[x]["title"], rows[x]["text"])
     # the embeddings of each model in one call (the slow model's batch gives the same bits as one text at a time)
     for model in dict.fromkeys(m for _, _, m in todo):
-        vectors.get(model, list(dict.fromkeys(x for a, b, m in todo if m is model for x in (a, b))))
+        cache = caches.lead(model)
+        mine = list(dict.fromkeys(x for a, b, m in todo if m is model for x in (a, b)))
+        for x in mine:
+            cache.texts.setdefault(x, lead_for(model, rows[x]["title"], rows[x]["text"]))
+        cache.get(model, mine)
     uncertain: list[tuple[str, str, Any, float]] = []
     verdicts: list[tuple[str, str, tr.TransVerdict]] = []
     for a, b, model in todo:
-        vec = vectors.get(model, [a, b])
+        vec = caches.lead(model).get(model, [a, b])
         if a not in vec or b not in vec:
             continue
         cos = float(vec[a] @ vec[b])
@@ -155,12 +173,12 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
     mats: dict[str, dict[str, Any]] = {}
     for model in dict.fromkeys(m for _, _, m, _ in uncertain):
         mine = list(dict.fromkeys(x for a, b, m, _ in uncertain if m is model for x in (a, b)))
-        cache = sent_vectors.setdefault(model.name, SentenceVectors(vectors.store, {}))
+        sents = caches.sentences(model)
         for x in mine:
-            cache.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
-        mats[model.name] = cache.get(model, mine)
+            sents.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
+        mats[model.name] = sents.get(model, mine)
     for a, b, model, cos in uncertain:
-        got, texts = mats[model.name], sent_vectors[model.name].texts
+        got, texts = mats[model.name], caches.sentences(model).texts
         alignment = crossalign.align(got.get(a), got.get(b))
         v = tr.verify_translation(prints[a], prints[b], cos, model.name, alignment, texts.get(a), texts.get(b))
         if v is not None:
@@ -192,7 +210,7 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     """Translation links for a chunk of the local copies stage (after its anchors are stored): candidates from
     the store, judged by :func:`judge`; returns (links, candidate pairs tried).  ``done``: pairs already
     linked (as copies) or tried, which are not tried again."""
-    from storyloom.embed import covers, get_embedder, lead
+    from storyloom.embed import covers, get_embedder, lead_for
     from storyloom.store import copies as sql
     from storyloom.store import embeddings as emb_sql
 
@@ -201,10 +219,10 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     known = [aid for aid in ids if aid in rows and rows[aid]["language"]]
     if not known:
         return [], 0
-    leads: dict[str, str] = {aid: lead(rows[aid]["title"], rows[aid]["text"]) for aid in known}
-    vectors = Vectors(store, leads)
+    caches = Caches(store)
     covered = [aid for aid in known if covers(fast, rows[aid]["language"])]
-    own = vectors.get(fast, covered)
+    caches.lead(fast).texts.update({aid: lead_for(fast, rows[aid]["title"], rows[aid]["text"]) for aid in covered})
+    own = caches.lead(fast).get(fast, covered)
     candidates: dict[str, set[str]] = {}
     for aid in known:
         keys = tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors))
@@ -233,4 +251,4 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     if need:
         rows = {**rows, **sql.texts(store, need)}
     pairs = [(a, b) for a, b in pairs if a in rows and b in rows]
-    return judge(pairs, rows, fast, wide, vectors, {}), len(pairs)
+    return judge(pairs, rows, fast, wide, caches), len(pairs)

