@@ -83,7 +83,7 @@ def test_a_plugged_in_model_brings_its_thresholds(monkeypatch: pytest.MonkeyPatc
         tr.register_model(USEEmbedder)  # a shipped model's calibration is not touched
         assert tr.SURE["use-m3"] == 0.65
     finally:
-        for table in (tr.COSINE_FLOOR, tr.SURE, tr.crossalign.ALIGN):
+        for table in (tr.COSINE_FLOOR, tr.SURE, tr.crossalign.ALIGN, tr.crossalign.SHORT_ALIGN):
             table.pop("my-model", None)
 
 
@@ -150,3 +150,22 @@ def test_each_model_gets_its_own_lead() -> None:
     assert lead_for(USEEmbedder, "Title", text) == lead("Title", text) == "Title\nFirst sentence here. Second sentence there. Third one."
     assert lead_for(E5Embedder, "Title", text) == "Title\nFirst sentence here."  # the slow model: title + first sentence
     assert len(lead_for(E5Embedder, "T", "word " * 500)) <= 300
+
+
+def test_a_short_pair_needs_a_closer_alignment() -> None:
+    """A headline and one sentence against another: every sentence is "in order" whatever it says, so the
+    alignment must be closer than for a long pair (bench/translations.py --variant short)."""
+    from storyloom.copies import crossalign
+
+    def matrices(n: int, sim: float) -> tuple[Any, Any]:
+        a = np.eye(n, 2 * n, dtype=np.float32)  # row i: axis i; b row i: mostly axis i, the rest its own axis
+        b = np.zeros((n, 2 * n), dtype=np.float32)
+        for i in range(n):
+            b[i, i], b[i, n + i] = sim, float(np.sqrt(1 - sim * sim))
+        return a, b
+
+    short, long_ = crossalign.align(*matrices(2, 0.5)), crossalign.align(*matrices(12, 0.5))
+    assert short is not None and long_ is not None and short.short and not long_.short
+    assert short.inband == long_.inband == 1.0 and abs(short.diag - 0.5) < 1e-6 and abs(long_.diag - 0.5) < 1e-6
+    assert crossalign.accepts(long_, "use-m3") and not crossalign.accepts(short, "use-m3")
+    assert crossalign.accepts(crossalign.align(*matrices(2, 0.6)), "use-m3")

@@ -53,8 +53,9 @@ WIDE_MIN_OVERLAP = 0.2
 
 
 def register_model(embedder: object) -> None:
-    """Take a plugged-in model's own thresholds (``translation_thresholds = {"floor": …, "sure": …, "align": …}``
-    on its class: title + lead cosine floor, the sure cosine, the sentence-alignment bar), measured by whoever
+    """Take a plugged-in model's own thresholds (``translation_thresholds = {"floor": …, "sure": …, "align": …,
+    "align_short": …}`` on its class: title + lead cosine floor, the sure cosine, the sentence-alignment bar and
+    that of a short pair, see :mod:`storyloom.copies.crossalign`), measured by whoever
     plugs it in; a model without them is never trusted (its pairs are refused), as before.  Read in every
     process that judges pairs (a Spark worker too), so a model carries its calibration with it."""
     own = getattr(embedder, "translation_thresholds", None)
@@ -64,6 +65,7 @@ def register_model(embedder: object) -> None:
     COSINE_FLOOR.setdefault(name, float(own["floor"]))
     SURE.setdefault(name, float(own["sure"]))
     crossalign.ALIGN.setdefault(name, float(own["align"]))
+    crossalign.SHORT_ALIGN.setdefault(name, float(own.get("align_short", own["align"])))
 
 
 def _lcs(a: list[str], b: list[str]) -> int:
@@ -196,6 +198,8 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str,
                                "languages": [a.language, b.language],
                                "alignment": round(alignment.diag, 4), "in_order": round(alignment.inband, 3),
                                "confirmed_by": "sentences"}
+    if alignment.short:
+        details["short_pair"] = True  # its order said nothing: accepted on the higher bar of a short pair
     agreement = _anchor_agreement(a, b)
     if agreement is not None:
         details.update(anchor_overlap=round(agreement[0], 3), anchor_order=round(agreement[1], 3))
