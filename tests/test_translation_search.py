@@ -169,3 +169,20 @@ def test_a_short_pair_needs_a_closer_alignment() -> None:
     assert short.inband == long_.inband == 1.0 and abs(short.diag - 0.5) < 1e-6 and abs(long_.diag - 0.5) < 1e-6
     assert crossalign.accepts(long_, "use-m3") and not crossalign.accepts(short, "use-m3")
     assert crossalign.accepts(crossalign.align(*matrices(2, 0.6)), "use-m3")
+
+
+def test_a_translation_joins_its_source_story(tmp_path: Path) -> None:
+    """The stories stage reads the cascade's links through the copy groups: every language version of a story
+    (even one dated weeks later, which its anchors link) is in that story."""
+    corpus = multilingual_corpus(tmp_path / "ml", with_copy=False)
+    db = tmp_path / "s.db"
+    settings = Settings(db_path=str(db), line_classifier=False, story_embeddings=False, **STANDIN)  # type: ignore[arg-type]
+    with Store(db) as store:
+        ingest([str(corpus)], store, settings)
+        rows = store.conn.execute("SELECT a.url, m.story_id, m.reason FROM story_members m "
+                                  "JOIN articles a ON a.id = m.article_id").fetchall()
+    by_story: dict[str, set[str]] = {}
+    for url, sid, _ in rows:
+        by_story.setdefault(url.split("/")[3], set()).add(sid)
+    assert all(len(sids) == 1 for sids in by_story.values()), by_story
+    assert sum(reason == "copy" for _, _, reason in rows) >= 6  # joined through their translation links
