@@ -12,8 +12,10 @@ with joins instead of store look-ups.
 
 Rank (which article came first) is the input order (``ord_file``, ``ord_pos``), the order the local batch
 stores articles in.  Where the two engines may differ: a bucket of anchors counted at its final size here, at
-its size when looked up there (only a bucket crossing the cap), and USE's last bits in another batch
-composition (float16 rounding, below every threshold's resolution).
+its size when looked up there (only a bucket crossing the cap); an exact class whose smallest id arrives after
+another member in a later chunk (locally both members looked, here only the smallest: the same groups, links
+from another member); and USE's last bits in another batch composition (float16 rounding, below every
+threshold's resolution).  Memory: the broadcast pool is 1 KB an article (100 MB at 100k).
 """
 
 from __future__ import annotations
