@@ -1,5 +1,6 @@
 """Translated copies per language pair, and the copies stage's cost with translations on:
-``.venv/bin/python bench/translations.py --split dev [--baseline /path/to/other/src] [--synthetic 10000]``.
+``.venv/bin/python bench/translations.py --split dev [--variant short|translit] [--baseline /path/to/other/src]
+[--synthetic 10000]``.
 
 A benchmark, not a test: it prints tables and checks nothing.  Issue 20 ("every language pair").
 
@@ -49,12 +50,30 @@ import copies_data as cd
 import stories_data as sd
 
 
-def docs_of(split: str) -> list[sd.Doc]:
+def docs_of(split: str, variant: str = "full") -> list[sd.Doc]:
     wmt = [d for d in sd.load_wmt21() if cd.split_of(d.story) == split]
     basil = [d for d in sd.load_basil() if cd.split_of(d.story) == split]
-    out = wmt + basil
+    out = [varied(d, variant) for d in wmt + basil]
     out.sort(key=lambda d: (d.time, d.key))
     return out
+
+
+def varied(d: sd.Doc, variant: str) -> sd.Doc:
+    """The issue's bad input, made from real text: ``short`` — the headline and the first sentence only (every
+    article); ``translit`` — a Russian article's headline transliterated to Latin letters over its Cyrillic body
+    (anyascii, as a site without Cyrillic in its templates writes it)."""
+    from dataclasses import replace
+
+    if variant == "short":
+        from storyloom.enrich.sentences import split_sentences
+
+        first = split_sentences(d.text)[:1]
+        return replace(d, text=first[0] if first else d.text)
+    if variant == "translit" and d.language == "ru":
+        from anyascii import anyascii
+
+        return replace(d, title=anyascii(d.title))
+    return d
 
 
 def synthetic_docs(n: int, share: float) -> list[sd.Doc]:
@@ -114,6 +133,7 @@ def child(db: str) -> None:
 
     settings = Settings(db_path=db, line_classifier=False)
     counts: dict[str, int] = defaultdict(int)
+    embed_cpu: dict[str, float] = defaultdict(float)  # CPU seconds inside each model's embed (all threads)
     for name in (settings.embedder_fast, settings.embedder_wide):
         emb = get_embedder(name)
         emb.embed(["warm up", "Aufwärmen"])
@@ -121,7 +141,11 @@ def child(db: str) -> None:
 
         def counted(texts: Any, inner: Any = inner, model: str = emb.name) -> Any:
             counts[model] += len(texts)
-            return inner(texts)
+            started = time.process_time()
+            try:
+                return inner(texts)
+            finally:
+                embed_cpu[model] += time.process_time() - started
 
         emb.embed = counted  # type: ignore[method-assign]
     store = Store(db)
@@ -139,6 +163,7 @@ def child(db: str) -> None:
     links = [list(r) for r in store.conn.execute("SELECT a, b, kind FROM copy_links")]
     store.close()
     print(json.dumps({"articles": n, "wall": wall, "cpu": cpu, "links": links, "embedded": counts,
+                      "embed_cpu": {k: round(v, 1) for k, v in embed_cpu.items()},
                       "candidates": rep.candidates}))
 
 
@@ -185,6 +210,8 @@ def score(docs: list[sd.Doc], key_of: dict[str, str], links: list[list[str]]) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
+    ap.add_argument("--variant", choices=("full", "short", "translit"), default="full",
+                    help="bad input made from the split: headline + first sentence, or transliterated Russian headlines")
     ap.add_argument("--baseline", default="/work/main/src", help="the code tree to compare with ('' for none)")
     ap.add_argument("--synthetic", type=int, default=0, help="also time N synthetic articles (e.g. 10000)")
     ap.add_argument("--multilingual-share", type=float, default=0.1)
@@ -199,11 +226,11 @@ def main() -> None:
     sys.path.insert(0, here)
     with tempfile.TemporaryDirectory() as tmp_:
         tmp = Path(tmp_)
-        docs = docs_of(args.split)
+        docs = docs_of(args.split, args.variant)
         key_of = ingest(docs, tmp / "base.db")
         results = {name: run_tree(src, tmp / "base.db", tmp, name.replace(" ", "_")) for name, src in trees}
         scored = {name: score(docs, key_of, r["links"]) for name, r in results.items()}
-        print(f"\nTranslated copies, wmt21 {args.split} split + BASIL {args.split} ({len(docs)} articles); "
+        print(f"\nTranslated copies, wmt21 {args.split} split + BASIL {args.split} ({len(docs)} articles, {args.variant}); "
               f"find_copies with translations on, shipped settings")
         print(f"{'pair':8} {'docs':>5} {'pos':>5} | " + " | ".join(f"{n:^26}" for n, _ in trees))
         print(f"{'':8} {'':>5} {'':>5} | " + " | ".join(f"{'P':>6} {'R':>6} {'F1':>6} {'links':>5}" for _ in trees))
@@ -221,7 +248,7 @@ def main() -> None:
         for name, r in results.items():
             print(f"{name:10} articles {r['articles']:6d}  wall {r['wall']:7.1f} s  CPU {r['cpu']:7.1f} s  "
                   f"{r['articles'] / r['wall']:7.1f} articles/s  embedded {dict(r['embedded'])}  "
-                  f"candidates {r['candidates']}")
+                  f"embedding CPU s {r.get('embed_cpu')}  candidates {r['candidates']}")
         if len(results) == 2:
             a, b = results["this tree"], results["baseline"]
             print(f"ratio this/baseline: articles/s ×{b['wall'] / a['wall']:.2f}, CPU ×{b['cpu'] / a['cpu']:.2f} less")

@@ -125,3 +125,55 @@ def settings_for(tmp: Path) -> Settings:
 
     LineClassifier.load()
     return Settings(db_path=str(tmp / "unused.db"), translations=False, story_embeddings=False, line_classifier=True)
+
+
+# -- a small multilingual corpus: translations in English, German and Icelandic ----------------------------
+
+ML_STORIES = [
+    ("Riverton", "Helena Marsh", "Corvell", 4200, 37, 2019),
+    ("Dunmore", "Piotr Alvarez", "Bexley", 1850, 61, 2031),
+    ("Kestrel", "Ingrid Solberg", "Tamsin", 9700, 23, 2027),
+    ("Halloway", "Tomas Brandt", "Fenwick", 3100, 44, 2025),
+]
+ML_SENTENCES = {
+    "en": ("The council of {city} voted {votes} times on the {plan} plan in {year}.",
+           "{person} said that {money} people came to {city}.", "It cost {money3} for {plan} under {person}.",
+           "In {year1} {city} expects {votes10} more for {plan}."),
+    "de": ("Der Rat von {city} stimmte {votes} mal über {plan} ab, {year}.",
+           "{person} sagte, dass {money} Leute nach {city} kamen.", "Es kostete {money3} für {plan} unter {person}.",
+           "Im {year1} erwartet {city} noch {votes10} weitere für {plan}."),
+    "is": ("Bæjarráð {city} greiddi {votes} sinnum atkvæði um {plan} árið {year}.",
+           "{person} sagði að {money} manns hefðu komið til {city}.",
+           "Það kostaði {money3} fyrir {plan} undir stjórn {person}.",
+           "Árið {year1} væntir {city} {votes10} fleiri fyrir {plan}."),
+}
+
+
+def ml_article(k: int, lang: str, day: int | None, short: bool = False) -> dict[str, Any]:
+    """Story ``k`` told in ``lang``: the same names and numbers in the same order (a translation, for the
+    stand-in embedders of standin_embedders.py); ``short``: a headline and one sentence."""
+    city, person, plan, money, votes, year = ML_STORIES[k]
+    sents = [t.format(city=city, person=person, plan=plan, money=money, money3=money * 3, votes=votes,
+                      votes10=votes + 10, year=year, year1=year + 1) for t in ML_SENTENCES[lang]]
+    rec: dict[str, Any] = {"url": f"https://{lang}.example/{k}/{int(short)}", "title": f"{city} {plan} {votes}",
+                           "text": sents[0] if short else " ".join(sents), "language": lang,
+                           "outlet": f"{lang}.example"}
+    if day is not None:
+        rec["published"] = f"2024-03-{day:02d}T10:00:00+00:00"
+    return rec
+
+
+def multilingual_corpus(folder: Path, with_copy: bool = True) -> Path:
+    """Two JSONL files (input order matters: an article looks for its translations among earlier ones): each
+    story in English, German and Icelandic, some short, one undated, one far outside the translation window,
+    and (``with_copy``) an exact copy (its class's member looks for nothing; which member that is depends on
+    the order articles arrive in, as the copies stage's links do)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first = [ml_article(k, "en", 1 + k) for k in range(4)] + [ml_article(k, "de", 2 + k) for k in range(2)]
+    second = [ml_article(2, "de", None), ml_article(3, "de", 28), ml_article(0, "is", 2), ml_article(1, "is", 3, True),
+              ml_article(1, "en", 3, True), ml_article(2, "is", 4)]
+    if with_copy:
+        second.append({**first[0], "url": "https://copy.example/0", "outlet": "copy.example"})
+    for name, recs in (("a.jsonl", first), ("b.jsonl", second)):
+        (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    return folder

@@ -253,3 +253,35 @@ def test_the_distributed_story_stage_gives_the_local_stories(spark: Any, tmp_pat
     # deterministic: another partition count gives the same tables, row for row
     again = _block_run(spark, rows, tmp_path, 7, 8)
     assert (again["members"], again["stories"], again["events"]) == (blocks["members"], blocks["stories"], blocks["events"])
+
+
+# -- translated copies ----------------------------------------------------------------------------
+
+
+def test_translations_on_spark_are_the_local_ones(spark: Any, tmp_path: Path) -> None:
+    """Both engines run the same translation cascade (storyloom.copies.transsearch): the same links with the same
+    scores, directions, details and evidence, and so the same copy groups and stories.  The stand-in embedders
+    (tests/standin_embedders.py) are shipped to the workers as a plugged-in model would be."""
+    from batchdata import multilingual_corpus
+
+    spark.sparkContext.addPyFile(str(Path(__file__).with_name("standin_embedders.py")))
+    corpus = multilingual_corpus(tmp_path / "ml")
+    s = settings_for(tmp_path).with_overrides(translations=True, embedder_fast="standin_embedders:AnchorVectors",
+                                              embedder_wide="standin_embedders:AnchorVectorsWide")
+    run_local([str(corpus)], str(tmp_path / "local"), s)
+    rep = SparkBatch(spark, s, partitions=3, ingested_at=FIXED_TIME).run([str(corpus)], str(tmp_path / "spark"))
+    assert "translations" in rep.seconds and not any("translated" in n for n in rep.notes)
+    out = {run: read_table(tmp_path / run, "copy_links") for run in ("local", "spark")}
+    links = {run: sorted(tuple(str(r[c]) for c in ("a", "b", "kind", "score", "direction", "details", "evidence"))
+                         for r in rows) for run, rows in out.items()}
+    assert links["local"] == links["spark"]
+    arts = {r["id"]: r for r in read_table(tmp_path / "spark", "articles")}
+    trans = [(arts[r["a"]]["url"], arts[r["b"]]["url"]) for r in out["spark"] if r["kind"] == "translation"]
+    assert len(trans) >= 6  # not vacuous: English, German and Icelandic versions found each other
+    assert all(a.split("/")[3] == b.split("/")[3] for a, b in trans)  # only versions of one story
+    groups = {run: {r["article_id"]: r["group_id"] for r in read_table(tmp_path / run, "copy_groups")}
+              for run in ("local", "spark")}
+    assert groups["local"] == groups["spark"]
+    members = {run: {r["article_id"]: r["story_id"] for r in read_table(tmp_path / run, "story_members")}
+               for run in ("local", "spark")}
+    assert members["local"] == members["spark"]

@@ -24,18 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from storyloom.embed import USE_LANGUAGES, E5Embedder, USEEmbedder
+from storyloom.embed import E5_LANGUAGES, USE_LANGUAGES, E5Embedder, USEEmbedder
 
 WMT21_LANGUAGES = ("de", "en", "fr", "is", "ja", "ru")
 DETECTOR = "py3langid"
-
-# multilingual-e5 is fine-tuned from XLM-RoBERTa, whose pre-training (CC-100, Conneau et al. 2020, table 6)
-# covers these languages; outside them e5's vectors are not cross-lingual.  E5Embedder says "every language"
-# (languages = None) because it accepts any text: this list is what it *covers*.
-E5_LANGUAGES = frozenset(
-    "af am ar as az be bg bn br bs ca cs cy da de el en eo es et eu fa fi fr fy ga gd gl gu ha he hi hr hu hy id "
-    "is it ja jv ka kk km kn ko ku ky la lo lt lv mg mk ml mn mr ms my ne nl no om or pa pl ps pt ro ru sa sd si "
-    "sk sl so sq sr su sv sw ta te th tl tr ug uk ur uz vi xh yi zh".split())
 
 NAMES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi",
          "is": "Icelandic", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",

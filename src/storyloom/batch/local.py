@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from storyloom.batch import stages
-from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
+from storyloom.batch.report import BatchReport, notes_for
 from storyloom.batch.tables import MANIFEST, TABLES, arrow_schema, columns
 from storyloom.errors import Skipped
 from storyloom.settings import Settings
@@ -46,7 +46,7 @@ def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embe
     from storyloom.stories import build_stories
 
     bs = stages.batch_settings(settings, story_embeddings)
-    report = BatchReport("local", notes=[NO_TRANSLATIONS], on_stage=on_stage)
+    report = BatchReport("local", notes=notes_for(bs), on_stage=on_stage)
     total = time.perf_counter()
     errors: list[dict[str, Any]] = []
 

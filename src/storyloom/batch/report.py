@@ -8,7 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-NO_TRANSLATIONS = "translated copies are not detected in batch runs (Settings.translations=False)"
+NO_TRANSLATIONS = "translated copies are not detected in this run (Settings.translations=False)"
+
+
+def notes_for(settings: object) -> list[str]:
+    """What a reader of the run must know about its settings."""
+    return [] if getattr(settings, "translations", False) else [NO_TRANSLATIONS]
 
 
 @dataclass

@@ -30,10 +30,11 @@ Hook = Callable[[str, int], None]  # (stage, partition id): fault injection in t
 
 
 def batch_settings(settings: Settings, story_embeddings: bool = False) -> Settings:
-    """The settings both engines run a batch with: no translated-copy detection (it needs a store-wide
-    embedding pool; not distributed yet), story embeddings only when asked, no per-file size cap, and the
-    incremental stages off during ingest (the batch runs them once, over everything)."""
-    return settings.with_overrides(translations=False, story_embeddings=story_embeddings,
+    """The settings both engines run a batch with: story embeddings only when asked, no per-file size cap, and
+    the incremental stages off during ingest (the batch runs them once, over everything).  Translated copies
+    as the settings say (on by default: both engines run the same cascade, see
+    :mod:`storyloom.batch.spark.translations`)."""
+    return settings.with_overrides(story_embeddings=story_embeddings,
                                    max_file_bytes=BATCH_FILE_CAP, run_copies=False, run_stories=False)
 
 

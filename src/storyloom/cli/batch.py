@@ -40,6 +40,9 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--conf", "confs", multiple=True, metavar="KEY=VALUE", help="A Spark setting (repeatable).")
 @click.option("--story-embeddings/--no-story-embeddings", default=False, show_default=True,
               help="Use the multilingual embedder in story scores (slower; needs the model on every executor).")
+@click.option("--translations/--no-translations", default=None,
+              help="Look for translated copies (default: the `translations` setting, on; needs the embedding models "
+                   "on every executor).")
 @click.option("--story-block-days", type=float, default=None,
               help="Spark: also cut the story stage every so many days so it runs in parallel (approximate: a "
                    "story is not continued across a cut). Default: exact, as the local run.")
@@ -52,14 +55,16 @@ def _parse_conf(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.pass_obj
 def batch(obj: Ctx, inputs: tuple[str, ...], out_dir: str, engine: str, master: str, partitions: int | None,
           confs: tuple[str, ...], story_embeddings: bool, story_block_days: float | None, story_blocks: bool,
-          story_block_articles: int | None, as_json: bool) -> None:
+          story_block_articles: int | None, as_json: bool, translations: bool | None) -> None:
     """Run the whole pipeline over INPUT files or folders (JSONL, Parquet, WARC, HTML…) as a batch.
 
     Writes Parquet tables (articles, removed_spans, blobs, sightings, copy_prints, copy_links, copy_groups,
     stories, story_members, story_events, term_df, errors) to --out; `storyloom load` brings them into the
-    store.  Translated copies are not detected in batch runs.
+    store.  Translated copies are found as `storyloom copies` finds them (copy_links of kind translation).
     """
     settings = obj.settings
+    if translations is not None:
+        settings = settings.with_overrides(translations=translations)
     try:
         with err.status(f"batch ({engine}): starting…") as status:
             started = time.monotonic()

@@ -95,7 +95,8 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     (its articles then count as fingerprinted again, which is handled like a changed text).  Copies of a
     text already stored join its exact class (see :mod:`storyloom.copies.classes`) and look for nothing else.
     """
-    from storyloom.copies.translation import TransPrint, anchor_keys, find_translations
+    from storyloom.copies.translation import TransPrint, anchor_keys
+    from storyloom.copies.transsearch import find_translations
 
     rows = sql.texts(store, ids)
     prints: dict[str, TextPrint] = {}
@@ -141,8 +142,10 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     for link in links:
         report.links[link["kind"]] = report.links.get(link["kind"], 0) + 1
     if settings.translations:
+        # a pair linked as a copy is not also a translation; a pair the copy search tried and refused may be one
+        linked = {(link["a"], link["b"]) for link in links}
         try:
-            trans, tried = find_translations(store, [a for a in lookers if a in rows], rows, settings, done)
+            trans, tried = find_translations(store, [a for a in lookers if a in rows], rows, settings, linked)
         except ImportError as exc:  # embedding packages missing: copies without translations, said once
             trans, tried = [], 0
             events.append(f"translation detection off: {exc}")

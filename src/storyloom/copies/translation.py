@@ -27,10 +27,10 @@ from functools import lru_cache
 from typing import Any
 
 from storyloom.copies import crossalign
-from storyloom.embed.cache import SentenceVectors, Vectors, unpack
 from storyloom.enrich.anchors import anchor_keys, anchors_in
 from storyloom.enrich.sentences import split_sentences
-from storyloom.timeparse import utc_key
+
+__all__ = ["anchor_keys", "anchors_in", "split_sentences"]  # the search and the batch read anchors through here
 
 MIN_ANCHORS_FOR_ORDER = 3
 MIN_SENTENCE_RATIO = 0.5
@@ -52,15 +52,36 @@ SURE_ANCHORS = 0.5
 WIDE_MIN_OVERLAP = 0.2
 
 
+def register_model(embedder: object) -> None:
+    """Take a plugged-in model's own thresholds (``translation_thresholds = {"floor": …, "sure": …, "align": …,
+    "align_short": …}`` on its class: title + lead cosine floor, the sure cosine, the sentence-alignment bar and
+    that of a short pair, see :mod:`storyloom.copies.crossalign`), measured by whoever
+    plugs it in; a model without them is never trusted (its pairs are refused), as before.  Read in every
+    process that judges pairs (a Spark worker too), so a model carries its calibration with it."""
+    own = getattr(embedder, "translation_thresholds", None)
+    name = getattr(embedder, "name", None)
+    if not own or not name:
+        return
+    COSINE_FLOOR.setdefault(name, float(own["floor"]))
+    SURE.setdefault(name, float(own["sure"]))
+    crossalign.ALIGN.setdefault(name, float(own["align"]))
+    crossalign.SHORT_ALIGN.setdefault(name, float(own.get("align_short", own["align"])))
+
+
 def _lcs(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence of the first 300 of each, bit-parallel (Hyyrö 2004: one row of
+    the DP table is the bits of one integer, so a row costs a few big-integer operations instead of a Python
+    loop over its cells; the same number, tests/test_properties.py checks it against the table)."""
     a, b = a[:300], b[:300]
-    prev = [0] * (len(b) + 1)
+    masks: dict[str, int] = {}
+    for j, y in enumerate(b):
+        masks[y] = masks.get(y, 0) | (1 << j)
+    full = (1 << len(b)) - 1
+    v = full
     for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
+        u = v & masks.get(x, 0)
+        v = ((v + u) | (v - u)) & full
+    return len(b) - v.bit_count()
 
 
 @dataclass(frozen=True)
@@ -177,137 +198,10 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str,
                                "languages": [a.language, b.language],
                                "alignment": round(alignment.diag, 4), "in_order": round(alignment.inband, 3),
                                "confirmed_by": "sentences"}
+    if alignment.short:
+        details["short_pair"] = True  # its order said nothing: accepted on the higher bar of a short pair
     agreement = _anchor_agreement(a, b)
     if agreement is not None:
         details.update(anchor_overlap=round(agreement[0], 3), anchor_order=round(agreement[1], 3))
     evidence = crossalign.evidence(alignment, a_sents, b_sents) if a_sents and b_sents else []
     return TransVerdict(round(alignment.diag, 4), details, evidence)
-
-
-# -- the stage: candidates from anchors and embeddings, scored with a model covering both languages ------
-
-ANCHOR_CANDIDATE_MIN = 3  # shared anchor keys for an anchor-based candidate
-EMBED_TOP_K = 5
-EMBED_CANDIDATE_MIN = COSINE_FLOOR["use-m3"]  # the nearest, down to the floor the pair must reach anyway
-POOL_LIMIT = 20_000
-
-
-def _window(dates: list[str | None], days: int) -> tuple[str | None, str | None]:
-    from datetime import date, timedelta
-
-    known = sorted(d[:10] for d in dates if d)
-    if not known:
-        return None, None
-    lo = date.fromisoformat(known[0]) - timedelta(days=days)
-    hi = date.fromisoformat(known[-1]) + timedelta(days=days)
-    return lo.isoformat(), hi.isoformat() + "T23:59:59~"
-
-
-def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]], settings: Any,
-                      done: set[tuple[str, str]]) -> tuple[list[dict[str, Any]], int]:
-    """Translation links for a chunk (after its anchors are stored); returns (links, candidates tried)."""
-    import numpy as np
-
-    from storyloom.embed import covers, get_embedder, lead
-    from storyloom.store import copies as sql
-    from storyloom.store import embeddings as emb_sql
-
-    fast = get_embedder(settings.embedder_fast)
-    wide = get_embedder(settings.embedder_wide)
-    langs = {aid: rows[aid]["language"] for aid in ids if aid in rows}
-    known = [aid for aid in ids if langs.get(aid)]
-    if not known:
-        return [], 0
-    leads: dict[str, str] = {aid: lead(rows[aid]["title"], rows[aid]["text"]) for aid in known}
-    vectors = Vectors(store, leads)
-    covered = [aid for aid in known if covers(fast, langs[aid])]
-    own = vectors.get(fast, covered)
-    since, until = _window([rows[a]["published"] for a in known], settings.translation_window_days)
-    pool = emb_sql.embedding_pool(store, fast.name, since, until, POOL_LIMIT) if own else []
-    pool_ids = [p[0] for p in pool]
-    pool_lang = {p[0]: p[1] for p in pool}
-    matrix = np.vstack([unpack(v, fast.dim)[1][:1] for _, _, v in pool]) if pool else None
-
-    candidates: dict[str, set[str]] = {}
-    for aid in known:
-        found: set[str] = set()
-        keys = anchor_keys(list(TransPrint.of(rows[aid]["text"], langs[aid]).anchors))
-        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap)
-        strong = [c for c, n in by_anchor.items() if n >= ANCHOR_CANDIDATE_MIN]
-        found |= set(sql.other_language(store, sorted(strong), langs[aid])) if strong else set()
-        if matrix is not None and aid in own:
-            sims = matrix @ own[aid]
-            order = np.argsort(-sims, kind="stable")
-            picked = 0
-            for j in order[: EMBED_TOP_K * 4]:
-                c = pool_ids[j]
-                if c == aid or not pool_lang.get(c) or pool_lang[c] == langs[aid] or sims[j] < EMBED_CANDIDATE_MIN:
-                    continue
-                found.add(c)
-                picked += 1
-                if picked >= EMBED_TOP_K:
-                    break
-        candidates[aid] = found
-
-    need = sorted({c for cs in candidates.values() for c in cs} - set(rows))
-    if need:
-        rows = {**rows, **sql.texts(store, need)}
-        for c in need:
-            leads[c] = lead(rows[c]["title"], rows[c]["text"])
-    prints = {aid: TransPrint.of(rows[aid]["text"], rows[aid]["language"]) for aid in set(known) | set(need) if aid in rows}
-    # First the pairs worth a cosine, then their embeddings in one call per model (the slow model's batch gives
-    # the same bits as one text at a time: tests/test_pipeline_speed.py), then the verdicts in the same order.
-    todo: list[tuple[str, str, Any]] = []
-    tried = 0
-    for aid in known:
-        for c in sorted(candidates[aid]):
-            a, b = min(aid, c), max(aid, c)
-            if (a, b) in done or a not in prints or b not in prints:
-                continue
-            done.add((a, b))
-            tried += 1
-            if rejected_before_cosine(prints[a], prints[b]):
-                continue
-            both_fast = covers(fast, rows[a]["language"]) and covers(fast, rows[b]["language"])
-            if not both_fast and wide is not fast:
-                agreement = _anchor_agreement(prints[a], prints[b])
-                if agreement is not None and agreement[0] < WIDE_MIN_OVERLAP:
-                    continue
-            todo.append((a, b, fast if both_fast else wide))
-    if wide is not fast:
-        vectors.get(wide, list(dict.fromkeys(x for a, b, m in todo if m is wide for x in (a, b))))
-    cosines: list[tuple[str, str, Any, float]] = []  # the uncertain pairs
-    verdicts: list[tuple[str, str, TransVerdict]] = []
-    for a, b, model in todo:
-        vec = vectors.get(model, [a, b])
-        if a in vec and b in vec:
-            cos = float(vec[a] @ vec[b])
-            if cos < COSINE_FLOOR.get(model.name, 0.9):
-                continue
-            sure = sure_translation(prints[a], prints[b], cos, model.name)
-            if sure is not None:
-                verdicts.append((a, b, sure))
-            else:
-                cosines.append((a, b, model, cos))
-    # the pairs left are aligned sentence by sentence: each article's sentences embedded once per model
-    sents: dict[str, dict[str, list[str]]] = {}
-    mats: dict[str, dict[str, Any]] = {}
-    for model in dict.fromkeys((fast, wide)):
-        mine = list(dict.fromkeys(x for a, b, m, _ in cosines if m is model for x in (a, b)))
-        sents[model.name] = {x: crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name)
-                             for x in mine}
-        mats[model.name] = SentenceVectors(store, sents[model.name]).get(model, mine)
-    for a, b, model, cos in cosines:
-        got, text = mats[model.name], sents[model.name]
-        alignment = crossalign.align(got.get(a), got.get(b))
-        v = verify_translation(prints[a], prints[b], cos, model.name, alignment, text.get(a), text.get(b))
-        if v is not None:
-            verdicts.append((a, b, v))
-    links = []
-    for a, b, v in verdicts:
-        pa, pb = rows[a]["published"], rows[b]["published"]
-        ka, kb = utc_key(pa), utc_key(pb)  # instants: the stored times keep their outlets' offsets
-        direction = "unknown" if not (pa and pb) or ka == kb else ("b_from_a" if ka < kb else "a_from_b")
-        links.append({"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
-                      "details": v.details, "evidence": v.evidence})
-    return links, tried

@@ -5,7 +5,9 @@ article whose text changed (cleaned again, a new version of the page) is embedde
 compared through its old text's vector.
 
 Two kinds of entry per model: title + lead (one vector, :class:`Vectors`), and the sentences a translation is
-checked on (a matrix, :class:`SentenceVectors`, stored under ``<model>#sents``)."""
+checked on (a matrix, :class:`SentenceVectors`, stored under ``<model>#sents``).  A vector just computed is
+kept as it will be read back (float16), so a decision never depends on whether the vector was fresh or kept;
+without a store (``store=None``: a Spark task) the cache lives in memory only."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class _Cache:
         want = [i for i in ids if (model, i) not in self.cache and i in self.texts]
         if not want:
             return
-        for aid, blob in sql.load_embeddings(self.store, model, want).items():
+        for aid, blob in (sql.load_embeddings(self.store, model, want) if self.store is not None else {}).items():
             head, vecs = unpack(blob, embedder.dim)
             if head == digest(self._key(aid)) and len(vecs):
                 self.cache[(model, aid)] = vecs
@@ -73,9 +75,11 @@ class _Cache:
             at += len(xs)
             if mat is None or not len(mat):
                 continue
-            self.cache[(model, aid)] = mat
-            rows.append((aid, pack(self._key(aid), mat)))
-        sql.save_embeddings(self.store, model, rows)
+            blob = pack(self._key(aid), mat)
+            self.cache[(model, aid)] = unpack(blob, embedder.dim)[1]  # what a later read gives: fresh = kept
+            rows.append((aid, blob))
+        if self.store is not None:
+            sql.save_embeddings(self.store, model, rows)
 
 
 class Vectors(_Cache):

@@ -172,7 +172,9 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
 
 
 def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    sql = "SELECT id, title, text, published, language, outlet, length(text) AS n FROM articles WHERE id IN ({in})"
+    """Title, text, publication time, language, outlet, length and rank (store order: ``rowid``) of articles."""
+    sql = ("SELECT id, title, text, published, language, outlet, length(text) AS n, rowid AS rank FROM articles "
+           "WHERE id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 

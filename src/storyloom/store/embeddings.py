@@ -19,15 +19,20 @@ def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, b
     return {r[0]: r[1] for r in select_in(store.conn, sql, ids, before=[model])}
 
 
-def embedding_pool(store: Store, model: str, since: str | None, until: str | None,
-                   limit: int) -> list[tuple[str, str, bytes]]:
-    """(id, language, vector) of articles with a known language published in [since, until] (undated ones
-    too), newest first, at most ``limit``: where a translation of the chunk's articles can be."""
-    where = ["e.model = ?", "a.language IS NOT NULL"]
-    args: list[Any] = [model]
-    if since and until:
-        where.append("(a.published_utc BETWEEN ? AND ? OR a.published IS NULL)")
-        args += [since, until]
-    sql_ = (f"SELECT a.id, a.language, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
+def ranked_pool(store: Store, model: str, days: tuple[int, int] | None, max_rank: int,
+                limit: int) -> list[tuple[str, int, str, str | None, bytes]]:
+    """(id, rank, language, published, vector) of articles with a known language, stored up to ``max_rank``
+    (rowid) and published within the day ordinals ``days`` (a day's margin either side: the caller filters
+    exactly; undated ones too), newest first, at most ``limit``: where a translation of a chunk can be."""
+    from datetime import date, timedelta
+
+    where = ["e.model = ?", "a.language IS NOT NULL", "a.rowid <= ?"]
+    args: list[Any] = [model, max_rank]
+    if days is not None:
+        lo = (date.fromordinal(days[0]) - timedelta(days=1)).isoformat()
+        hi = (date.fromordinal(days[1]) + timedelta(days=1)).isoformat() + "T23:59:59~"
+        where.append("(a.published_utc BETWEEN ? AND ? OR a.published_utc IS NULL OR a.published_utc NOT GLOB '[0-9]*')")
+        args += [lo, hi]
+    sql_ = (f"SELECT a.id, a.rowid, a.language, a.published, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
             f"WHERE {' AND '.join(where)} ORDER BY a.rowid DESC LIMIT ?")
-    return [(r[0], r[1], r[2]) for r in store.conn.execute(sql_, [*args, limit])]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in store.conn.execute(sql_, [*args, limit])]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storyloom.batch import stages
-from storyloom.batch.report import NO_TRANSLATIONS, BatchReport
+from storyloom.batch.report import BatchReport, notes_for
 from storyloom.settings import Settings
 
 
@@ -38,7 +38,7 @@ class SparkRun:
         self.n = partitions or max(2, self.sc.defaultParallelism * 2)
         self.ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
         self.hook = hook
-        self.report = BatchReport("spark", notes=[NO_TRANSLATIONS], on_stage=on_stage)
+        self.report = BatchReport("spark", notes=notes_for(self.settings), on_stage=on_stage)
         if block_days:
             self.report.notes.append(f"stories: approximate, blocks cut every {block_days:g} days (a story is not "
                                      "continued across a cut)")

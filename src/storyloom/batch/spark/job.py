@@ -13,7 +13,7 @@ from typing import Any
 
 from storyloom.batch import stages
 from storyloom.batch.report import BatchReport
-from storyloom.batch.spark import copies, stories, storyblocks
+from storyloom.batch.spark import copies, stories, storyblocks, translations
 from storyloom.batch.spark.context import SparkRun
 from storyloom.batch.spark.inputs import InputFile, list_inputs, parse
 from storyloom.batch.spark.output import write_tables
@@ -172,6 +172,12 @@ class SparkBatch(SparkRun):
             with self.stage("verify"):
                 links = self.keep(copies.verify(self, pairs, articles))
                 self.report.counts["copy_links"] = links.count()
+            if self.settings.translations:
+                with self.stage("translations"):
+                    found = self.keep(translations.translation_links(self, articles, prints, links))
+                    self.report.counts["translation_links"] = found.count()
+                    links = self.keep(links.unionByName(found))
+                    self.report.counts["copy_links"] += self.report.counts["translation_links"]
             with self.stage("groups"):
                 groups = self.keep(copies.components(self, links, articles))
             with self.stage("stories"):

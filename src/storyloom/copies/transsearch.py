@@ -1,0 +1,254 @@
+"""The translation search: which pairs are looked at, and the cascade that decides them.
+
+One set of functions for every engine — the local copies stage (:func:`find_translations`, which reads its
+candidates from the store) and the Spark batch (:mod:`storyloom.batch.translations`, which computes the same
+candidates with joins and a broadcast pool) — so both give the same links.
+
+Candidates of an article, defined so that they do not depend on how the stream was cut into chunks:
+
+* **anchors** — articles in another language sharing ``ANCHOR_CANDIDATE_MIN`` anchor keys (numbers, names
+  transliterated to ASCII) in buckets within ``copy_bucket_cap``: a symmetric relation;
+* **nearest leads** — the ``EMBED_TOP_K`` nearest title + lead vectors (the fast model) among the articles in
+  another language stored *before* it (rank = store order), published within ``translation_window_days`` of it
+  (an undated article is near every date), with a cosine of at least ``EMBED_CANDIDATE_MIN``: each pair is
+  looked at from its later article, which sees the earlier one whatever the chunking.
+
+:func:`judge` then runs the cascade on the pairs (:mod:`storyloom.copies.translation`): cheap refusals without
+embedding, the title + lead cosine with the fast model where it covers both languages and the wide one
+where it does not (no model outside the wide one's languages), "sure" pairs by anchors, the rest by their
+aligned sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from storyloom.copies import crossalign
+from storyloom.copies import translation as tr
+from storyloom.embed.cache import SentenceVectors, Vectors, unpack
+from storyloom.timeparse import maybe_time, utc_key
+
+ANCHOR_CANDIDATE_MIN = 3  # shared anchor keys for an anchor-based candidate
+EMBED_TOP_K = 5
+EMBED_CANDIDATE_MIN = tr.COSINE_FLOOR["use-m3"]  # the nearest, down to the floor the pair must reach anyway
+POOL_LIMIT = 20_000  # the newest earlier articles an article is compared with (a memory bound)
+UNDATED = -1
+
+
+def day_of(published: str | None) -> int:
+    """The UTC calendar day of a stored time (its ordinal), or ``UNDATED``."""
+    dt = maybe_time(published)
+    return dt.astimezone(UTC).date().toordinal() if dt is not None else UNDATED
+
+
+@dataclass
+class Pool:
+    """Title + lead vectors (fast model) of the articles a translation can be among, in rank order."""
+
+    ids: list[str]
+    ranks: Any  # int64[n], increasing
+    langs: Any  # str[n]
+    days: Any  # int64[n], UNDATED when unknown
+    matrix: Any  # float32[n, dim], rows L2-normalised (as read back from the store)
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, int, str, int, Any]], dim: int) -> Pool:
+        """From (id, rank, language, day, vector) rows in any order."""
+        import numpy as np
+
+        got = sorted(rows, key=lambda r: r[1])
+        return cls([r[0] for r in got], np.array([r[1] for r in got], dtype=np.int64),
+                   np.array([r[2] for r in got], dtype=object), np.array([r[3] for r in got], dtype=np.int64),
+                   np.vstack([r[4] for r in got]).astype(np.float32) if got else np.zeros((0, dim), np.float32))
+
+
+def nearest(pool: Pool, queries: Sequence[tuple[str, int, str, int, Any]], window_days: int) -> dict[str, list[str]]:
+    """Each query's (id, rank, language, day, vector) nearest-lead candidates in ``pool`` (see the module
+    docstring); ties are broken by rank, so the result is the same on any engine."""
+    import numpy as np
+
+    out: dict[str, list[str]] = {}
+    if not len(pool.ids):
+        return {q[0]: [] for q in queries}
+    sims_all = pool.matrix @ np.vstack([q[4] for q in queries]).T if queries else None
+    for col, (aid, rank, lang, day, _) in enumerate(queries):
+        ok = (pool.ranks < rank) & (pool.langs != lang)
+        if day != UNDATED:
+            ok &= (pool.days == UNDATED) | (np.abs(pool.days - day) <= window_days)
+        idx = np.flatnonzero(ok)
+        if len(idx) > POOL_LIMIT:
+            idx = idx[-POOL_LIMIT:]  # the newest (ranks increase along the pool)
+        assert sims_all is not None
+        sims = sims_all[idx, col]
+        order = np.lexsort((-pool.ranks[idx], -sims))  # best first, then the newest
+        picked = [pool.ids[idx[j]] for j in order[:EMBED_TOP_K] if sims[j] >= EMBED_CANDIDATE_MIN]
+        out[aid] = picked
+    return out
+
+
+def decode(blob: bytes, dim: int) -> Any:
+    """A stored title + lead vector (float16 after its digest) as float32."""
+    return unpack(blob, dim)[1][0]
+
+
+def model_for(fast: Any, wide: Any, la: str | None, lb: str | None) -> Any | None:
+    """The model a pair is embedded with: the fast one where it covers both languages, else the wide one where
+    that does, else none (a language no cross-lingual model covers: the story page says so)."""
+    from storyloom.embed import covers
+
+    if covers(fast, la) and covers(fast, lb):
+        return fast
+    if covers(wide, la) and covers(wide, lb):
+        return wide
+    return None
+
+
+@dataclass
+class Caches:
+    """The embedding caches of a search, one per model and kind — each model embeds its own lead
+    (:func:`storyloom.embed.lead_for`) and its own number of sentences, its thresholds were calibrated on them —
+    backed by the store (locally) or kept in memory (``store=None``: a Spark task)."""
+
+    store: Any
+    leads: dict[str, Vectors] = field(default_factory=dict)
+    sents: dict[str, SentenceVectors] = field(default_factory=dict)
+
+    def lead(self, model: Any) -> Vectors:
+        return self.leads.setdefault(model.name, Vectors(self.store, {}))
+
+    def sentences(self, model: Any) -> SentenceVectors:
+        return self.sents.setdefault(model.name, SentenceVectors(self.store, {}))
+
+    def size(self) -> int:
+        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values()])
+
+
+def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fast: Any, wide: Any,
+          caches: Caches) -> list[dict[str, Any]]:
+    """The translation links among ``pairs`` (a < b, each judged once), as ``copy_links`` records.
+
+    ``rows``: id → title, text, language, published of every article named."""
+    from storyloom.embed import lead_for
+
+    tr.register_model(fast)
+    tr.register_model(wide)
+    prints = {x: tr.TransPrint.of(rows[x]["text"], rows[x]["language"]) for p in pairs for x in p}
+    todo: list[tuple[str, str, Any]] = []
+    for a, b in pairs:
+        if tr.rejected_before_cosine(prints[a], prints[b]):
+            continue
+        model = model_for(fast, wide, rows[a]["language"], rows[b]["language"])
+        if model is None:
+            continue
+        if model is not fast:  # the slow model: anchors that barely meet refuse the pair before it embeds
+            agreement = tr._anchor_agreement(prints[a], prints[b])
+            if agreement is not None and agreement[0] < tr.WIDE_MIN_OVERLAP:
+                continue
+        todo.append((a, b, model))
+    # the embeddings of each model in one call (the slow model's batch gives the same bits as one text at a time)
+    for model in dict.fromkeys(m for _, _, m in todo):
+        cache = caches.lead(model)
+        mine = list(dict.fromkeys(x for a, b, m in todo if m is model for x in (a, b)))
+        for x in mine:
+            cache.texts.setdefault(x, lead_for(model, rows[x]["title"], rows[x]["text"]))
+        cache.get(model, mine)
+    uncertain: list[tuple[str, str, Any, float]] = []
+    verdicts: list[tuple[str, str, tr.TransVerdict]] = []
+    for a, b, model in todo:
+        vec = caches.lead(model).get(model, [a, b])
+        if a not in vec or b not in vec:
+            continue
+        cos = float(vec[a] @ vec[b])
+        if cos < tr.COSINE_FLOOR.get(model.name, 0.9):
+            continue
+        sure = tr.sure_translation(prints[a], prints[b], cos, model.name)
+        if sure is not None:
+            verdicts.append((a, b, sure))
+        else:
+            uncertain.append((a, b, model, cos))
+    # the pairs left are aligned sentence by sentence: each article's sentences embedded once per model
+    mats: dict[str, dict[str, Any]] = {}
+    for model in dict.fromkeys(m for _, _, m, _ in uncertain):
+        mine = list(dict.fromkeys(x for a, b, m, _ in uncertain if m is model for x in (a, b)))
+        sents = caches.sentences(model)
+        for x in mine:
+            sents.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
+        mats[model.name] = sents.get(model, mine)
+    for a, b, model, cos in uncertain:
+        got, texts = mats[model.name], caches.sentences(model).texts
+        alignment = crossalign.align(got.get(a), got.get(b))
+        v = tr.verify_translation(prints[a], prints[b], cos, model.name, alignment, texts.get(a), texts.get(b))
+        if v is not None:
+            verdicts.append((a, b, v))
+    return [link_of(a, b, v, rows[a]["published"], rows[b]["published"]) for a, b, v in verdicts
+            if not same_language(rows[a], rows[b])]
+
+
+def same_language(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two texts tagged with different languages are written in one (a wrong tag: a feed that says "de"
+    for everything): then they are a rewrite or a copy in that language, for the copy search, not a translation.
+    Asked only of pairs about to be linked; a text too short or too mixed to tell is not held against them."""
+    from storyloom.enrich.language import detect_language
+
+    la = detect_language(f"{a['title'] or ''}\n{a['text']}")
+    return la is not None and la == detect_language(f"{b['title'] or ''}\n{b['text']}")
+
+
+def link_of(a: str, b: str, v: tr.TransVerdict, pa: str | None, pb: str | None) -> dict[str, Any]:
+    """A translation verdict as a ``copy_links`` record; the direction from the two publication instants."""
+    ka, kb = utc_key(pa), utc_key(pb)  # instants: the stored times keep their outlets' offsets
+    direction = "unknown" if not (pa and pb) or ka == kb else ("b_from_a" if ka < kb else "a_from_b")
+    return {"a": a, "b": b, "kind": "translation", "score": v.score, "direction": direction,
+            "details": v.details, "evidence": v.evidence}
+
+
+def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]], settings: Any,
+                      done: set[tuple[str, str]]) -> tuple[list[dict[str, Any]], int]:
+    """Translation links for a chunk of the local copies stage (after its anchors are stored): candidates from
+    the store, judged by :func:`judge`; returns (links, candidate pairs tried).  ``done``: pairs already
+    linked (as copies) or tried, which are not tried again."""
+    from storyloom.embed import covers, get_embedder, lead_for
+    from storyloom.store import copies as sql
+    from storyloom.store import embeddings as emb_sql
+
+    fast = get_embedder(settings.embedder_fast)
+    wide = get_embedder(settings.embedder_wide)
+    known = [aid for aid in ids if aid in rows and rows[aid]["language"]]
+    if not known:
+        return [], 0
+    caches = Caches(store)
+    covered = [aid for aid in known if covers(fast, rows[aid]["language"])]
+    caches.lead(fast).texts.update({aid: lead_for(fast, rows[aid]["title"], rows[aid]["text"]) for aid in covered})
+    own = caches.lead(fast).get(fast, covered)
+    candidates: dict[str, set[str]] = {}
+    for aid in known:
+        keys = tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors))
+        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap)
+        strong = sorted(c for c, n in by_anchor.items() if n >= ANCHOR_CANDIDATE_MIN)
+        candidates[aid] = set(sql.other_language(store, strong, rows[aid]["language"])) if strong else set()
+    if own:
+        days = {aid: day_of(rows[aid]["published"]) for aid in own}
+        dated = [d for d in days.values() if d != UNDATED]
+        pool_rows = emb_sql.ranked_pool(store, fast.name, (min(dated) - settings.translation_window_days,
+                                                           max(dated) + settings.translation_window_days)
+                                        if dated and len(dated) == len(days) else None,
+                                        max(r["rank"] for aid, r in rows.items() if aid in own), POOL_LIMIT + len(ids))
+        pool = Pool.of(((i, rank, lang, day_of(pub), decode(v, fast.dim)) for i, rank, lang, pub, v in pool_rows), fast.dim)
+        queries = [(aid, rows[aid]["rank"], rows[aid]["language"], days[aid], own[aid]) for aid in own]
+        for aid, found in nearest(pool, queries, settings.translation_window_days).items():
+            candidates[aid] |= set(found)
+    pairs: list[tuple[str, str]] = []
+    for aid in known:
+        for c in sorted(candidates[aid]):
+            a, b = min(aid, c), max(aid, c)
+            if (a, b) not in done:
+                done.add((a, b))
+                pairs.append((a, b))
+    need = sorted({x for p in pairs for x in p} - set(rows))
+    if need:
+        rows = {**rows, **sql.texts(store, need)}
+    pairs = [(a, b) for a, b in pairs if a in rows and b in rows]
+    return judge(pairs, rows, fast, wide, caches), len(pairs)

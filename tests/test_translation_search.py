@@ -1,0 +1,188 @@
+"""The translation search (storyloom.copies.transsearch): candidates that do not depend on the chunking, the
+model a pair gets, plugged-in thresholds, and the issue's bad input (very short articles, wrong language tags,
+languages no model covers, mixed-language articles).  The stand-in embedders of standin_embedders.py keep this
+fast and exact; the real models are measured by bench/translations.py (--variant short|translit)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from batchdata import ml_article, multilingual_corpus
+from storyloom.copies import translation as tr
+from storyloom.copies import transsearch as ts
+from storyloom.embed import E5Embedder, USEEmbedder
+from storyloom.pipeline import ingest
+from storyloom.settings import Settings
+from storyloom.store import Store
+
+STANDIN = {"embedder_fast": "standin_embedders:AnchorVectors", "embedder_wide": "standin_embedders:AnchorVectorsWide"}
+
+
+def _links(tmp: Path, name: str, inputs: list[str], **kw: Any) -> list[tuple[str, str, str, str]]:
+    db = tmp / f"{name}.db"
+    settings = Settings(db_path=str(db), line_classifier=False, story_embeddings=False, **STANDIN, **kw)  # type: ignore[arg-type]
+    with Store(db) as store:
+        ingest(inputs, store, settings)
+        return [(r[0], r[1], r[2], r[3]) for r in store.conn.execute(
+            "SELECT a.url, b.url, l.kind, l.details FROM copy_links l JOIN articles a ON a.id = l.a "
+            "JOIN articles b ON b.id = l.b ORDER BY 1, 2")]
+
+
+def test_links_do_not_depend_on_how_the_stream_is_cut(tmp_path: Path) -> None:
+    corpus = multilingual_corpus(tmp_path / "ml", with_copy=False)
+    one = _links(tmp_path, "one", [str(corpus)], batch_size=500)
+    small = _links(tmp_path, "small", [str(corpus)], batch_size=2)
+    assert one == small
+    assert sum(k == "translation" for _, _, k, _ in one) >= 6
+
+
+def _pool(rows: list[tuple[str, int, str, int, list[float]]]) -> ts.Pool:
+    return ts.Pool.of(((i, r, lang, d, np.array(v, dtype=np.float32)) for i, r, lang, d, v in rows), 2)
+
+
+def test_nearest_looks_back_at_other_languages_within_the_window() -> None:
+    v = [1.0, 0.0]
+    pool = _pool([("early", 1, "de", 100, v), ("same-lang", 2, "en", 100, v), ("far", 3, "de", 80, v),
+                  ("undated", 4, "fr", ts.UNDATED, v), ("later", 9, "de", 100, v), ("unlike", 5, "de", 100, [0.0, 1.0])])
+    got = ts.nearest(pool, [("me", 6, "en", 101, np.array(v, dtype=np.float32))], window_days=7)
+    assert got["me"] == ["undated", "early"]  # best first, ties: newest first; not later, same-language, far, unlike
+    undated = ts.nearest(pool, [("me", 6, "en", ts.UNDATED, np.array(v, dtype=np.float32))], window_days=7)
+    assert undated["me"] == ["undated", "far", "early"]  # an undated article is near every date
+
+
+def test_nearest_keeps_the_top_k() -> None:
+    rows = [(f"c{i}", i, "de", 10, [float(np.cos(0.1 * i)), float(np.sin(0.1 * i))]) for i in range(10)]
+    got = ts.nearest(_pool(rows), [("me", 100, "en", 10, np.array([1.0, 0.0], dtype=np.float32))], 7)["me"]
+    assert got == ["c0", "c1", "c2", "c3", "c4"][: ts.EMBED_TOP_K]
+
+
+def test_each_pair_gets_a_model_covering_both_languages_or_none() -> None:
+    assert ts.model_for(USEEmbedder, E5Embedder, "de", "en") is USEEmbedder
+    assert ts.model_for(USEEmbedder, E5Embedder, "is", "en") is E5Embedder
+    # Dhivehi (Thaana script): XLM-R never saw it, so no model: no translation link, and the story page says so
+    assert ts.model_for(USEEmbedder, E5Embedder, "dv", "en") is None
+    assert ts.model_for(USEEmbedder, E5Embedder, None, "en") is None
+
+
+def test_a_plugged_in_model_brings_its_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Mine:
+        name = "my-model"
+        translation_thresholds = {"floor": 0.3, "sure": 0.7, "align": 0.6}
+
+    for table in (tr.COSINE_FLOOR, tr.SURE, tr.crossalign.ALIGN):
+        monkeypatch.setitem(table, "placeholder", 0.0)  # restored after the test, with the model's entries gone
+        monkeypatch.delitem(table, "placeholder")
+    tr.register_model(Mine())
+    try:
+        assert (tr.COSINE_FLOOR["my-model"], tr.SURE["my-model"], tr.crossalign.ALIGN["my-model"]) == (0.3, 0.7, 0.6)
+        tr.register_model(USEEmbedder)  # a shipped model's calibration is not touched
+        assert tr.SURE["use-m3"] == 0.65
+    finally:
+        for table in (tr.COSINE_FLOOR, tr.SURE, tr.crossalign.ALIGN, tr.crossalign.SHORT_ALIGN):
+            table.pop("my-model", None)
+
+
+def _jsonl(folder: Path, name: str, recs: list[dict[str, Any]]) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    return str(path)
+
+
+def test_bad_input_is_judged_not_crashed_on(tmp_path: Path) -> None:
+    """Very short articles, a wrong language tag, a language no model covers, a mixed-language article, an
+    unseen script, no text: each one is stored and judged; only real translations are linked as such."""
+    en, de = ml_article(0, "en", 1), ml_article(0, "de", 2)
+    src = ml_article(2, "en", 1)["text"]
+    for old, new in [("The council of", "Yesterday the town board of"), ("voted on", "approved"), ("said", "told reporters"),
+                     ("people came", "visitors travelled"), ("it cost", "the bill came to")]:
+        src = src.replace(old, new)
+    reworded = {**ml_article(2, "en", 2), "url": "https://wrong.example/2", "language": "de", "text": src}
+    recs = [
+        en, de,
+        ml_article(1, "en", 1, short=True), ml_article(1, "de", 2, short=True),  # headline + one sentence each
+        ml_article(2, "en", 1), reworded,  # an English rewrite, tagged German
+        {**ml_article(3, "de", 1), "language": "dv"},  # a language no cross-lingual model covers
+        ml_article(3, "en", 2),
+        {**ml_article(0, "de", 3), "url": "https://mixed.example/0",  # German, then the English original
+         "text": ml_article(0, "de", 3)["text"] + "\n\n" + en["text"]},
+        {"url": "https://thaana.example/1", "title": "ދިވެހި ރާއްޖެ", "text": "ދިވެހިރާއްޖޭގެ ސަރުކާރު " * 12},
+        {"url": "https://empty.example/1", "title": "Riverton Corvell 37", "text": "", "language": "de"},
+    ]
+    links = _links(tmp_path, "bad", [_jsonl(tmp_path / "in", "bad.jsonl", recs)])
+    kinds = {(a, b): k for a, b, k, _ in links}
+    assert kinds.get(("https://de.example/0/0", "https://en.example/0/0"), kinds.get(
+        ("https://en.example/0/0", "https://de.example/0/0"))) == "translation"
+    trans = {frozenset((a, b)) for a, b, k, _ in links if k == "translation"}
+    urls = {u for p in trans for u in p}
+    assert "https://wrong.example/2" not in urls  # the same language under a wrong tag: a copy, not a translation
+    assert not {"https://de.example/3/0", "https://thaana.example/1", "https://empty.example/1"} & urls
+    assert frozenset(("https://mixed.example/0", "https://en.example/0/0")) not in trans
+
+
+def test_each_model_aligns_its_own_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An article in an uncertain pair of each model (English with German: the fast one; with Icelandic: the wide
+    one) is aligned on each model's own sentence list, as each model's threshold was calibrated on."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+
+    for name in ("anchors-fast", "anchors-wide"):
+        monkeypatch.setitem(tr.COSINE_FLOOR, name, 0.5)
+        monkeypatch.setitem(tr.SURE, name, 1.01)  # nothing is sure: every pair is aligned
+        monkeypatch.setitem(tr.crossalign.ALIGN, name, 0.5)
+    monkeypatch.setitem(tr.crossalign.MAX_SENTENCES, "anchors-wide", 3)
+    rows = {f"{lang}0": ml_article(0, lang, 1) for lang in ("en", "de", "is")}
+    caches = ts.Caches(None)
+    links = ts.judge([("de0", "en0"), ("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), caches)
+    assert [(link["a"], link["b"], link["details"]["confirmed_by"]) for link in links] == [
+        ("de0", "en0", "sentences"), ("en0", "is0", "sentences")]
+    assert len(caches.sents["anchors-fast"].texts["en0"]) == 5 and len(caches.sents["anchors-wide"].texts["en0"]) == 3
+
+
+def test_each_model_gets_its_own_lead() -> None:
+    from storyloom.embed import lead, lead_for
+
+    text = "First sentence here. Second sentence there. Third one. Fourth."
+    assert lead_for(USEEmbedder, "Title", text) == lead("Title", text) == "Title\nFirst sentence here. Second sentence there. Third one."
+    assert lead_for(E5Embedder, "Title", text) == "Title\nFirst sentence here."  # the slow model: title + first sentence
+    assert len(lead_for(E5Embedder, "T", "word " * 500)) <= 300
+
+
+def test_a_short_pair_needs_a_closer_alignment() -> None:
+    """A headline and one sentence against another: every sentence is "in order" whatever it says, so the
+    alignment must be closer than for a long pair (bench/translations.py --variant short)."""
+    from storyloom.copies import crossalign
+
+    def matrices(n: int, sim: float) -> tuple[Any, Any]:
+        a = np.eye(n, 2 * n, dtype=np.float32)  # row i: axis i; b row i: mostly axis i, the rest its own axis
+        b = np.zeros((n, 2 * n), dtype=np.float32)
+        for i in range(n):
+            b[i, i], b[i, n + i] = sim, float(np.sqrt(1 - sim * sim))
+        return a, b
+
+    short, long_ = crossalign.align(*matrices(2, 0.5)), crossalign.align(*matrices(12, 0.5))
+    assert short is not None and long_ is not None and short.short and not long_.short
+    assert short.inband == long_.inband == 1.0 and abs(short.diag - 0.5) < 1e-6 and abs(long_.diag - 0.5) < 1e-6
+    assert crossalign.accepts(long_, "use-m3") and not crossalign.accepts(short, "use-m3")
+    assert crossalign.accepts(crossalign.align(*matrices(2, 0.6)), "use-m3")
+
+
+def test_a_translation_joins_its_source_story(tmp_path: Path) -> None:
+    """The stories stage reads the cascade's links through the copy groups: every language version of a story
+    (even one dated weeks later, which its anchors link) is in that story."""
+    corpus = multilingual_corpus(tmp_path / "ml", with_copy=False)
+    db = tmp_path / "s.db"
+    settings = Settings(db_path=str(db), line_classifier=False, story_embeddings=False, **STANDIN)  # type: ignore[arg-type]
+    with Store(db) as store:
+        ingest([str(corpus)], store, settings)
+        rows = store.conn.execute("SELECT a.url, m.story_id, m.reason FROM story_members m "
+                                  "JOIN articles a ON a.id = m.article_id").fetchall()
+    by_story: dict[str, set[str]] = {}
+    for url, sid, _ in rows:
+        by_story.setdefault(url.split("/")[3], set()).add(sid)
+    assert all(len(sids) == 1 for sids in by_story.values()), by_story
+    assert sum(reason == "copy" for _, _, reason in rows) >= 6  # joined through their translation links
