@@ -435,3 +435,18 @@ def test_batch_document_keys_are_the_stage_s() -> None:
     row = {"id": "a", "title": title, "text": text, "published": "2024-05-01T08:00:00Z", "ingested_at": "x"}
     keys = doc_keys(title, text)
     assert sorted(keys) == sorted(rep_keys(new_rep(row, None))) and "@danu" in keys and "flooded" in keys
+
+
+def test_top_order_ranks_as_the_full_stable_sort() -> None:
+    """The dense candidates' top-k equals the full stable argsort's first k, ties (many, at the cut) included."""
+    from storyloom.stories import top_order
+
+    rng = np.random.default_rng(23)
+    for n, k in ((0, 5), (3, 5), (60, 60), (61, 60), (500, 60), (2000, 7)):
+        for values in (rng.standard_normal(n).astype(np.float32),
+                       rng.integers(0, 4, n).astype(np.float32),  # heavy ties, also at the k-th value
+                       np.zeros(n, dtype=np.float32)):
+            assert top_order(values, k).tolist() == np.argsort(-values, kind="stable")[:k].tolist()
+    with_nan = rng.standard_normal(100).astype(np.float32)
+    with_nan[[3, 50]] = np.nan
+    assert top_order(with_nan, 99).tolist() == np.argsort(-with_nan, kind="stable")[:99].tolist()

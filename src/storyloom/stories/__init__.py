@@ -126,7 +126,7 @@ class ActiveIndex:
         found: set[str] = set()
         if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
             sims = self.matrix[: len(self.ids)] @ rep.vector
-            for j in np.argsort(-sims, kind="stable")[: DENSE_TOP_K * 3]:
+            for j in top_order(sims, DENSE_TOP_K * 3):
                 sid = self.ids[j]
                 if sid is None:
                     continue
@@ -141,6 +141,20 @@ class ActiveIndex:
                 named = e in distinct
                 found |= {sid for sid in ids if near(self.stories[sid], named)}
         return [self.stories[sid] for sid in sorted(found)]
+
+
+def top_order(values: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-values, kind="stable")[:k]`` (the k largest, largest first, ties by position) without sorting
+    the whole array: every active story is scored for every article, and sorting them all grew with the number of
+    active stories (O(S log S) per article).  The values at least as large as the k-th largest (all ties of it
+    included) are the only ones that can be among the first k, and a stable sort of just those, in position
+    order, ranks them as the full sort does."""
+    n = values.shape[0]
+    if n <= k or np.isnan(values).any():  # NaN: ranked last by the sort, largest by the partition
+        return np.argsort(-values, kind="stable")[:k]
+    kth = np.partition(values, n - k)[n - k]
+    idx = np.flatnonzero(values >= kth)
+    return idx[np.argsort(-values[idx], kind="stable")][:k]
 
 
 class StoryBuilder:
