@@ -450,3 +450,28 @@ def test_top_order_ranks_as_the_full_stable_sort() -> None:
     with_nan = rng.standard_normal(100).astype(np.float32)
     with_nan[[3, 50]] = np.nan
     assert top_order(with_nan, 99).tolist() == np.argsort(-with_nan, kind="stable")[:99].tolist()
+
+
+def test_document_frequencies_kept_for_the_pass_give_what_reading_them_every_chunk_gives(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A pass reads each term's document frequency once and counts the chunks' articles in memory; with nothing
+    kept (the store read again for every chunk) the stories, their terms and term_df are the same."""
+    import storyloom.stories as stories_mod
+
+    def run(name: str) -> tuple[object, ...]:
+        with Store(tmp_path / f"{name}.db") as st:
+            ingest_items(coverage(), st, lexical(st.path, run_stories=False))
+            reads: list[int] = []  # terms asked for, statement by statement
+            st.conn.set_trace_callback(lambda q: reads.append(q.count(",") + 1) if "FROM term_df" in q else None)
+            build_stories(st, lexical(st.path, story_workers=0), chunk=2)
+            st.conn.set_trace_callback(None)
+            tables = [st.conn.execute(f"SELECT {cols} FROM {t} ORDER BY 1, 2").fetchall() for t, cols in (
+                ("stories", "id, label, first_seen, last_seen, n_articles, terms, entities"), ("story_members", "*"),
+                ("term_df", "*"), ("counters", "*"))]
+            return [[tuple(r) for r in rows] for rows in tables], sum(reads)
+
+    kept, kept_reads = run("kept")
+    monkeypatch.setattr(stories_mod, "DF_IN_MEMORY", 0)  # memory dropped before every chunk: the old way
+    fresh, fresh_reads = run("fresh")
+    assert kept == fresh
+    assert kept[2] and kept_reads < fresh_reads  # later chunks read only the terms no earlier chunk asked for
