@@ -71,7 +71,10 @@ class _BatchCounts:
     def read_store(self, keys: dict[str, set[str]]) -> None:
         """The stored sizes of these groups and the stored counts of these lines, one read per group."""
         self.stored_sizes = sql.group_sizes(self.store, sorted(keys))
-        self.stored_lines = {g: self.store.line_counts(g, sorted(ks)) for g, ks in keys.items()}
+        self.stored_lines = {}
+        for g, ks in keys.items():
+            got = self.store.line_counts(g, sorted(ks))
+            self.stored_lines[g] = {k: got.get(k, 0) for k in ks}  # a line the store has not seen: 0, known
 
     def stored_size(self, group: str) -> int:
         if group not in self.stored_sizes:
