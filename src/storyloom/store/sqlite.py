@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000  # SQLite's own wait on a locked store, for any one statement
 DEFAULT_BUSY_WAIT = Settings.busy_wait_seconds  # seconds a writer waits for the write lock in all
-DEFAULT_CACHE_MB = Settings.store_cache_mb  # page cache of a connection (SQLite's own default: 2 MB)
+DEFAULT_CACHE_MB = Settings.store_cache_mb  # page cache of a writing connection (SQLite's own default: 2 MB)
 CACHED_STATEMENTS = 512  # prepared statements kept per connection (Python's default 128 churns: see set_cache_mb)
 REPORT_EVERY = 5.0  # seconds between two "store busy" lines while waiting
 QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
@@ -161,7 +161,8 @@ class Store:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                         cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
-        self.set_cache_mb(DEFAULT_CACHE_MB)
+        if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
+            self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
