@@ -439,7 +439,7 @@ def main() -> None:
                   args.scaled)
         if "spark" in runs:  # over each JSONL input the local runs had: the real texts, the scaled set
             for name, path, n in (("text", src, len(texts)), ("scaled", big, args.scaled)):
-                if name not in runs or (name == "scaled" and not args.scaled):
+                if name == "scaled" and not ("scaled" in runs and args.scaled):
                     continue
                 sp = run_spark(path, tmp / f"spark-out-{name}")
                 results["spark" if name == "text" else f"spark-{name}"] = sp
