@@ -26,9 +26,9 @@ Each measurement runs in a fresh child process on a fresh store, with the defaul
 (copies with translations, stories with embeddings, the FTS index): wall seconds, articles/s, CPU seconds of
 the process tree, peak RSS of the tree, store bytes per stored article, and a per-stage table from timers
 wrapped around the stages (nested stages are indented; "(rest)" is input reading, decoding, JSON and the
-pipeline's own bookkeeping).  ``--profile K`` adds the top K cProfile functions by own time (it slows the run).
-The Spark baseline is ``storyloom batch --engine spark --master local[2]`` over the same JSONL, timed from the
-outside (session start included, and printed apart from the engine's own stage timers; CPU sampled every 0.5 s
+pipeline's own bookkeeping), and the store's bytes per stored article by table (SQLite's dbstat).  ``--profile K`` adds the top K cProfile functions by own time (it slows the run).
+The Spark baseline is ``storyloom batch --engine spark --master local[2]`` over the same JSONL (the real texts,
+and the scaled set when there is one), timed from the outside (session start included, and printed apart from the engine's own stage timers; CPU sampled every 0.5 s
 over the live process tree, so the last half second is missed); note that batch runs
 find no translated copies and use no story embeddings by default, so it does less work than ``ingest``.
 """
@@ -287,7 +287,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         wall = time.perf_counter() - t0
     cpu, own = cpu_tree() - c0, time.process_time() - own0
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
-    out = {"wall": wall, "cpu": cpu, "cpu_main": own, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
+    out = {"tables": table_bytes(db), "wall": wall, "cpu": cpu, "cpu_main": own, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
            "stories": rep.stories, "errors": rep.errors[:5], "store_bytes": size, "stages": timers.seconds,
            "calls": timers.calls}
     if prof:
@@ -297,6 +297,20 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(spec["profile"])
         out["profile"] = buf.getvalue()
     return out
+
+
+def table_bytes(db: str) -> dict[str, int]:
+    """Bytes of each table and index of the store (SQLite's dbstat), largest first: where the disk goes."""
+    import sqlite3
+
+    c = sqlite3.connect(db)
+    try:
+        rows = c.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+    except sqlite3.Error:  # a SQLite built without dbstat
+        rows = []
+    finally:
+        c.close()
+    return {name: int(n) for name, n in rows}
 
 
 def run_child(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -363,6 +377,10 @@ def print_run(name: str, n_in: int, r: dict[str, Any]) -> None:
         label = ("  ↳ " + k.split(" › ", 1)[1]) if " › " in k else k
         print(f"| {label} | {v:.1f} | {100 * v / r['wall']:.0f} % | {r['calls'].get(k, '')} | {1000 * v / n_in:.1f} |")
     print("(model loading and embeddings are also counted inside the stages that called them)")
+    if r.get("tables"):
+        top = sorted(r["tables"].items(), key=lambda kv: -kv[1])[:8]
+        print("store by table (KB per stored article): " + ", ".join(
+            f"{name} {n / max(1, stored) / 1024:.1f}" for name, n in top))
     if r.get("profile"):
         print("\n```\n" + r["profile"].strip()[:6000] + "\n```")
 
@@ -414,27 +432,31 @@ def main() -> None:
         if "html" in runs:
             n = real_pages(tmp / "pages", args.limit)
             local("html", "storyloom ingest, real HTML pages (wcxb-dev + aeb)", [str(tmp / "pages")], n)
+        big = tmp / f"scaled-{args.scaled}.jsonl"
         if "scaled" in runs and args.scaled:
-            big = tmp / f"scaled-{args.scaled}.jsonl"
             write_jsonl(big, scaled(real_texts(), args.scaled))
             local("scaled", f"storyloom ingest, {args.scaled:,} articles repeated from the real texts", [str(big)],
                   args.scaled)
-        if "spark" in runs:
-            sp = run_spark(src, tmp / "spark-out")
-            results["spark"] = sp
-            print(f"\n## storyloom batch --engine spark --master local[2], the same {len(texts):,} real texts")
-            if "error" in sp:
-                print(f"failed after {sp['wall']:.1f} s: {sp['error']}")
-            else:
+        if "spark" in runs:  # over each JSONL input the local runs had: the real texts, the scaled set
+            for name, path, n in (("text", src, len(texts)), ("scaled", big, args.scaled)):
+                if name == "scaled" and not ("scaled" in runs and args.scaled):
+                    continue
+                sp = run_spark(path, tmp / f"spark-out-{name}")
+                results["spark" if name == "text" else f"spark-{name}"] = sp
+                print(f"\n## storyloom batch --engine spark --master local[2], the same {n:,} "
+                      + ("real texts" if name == "text" else "scaled articles"))
+                if "error" in sp:
+                    print(f"failed after {sp['wall']:.1f} s: {sp['error']}")
+                    continue
                 secs = sp["report"].get("seconds", {}) if isinstance(sp["report"], dict) else {}
                 eng = secs.get("total")
-                print(f"wall {sp['wall']:.1f} s incl. session start = **{len(texts) / sp['wall']:.1f} articles/s**"
-                      + (f"; engine's own total {eng:.1f} s = {len(texts) / eng:.1f} articles/s" if eng else "")
+                print(f"wall {sp['wall']:.1f} s incl. session start = **{n / sp['wall']:.1f} articles/s**"
+                      + (f"; engine's own total {eng:.1f} s = {n / eng:.1f} articles/s" if eng else "")
                       + f"; CPU of the process tree {sp['cpu']:.1f} s; stages {secs}")
                 for key, r in results.items():
-                    if key == "text" or key.startswith("text-w"):
+                    if key == name or key.startswith(f"{name}-w"):
                         print(f"local ingest ({key}) ÷ Spark (articles/s, outside wall): "
-                              f"{(len(texts) / r['wall']) / (len(texts) / sp['wall']):.2f}×")
+                              f"{(n / r['wall']) / (n / sp['wall']):.2f}×")
         results["load_after"] = os.getloadavg()
         print(f"\nload average before {results['load_before'][0]:.1f}, after {results['load_after'][0]:.1f} "
               f"(other processes share the 2 cores)")

@@ -628,6 +628,10 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
     from storyloom.store import stories as sql
     from storyloom.stories import build_stories
 
+    if os.environ.get("STORYLOOM_BENCH_CACHE_MB"):  # bench/store_cache.py: the page cache size being measured
+        import storyloom.store.sqlite as sqlite_store
+
+        sqlite_store.DEFAULT_CACHE_MB = int(os.environ["STORYLOOM_BENCH_CACHE_MB"])
     store = Store(db)
     # a kept store (--keep-db) already holding the N articles is not filled again: the clustering resumes with
     # what is still queued (the gold is rebuilt from the same deterministic stream)

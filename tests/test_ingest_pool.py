@@ -168,3 +168,27 @@ def test_templates_kept_as_a_from_scratch_clean_finds_them_whatever_the_batch_si
         dumps[batch]["removed_spans"] = [r[:3] + (re.sub(r"\(in \d+ of \d+ ", "(", str(r[3])),) + r[4:]
                                          for r in before["removed_spans"]]
     assert dumps[4] == dumps[9] == dumps[500]
+
+
+def test_a_batch_reads_template_counts_per_group_not_per_article(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settling a batch's template lines asks the store once per template group, whatever the batch's size."""
+    from storyloom.store import Store as StoreClass
+
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "news.jsonl").write_text("\n".join(json.dumps(article(i, OUTLETS[i % 3])) for i in range(90)) + "\n",
+                                     encoding="utf-8")
+    reads: list[str] = []
+    real_init = StoreClass.__init__
+
+    def traced(self: StoreClass, *a: object, **k: object) -> None:
+        real_init(self, *a, **k)  # type: ignore[arg-type]
+        self.conn.set_trace_callback(lambda q: reads.append(q) if "FROM template_" in q else None)
+
+    monkeypatch.setattr(StoreClass, "__init__", traced)
+    settings = Settings(db_path=str(tmp_path / "s.db"), batch_size=500, ingest_workers=1, run_copies=False)
+    with StoreClass(settings.db_path) as store:
+        rep = ingest([str(root / "news.jsonl")], store, settings)
+    assert rep.counts["added"] == 90
+    assert 0 < len(reads) <= 2 + 6 * len(OUTLETS)  # per group: its size, its lines, before and after the write (110 when
+    # each article asked for its own lines)

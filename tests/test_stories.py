@@ -435,3 +435,43 @@ def test_batch_document_keys_are_the_stage_s() -> None:
     row = {"id": "a", "title": title, "text": text, "published": "2024-05-01T08:00:00Z", "ingested_at": "x"}
     keys = doc_keys(title, text)
     assert sorted(keys) == sorted(rep_keys(new_rep(row, None))) and "@danu" in keys and "flooded" in keys
+
+
+def test_top_order_ranks_as_the_full_stable_sort() -> None:
+    """The dense candidates' top-k equals the full stable argsort's first k, ties (many, at the cut) included."""
+    from storyloom.stories import top_order
+
+    rng = np.random.default_rng(23)
+    for n, k in ((0, 5), (3, 5), (60, 60), (61, 60), (500, 60), (2000, 7)):
+        for values in (rng.standard_normal(n).astype(np.float32),
+                       rng.integers(0, 4, n).astype(np.float32),  # heavy ties, also at the k-th value
+                       np.zeros(n, dtype=np.float32)):
+            assert top_order(values, k).tolist() == np.argsort(-values, kind="stable")[:k].tolist()
+    with_nan = rng.standard_normal(100).astype(np.float32)
+    with_nan[[3, 50]] = np.nan
+    assert top_order(with_nan, 99).tolist() == np.argsort(-with_nan, kind="stable")[:99].tolist()
+
+
+def test_document_frequencies_kept_for_the_pass_give_what_reading_them_every_chunk_gives(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A pass reads each term's document frequency once and counts the chunks' articles in memory; with nothing
+    kept (the store read again for every chunk) the stories, their terms and term_df are the same."""
+    import storyloom.stories as stories_mod
+
+    def run(name: str) -> tuple[object, ...]:
+        with Store(tmp_path / f"{name}.db") as st:
+            ingest_items(coverage(), st, lexical(st.path, run_stories=False))
+            reads: list[int] = []  # terms asked for, statement by statement
+            st.conn.set_trace_callback(lambda q: reads.append(q.count(",") + 1) if "FROM term_df" in q else None)
+            build_stories(st, lexical(st.path, story_workers=0), chunk=2)
+            st.conn.set_trace_callback(None)
+            tables = [st.conn.execute(f"SELECT {cols} FROM {t} ORDER BY 1, 2").fetchall() for t, cols in (
+                ("stories", "id, label, first_seen, last_seen, n_articles, terms, entities"), ("story_members", "*"),
+                ("term_df", "*"), ("counters", "*"))]
+            return [[tuple(r) for r in rows] for rows in tables], sum(reads)
+
+    kept, kept_reads = run("kept")
+    monkeypatch.setattr(stories_mod, "DF_IN_MEMORY", 0)  # memory dropped before every chunk: the old way
+    fresh, fresh_reads = run("fresh")
+    assert kept == fresh
+    assert kept[2] and kept_reads < fresh_reads  # later chunks read only the terms no earlier chunk asked for

@@ -83,6 +83,7 @@ def ingest_items(
     failing (see :meth:`Store.transaction`).
     """
     store.busy_wait_seconds = settings.busy_wait_seconds
+    store.set_cache_mb(settings.store_cache_mb)
     report = report or IngestReport()
     emit = on_event or (lambda kind, payload: None)
     start = time.perf_counter()

@@ -54,15 +54,40 @@ class WithoutSelf:
 
 @dataclass
 class _BatchCounts:
-    """The store's counts plus a batch's first versions not yet written."""
+    """The store's counts plus a batch's first versions not yet written.  The store's side is read once per
+    group for the whole batch (:meth:`read_store`), not once per article: it does not change while a batch is
+    settled."""
 
     store: Store
     sizes: Counter[str] = field(default_factory=Counter)
     lines: dict[str, Counter[str]] = field(default_factory=dict)
+    stored_sizes: dict[str, int] = field(default_factory=dict)
+    stored_lines: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, group: str, keys: Sequence[str]) -> None:
         self.sizes[group] += 1
         self.lines.setdefault(group, Counter()).update(set(keys))
+
+    def read_store(self, keys: dict[str, set[str]]) -> None:
+        """The stored sizes of these groups and the stored counts of these lines, one read per group."""
+        self.stored_sizes = sql.group_sizes(self.store, sorted(keys))
+        self.stored_lines = {}
+        for g, ks in keys.items():
+            got = self.store.line_counts(g, sorted(ks))
+            self.stored_lines[g] = {k: got.get(k, 0) for k in ks}  # a line the store has not seen: 0, known
+
+    def stored_size(self, group: str) -> int:
+        if group not in self.stored_sizes:
+            self.stored_sizes[group] = self.store.group_size(group)
+        return self.stored_sizes[group]
+
+    def stored_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
+        known = self.stored_lines.setdefault(group, {})
+        missing = [k for k in keys if k not in known]
+        if missing:
+            got = self.store.line_counts(group, missing)
+            known.update({k: got.get(k, 0) for k in missing})
+        return {k: known[k] for k in keys if known.get(k)}
 
 
 class _BatchView:
@@ -73,10 +98,10 @@ class _BatchView:
 
     def group_size(self, group: str) -> int:
         self_in = 1 if self.counted and group == self.group else 0
-        return self.counts.store.group_size(group) + self.counts.sizes[group] - self_in
+        return self.counts.stored_size(group) + self.counts.sizes[group] - self_in
 
     def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        got = self.counts.store.line_counts(group, keys)
+        got = self.counts.stored_counts(group, keys)
         pending = self.counts.lines.get(group, Counter())
         self_in = self.counted and group == self.group
         out = {}
@@ -106,6 +131,11 @@ def settle_batch(store: Store, entries: Sequence[tuple[RawDoc, Prepared]]) -> li
             seen.add(key)
             if counted[i]:
                 counts.add(entries[i][1].group, entries[i][1].text.keys)
+        wanted: dict[str, set[str]] = {}
+        for i in live:
+            if entries[i][1].group:
+                wanted.setdefault(entries[i][1].group, set()).update(entries[i][1].text.keys)
+        counts.read_store(wanted)
         refused = []
         for i in live:
             prep = entries[i][1]

@@ -44,6 +44,8 @@ class Settings:
                                 "/etc/passwd stays out)")
     busy_wait_seconds: float = opt(600.0, "a writer finding another one holding the store waits this long in all, "
                                    "then gives up with one line", lo=0.0, hi=86400)
+    store_cache_mb: int = opt(64, "SQLite page cache of a writing connection, in MB (SQLite's own default is 2 MB; "
+                              "bench/store_cache.py measures it)", lo=1, hi=65_536)
     # network (URL and feed fetching)
     user_agent: str = opt(f"storyloom/{__version__} (offline news clustering; +https://pypi.org/project/storyloom/)",
                           "the User-Agent of every request")

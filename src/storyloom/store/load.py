@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.sqlite import Store, decode_blob, encode_blob
+from storyloom.store.sqlite import Store, decode_blob, encode_blob, stored_body
 
 ARTICLE_COLUMNS = (
     "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
@@ -46,7 +46,7 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     for r in rows:
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
-            [r.get(c) for c in ARTICLE_COLUMNS],
+            [stored_body(r.get(c), r.get("text") or "") if c == "body" else r.get(c) for c in ARTICLE_COLUMNS],
         )
         n += 1
     return n
@@ -108,7 +108,7 @@ def article_count(store: Store) -> int:
 
 def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
     """(template group, body) of every first version: what template counts are rebuilt from."""
-    for r in store.conn.execute("SELECT template_group, body FROM articles WHERE template_group IS NOT NULL "
+    for r in store.conn.execute("SELECT template_group, coalesce(body, text) FROM articles WHERE template_group IS NOT NULL "
                                 "AND previous_id IS NULL ORDER BY rowid"):
         yield r[0], r[1] or ""
 
@@ -116,7 +116,8 @@ def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
 # -- reading a store out as batch tables ----------------------------------------------------------
 
 EXPORTS: dict[str, str] = {
-    "articles": f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles ORDER BY rowid",
+    "articles": f"SELECT {', '.join('coalesce(body, text) AS body' if c == 'body' else c for c in ARTICLE_COLUMNS)} "
+                "FROM articles ORDER BY rowid",
     "removed_spans": "SELECT article_id, start, end, reason, rule FROM removed_spans ORDER BY article_id, start",
     "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
     "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",

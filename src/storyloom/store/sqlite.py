@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000  # SQLite's own wait on a locked store, for any one statement
 DEFAULT_BUSY_WAIT = Settings.busy_wait_seconds  # seconds a writer waits for the write lock in all
+DEFAULT_CACHE_MB = Settings.store_cache_mb  # page cache of a writing connection (SQLite's own default: 2 MB)
+CACHED_STATEMENTS = 512  # prepared statements kept per connection (Python's default 128 churns: see set_cache_mb)
 REPORT_EVERY = 5.0  # seconds between two "store busy" lines while waiting
 QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
 COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
@@ -99,6 +101,14 @@ def sql_statements(script: str) -> Iterator[str]:
 _now = utc_now
 
 
+def stored_body(body: str | None, text: str) -> str | None:
+    """What the ``body`` column holds: NULL when the body is the text itself (nothing was removed, the case of
+    most articles), else the body.  Every reader selects ``coalesce(body, text)``, so nothing else changes: it
+    only drops the text's second copy, 5.8 KB of a real article's 36 KB (issue 23's disk budget).  A NULL of a
+    store older than the body column reads as the text too."""
+    return None if body is None or body == text else body
+
+
 def text_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -144,11 +154,15 @@ class Store:
             if not Path(self.path).exists():
                 raise StoreError(f"{self.path}: no such store (run `storyloom ingest` first)")
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                        cached_statements=CACHED_STATEMENTS)
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                        cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
+        if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
+            self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         self.conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
@@ -159,6 +173,15 @@ class Store:
             self.migrate()
         else:
             self._check_version()
+
+    def set_cache_mb(self, mb: int) -> None:
+        """SQLite's page cache for this connection.  Its own default (2 MB) is far below what the stages touch at
+        random per article (the word document frequencies, the active stories, the copy buckets, the FTS index).
+        Measured (bench/store_cache.py): no difference up to 40k articles, where the OS's page cache holds the file;
+        the larger bound is for stores past that.  Memory is taken as pages are read, up to this bound.  Statements are prepared once and reused from the connection's cache
+        (``cached_statements``): the hot loops use a fixed set of SQL texts, and ``select_in`` lists come in one
+        size but for the last chunk."""
+        self.conn.execute(f"PRAGMA cache_size = {-1024 * int(mb)}")
 
     # -- waiting for the write lock -----------------------------------------------------------------
 
@@ -369,7 +392,7 @@ class Store:
                 art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title, art.text, th,
                 art.published, art.date_flag, art.outlet, art.author, art.language, _json(art.extra),
                 _json(list(art.warnings)), previous["id"] if previous is not None else None, now,
-                art.body, _json(art.meta), _json(declared_fields(raw)), art.template_group,
+                stored_body(art.body, art.text), _json(art.meta), _json(declared_fields(raw)), art.template_group,
             ),
         )
         self._write_spans(c, art)
@@ -423,7 +446,8 @@ class Store:
         while True:
             rows = self.conn.execute(
                 "SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-                "a.body, a.template_group, a.title, a.text, a.published, a.date_flag, a.author, a.language, "
+                "coalesce(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
+                "a.author, a.language, "
                 "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
                 "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
                 (last, batch),
@@ -449,7 +473,8 @@ class Store:
                        published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
                        template_group = ?, warnings = ?
                    WHERE id = ?""",
-                (art.title, art.text, text_hash(art.title, art.text), art.body, _json(art.meta), art.author,
+                (art.title, art.text, text_hash(art.title, art.text), stored_body(art.body, art.text), _json(art.meta),
+                 art.author,
                  art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
                  art.template_group, _json(list(art.warnings)), art.id),
             )

@@ -35,6 +35,7 @@ from storyloom.timeparse import shift
 
 Event = Callable[[str, object], None]
 DENSE_TOP_K = 20
+DF_IN_MEMORY = 2_000_000  # document frequencies kept in memory during a pass (~200 MB), then read afresh
 ENTITY_DF_FLOOR = 5
 # capitalised words that name no actor: days and months (name keys are 4-letter prefixes)
 NOT_ACTORS = frozenset("mond tues wedn thur frid satu sund janu febr apri june july augu sept octo nove dece".split())
@@ -126,7 +127,7 @@ class ActiveIndex:
         found: set[str] = set()
         if rep.vector is not None and rep.vector.shape[0] == self.dim and self.ids:
             sims = self.matrix[: len(self.ids)] @ rep.vector
-            for j in np.argsort(-sims, kind="stable")[: DENSE_TOP_K * 3]:
+            for j in top_order(sims, DENSE_TOP_K * 3):
                 sid = self.ids[j]
                 if sid is None:
                     continue
@@ -141,6 +142,20 @@ class ActiveIndex:
                 named = e in distinct
                 found |= {sid for sid in ids if near(self.stories[sid], named)}
         return [self.stories[sid] for sid in sorted(found)]
+
+
+def top_order(values: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-values, kind="stable")[:k]`` (the k largest, largest first, ties by position) without sorting
+    the whole array: every active story is scored for every article, and sorting them all grew with the number of
+    active stories (O(S log S) per article).  The values at least as large as the k-th largest (all ties of it
+    included) are the only ones that can be among the first k, and a stable sort of just those, in position
+    order, ranks them as the full sort does."""
+    n = values.shape[0]
+    if n <= k or np.isnan(values).any():  # NaN: ranked last by the sort, largest by the partition
+        return np.argsort(-values, kind="stable")[:k]
+    kth = np.partition(values, n - k)[n - k]
+    idx = np.flatnonzero(values >= kth)
+    return idx[np.argsort(-values[idx], kind="stable")][:k]
 
 
 class StoryBuilder:
@@ -165,6 +180,10 @@ class StoryBuilder:
         self.group_story: dict[str, str] = {}
         self.merged_into: dict[str, str] = {}  # story merged away → the story that absorbed it
         self.report = StoryReport()
+        # document frequencies and the document count, as the store has them after the last committed chunk:
+        # read once per pass, not once per chunk (see _doc_freqs)
+        self.df: dict[str, int] = {}
+        self.n_docs: int | None = None
 
     def _add_vectors(self, prepared: Prepared) -> None:
         if self.embedder is None:
@@ -186,6 +205,23 @@ class StoryBuilder:
             if rec["id"] not in self.index.stories:
                 self.index.put(Story.from_record(rec))
 
+    def _doc_freqs(self, reps: list[ArticleRep]) -> tuple[dict[str, int], int]:
+        """The document frequencies of the chunk's terms and the document count, as committed so far.
+
+        Kept in memory for the whole pass (one process runs the stage at a time: :func:`storyloom.pipeline.
+        stages_turn`), so a chunk reads only the terms no earlier chunk of the pass asked for (absent ones are
+        remembered as 0); the chunk's loop counts its articles into the same dict, which is what its commit
+        adds to the store.  A chunk that did not commit leaves ``n_docs`` unset and the memory is dropped.
+        Bounded: past ``DF_IN_MEMORY`` terms it starts again from the store."""
+        if self.n_docs is None or len(self.df) > DF_IN_MEMORY:
+            self.df, self.n_docs = {}, sql.counter(self.store, "docs")
+        n_docs, self.n_docs = self.n_docs, None  # unset until this chunk commits
+        missing = sorted({t for r in reps for t in rep_keys(r)} - self.df.keys())
+        stored = sql.doc_freqs(self.store, missing)
+        for t in missing:
+            self.df[t] = stored.get(t, 0)
+        return self.df, n_docs
+
     def run_chunk(self, ids: list[str], prepared: Prepared) -> None:
         """Cluster one chunk of queued articles (``prepared``: their representations, see
         :mod:`storyloom.stories.prefetch`) and commit its results with its queue rows."""
@@ -198,10 +234,9 @@ class StoryBuilder:
         self._load_window(reps)
         # IDF as of each article, itself included (so a brand-new name is rare, not unknown): counted one
         # article at a time, so the result does not depend on how the stream was cut into chunks
-        n_docs = sql.counter(self.store, "docs")
         # entities are counted too, under "@name" (no term starts with "@"): how rare a name is in the stream
         # so far tells a distinctive actor (a company, a minister) from one every story names
-        df = sql.doc_freqs(self.store, {t for r in reps for t in rep_keys(r)})
+        df, n_docs = self._doc_freqs(reps)
         changed: dict[str, Story] = {}
         members: list[tuple[str, str, float, str, str, str | None]] = []
         merged_away: list[str] = []
@@ -278,6 +313,7 @@ class StoryBuilder:
             for kind, s_id, other_id, art, detail in events:
                 sql.log(self.store, kind, s_id, other_id, art, detail)
             sql.done(self.store, ids)
+        self.n_docs = n_docs  # committed: the counts in memory (df, updated in place above) are the store's again
         self.index.evict_before(shift(min(r.time for r in reps), -2 * horizon(self.params)))
 
 
