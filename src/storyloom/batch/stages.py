@@ -278,13 +278,22 @@ def story_parts(title: str, text: str) -> dict[str, Any]:
     return {"counts": dict(p.counts), "entities": p.entities, "roundup": p.roundup, "terms": sorted(p.keys())}
 
 
+def packed_parts(parts: dict[str, Any]) -> str:
+    """The text parts of :func:`story_parts` as one JSON string (a block row's ``parts`` field)."""
+    return json.dumps([parts["counts"], parts["entities"], parts["roundup"]], ensure_ascii=False)
+
+
 def row_parts(row: dict[str, Any]) -> Any:
-    """The :class:`~storyloom.stories.represent.TextParts` a block row carries (see :func:`story_parts`), or
-    None when it carries its text instead."""
+    """The :class:`~storyloom.stories.represent.TextParts` a block row carries (``counts``, ``entities``,
+    ``roundup`` as :func:`story_parts` gives them, or ``parts`` packed by :func:`packed_parts`), or None when
+    it carries its text instead."""
     from collections import Counter
 
     from storyloom.stories.represent import TextParts
 
+    if row.get("parts") is not None:
+        counts, ents, roundup = json.loads(row["parts"])
+        return TextParts(Counter(counts), list(ents), roundup)
     if row.get("counts") is None:
         return None
     return TextParts(Counter(row["counts"]), list(row["entities"] or []), row.get("roundup"))

@@ -59,20 +59,22 @@ def assign(job: SparkRun, ranks: Any, n: int) -> tuple[Any, storyblocks.BlockPla
     return out, plan
 
 
-PARTS = "id string, counts map<string,double>, entities array<string>, roundup string, terms array<string>"
+# the parts travel as one JSON string (see stages.packed_parts): as a map<string,double> column, converting each
+# article's few hundred terms between Python and the JVM cost more than computing them (measured at 20k)
+PARTS = "id string, parts string, terms array<string>"
 
 
 def priors(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any, Any]:
     """(block, pdf): each block's document frequencies before its first row, for the terms its rows have;
-    (term, df) over all articles (the ``term_df`` table); and every article's text parts (id, counts,
-    entities, roundup, terms: :func:`storyloom.batch.stages.story_parts`), computed here once."""
+    (term, df) over all articles (the ``term_df`` table); and every article's text parts (id, parts: see
+    :func:`storyloom.batch.stages.packed_parts`), computed here once."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
     def parts(rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
         for r in rows:
             p = stages.story_parts(r.title, r.text)
-            yield r.id, p["counts"], p["entities"], p["roundup"], p["terms"]
+            yield r.id, stages.packed_parts(p), p["terms"]
 
     tdf = job.keep(job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(parts), PARTS),
                    disk=True)
@@ -101,7 +103,7 @@ def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, par
             .withColumn("prior_df", F.when(F.col("rank") == F.col("first_rank"), F.col("pdf")))
             .withColumn("prior_docs", F.col("first_rank")).withColumn("seg", F.col("block"))
             .select("block", "seg", "rank", "own", "id", "title", *text, "published", "date_flag", "outlet",
-                    "language", "group_id", "counts", "entities", "roundup", "prior_df", "prior_docs"))
+                    "language", "group_id", "parts", "prior_df", "prior_docs"))
     by_block = rows.rdd.keyBy(lambda r: int(r.block)).partitionBy(blocks, lambda b: b)
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
 
