@@ -4,6 +4,7 @@ one-task stage, in the same run, on a synthetic stream and on real text.
     .venv/bin/python bench/spark_stories.py                      # N = 100,000 synthetic + the real sets
     .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
     .venv/bin/python bench/spark_stories.py --n 0                # real text only
+    .venv/bin/python bench/spark_stories.py --in-process 20000   # the story work alone, no Spark (CPU)
 
 Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
 each article its own group):
@@ -115,6 +116,42 @@ def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, b
             "counts": dict(job.report.counts), "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
 
 
+def in_process(n: int) -> None:
+    """The story work alone, no Spark, CPU of this process: (1) a block run over rows carrying their text
+    against the same rows carrying their text parts; (2) the exact stage's work (terms pass + one run over the
+    texts) against the block plan's local driver (parts pass + block runs), on the synthetic stream and the real
+    sets (blocks of 100)."""
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts, story_terms
+    from storyloom.batch.storyblocks import block_size, run_blocks_locally
+    from storyloom.settings import Settings
+    from storyloom.stories import agreement
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    ing = "2026-01-01T00:00:00+00:00"
+    rows = [{**r, "group_id": "g" + r["id"]} for r in synthetic_rows(n)]
+    one = [{**r, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None, "prior_docs": 0} for i, r in enumerate(rows)]
+    parted = [{**{k: v for k, v in r.items() if k != "text"}, **story_parts(r["title"], r["text"])} for r in one]
+    for name, rr in (("text", one), ("text parts", parted)):
+        t = time.process_time()
+        list(run_story_block(rr, s, ing))
+        c = time.process_time() - t
+        print(f"block run over {n:,} rows carrying their {name}: CPU {c:.1f} s, {1000 * c / n:.2f} ms a row", flush=True)
+    real = [{**r, "group_id": "g" + r["id"]} for r in real_rows()[0]]
+    for name, rr, size in (("synthetic", rows, block_size(len(rows), 2)), ("real", real, 100)):
+        t = time.process_time()
+        for r in rr:
+            story_terms(r["title"], r["text"])
+        whole = [{**r, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None, "prior_docs": 0} for i, r in enumerate(rr)]
+        ref = {r["article_id"]: r["story_id"] for tb, r in run_story_block(whole, s, ing) if tb == "story_members"}
+        exact = time.process_time() - t
+        t = time.process_time()
+        out = run_blocks_locally(rr, s, ing, size)
+        blocks = time.process_time() - t
+        got = {m["article_id"]: m["story_id"] for m in out["story_members"]}
+        print(f"{name} {len(rr):,} (blocks of {size}): exact CPU {exact:.1f} s, blocks {blocks:.1f} s "
+              f"({blocks / exact:.2f}x), B3 vs exact {agreement(got, ref)['f1']:.4f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -123,7 +160,11 @@ def main() -> None:
     ap.add_argument("--real-block-articles", type=int, default=100)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--json", help="also write the numbers to this file")
+    ap.add_argument("--in-process", type=int, metavar="N", help="only: the story work without Spark (see in_process)")
     args = ap.parse_args()
+    if args.in_process:
+        in_process(args.in_process)
+        return
 
     from storyloom.batch.spark import spark_session
     from storyloom.settings import Settings
