@@ -4,6 +4,7 @@ one-task stage, in the same run, on a synthetic stream and on real text.
     .venv/bin/python bench/spark_stories.py                      # N = 100,000 synthetic + the real sets
     .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
     .venv/bin/python bench/spark_stories.py --n 0                # real text only
+    .venv/bin/python bench/spark_stories.py --in-process 20000   # the story work alone, no Spark (CPU)
 
 Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
 each article its own group):
@@ -16,7 +17,8 @@ each article its own group):
 The exact stage's result equals the local online stage's (``tests/test_spark.py`` asserts it article by
 article), so it is the reference of the B-cubed agreement.  Task times come from Spark's REST API (the
 ``executorRunTime`` of every task the stage's jobs ran); "CPU s" is the CPU of the whole process tree (JVM and
-Python workers) over the stage.  The simulation schedules the measured tasks of every Spark stage of the run,
+Python workers) over the stage, sampled (``benchutil.TreeCpu``: Spark's Python daemon leaves its exited workers
+to the kernel, so the children times ``cpu_tree`` adds up miss them; that figure is printed beside it).  The simulation schedules the measured tasks of every Spark stage of the run,
 longest first, on 16, 64 and 256 executors (one core each), stage after stage (a Spark stage waits for the
 previous one): the stage's wall time on a cluster, if tasks took there what they took here.
 """
@@ -36,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
-from benchutil import cpu_tree
+from benchutil import TreeCpu, cpu_tree
 from spark import corpus, load_paragraphs, rest
 
 EXECUTORS = (16, 64, 256)
@@ -97,19 +99,57 @@ def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, b
     arts = arts.cache()
     arts.count()
     job = SparkRun(spark, settings, job_prefix=tag, story_blocks=blocks, story_block_articles=block_articles)
+    load0 = os.getloadavg()[0]
     c, t = cpu_tree(), time.perf_counter()
-    with job.stage("stories"):
+    with TreeCpu() as sampled, job.stage("stories"):
         members, story_rows, events, _ = (distributed if blocks else exact).stories(job, arts, groups)
         got = {r[0]: r[1] for r in members.select("article_id", "story_id").collect()}
         n_stories, n_events = story_rows.count(), events.count()
-    wall, cpu = time.perf_counter() - t, cpu_tree() - c
+    wall, reaped = time.perf_counter() - t, cpu_tree() - c
+    cpu = sampled.seconds
     job._release()
     arts.unpersist()
     stages = tasks_by_stage(spark, tag + "stories")
     every = [x for s in stages for x in s]
-    return {"wall": wall, "cpu": cpu, "members": got, "stories": n_stories, "events": n_events,
+    return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
             "tasks": len(every), "task_s": sum(every), "largest": max(every, default=0.0), "stages": stages,
             "counts": dict(job.report.counts), "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
+
+
+def in_process(n: int) -> None:
+    """The story work alone, no Spark, CPU of this process: (1) a block run over rows carrying their text
+    against the same rows carrying their text parts; (2) the exact stage's work (terms pass + one run over the
+    texts) against the block plan's local driver (parts pass + block runs), on the synthetic stream and the real
+    sets (blocks of 100)."""
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts, story_terms
+    from storyloom.batch.storyblocks import block_size, run_blocks_locally
+    from storyloom.settings import Settings
+    from storyloom.stories import agreement
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    ing = "2026-01-01T00:00:00+00:00"
+    rows = [{**r, "group_id": "g" + r["id"]} for r in synthetic_rows(n)]
+    one = [{**r, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None, "prior_docs": 0} for i, r in enumerate(rows)]
+    parted = [{**{k: v for k, v in r.items() if k != "text"}, **story_parts(r["title"], r["text"])} for r in one]
+    for name, rr in (("text", one), ("text parts", parted)):
+        t = time.process_time()
+        list(run_story_block(rr, s, ing))
+        c = time.process_time() - t
+        print(f"block run over {n:,} rows carrying their {name}: CPU {c:.1f} s, {1000 * c / n:.2f} ms a row", flush=True)
+    real = [{**r, "group_id": "g" + r["id"]} for r in real_rows()[0]]
+    for name, rr, size in (("synthetic", rows, block_size(len(rows), 2)), ("real", real, 100)):
+        t = time.process_time()
+        for r in rr:
+            story_terms(r["title"], r["text"])
+        whole = [{**r, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None, "prior_docs": 0} for i, r in enumerate(rr)]
+        ref = {r["article_id"]: r["story_id"] for tb, r in run_story_block(whole, s, ing) if tb == "story_members"}
+        exact = time.process_time() - t
+        t = time.process_time()
+        out = run_blocks_locally(rr, s, ing, size)
+        blocks = time.process_time() - t
+        got = {m["article_id"]: m["story_id"] for m in out["story_members"]}
+        print(f"{name} {len(rr):,} (blocks of {size}): exact CPU {exact:.1f} s, blocks {blocks:.1f} s "
+              f"({blocks / exact:.2f}x), B3 vs exact {agreement(got, ref)['f1']:.4f}", flush=True)
 
 
 def main() -> None:
@@ -120,7 +160,11 @@ def main() -> None:
     ap.add_argument("--real-block-articles", type=int, default=100)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--json", help="also write the numbers to this file")
+    ap.add_argument("--in-process", type=int, metavar="N", help="only: the story work without Spark (see in_process)")
     args = ap.parse_args()
+    if args.in_process:
+        in_process(args.in_process)
+        return
 
     from storyloom.batch.spark import spark_session
     from storyloom.settings import Settings
@@ -165,15 +209,16 @@ def main() -> None:
 
 def report(results: list[dict[str, Any]], master: str) -> None:
     print(f"\nmachine: {os.cpu_count()} CPUs, Spark {master}, load average at the end {os.getloadavg()[0]:.1f}\n")
-    print("| input | stage | blocks | warm-up rows | wall s | CPU s | tasks | task s | largest task s | largest ÷ task s "
+    print("| input | stage | blocks | warm-up rows | load avg start→end | wall s | CPU s (sampled) | CPU s (reaped only) | tasks | task s | largest task s | largest ÷ task s "
           "| largest ÷ CPU | wall ÷ exact | B³ P / R / F1 vs exact | same ids |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in results:
         for kind in ("exact", "blocks"):
             x = r[kind]
             g = r["agreement"]
             print(f"| {r['name']} | {kind} | {x['counts'].get('story_blocks', '—')} | "
-                  f"{x['counts'].get('story_warmup_rows', '—')} | {x['wall']:.1f} | {x['cpu']:.1f} | {x['tasks']} | "
+                  f"{x['counts'].get('story_warmup_rows', '—')} | {x['load'][0]:.1f}→{x['load'][1]:.1f} | {x['wall']:.1f} | "
+                  f"{x['cpu']:.1f} | {x['cpu_reaped']:.1f} | {x['tasks']} | "
                   f"{x['task_s']:.1f} | {x['largest']:.1f} | {x['largest'] / max(x['task_s'], 1e-9):.1%} | "
                   f"{x['largest'] / max(x['cpu'], 1e-9):.1%} | {x['wall'] / r['exact']['wall']:.2f} | "
                   + (f"{g['precision']:.4f} / {g['recall']:.4f} / {g['f1']:.4f} | {r['same_ids']} |" if kind == "blocks"
@@ -194,7 +239,9 @@ def report(results: list[dict[str, Any]], master: str) -> None:
                   f"{g['exact']['f1']:.4f}, blocks {g['blocks']['f1']:.4f}")
     for r in results:
         b = r["blocks"]
-        block_stage = max(b["stages"], key=lambda s: sum(s))
+        # the block runs: the stage with one task per block (the largest such)
+        block_stage = max([s for s in b["stages"] if len(s) == b["counts"].get("story_blocks")] or b["stages"],
+                          key=lambda s: sum(s))
         print(f"\n{r['name']}: the block runs' Spark stage: {len(block_stage)} tasks, {sum(block_stage):.1f} task s, "
               f"median {sorted(block_stage)[len(block_stage) // 2]:.2f} s, largest {max(block_stage):.2f} s; "
               f"{b['counts'].get('story_links', 0)} links reconciled; per article of the stream "

@@ -28,6 +28,28 @@ def test_batch_command_local_engine(tmp_path: Path) -> None:
     assert report["counts"]["articles"] == 8 and report["counts"]["failed"] == 1
     assert "in.jsonl:9: malformed JSON" in res.stderr.replace("\n", "")
     assert len(read_table(tmp_path / "out", "story_members")) == 8
+    assert _manifest(tmp_path / "out")["settings"]["story_embeddings"] is True  # as ingest: Settings' default
+
+
+def _manifest(out: Path) -> dict[str, Any]:
+    from storyloom.batch.tables import MANIFEST
+
+    return dict(json.loads((out / MANIFEST).read_text(encoding="utf-8")))
+
+
+def test_batch_story_embeddings_follow_the_settings_unless_asked(tmp_path: Path) -> None:
+    """`storyloom batch` makes the stories `storyloom ingest` makes: story embeddings as Settings say (a config
+    file can turn them off), and the flag overrides both ways."""
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in wire_records()[:3]) + "\n", encoding="utf-8")
+    for config, flag, want in (("story_embeddings = false", [], False), ("story_embeddings = true", ["--no-story-embeddings"], False)):
+        cfg = tmp_path / "storyloom.toml"
+        cfg.write_text(f"line_classifier = false\n{config}\n", encoding="utf-8")
+        out = tmp_path / f"out-{want}-{len(flag)}"
+        res = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "--config", str(cfg), "batch", str(src),
+                                       "--out", str(out), "--engine", "local", *flag])
+        assert res.exit_code == 0, res.output
+        assert _manifest(out)["settings"]["story_embeddings"] is want
 
 
 @pytest.mark.slow  # 3.7-15 s measured (machine load): three local runs over ~50 articles

@@ -381,12 +381,33 @@ def test_roundup_joins_weakly_and_glues_nothing(tmp_path: Path) -> None:
             assert a[flood[0].id] != a[vote[0].id]  # type: ignore[attr-defined]  # the two stories stay apart
             assert len(mentions) == 1 and "round-up" in mentions[0]["detail"]
             assert mentions[0]["story_id"] in (a[flood[0].id], a[vote[0].id])  # type: ignore[attr-defined]
+            fits = mentions[0]["story_id"]
             if mode == "weak":
-                assert reason == "roundup" and a[digest.id] == mentions[0]["story_id"]  # type: ignore[attr-defined]
+                assert reason == "roundup" and a[digest.id] == fits  # type: ignore[attr-defined]
                 assert dict(st.conn.execute("SELECT id, terms FROM stories")) == before  # its words changed nothing
+                assert sql.mentions(st, fits) == []  # a member: listed with the members, not as a mention
             else:
                 assert reason == "opened" and a[digest.id] not in (a[flood[0].id], a[vote[0].id])  # type: ignore[attr-defined]
                 assert mentions[0]["other_id"] == a[digest.id]  # type: ignore[attr-defined]
+                listed = sql.mentions(st, fits)  # the story page's "also mentioned in"
+                assert [(m.article_id, m.story_id, m.why) for m in listed] == [(digest.id, a[digest.id], "round-up title")]  # type: ignore[attr-defined]
+                other = next(sid for sid in (a[flood[0].id], a[vote[0].id]) if sid != fits)  # type: ignore[attr-defined]
+                assert sql.mentions(st, other) == [] and sql.mentions(st, a[digest.id]) == []  # type: ignore[attr-defined]
+                _shows_mention(st.path, fits, other)
+
+
+def _shows_mention(db: str, story: str, other: str) -> None:
+    """The story page (HTML and JSON) lists the round-up under "Also mentioned in"; the other story does not."""
+    from fastapi.testclient import TestClient
+
+    from storyloom.serve import create_app
+
+    client = TestClient(create_app(Settings(db_path=db)))
+    page = client.get(f"/stories/{story}").text
+    assert "Also mentioned in" in page and "Morning briefing: floods and pensions" in page
+    assert "Also mentioned in" not in client.get(f"/stories/{other}").text
+    got = client.get(f"/api/stories/{story}").json()["mentioned_in"]
+    assert [m["title"] for m in got] == ["Morning briefing: floods and pensions"]
 
 
 def test_merge_check_refuses_a_join_without_a_shared_actor_and_logs_it(tmp_path: Path) -> None:

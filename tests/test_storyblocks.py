@@ -108,3 +108,20 @@ def test_a_truncated_warm_up_costs_agreement(setup: tuple[list[dict[str, Any]], 
     out = run_blocks_locally(rows, settings, INGESTED, 5, cap=0)
     got = {m["article_id"]: m["story_id"] for m in out["story_members"]}
     assert agreement(got, local)["recall"] < 0.95
+
+
+def test_a_block_run_on_text_parts_equals_one_on_the_text(
+        setup: tuple[list[dict[str, Any]], Settings, dict[str, str]]) -> None:
+    """Block rows carry their text parts (computed once, in the pass counting document frequencies) instead of
+    their text: the run's tables are the same, row for row, and the text is never stored."""
+    from storyloom.batch.stages import packed_parts, row_parts, story_parts
+
+    rows, settings, _ = setup
+    one = [{**r, "rank": i, "seg": 0, "prior_df": None, "prior_docs": 0} for i, r in enumerate(rows)]
+    parted = [{**{k: v for k, v in r.items() if k != "text"}, **story_parts(r["title"], r["text"])} for r in one]
+    assert all(row_parts(r) is not None and "text" not in r for r in parted) and row_parts(one[0]) is None
+    want = sorted(run_story_block(one, settings, INGESTED), key=repr)
+    assert sorted(run_story_block(parted, settings, INGESTED), key=repr) == want
+    packed = [{**{k: v for k, v in r.items() if k not in ("counts", "entities", "roundup", "terms")},
+               "parts": packed_parts(r)} for r in parted]  # as the Spark stage ships them: one JSON string
+    assert sorted(run_story_block(packed, settings, INGESTED), key=repr) == want

@@ -226,6 +226,18 @@ class CopyGroupRef(ReadModel):
     members: list[str]
 
 
+class Mention(ReadModel):
+    """A round-up, live blog, explainer or list that touches a story but was kept out of it ("also mentioned
+    in"): it tells many topics at once, so as a member it would glue unrelated stories together."""
+
+    article_id: str
+    title: str
+    outlet: str | None = None
+    time: str | None = None
+    story_id: str | None = Field(None, description="the story the round-up itself belongs to")
+    why: str | None = Field(None, description="why it reads as a round-up")
+
+
 class TimelineRow(ReadModel):
     label: str
     y: float
@@ -346,6 +358,7 @@ class StoryPage(StoryDetail):
     timeline: Timeline
     claim_matrix: ClaimMatrix | None = Field(None, description="null while the comparison is being computed")
     provenance: Provenance | None = Field(None, description="nodes and edges of the provenance graph")
+    mentioned_in: list[Mention] = Field([], description="round-ups that touch this story, kept out of it")
 
 
 T = TypeVar("T")

@@ -279,13 +279,46 @@ def story_terms(title: str, text: str) -> list[str]:
     return sorted(doc_keys(title, text))
 
 
+def story_parts(title: str, text: str) -> dict[str, Any]:
+    """What the story stage makes of an article's text, as row fields (``counts``, ``entities``, ``roundup``)
+    and the document-frequency keys they give (``terms``): computed once, in the pass that counts document
+    frequencies, and carried to the block runs instead of the text (see :func:`run_story_block`)."""
+    from storyloom.stories.represent import TextParts
+
+    p = TextParts.of(title or "", text or "")
+    return {"counts": dict(p.counts), "entities": p.entities, "roundup": p.roundup, "terms": sorted(p.keys())}
+
+
+def packed_parts(parts: dict[str, Any]) -> str:
+    """The text parts of :func:`story_parts` as one JSON string (a block row's ``parts`` field)."""
+    return json.dumps([parts["counts"], parts["entities"], parts["roundup"]], ensure_ascii=False)
+
+
+def row_parts(row: dict[str, Any]) -> Any:
+    """The :class:`~storyloom.stories.represent.TextParts` a block row carries (``counts``, ``entities``,
+    ``roundup`` as :func:`story_parts` gives them, or ``parts`` packed by :func:`packed_parts`), or None when
+    it carries its text instead."""
+    from collections import Counter
+
+    from storyloom.stories.represent import TextParts
+
+    if row.get("parts") is not None:
+        counts, ents, roundup = json.loads(row["parts"])
+        return TextParts(Counter(counts), list(ents), roundup)
+    if row.get("counts") is None:
+        return None
+    return TextParts(Counter(row["counts"]), list(row["entities"] or []), row.get("roundup"))
+
+
 def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested_at: str,
                     workdir: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """Run the local online story clustering over one block of articles, segment by segment.
 
     ``rows`` come sorted by global rank; the first row of each segment carries ``prior_df`` (the document
     frequencies of its terms over every earlier segment) and ``prior_docs`` (how many articles came before),
-    so IDF is exactly what the local run computes.  Yields ("story_members" | "stories" | "story_events", row).
+    so IDF is exactly what the local run computes.  A row may carry its text parts (``counts``, ``entities``,
+    ``roundup``: :func:`story_parts`) instead of its text, which is then neither stored nor read again.
+    Yields ("story_members" | "stories" | "story_events", row).
     """
     from storyloom.store import Store
     from storyloom.store.load import export_rows, make_scratch, put_story_articles, set_doc_freqs
@@ -300,6 +333,7 @@ def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested
         seg: object = None
         batch: list[dict[str, Any]] = []
         queued = 0
+        parts: dict[str, Any] = {}
 
         def put() -> None:
             nonlocal queued
@@ -313,17 +347,20 @@ def run_story_block(rows: Iterable[dict[str, Any]], settings: Settings, ingested
             if r["seg"] != seg:
                 put()
                 if queued:
-                    build_stories(store, settings)
-                    queued = 0
+                    build_stories(store, settings, parts=parts)
+                    queued, parts = 0, {}
                 seg = r["seg"]
                 with store.transaction():
                     set_doc_freqs(store, dict(r["prior_df"] or {}), int(r["prior_docs"]))
             batch.append(r)
+            got = row_parts(r)
+            if got is not None:
+                parts[r["id"]] = got
             if len(batch) >= 1000:
                 put()
         put()
         if queued:
-            build_stories(store, settings)
+            build_stories(store, settings, parts=parts)
         for table in ("story_members", "stories", "story_events"):
             for row in export_rows(store, table):
                 yield table, row

@@ -249,7 +249,7 @@ def run_blocks_locally(rows: list[dict[str, Any]], settings: Settings, ingested_
 
     ``rows``: every article (id, title, text, published, date_flag, outlet, language, group_id), in rank
     order.  Returns the story tables (story_members, stories, story_events)."""
-    from storyloom.batch.stages import parse_time, run_story_block, story_terms
+    from storyloom.batch.stages import parse_time, run_story_block, story_parts
 
     times = [parse_time(r["published"] or ingested_at) for r in rows]
     plan = plan_blocks(times, size, overlap_days(settings), cap)
@@ -257,7 +257,11 @@ def run_blocks_locally(rows: list[dict[str, Any]], settings: Settings, ingested_
     for rank, t in enumerate(times):
         for b in plan.warm_blocks(rank, t):
             warm.setdefault(b, []).append(rank)
-    keys = [story_terms(r["title"], r["text"]) for r in rows]
+    parts = [story_parts(r["title"], r["text"]) for r in rows]  # once per article, however many blocks replay it
+    keys = [p.pop("terms") for p in parts]
+    # the text itself travels only for the embedder (the parts stand in for it everywhere else)
+    shipped = [{**{k: v for k, v in r.items() if k != "text" or settings.story_embeddings}, **p}
+               for r, p in zip(rows, parts, strict=True)]
     results: list[BlockResult] = []
     home: dict[str, tuple[int, str, int]] = {}
     df: Counter[str] = Counter()  # document frequencies of the ranks before ``counted``
@@ -270,7 +274,7 @@ def run_blocks_locally(rows: list[dict[str, Any]], settings: Settings, ingested_
         for r in range(counted, start):  # each article counted once, not once per later block
             df.update(keys[r])
         counted = start
-        block_rows = [{**rows[r], "rank": r, "seg": b, "prior_df": dict(df) if i == 0 else None,
+        block_rows = [{**shipped[r], "rank": r, "seg": b, "prior_df": dict(df) if i == 0 else None,
                        "prior_docs": start} for i, r in enumerate(ranks)]
         own = {rows[r]["id"] for r in range(b * size, min(len(rows), (b + 1) * size))}
         res = split_block_output(b, run_story_block(block_rows, settings, ingested_at), own)

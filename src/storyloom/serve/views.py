@@ -263,6 +263,7 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
         timeline=timeline(detail.members),
         claim_matrix=ClaimMatrix.model_validate({k: comp[k] for k in MATRIX_KEYS}) if comp is not None else None,
         provenance=Provenance.model_validate(comp["provenance"]) if comp is not None else None,
+        mentioned_in=stories_sql.mentions(store, detail.id),
     )
     digested = _digest(detail, comp, status, outlets_file) if with_digest else None
     return page, (graph_layout(comp["provenance"]) if comp is not None else None), digested

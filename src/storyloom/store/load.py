@@ -173,14 +173,15 @@ def make_scratch(store: Store) -> None:
 
 def put_story_articles(store: Store, rows: Iterable[dict[str, Any]], ingested_at: str) -> list[str]:
     """Articles (with their copy group), queued for the story stage, in the order given by ``rank``:
-    the rowid is the rank, so the stage's (time, rowid) order is the global one."""
+    the rowid is the rank, so the stage's (time, rowid) order is the global one.  A row without its text
+    (it carries the text's parts instead) is stored with an empty one."""
     ids = []
     for r in rows:
         store.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, 0, 'raw', x'')", (r["id"],))
         store.conn.execute(
             "INSERT INTO articles (rowid, id, blob, kind, location, title, text, text_hash, published, date_flag, "
             "outlet, language, ingested_at) VALUES (?, ?, ?, 'batch', '', ?, ?, '', ?, ?, ?, ?, ?)",
-            (r["rank"] + 1, r["id"], r["id"], r["title"], r["text"], r["published"], r["date_flag"], r["outlet"],
+            (r["rank"] + 1, r["id"], r["id"], r["title"], r.get("text") or "", r["published"], r["date_flag"], r["outlet"],
              r["language"], ingested_at))
         store.conn.execute("INSERT OR REPLACE INTO copy_groups VALUES (?, ?)", (r["id"], r["group_id"]))
         store.conn.execute("INSERT OR IGNORE INTO stage_queue VALUES ('stories', ?)", (r["id"],))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from storyloom.readmodels import StoryCard, StoryDetail, StoryEvent, StoryMember
+from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
 from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import end_of_day
@@ -221,6 +221,28 @@ def story_detail(store: Store, story_id: str) -> StoryDetail | None:
         "SELECT at, kind, story_id, other_id, article_id, detail FROM story_events WHERE story_id = ? OR other_id = ? "
         "ORDER BY rowid", (story_id, story_id))]
     return StoryDetail(**d)
+
+
+def mentions(store: Store, story_id: str) -> list[Mention]:
+    """The round-ups kept apart that fit this story (``mention`` events), also those logged against a story
+    merged into it since; a round-up that is a member of the story (a weak member) is listed with the members
+    instead.  Newest first, each article once."""
+    rows = store.conn.execute(
+        "WITH RECURSIVE merged(id) AS (SELECT ? UNION SELECT e.other_id FROM story_events e JOIN merged m "
+        "ON e.story_id = m.id WHERE e.kind = 'merge' AND e.other_id IS NOT NULL) "
+        "SELECT a.id AS article_id, a.title, a.outlet, sm.time, sm.story_id, e.detail "
+        "FROM story_events e JOIN merged ON e.story_id = merged.id JOIN articles a ON a.id = e.article_id "
+        "LEFT JOIN story_members sm ON sm.article_id = a.id "
+        "WHERE e.kind = 'mention' AND (sm.story_id IS NULL OR sm.story_id != ?) "
+        "ORDER BY sm.time DESC, a.id", (story_id, story_id)).fetchall()
+    out: dict[str, Mention] = {}
+    for r in rows:
+        if r["article_id"] not in out:
+            why = r["detail"] or ""
+            out[r["article_id"]] = Mention(article_id=r["article_id"], title=r["title"] or "", outlet=r["outlet"],
+                                           time=r["time"], story_id=r["story_id"],
+                                           why=why[why.find("(") + 1:why.find(")")] if "(" in why else None)
+    return list(out.values())
 
 
 def daily_counts(store: Store, story_ids: Sequence[str], max_days: int = 30) -> dict[str, list[int]]:

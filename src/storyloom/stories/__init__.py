@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from storyloom.stories.online import (
     term_weights,
 )
 from storyloom.stories.prefetch import Prepared, prepared_chunks
-from storyloom.stories.represent import PRIOR_DOCS, ArticleRep, sparse_cos
+from storyloom.stories.represent import PRIOR_DOCS, ArticleRep, TextParts, sparse_cos
 from storyloom.timeparse import shift
 
 Event = Callable[[str, object], None]
@@ -332,8 +332,10 @@ def distinctive(rep: ArticleRep, df: dict[str, int], n_docs: int, p: StoryParams
     return frozenset(e for e in rep.lead_entities if df.get("@" + e, 0) <= cut and e not in NOT_ACTORS)
 
 
-def build_stories(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 500) -> StoryReport:
-    """Assign every queued article to a story (online, in publication-time order)."""
+def build_stories(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 500,
+                  parts: Mapping[str, TextParts] | None = None) -> StoryReport:
+    """Assign every queued article to a story (online, in publication-time order).  ``parts``: the text
+    parts of some queued articles, computed already (the Spark story stage's block runs)."""
     emit = on_event or (lambda kind, payload: None)
     builder = StoryBuilder(store, settings)
     start = time.perf_counter()
@@ -342,7 +344,8 @@ def build_stories(store: Store, settings: Settings, on_event: Event | None = Non
         if not queued:
             break
         chunks = [queued[at : at + chunk] for at in range(0, len(queued), chunk)]
-        for ids, prepared in prepared_chunks(store, chunks, builder.embedder is not None, settings.story_workers):
+        for ids, prepared in prepared_chunks(store, chunks, builder.embedder is not None, settings.story_workers,
+                                              parts):
             builder.run_chunk(ids, prepared)
             for _ in ids:
                 emit("item", "story")

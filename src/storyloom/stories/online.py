@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from storyloom.stories.represent import ArticleRep, hours_between, sparse_cos, term_counts, tfidf
+from storyloom.stories.represent import ArticleRep, TextParts, hours_between, sparse_cos, tfidf
 from storyloom.timeparse import shift
 
 TOP_STORY_TERMS = 150
@@ -331,14 +331,15 @@ def term_weights(rep: ArticleRep, df: dict[str, int], n_docs: int) -> dict[str, 
     return tfidf(rep.counts, df, n_docs)
 
 
-def new_rep(row: dict[str, Any], vector: np.ndarray | None) -> ArticleRep:
-    from storyloom.stories.represent import entities, lead_sentences, roundup_reason
-
+def new_rep(row: dict[str, Any], vector: np.ndarray | None, parts: TextParts | None = None) -> ArticleRep:
+    """The article as the clustering sees it.  ``parts``: its terms, entities and round-up verdict when they
+    were computed already from the same title and text (see :class:`~storyloom.stories.represent.TextParts`)."""
     time, flag = row["published"], row.get("date_flag")
     if not time:
         time, flag = row["ingested_at"], flag or "no date: ingest time used"
-    lead = lead_sentences(row["text"])
-    title, text = row["title"], row["text"]
+    title = row["title"]
+    if parts is None:
+        parts = TextParts.of(title or "", row["text"] or "")
     return ArticleRep(row["id"], title, time, flag if not row["published"] else None, row.get("outlet"),
-                      row.get("language"), term_counts(title, text, lead), entities(title, text, lead), vector,
-                      row.get("group_id"), roundup_reason(title or "", text or ""))
+                      row.get("language"), parts.counts, parts.entities, vector,
+                      row.get("group_id"), parts.roundup)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 from storyloom.store import Store
 from storyloom.store import stories as sql
 from storyloom.stories.online import new_rep
-from storyloom.stories.represent import ArticleRep
+from storyloom.stories.represent import ArticleRep, TextParts
 
 log = logging.getLogger(__name__)
 AHEAD = 2  # chunks prepared ahead of the one being clustered
@@ -33,29 +33,33 @@ class Prepared:
     leads: dict[str, str]  # article id → what the embedder sees (only when embeddings are on)
 
 
-def prepare(store: Store, ids: list[str], leads: bool) -> Prepared:
-    """Read and represent a chunk's articles (vectors are added by the stage: the embedder lives there)."""
+def prepare(store: Store, ids: list[str], leads: bool, given: Mapping[str, TextParts] | None = None) -> Prepared:
+    """Read and represent a chunk's articles (vectors are added by the stage: the embedder lives there).
+    ``given``: text parts already computed for some of them (their text is then not read again)."""
     from storyloom.embed import lead
 
+    given = given or {}
     rows = sql.articles(store, ids)
-    reps = [new_rep(rows[i], None) for i in ids if i in rows]
+    reps = [new_rep(rows[i], None, given.get(i)) for i in ids if i in rows]
     return Prepared(reps, {i: lead(rows[i]["title"], rows[i]["text"]) for i in ids if i in rows} if leads else {})
 
 
 _worker_store: Store | None = None
 
 
-def _prepare_in_worker(db_path: str, ids: list[str], leads: bool) -> Prepared:
+def _prepare_in_worker(db_path: str, ids: list[str], leads: bool, given: dict[str, TextParts]) -> Prepared:
     global _worker_store
     if _worker_store is None:
         _worker_store = Store(db_path, readonly=True)
-    return prepare(_worker_store, ids, leads)
+    return prepare(_worker_store, ids, leads, given)
 
 
-def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers: int) -> Iterator[tuple[list[str], Prepared]]:
+def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers: int,
+                    given: Mapping[str, TextParts] | None = None) -> Iterator[tuple[list[str], Prepared]]:
     """Each chunk with its prepared articles, in order; prepared ``AHEAD`` chunks in advance by a worker
     process when ``workers`` > 0 and there is more than one chunk (a single chunk gains nothing and would pay
     the worker's start)."""
+    given = given or {}
     pool = None
     if workers > 0 and len(chunks) > 1 and Path(store.path).is_file():
         try:  # spawn, not fork: the stage may run inside a threaded server or next to a loaded model
@@ -68,7 +72,9 @@ def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers:
             got = None
             if pool is not None:
                 while len(pending) < AHEAD + 1 and k + len(pending) < len(chunks):
-                    pending.append(pool.submit(_prepare_in_worker, store.path, chunks[k + len(pending)], leads))
+                    ahead = chunks[k + len(pending)]
+                    pending.append(pool.submit(_prepare_in_worker, store.path, ahead, leads,
+                                               {i: given[i] for i in ahead if i in given}))
                 try:
                     got = pending.popleft().result()
                 except Exception as exc:  # a dead worker: this chunk and the rest are prepared here
@@ -76,7 +82,7 @@ def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers:
                                 type(exc).__name__, exc)
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool, pending = None, deque()
-            yield ids, got if got is not None else prepare(store, ids, leads)
+            yield ids, got if got is not None else prepare(store, ids, leads, given)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)

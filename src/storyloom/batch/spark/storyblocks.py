@@ -6,8 +6,10 @@ local check runs); this module moves the data.  Steps:
 1. rank every article by (time, input order) (one sort); the driver gets the time of every block's first
    article only (one row per block) and broadcasts the plan;
 2. each article goes to its own block and, as warm-up, to the later blocks whose overlap it falls in;
-3. exact document frequencies at each block's first row: for every (block, term) a block needs, the counts
-   of the blocks before it (a running sum over term-sorted rows) minus the block's own warm-up's counts;
+3. each article's text parts (terms, entities, round-up verdict) are computed once; they give the
+   document-frequency keys and travel to the block runs instead of the text.  Exact document frequencies at
+   each block's first row: for every (block, term) a block needs, the counts of the blocks before it (a
+   running sum over term-sorted rows) minus the block's own warm-up's counts;
 4. one task per block (a partitioner by block number) runs the local online stage over warm-up + own
    articles (:func:`storyloom.batch.stages.run_story_block`);
 5. the links of block stories to the home stories of their warm-up articles (one row per story crossing a
@@ -57,19 +59,27 @@ def assign(job: SparkRun, ranks: Any, n: int) -> tuple[Any, storyblocks.BlockPla
     return out, plan
 
 
-def priors(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any]:
+# the parts travel as one JSON string (see stages.packed_parts): as a map<string,double> column, converting each
+# article's few hundred terms between Python and the JVM cost more than computing them (measured at 20k)
+PARTS = "id string, parts string, terms array<string>"
+
+
+def priors(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any, Any]:
     """(block, pdf): each block's document frequencies before its first row, for the terms its rows have;
-    and (term, df) over all articles (the ``term_df`` table)."""
+    (term, df) over all articles (the ``term_df`` table); and every article's text parts (id, parts: see
+    :func:`storyloom.batch.stages.packed_parts`), computed here once."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    def terms(rows: Iterator[Any]) -> Iterator[tuple[str, list[str]]]:
+    def parts(rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
         for r in rows:
-            yield r.id, stages.story_terms(r.title, r.text)
+            p = stages.story_parts(r.title, r.text)
+            yield r.id, stages.packed_parts(p), p["terms"]
 
-    tdf = job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(terms),
-                                    "id string, terms array<string>")
-    rows = job.keep(placed.join(tdf, "id").select("block", "own", F.explode("terms").alias("term")), disk=True)
+    tdf = job.keep(job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(parts), PARTS),
+                   disk=True)
+    rows = job.keep(placed.join(tdf.select("id", "terms"), "id").select("block", "own", F.explode("terms").alias("term")),
+                    disk=True)
     counts = rows.groupBy("block", "term").agg(F.sum(F.col("own").cast("long")).alias("c"),
                                               F.sum((~F.col("own")).cast("long")).alias("w"))
     before = Window.partitionBy("term").orderBy("block").rowsBetween(Window.unboundedPreceding, -1)
@@ -77,20 +87,23 @@ def priors(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any]:
            .filter(F.col("prior") > 0)
            .groupBy("block").agg(F.map_from_entries(F.collect_list(F.struct("term", "prior"))).alias("pdf")))
     term_df = counts.groupBy("term").agg(F.sum("c").alias("df")).filter(F.col("df") > 0)
-    return pdf, term_df
+    return pdf, term_df, tdf.drop("terms")
 
 
-def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int) -> Any:
-    """One task per block: the local online stage over its warm-up and own articles.  Rows of the result:
+def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, parts: Any) -> Any:
+    """One task per block: the local online stage over its warm-up and own articles, each row carrying its
+    text parts rather than its text (the text only when story embeddings need it).  Rows of the result:
     (kind, block, JSON) with kind member | story | event | warm | bridged."""
     from pyspark.sql import functions as F
 
     starts = placed.groupBy("block").agg(F.min("rank").alias("first_rank"))
-    rows = (base.join(placed, "id").join(starts, "block").join(pdf, "block", "left")
+    text = ["text"] if job.settings.story_embeddings else []
+    rows = (base.select("id", "title", *text, "published", "date_flag", "outlet", "language", "group_id")
+            .join(parts, "id").join(placed, "id").join(starts, "block").join(pdf, "block", "left")
             .withColumn("prior_df", F.when(F.col("rank") == F.col("first_rank"), F.col("pdf")))
             .withColumn("prior_docs", F.col("first_rank")).withColumn("seg", F.col("block"))
-            .select("block", "seg", "rank", "own", "id", "title", "text", "published", "date_flag", "outlet",
-                    "language", "group_id", "prior_df", "prior_docs"))
+            .select("block", "seg", "rank", "own", "id", "title", *text, "published", "date_flag", "outlet",
+                    "language", "group_id", "parts", "prior_df", "prior_docs"))
     by_block = rows.rdd.keyBy(lambda r: int(r.block)).partitionBy(blocks, lambda b: b)
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
 
@@ -156,8 +169,8 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
     ranks = ranked(job, base)
     n = ranks.count()  # materialised by ranked: no second sort
     placed, plan = assign(job, ranks, n)
-    pdf, term_df = priors(job, base, placed)
-    out = run_blocks(job, base, placed, pdf, max(1, plan.blocks))
+    pdf, term_df, parts = priors(job, base, placed)
+    out = run_blocks(job, base, placed, pdf, max(1, plan.blocks), parts)
     final = job.sc.broadcast(reconcile(job, out))
     info = base.select("id", "outlet", "language")
 
