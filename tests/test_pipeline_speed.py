@@ -4,7 +4,6 @@ the embedding cache give what the plain computation gives (issue 23)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,37 +63,6 @@ def test_pairs_skipped_before_embedding_are_pairs_verify_would_refuse_at_any_cos
     assert tr.verify_translation(en, de, 0.5, "use-m3", tr.crossalign.Alignment(0.9, 0.4, [])) is None
 
 
-class _AnchorVectors:
-    """A stand-in embedder: the four commonest anchor buckets of a text, each 0.5 (float16 holds that exactly,
-    so a vector read back from the store equals the one computed).  Texts sharing their anchors score 1.0, the
-    way a translation does under a real model; ``seen`` counts what was embedded."""
-
-    name, dim, languages = "anchors-fast", 64, frozenset({"en", "de"})
-    seen: list[str] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        import zlib
-        from collections import Counter
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, t in enumerate(texts):
-            type(self).seen.append(t)
-            dims = Counter(zlib.crc32(a.encode()) % self.dim for a in tr.anchors_in(tr.split_sentences(t)))
-            picked = [d for d, _ in sorted(dims.items(), key=lambda kv: (-kv[1], kv[0]))][:4]
-            extra = (d % self.dim for d in itertools.count(zlib.crc32(t.encode())))
-            while len(picked) < 4:
-                d = next(extra)
-                if d not in picked:
-                    picked.append(d)
-            out[row, picked] = 0.5
-        return out
-
-
-class _AnchorVectorsWide(_AnchorVectors):
-    name, languages = "anchors-wide", None
-    seen: list[str] = []
-
-
 STORIES = [
     ("Riverton", "Helena Marsh", "Corvell", 4200, 37, 2019),
     ("Dunmore", "Piotr Alvarez", "Bexley", 1850, 61, 2031),
@@ -141,8 +109,8 @@ def _ingest(tmp: Path, name: str, items: list[dict[str, str]]) -> dict[str, list
     db = tmp / f"{name}.db"
     # three items a batch: the copies stage runs on small chunks, so a pair skipped in one chunk meets
     # articles of later chunks
-    settings = Settings(db_path=str(db), batch_size=3, embedder_fast="anchors-fast", embedder_wide="anchors-wide",
-                        line_classifier=False)
+    settings = Settings(db_path=str(db), batch_size=3, embedder_fast="standin_embedders:AnchorVectors",
+                        embedder_wide="standin_embedders:AnchorVectorsWide", line_classifier=False)
     store = Store(db)
     rep = ingest([str(src)], store, settings)
     store.close()
@@ -153,13 +121,8 @@ def _ingest(tmp: Path, name: str, items: list[dict[str, str]]) -> dict[str, list
 def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_makes_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import storyloom.embed as embed
+    from standin_embedders import AnchorVectorsWide  # plugged in by name, carrying their own thresholds
 
-    monkeypatch.setitem(embed._REGISTRY, "anchors-fast", _AnchorVectors)
-    monkeypatch.setitem(embed._REGISTRY, "anchors-wide", _AnchorVectorsWide)
-    for name in ("anchors-fast", "anchors-wide"):  # the stand-ins' thresholds, as a plugged-in model declares its own
-        monkeypatch.setitem(tr.COSINE_FLOOR, name, 0.5)
-        monkeypatch.setitem(tr.SURE, name, 0.99)
-        monkeypatch.setitem(tr.crossalign.ALIGN, name, 0.5)
     embed._load.cache_clear()
     items = [_article(k, lang, 1 + (k + i) % 3, short)
              for i, (lang, short) in enumerate([("en", False), ("de", False), ("is", False), ("is", True),
@@ -167,11 +130,11 @@ def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_ma
              for k in range(len(STORIES))]
     try:
         fast = _ingest(tmp_path, "fast", items)
-        wide_fast = len(_AnchorVectorsWide.seen)
+        wide_fast = len(AnchorVectorsWide.seen)
         monkeypatch.setattr(tr, "rejected_before_cosine", lambda a, b: False)  # every pair embedded, as before
         tr._print_of.cache_clear()
         plain = _ingest(tmp_path, "plain", items)
-        wide_plain = len(_AnchorVectorsWide.seen) - wide_fast
+        wide_plain = len(AnchorVectorsWide.seen) - wide_fast
     finally:
         embed._load.cache_clear()
     assert fast == plain
