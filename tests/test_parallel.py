@@ -75,6 +75,8 @@ def test_a_language_use_lacks_is_paired_on_the_fallback_vectors() -> None:
                     fallback_embed=fake, translated=[("a", "b")])
     assert sorted(told) == [(k, k + 4) for k in range(4)]
     assert any(sorted(a) == sorted(texts) for a in asked)
+    asked_texts = [t for a in asked for t in a]
+    assert sorted(asked_texts) == sorted(texts)  # each claim embedded once, for the fallback part and the path alike
 
 
 def test_compare_story_tells_align_which_members_are_translations(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -537,6 +537,24 @@ def _fallback_pairs(prints: Sequence[SentencePrint], texts: Sequence[str], ulang
     return set(chosen), out
 
 
+def _remembered(embed: Callable[[Sequence[str]], np.ndarray | None]) -> Callable[[Sequence[str]], np.ndarray | None]:
+    """``embed`` that embeds each text once per :func:`align` call: the fallback model (e5, ~30 sentences/s) is
+    asked for the same claims by :func:`_fallback_pairs` and :func:`_translation_pairs` (its vectors of a text
+    are the same bits in any batch, so a remembered one equals a fresh one)."""
+    known: dict[str, np.ndarray] = {}
+
+    def embedded(texts: Sequence[str]) -> np.ndarray | None:
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo:
+            got = embed(todo)
+            if got is None or len(got) != len(todo):
+                return None
+            known.update(zip(todo, np.asarray(got, dtype=np.float32)))
+        return np.vstack([known[t] for t in texts]) if texts else None
+
+    return embedded
+
+
 def _translation_pairs(keep: dict[tuple[int, int], float], ga: str, gb: str, texts: Sequence[str],
                        groups: Sequence[str], langs: Sequence[str | None], vecs: np.ndarray | None,
                        prints: Sequence[SentencePrint], model: ClaimAligner,
@@ -566,8 +584,8 @@ def _translation_pairs(keep: dict[tuple[int, int], float], ga: str, gb: str, tex
             return keep
         got = np.asarray(got, dtype=np.float32)
         va, vb = got[: len(ia)], got[len(ia):]
-        name = "e5-small-q4"
         part = model.fallback or part
+        name = str(part.meta.get("embedder", ""))
     sim = (va @ vb.T).astype(np.float64)
     path = monotone_pairs(sim, RAW_FLOOR.get(name, 1.0))
     pair_set = {ga, gb}
@@ -672,10 +690,11 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
             scored.append((int(primary[u]), int(primary[u]), model.proba([feats])[0], model.threshold))
     aa, bb, pp, tt = _scored_pairs(vprints, vparent, vvecs, model, vlang)
     rescored: set[int] = set()
+    fallback = _remembered(fallback_embed or _fallback_embed)
     if model.fallback is not None and uvecs is not None and fallback_budget > 0:
         ulangs = [langs[m[0]] for m in members]
         rescored, extra = _fallback_pairs(prints, [texts[m[0]] for m in members], ulangs, model,
-                                          fallback_embed or _fallback_embed, fallback_budget)
+                                          fallback, fallback_budget)
         scored.extend((int(primary[u]), int(primary[v]), p, t) for u, v, p, t in extra)
     is_primary = np.zeros(len(vparent), dtype=bool)
     is_primary[primary] = True
@@ -710,10 +729,11 @@ def align(texts: Sequence[str], groups: Sequence[str], vectors: np.ndarray | Non
     for (i, a, j, b), p in sorted(accepted.items()):
         if best[(i, a, groups[j])][1:] == (j, b) and best[(j, b, groups[i])][1:] == (i, a):
             keep[(i, j)] = max(p, keep.get((i, j), 0.0))
+    claim_prints = [prints[u] for u in uniq] if translated else []
     for ga, gb in translated:
         if ga != gb:
-            keep = _translation_pairs(keep, ga, gb, texts, groups, langs, vecs, prints=[prints[u] for u in uniq],
-                                      model=model, embed=fallback_embed or _fallback_embed, budget=fallback_budget)
+            keep = _translation_pairs(keep, ga, gb, texts, groups, langs, vecs, prints=claim_prints,
+                                      model=model, embed=fallback, budget=fallback_budget)
     keep = dict(sorted(keep.items()))
     parent = list(range(n))
 
