@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from storyloom.clean.html import DEFAULT_TIMEOUT, MAX_PARSE_CHARS, Extracted, extract_html
+from storyloom.clean.html import DEFAULT_TIMEOUT, MAX_PARSE_CHARS, Extracted, extract_html, site_name
 from storyloom.errors import BadInput
 
 RNG_WORDS = (
@@ -105,6 +105,22 @@ def test_metadata_from_open_graph_and_meta() -> None:
     assert ex.url == "https://harbourpost.example/news/ferry-timetable"  # canonical, not the tracking URL
     assert ex.published == "2024-03-04T09:30:00+01:00"  # the full timestamp, not only htmldate's day
     assert ex.language == "de"
+
+
+@pytest.mark.parametrize(("raw", "kept"), [
+    ("Harbour Post", "Harbour Post"), ("CNN", "CNN"), ("Space.com", "Space.com"), ("jpost.com", "jpost.com"),
+    ("9to5Mac", "9to5Mac"), ("  The  Detroit News ", "The Detroit News"),
+    ("Hosted", None), ("homepage", None), ("nj", None), ("oregonlive", None), ("@Wday_", None), ("@CNN", None),
+    ("https://www.hawaiinewsnow.com", None), ("Copyright 2014", None), ("© 2023", None), ("---", None), ("", None),
+])
+def test_site_names_that_name_nothing_fall_back_to_the_host(raw: str, kept: str | None) -> None:
+    assert site_name(raw) == kept
+
+
+def test_a_placeholder_site_name_gives_the_pages_host() -> None:
+    head = OG_HEAD.replace('content="Harbour Post"', 'content="harbourpost"')
+    ex = run(article_page(random.Random(4), head=head), "https://harbourpost.example/n/1")
+    assert ex.sitename == "harbourpost.example"
 
 
 def test_metadata_from_json_ld() -> None:

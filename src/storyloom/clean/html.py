@@ -308,6 +308,32 @@ def _canonical(tree: Any, nodes: list[dict[str, Any]], meta_url: str | None, url
     return url
 
 
+_GENERIC_SITE_NAMES = frozenset({
+    "blog", "default", "home", "home page", "homepage", "hosted", "index", "main", "news", "none", "null",
+    "site", "undefined", "untitled", "web", "web site", "website",
+})
+_NOT_A_NAME = re.compile(r"(?i)copyright|\(c\)|©|all rights reserved|^[\W\d_]*$")
+
+
+def site_name(value: str) -> str | None:
+    """The page's own name for its site, or None where it names nothing a reader would recognise.
+
+    Pages fill ``og:site_name`` carelessly: a CMS placeholder ("Hosted" on AP's hosted pages), the host's
+    first label in lower case ("nj", "cleveland"), a social handle ("@Wday_"), a URL, a copyright line.
+    None makes the caller fall back to the host name ("nj.com"), which is at least the outlet's own
+    address; a real name ("The Detroit News", "Space.com", "CNN") is kept as the page wrote it."""
+    name = " ".join(value.split())
+    if not name or name.startswith("@"):  # a handle is an account, not the outlet's name
+        return None
+    if "://" in name or name.casefold().startswith("www."):
+        return None  # a URL: the host fallback says the same thing, cleaner
+    if name.casefold() in _GENERIC_SITE_NAMES or _NOT_A_NAME.search(name):
+        return None
+    if " " not in name and "." not in name and name == name.lower():
+        return None  # "nj", "oregonlive": a host label, not how the outlet writes its name
+    return name
+
+
 def _metadata(tree: Any, url: str | None) -> Any:
     """trafilatura's ``extract_metadata`` for the fields storyloom keeps, on the parsed tree itself.
 
@@ -345,10 +371,8 @@ def _metadata(tree: Any, url: str | None) -> Any:
     if not meta.sitename:
         meta.sitename = extract_sitename(tree)
     if meta.sitename:
-        meta.sitename = meta.sitename.lstrip("@")
-        if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
-            meta.sitename = meta.sitename.title()
-    elif meta.url:
+        meta.sitename = site_name(meta.sitename)
+    if not meta.sitename and meta.url:
         m = META_URL.match(meta.url)
         if m:
             meta.sitename = m[1]
