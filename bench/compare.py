@@ -92,7 +92,7 @@ def mrpc(quick: bool) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
-    from storyloom.compare.align import ClaimAligner, SentencePrint, pair_features
+    from storyloom.compare.features import ClaimAligner, SentencePrint, pair_features
 
     train, test = cd.load_mrpc("train"), cd.load_mrpc("test")
     ytr = np.array([r[0] for r in train])
@@ -391,6 +391,7 @@ _PARTS = {  # (file suffix, function name) → label
     ("compare/claims.py", "extract_claims"): "extract_claims",
     ("compare/align.py", "sentence_vectors"): "sentence_vectors (USE)",
     ("compare/align.py", "align"): "align",
+    ("compare/scoring.py", "scored_pairs"): "scored_pairs (all claim pairs at once)",
     ("compare/__init__.py", "<listcomp>"): "list comprehensions in compare_story (mostly row evidence)",
     ("compare/claims.py", "as_dict"): "Claim.as_dict",
     ("compare/provenance.py", "build_graph"): "provenance graph",

@@ -446,12 +446,8 @@ def wmt_align(model: object, docs: Sequence[cd.AlignedDoc], distractors: int = 1
 
 def aligner(paths: Sequence[str]) -> None:
     """storyloom's ClaimAligner (the shipped JSON and any candidate files) on MRPC test, STS-B dev and wmt21."""
-    from storyloom.compare.align import (
-        FALLBACK_BUDGET,
-        ClaimAligner,
-        SentencePrint,
-        pair_features,
-    )
+    from storyloom.compare.align import FALLBACK_BUDGET
+    from storyloom.compare.features import ClaimAligner, SentencePrint, pair_features
 
     models = [("shipped", ClaimAligner.load())] + [(Path(p).name, ClaimAligner.load(p)) for p in paths]
     test = cd.load_mrpc("test")

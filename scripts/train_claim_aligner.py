@@ -23,7 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from storyloom.compare.align import CROSS_FEATURES, FEATURES, SentencePrint, pair_features, sentence_vectors
+from storyloom.compare.align import sentence_vectors
+from storyloom.compare.features import CROSS_FEATURES, FEATURES, SentencePrint, pair_features
 
 
 def load_mrpc(path: Path) -> list[tuple[int, str, str]]:

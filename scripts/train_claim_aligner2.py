@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 import sentence_models as sm
-from storyloom.compare.align import (
+from storyloom.compare.features import (
     CROSS_FEATURES,
     FEATURES,
     ClaimAligner,

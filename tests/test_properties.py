@@ -10,7 +10,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storyloom.compare.align import ClaimAligner, SentencePrint, _scored_pairs, levenshtein, pair_features
+from storyloom.compare.features import ClaimAligner, SentencePrint, levenshtein, pair_features
+from storyloom.compare.scoring import scored_pairs
 from storyloom.copies.translation import _lcs
 
 # no per-example deadline: on a loaded machine (CI shares its cores) a slow example is not a failure
@@ -85,7 +86,7 @@ def test_scored_pairs_agree_with_the_scalar_features(rows: list[tuple[str, int, 
         dim = len(model.head.w) if model.head is not None else 8  # the head's size: its vectorised path is checked too
         v = np.random.default_rng(seed).normal(size=(len(rows), dim)).astype(np.float32)
         vectors = v / np.linalg.norm(v, axis=1, keepdims=True)
-    ii, jj, p, thr = _scored_pairs(prints, gid, vectors, model, lang)
+    ii, jj, p, thr = scored_pairs(prints, gid, vectors, model, lang)
     got = {(int(i), int(j)): (float(q), float(t)) for i, j, q, t in zip(ii, jj, p, thr)}
     cross_used = lang is not None and model.cross is not None and len(set(lang.tolist()) - {-1}) > 1
     for i in range(len(rows)):

@@ -151,12 +151,12 @@ def compare_story(store: Store, story_id: str, write: Store | None = None) -> di
 def warm() -> None:
     """Load what comparing a story needs (sentence embedder, language identifier, claim aligner): several
     seconds of CPU that a server pays at start, not inside the first story page a reader opens."""
-    from storyloom.compare.align import _default
+    from storyloom.compare.features import ClaimAligner
     from storyloom.enrich.language import detect_language
 
     sentence_vectors(["warm"])
     detect_language("a sentence long enough to be identified")
-    _default()
+    ClaimAligner.load()
 
 
 def kept(store: Store, story_id: str) -> tuple[str | None, dict[str, Any] | None]:
