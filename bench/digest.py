@@ -68,8 +68,8 @@ def main() -> None:
         sys.exit(f"BASIL not found at {BASIL}")
     from storyloom.compare import compare_kept, compare_story, warm
     from storyloom.compare.digest import build_digest
-    from storyloom.compare.outlets import load_table
     from storyloom.ingest.records import record_to_raw
+    from storyloom.outlets import load_table
     from storyloom.pipeline import ingest_items
     from storyloom.settings import Settings
     from storyloom.store import Store

@@ -500,3 +500,22 @@ def test_code_heavy_post_with_a_root_canonical_is_an_article() -> None:
     )
     text = run(page, "https://dbblog.example/blog/post/tuning-slow-queries").text
     assert "SELECT col_39 FROM table_39" in text
+
+
+@pytest.mark.parametrize(("title", "names", "expected"), [
+    ("World Community Lashes Out at US | Al Bawaba", ("Al Bawaba", "albawaba.com"), "World Community Lashes Out at US"),
+    ("Fallen Order review - shoots for the moon - VG247", ("VG247",), "Fallen Order review - shoots for the moon"),
+    ("BBC News - Sweden drops Assange investigation", ("BBC News",), "Sweden drops Assange investigation"),
+    ("Sweden drops Assange investigation – BBC", ("BBC News", "bbc.co.uk"), "Sweden drops Assange investigation"),
+    ("Ferry timetable approved | The Harbour Post", ("Harbour Post",), "Ferry timetable approved"),
+    ("Reuters - Reuters", ("Reuters",), "Reuters - Reuters"),  # nothing of a headline would be left
+    ("Apple vs Samsung - Apple", ("AppleInsider",), "Apple vs Samsung - Apple"),  # a word of the headline, not the site
+    ("China: a new era", ("China Daily",), "China: a new era"),
+    ("Up-to-date rules for co-ops", ("Co",), "Up-to-date rules for co-ops"),  # hyphens inside words are not separators
+])
+def test_a_title_loses_only_its_own_site_name(title: str, names: tuple[str, ...], expected: str) -> None:
+    from storyloom.clean.meta import site_names, title_without_site
+
+    kept, cut = title_without_site(title, site_names(*names))
+    assert kept == expected
+    assert (cut is None) == (kept == title)

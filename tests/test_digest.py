@@ -15,9 +15,9 @@ from conftest import SAMPLE
 from storydata import ARTICLES, SHARED  # noqa: F401
 from storyloom.cli import cli
 from storyloom.compare.digest import MAX_KEY_FACTS, MAX_OUTLETS, build_digest
-from storyloom.compare.outlets import load_table
 from storyloom.errors import StoryloomError
 from storyloom.ingest.records import record_to_raw
+from storyloom.outlets import load_table
 from storyloom.pipeline import ingest, ingest_items
 from storyloom.serve import create_app, views
 from storyloom.settings import Settings

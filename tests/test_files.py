@@ -185,3 +185,43 @@ def test_json_must_be_utf8_or_utf16_never_guessed(tmp_path: Path, settings: Sett
     why = {Path(loc).name: reason for loc, reason in rep.errors}
     assert why["latin.json"].startswith("not valid UTF-8 (byte 0xfc at offset")
     assert why["latin.jsonl:1"].startswith("not valid UTF-8")
+
+
+def test_a_headlines_site_name_is_cut_and_kept_in_the_meta(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
+    """"Dam bursts … | Daily Planet": the outlet's name is not part of the headline (the page's og:title is
+    the page's og:title carries it); the cut part stays in the meta, and
+    switching the rule off keeps the title whole."""
+    page = HTML.replace(b"<title>", b'<meta property="og:title" content="Dam bursts in the valley | Daily Planet"><title>')
+    rec = {"title": "Markets slide as rates rise - Reuters", "text": "Stocks fell on Tuesday as bond yields rose.",
+           "source": "Reuters", "url": "https://example.org/markets"}
+    (tmp_path / "page.html").write_bytes(page)
+    (tmp_path / "one.json").write_text(json.dumps(rec), encoding="utf-8")
+    rep = ingest([str(tmp_path)], store, settings)
+    assert rep.counts["added"] == 2, rep.errors
+    titles = {r["title"]: json.loads(r["meta"]).get("title_removed") for r in store.conn.execute("SELECT * FROM articles")}
+    assert titles == {"Dam bursts in the valley": {"text": " | Daily Planet", "rule": "title_site"},
+                      "Markets slide as rates rise": {"text": " - Reuters", "rule": "title_site"}}
+
+    off = Settings(db_path=str(tmp_path / "off.db"), disabled_rules=("title_site",))
+    from storyloom.store import Store
+
+    other = Store(off.db_path)
+    try:
+        ingest([str(tmp_path / "one.json")], other, off)
+        assert other.conn.execute("SELECT title FROM articles").fetchone()[0] == "Markets slide as rates rise - Reuters"
+    finally:
+        other.close()
+
+
+def test_an_outlet_is_stored_under_the_outlet_tables_spelling(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
+    """"AP News" (an alias) and an unnamed page on hosted.ap.org are both the Associated Press; an outlet the
+    table does not know keeps the name it came with, and an unnamed one on an unknown host its host."""
+    recs = [{"title": "One", "text": "First body about the flood.", "source": "AP News"},
+            {"title": "Two", "text": "Second body about the flood.", "url": "https://hosted.ap.org/x/1"},
+            {"title": "Three", "text": "Third body about the flood.", "source": "Harbour Post"},
+            {"title": "Four", "text": "Fourth body about the flood.", "url": "https://www.nj.com/news/1"}]
+    (tmp_path / "many.jsonl").write_text("\n".join(json.dumps(r) for r in recs), encoding="utf-8")
+    rep = ingest([str(tmp_path)], store, settings)
+    assert rep.counts["added"] == 4, rep.errors
+    got = dict(store.conn.execute("SELECT title, outlet FROM articles").fetchall())
+    assert got == {"One": "Associated Press", "Two": "Associated Press", "Three": "Harbour Post", "Four": "nj.com"}

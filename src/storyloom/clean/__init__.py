@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import Any
 
 from storyloom.clean.html import extract_html
-from storyloom.clean.meta import normalize_date, outlet_from_url
+from storyloom.clean.meta import normalize_date, outlet_from_url, site_names, title_without_site
 from storyloom.clean.rules import RULE_NAMES, PageHints
 from storyloom.clean.text import (
     Cleaned,
@@ -30,10 +30,12 @@ from storyloom.enrich.attribution import attributions, text_dates
 from storyloom.enrich.language import detect_language
 from storyloom.errors import BadInput, StoryloomError
 from storyloom.models import Article, RawDoc
+from storyloom.outlets import table_for
 from storyloom.settings import Settings
 
 MAX_TITLE = 500
-ALL_RULES = RULE_NAMES + ("template", "classifier")
+TITLE_SITE = ("title_site", "the site's own name before or after the headline (\"… | Al Bawaba\"), kept in the meta")
+ALL_RULES = RULE_NAMES + ("template", "classifier", TITLE_SITE[0])
 
 
 def text_options(settings: Settings) -> TextOptions:
@@ -121,6 +123,7 @@ def prepare(raw: RawDoc, settings: Settings) -> Prepared:
         warnings.append(raw.extra["warning"])
     url, title, author, outlet, published, language = raw.url, raw.title, raw.author, raw.outlet, raw.published, raw.language
     canonical = None
+    page_site: str | None = None
     page: PageHints | None = None
     if raw.text:
         body = raw.text
@@ -132,7 +135,7 @@ def prepare(raw: RawDoc, settings: Settings) -> Prepared:
         body, page = ex.body or ex.text, ex.hints
         title = title or ex.title
         author = author or ex.author
-        outlet = outlet or ex.sitename
+        outlet, page_site = outlet or ex.sitename, ex.sitename
         published = published or ex.published
         language = language or ex.language
         canonical = ex.url if ex.url and ex.url != url else None
@@ -140,7 +143,11 @@ def prepare(raw: RawDoc, settings: Settings) -> Prepared:
     else:
         raise BadInput(raw.location, "no text")
     title = normalize_text(title or "").replace("\n", " ")[:MAX_TITLE] or None
-    outlet = outlet or outlet_from_url(canonical or url)
+    host = outlet_from_url(canonical or url)
+    outlet = table_for(settings.outlets_file).name_for(outlet, canonical or url) or host
+    title_cut = None
+    if title and TITLE_SITE[0] not in settings.disabled_rules:
+        title, title_cut = title_without_site(title, site_names(outlet, page_site, host, raw.outlet))
     group = template_group(outlet, canonical or url, raw.location, raw.extra)
     opts = text_options(settings)
     if page is not None:
@@ -150,7 +157,7 @@ def prepare(raw: RawDoc, settings: Settings) -> Prepared:
         opts = replace(opts, classifier=False)
     text = prepare_scraped(body, title, opts, page)
     fields = {"url": url, "title": title, "author": author, "outlet": outlet, "published": published,
-              "language": language, "canonical": canonical, "warnings": tuple(warnings)}
+              "language": language, "canonical": canonical, "warnings": tuple(warnings), "title_cut": title_cut}
     ident = {"id": raw.id, "blob": raw.blob, "kind": raw.kind, "location": raw.location, "extra": raw.extra}
     return Prepared(ident, text, fields, group, _article(ident, finish_scraped(text), fields, group))
 
@@ -175,6 +182,8 @@ def _article(ident: dict[str, Any], cleaned: Cleaned, fields: dict[str, Any], gr
         return Article(**ident, title=title or "", text="", body=cleaned.body, template_group=group,
                        line_keys=cleaned.line_keys)
     meta = text_meta(cleaned)
+    if fields.get("title_cut"):
+        meta["title_removed"] = {"text": fields["title_cut"], "rule": TITLE_SITE[0]}
     date, flag = normalize_date(published)
     if flag and published:
         warnings.append(flag)

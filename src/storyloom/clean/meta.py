@@ -97,3 +97,50 @@ def outlet_from_url(url: str | None) -> str | None:
     if not host:
         return None
     return host[4:] if host.startswith("www.") else host
+
+
+# -- a title's own site name ---------------------------------------------------------------------------------
+#
+# Pages and feeds often end a headline with the site's name ("… | Al Bawaba", "… - VG247", "… - Reuters"): it
+# says nothing about the event, repeats the outlet column, and puts the same words into every headline of an
+# outlet (story terms, search).  Only a suffix or prefix that *is* one of the article's own names is cut, and
+# only when at least two words of headline remain; the cut part is kept in the article's meta.
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—:·•»-]{1,2}\s+|\s*\|\s*")
+
+
+def _name_key(name: str) -> str:
+    key = "".join(ch for ch in name.casefold() if ch.isalnum())
+    return key[3:] if key.startswith("the") and len(key) > 6 else key
+
+
+def site_names(*names: str | None) -> set[str]:
+    """Keys of the names an article's site goes by: its outlet, the page's site name, its host with and
+    without the public suffix ("vg247.com", "vg247")."""
+    keys: set[str] = set()
+    for name in names:
+        if not name:
+            continue
+        keys.add(_name_key(name))
+        if "." in name and " " not in name.strip():
+            first = name.strip().split(".")[0]
+            keys.add(_name_key(first))
+    keys.discard("")
+    return keys
+
+
+def title_without_site(title: str, names: set[str]) -> tuple[str, str | None]:
+    """The title without a leading or trailing site name, and the part cut (None when nothing was)."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2 or not names:
+        return title, None
+    seps = list(_TITLE_SEPARATORS.finditer(title))
+    last, first = seps[-1], seps[0]
+    if _name_key(title[last.end():]) in names:
+        kept = title[:last.start()].strip()
+        if len(kept.split()) >= 2:
+            return kept, title[last.start():]
+    if _name_key(title[:first.start()]) in names:
+        kept = title[first.end():].strip()
+        if len(kept.split()) >= 2:
+            return kept, title[:first.end()]
+    return title, None

@@ -154,6 +154,7 @@ def stats(obj: Ctx, as_json: bool) -> None:
 @click.command()
 def rules() -> None:
     """The cleaning rules, by the names `disabled_rules` in storyloom.toml takes."""
+    from storyloom.clean import TITLE_SITE
     from storyloom.clean.rules import RULE_TABLE
 
     t = Table(show_header=True)
@@ -163,5 +164,6 @@ def rules() -> None:
         t.add_row(name, reason)
     t.add_row("template", "a line recurring in many articles of the same outlet, site, feed or folder")
     t.add_row("classifier", "what the learned line classifier is very sure is page furniture")
+    t.add_row(*TITLE_SITE)
     out.print(t)
     out.print('Switch rules off in storyloom.toml, e.g. disabled_rules = ["author_bio"], then run `storyloom clean`.')

@@ -240,7 +240,7 @@ def compare(obj: Ctx, story_id: str | None, all_: bool, fmt: str, output: str | 
     if fmt != "table":
         if fmt == "md":  # the Markdown export leads with the digest
             from storyloom.compare.digest import build_digest
-            from storyloom.compare.outlets import table_for
+            from storyloom.outlets import table_for
 
             text = to_markdown(result, build_digest(result, table_for(obj.settings.outlets_file)))
         else:

@@ -22,9 +22,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from storyloom.compare.outlets import OutletTable, learnt_kind
 from storyloom.compare.provenance import _GENERIC, source_key
 from storyloom.coverage import coverage_notes
+from storyloom.outlets import OutletTable, learnt_kind
 from storyloom.readmodels import (
     Carrier,
     Conflict,
@@ -158,7 +158,7 @@ def _conflicts(story: _Story) -> list[Conflict]:
 
 
 def _learnt(story: _Story) -> dict[str, str]:
-    """Outlet → kind, from what the story's provenance shows (see :func:`storyloom.compare.outlets.learnt_kind`)."""
+    """Outlet → kind, from what the story's provenance shows (see :func:`storyloom.outlets.learnt_kind`)."""
     graph = story.result.get("provenance") or {"nodes": [], "edges": []}
     outlet_of_article = {c["article_id"]: story.outlet_of[c["column"]] for c in story.columns}
     flags: dict[str, dict[str, bool]] = defaultdict(lambda: {"copy": False, "translation": False, "cites": False})

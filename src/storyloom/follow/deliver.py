@@ -129,7 +129,7 @@ def key_facts(store: Store, settings: Settings, alert: Alert, limit: int = 5) ->
     """The digest's key facts of the alert's first story, from its kept comparison (never computed here)."""
     from storyloom.compare import kept_any
     from storyloom.compare.digest import build_digest
-    from storyloom.compare.outlets import table_for
+    from storyloom.outlets import table_for
 
     for s in alert.stories:
         if not s.story_id:

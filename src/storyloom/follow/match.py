@@ -131,7 +131,7 @@ def _confirmed(store: Store, sub: dict[str, Any], rowids: set[int], by_rowid: di
 
 def find_news(store: Store, settings: Settings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The lines of news these new articles bring to the subscriptions they match."""
-    from storyloom.compare.outlets import table_for
+    from storyloom.outlets import table_for
 
     cand, ents_of = _candidates(store, rows)
     if not cand:
@@ -250,7 +250,7 @@ def digest_news(store: Store, settings: Settings, story_id: str) -> list[dict[st
     so the same fact worded by a newly joined outlet is not news again."""
     from storyloom.compare import compare_kept
     from storyloom.compare.digest import build_digest
-    from storyloom.compare.outlets import table_for
+    from storyloom.outlets import table_for
 
     try:
         result = compare_kept(store, story_id, write=store)

@@ -171,7 +171,7 @@ def sparkline(counts: list[int], width: int = 90, height: int = 22) -> str:
 
 def lenses(outlets_file: str | None) -> list[str]:
     """The lenses a blind-spot feed can use: kind, country, language and the outlets file's own columns."""
-    from storyloom.compare.outlets import table_for
+    from storyloom.outlets import table_for
 
     table = table_for(outlets_file)
     return ["kind", "country", "language", *sorted({k for row in table.rows for k in row.attributes})]
@@ -186,8 +186,8 @@ def feed(store: Store, *, limit: int, cursor: str | None, blind_spot: str | None
     file) keeps the stories covered by one group of that lens only — what the other groups did not cover."""
     offset = decode_cursor(cursor)
     if blind_spot:
-        from storyloom.compare.outlets import blind_spot as alone
-        from storyloom.compare.outlets import table_for
+        from storyloom.outlets import blind_spot as alone
+        from storyloom.outlets import table_for
 
         table = table_for(outlets_file)
         scanned = stories_sql.feed(store, limit=BLIND_SPOT_SCAN, offset=0, **{**filters, "min_articles": max(
@@ -272,7 +272,7 @@ def story(store: Store, story_id: str, *, refresher: Refresher | None = None, in
 def _digest(card: StoryDetail, comp: dict[str, Any] | None, status: str, outlets_file: str | None,
             since: str | None = None) -> Digest:
     from storyloom.compare.digest import build_digest
-    from storyloom.compare.outlets import table_for
+    from storyloom.outlets import table_for
 
     if comp is None:
         return Digest(story_id=card.id, label=card.label, n_articles=card.n_articles, n_outlets=len(card.outlets),

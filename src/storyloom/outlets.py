@@ -99,6 +99,21 @@ class OutletTable:
         host = _host(url)
         return self._by_host(host) if host else None
 
+    def name_for(self, outlet: str | None, url: str | None) -> str | None:
+        """The name an article's outlet is stored under: the table's own spelling when the name (or an alias)
+        is in it ("AP News" → "Associated Press"), else the name as given; with no name, the table's row for
+        the URL's host ("hosted.ap.org" → "Associated Press"), else None.  One spelling per outlet is what
+        lets a reader, a follow and the coverage lenses count an outlet once."""
+        if outlet:
+            hit = self.by_name.get(_key(outlet))
+            if hit is None and "." in outlet and " " not in outlet.strip():
+                host = _host(outlet)
+                hit = self._by_host(host) if host else None
+            return hit.name if hit is not None else outlet
+        host = _host(url)
+        hit = self._by_host(host) if host else None
+        return hit.name if hit is not None else None
+
     def _by_host(self, host: str) -> OutletInfo | None:
         parts = host.split(".")
         for i in range(len(parts) - 1):  # news.bbc.co.uk → bbc.co.uk → co.uk (never a bare TLD)
