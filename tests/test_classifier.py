@@ -115,9 +115,9 @@ def test_ten_thousand_lines_quickly(model: LineClassifier) -> None:
     rng = random.Random(7)
     pool = ARTICLE + FURNITURE + ["Home", "Read more", "Photo: Getty Images", "12 comments"]
     lines = [rng.choice(pool) + f" {i}" for i in range(10_000)]
-    t = time.perf_counter()
+    t = time.process_time()  # CPU, not wall: other jobs on the machine must not fail this
     p = model.boilerplate_proba(lines)
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     assert len(p) == 10_000
     assert elapsed < 10.0  # ~1 s on a laptop; generous for loaded CI machines
 

@@ -193,9 +193,9 @@ def test_20_mb_page_in_bounded_time() -> None:
     filler = "".join(rng.choice(paragraphs) for _ in range(40_000))
     page = article_page(rng, head=f"<title>Big</title>{script}", before=image, after=filler)
     assert len(page) > 20_000_000
-    start = time.perf_counter()
+    start = time.process_time()  # the deadline counts CPU time: wall time grows with whatever shares the cores
     ex = run(page, "https://ledger.example/a/big")
-    assert time.perf_counter() - start < DEFAULT_TIMEOUT  # ~3 s on an idle laptop core; the deadline is the bound
+    assert time.process_time() - start < DEFAULT_TIMEOUT  # ~3 s on an idle laptop core; the deadline is the bound
     assert len(ex.text) > 100_000
     assert any(str(MAX_PARSE_CHARS // 1000) in w.replace(",", "") for w in ex.warnings)  # told it was cut
 
