@@ -960,8 +960,8 @@ def quality(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> No
 # -- reach: the time model, round-ups and the merge check, on the dev sets ----------------------------------
 
 # The 3-day window as it was: a fixed reach, no continuation, no merge check, round-ups as ordinary members.
-WINDOW_3D = (("continuation", False), ("entity_check", False), ("reach_growth", 0.0), ("reach_max_days", 0.0),
-             ("roundups", "off"))
+WINDOW_3D = (("continuation", False), ("entity_check", False), ("fact_check", False), ("reach_growth", 0.0),
+             ("reach_max_days", 0.0), ("roundups", "off"))
 # Coordinate search from the shipped defaults, in this order; a parameter that only acts when another is on
 # (entity_idf and strong with the check, continuation_entities with continuation) comes before the switch.
 REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
@@ -973,6 +973,9 @@ REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("entity_idf", (2.0, 2.5, 3.0, 4.0)),
     ("strong", (0.55, 0.65, 0.75, 0.9)),
     ("entity_check", (False, True)),
+    ("fact_strong", (0.55, 0.45, 0.50, 0.65, 0.75)),
+    ("fact_actors", (99, 1, 2, 3, 4, 6)),
+    ("fact_check", (False, True)),
 )
 
 
@@ -1050,13 +1053,17 @@ def reach_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         if cfg not in seen:
             seen[cfg] = set_scores(dev, {k: rebuild_run(dbs[k], cfg)[0] for k in dev})
             trail.append((cfg.short(), seen[cfg]))
+            console.print(f"  {cfg.short()}: combined {seen[cfg]['combined']['b3_f1']:.4f}")
         return seen[cfg]
 
     rows = [(f"{label} ({cfg.short()})", scores(cfg)) for label, cfg in (("3-day window", old), ("shipped", base))]
     best = base
     if not args.quick:
         cur, cur_f = base, scores(base)["combined"]["b3_f1"]
+        only = set(args.reach_grid.split(",")) if args.reach_grid else None
         for name, values in REACH_GRID:
+            if only is not None and name not in only:
+                continue
             for v in values:
                 cand = cur.with_weights(**{name: v})
                 f = scores(cand)["combined"]["b3_f1"]
@@ -1147,6 +1154,8 @@ def main() -> None:
     ap.add_argument("--reach", action="store_true", help="only: the dev sets (events, chains) for the 3-day window "
                     "and the shipped defaults, then (without --quick) the reach/merge-check/round-up grid on dev")
     ap.add_argument("--test", action="store_true", help="with --reach: the test sets too (once, at the end)")
+    ap.add_argument("--reach-grid", metavar="NAMES", help="with --reach: search only these parameters of the grid "
+                    "(comma-separated StoryParams names, e.g. strong,fact_actors,fact_check)")
     ap.add_argument("--reach-stores", metavar="DIR", help="with --reach: keep the pipeline stores in DIR, reuse them")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-embed-cache", action="store_true", help="do not memoise embeddings on disk")
