@@ -516,6 +516,36 @@ def test_fact_check_keeps_a_look_alike_apart_end_to_end(tmp_path: Path) -> None:
                 assert not refused
 
 
+def test_fact_check_judges_by_claims_and_abstains_where_it_cannot(tmp_path: Path) -> None:
+    """FactCheck: two reports of one event share a fact, a look-alike shares none; it abstains (None) without
+    members, for a language the sentence model lacks (nothing embedded), or for an article without text; the
+    claim vectors it computed are kept in the store, where the story page reads them."""
+    from storyloom.compare.align import sentence_vectors
+    from storyloom.stories.facts import FactCheck
+
+    items = [rec(f"o{k}-moon", title, text, published=t) for k, (t, title, text) in enumerate(MOONS)]
+    europa, titan, second = (i.id for i in items)  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return sentence_vectors(texts)
+
+    with Store(tmp_path / "f.db") as st:
+        ingest_items(items, st, lexical(st.path))
+        facts = FactCheck(st, embed)
+        assert facts.shares_fact(second, [europa], "en") is True
+        assert facts.shares_fact(titan, [europa], "en") is False
+        assert facts.shares_fact(titan, [europa, second], "en") is False
+        assert facts.stats.checks == 3 and facts.stats.no_fact == 2
+        before = len(calls)
+        assert facts.shares_fact(titan, [], "en") is None
+        assert facts.shares_fact(titan, [europa], "is") is None and facts.shares_fact(titan, [europa], None) is None
+        assert len(calls) == before
+        kept = FactCheck(st, lambda texts: None)  # a fresh check reads every vector from the store
+        assert kept.shares_fact(second, [europa], "en") is True
+
+
 def test_online_equals_rebuild_with_reach_roundups_and_checks(tmp_path: Path) -> None:
     """Online in tiny batches (stories reloaded from the store between them) gives what one rebuild gives, with
     growing reaches, continuations, weak round-up members and refused joins all in play."""

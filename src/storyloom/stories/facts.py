@@ -77,11 +77,13 @@ class FactCheck:
 
     def shares_fact(self, article: str, members: Sequence[str], language: str | None) -> bool | None:
         """Does ``article`` state a fact one of ``members`` states (claims aligned by the compare stage's model)?
-        None when it cannot be judged: no claims on one side, or no sentence vectors (the model leans on them:
-        without, it finds nothing even between reports of one event)."""
+        None when it cannot be judged: no claims on one side, a language (or none) the sentence model does not
+        know, or no sentence vectors (the model leans on them: without, it finds nothing even between reports of
+        one event)."""
         from storyloom.compare.align import align
+        from storyloom.embed import USE_LANGUAGES
 
-        if not members:
+        if not members or language not in USE_LANGUAGES:  # the sentence model's cosine means little outside them
             return None
         started = time.process_time()
         self.stats.checks += 1
