@@ -705,6 +705,7 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
             "rss_peak": peak, "growth": peak - base, "tree_rss_peak": tree_peak.mb, "cpu_seconds": cpu,
             "workers": workers, "decile_rates": decile, "opened": rep.opened,
             "merges": rep.merges, "b3_f1": m["b3_f1"], "db_mb": os.path.getsize(db) / 2**20,
+            "fact_checks": rep.fact_checks, "fact_refusals": rep.fact_refusals, "fact_cpu_seconds": rep.fact_cpu_seconds,
             "gold_stories": len(set(gold.values()))}
 
 
@@ -1134,12 +1135,14 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         console.print(f"  note: {note}")
     te = Table(title="With embeddings (USE, computed in the stories stage), 2,000 articles", title_justify="left")
     for h in ("articles", "total articles/s", "embedding s", "embedding articles/s", "clustering articles/s (excl. embedding)",
-              "peak RSS MB", "B³ F1 vs synthetic gold"):
+              "fact checks (refused)", "fact check CPU s", "peak RSS MB", "B³ F1 vs synthetic gold"):
         te.add_column(h, justify="right")
     clus = emb["seconds"] - emb["embed_seconds"]
     te.add_row(f"{emb['n']:,}", f"{emb['n'] / emb['seconds']:,.0f}", f"{emb['embed_seconds']:.1f}",
                f"{emb['n'] / emb['embed_seconds']:,.0f}" if emb["embed_seconds"] else "-",
-               f"{emb['n'] / clus:,.0f}" if clus > 0 else "-", f"{emb['rss_peak']:.0f}", f"{emb['b3_f1']:.3f}")
+               f"{emb['n'] / clus:,.0f}" if clus > 0 else "-",
+               f"{emb.get('fact_checks', 0):,} ({emb.get('fact_refusals', 0):,})", f"{emb.get('fact_cpu_seconds', 0.0):.1f}",
+               f"{emb['rss_peak']:.0f}", f"{emb['b3_f1']:.3f}")
     console.print(te)
     results["speed"] = {"rows": rows, "embed": emb, "notes": notes}
 
