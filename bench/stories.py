@@ -705,6 +705,7 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
             "rss_peak": peak, "growth": peak - base, "tree_rss_peak": tree_peak.mb, "cpu_seconds": cpu,
             "workers": workers, "decile_rates": decile, "opened": rep.opened,
             "merges": rep.merges, "b3_f1": m["b3_f1"], "db_mb": os.path.getsize(db) / 2**20,
+            "fact_checks": rep.fact_checks, "fact_refusals": rep.fact_refusals, "fact_cpu_seconds": rep.fact_cpu_seconds,
             "gold_stories": len(set(gold.values()))}
 
 
@@ -960,8 +961,8 @@ def quality(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> No
 # -- reach: the time model, round-ups and the merge check, on the dev sets ----------------------------------
 
 # The 3-day window as it was: a fixed reach, no continuation, no merge check, round-ups as ordinary members.
-WINDOW_3D = (("continuation", False), ("entity_check", False), ("reach_growth", 0.0), ("reach_max_days", 0.0),
-             ("roundups", "off"))
+WINDOW_3D = (("continuation", False), ("entity_check", False), ("fact_check", False), ("reach_growth", 0.0),
+             ("reach_max_days", 0.0), ("roundups", "off"))
 # Coordinate search from the shipped defaults, in this order; a parameter that only acts when another is on
 # (entity_idf and strong with the check, continuation_entities with continuation) comes before the switch.
 REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
@@ -973,6 +974,9 @@ REACH_GRID: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("entity_idf", (2.0, 2.5, 3.0, 4.0)),
     ("strong", (0.55, 0.65, 0.75, 0.9)),
     ("entity_check", (False, True)),
+    ("fact_strong", (0.55, 0.45, 0.50, 0.65, 0.75)),
+    ("fact_actors", (99, 1, 2, 3, 4, 6)),
+    ("fact_check", (False, True)),
 )
 
 
@@ -1050,13 +1054,17 @@ def reach_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         if cfg not in seen:
             seen[cfg] = set_scores(dev, {k: rebuild_run(dbs[k], cfg)[0] for k in dev})
             trail.append((cfg.short(), seen[cfg]))
+            console.print(f"  {cfg.short()}: combined {seen[cfg]['combined']['b3_f1']:.4f}")
         return seen[cfg]
 
     rows = [(f"{label} ({cfg.short()})", scores(cfg)) for label, cfg in (("3-day window", old), ("shipped", base))]
     best = base
     if not args.quick:
         cur, cur_f = base, scores(base)["combined"]["b3_f1"]
+        only = set(args.reach_grid.split(",")) if args.reach_grid else None
         for name, values in REACH_GRID:
+            if only is not None and name not in only:
+                continue
             for v in values:
                 cand = cur.with_weights(**{name: v})
                 f = scores(cand)["combined"]["b3_f1"]
@@ -1127,12 +1135,14 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         console.print(f"  note: {note}")
     te = Table(title="With embeddings (USE, computed in the stories stage), 2,000 articles", title_justify="left")
     for h in ("articles", "total articles/s", "embedding s", "embedding articles/s", "clustering articles/s (excl. embedding)",
-              "peak RSS MB", "B³ F1 vs synthetic gold"):
+              "fact checks (refused)", "fact check CPU s", "peak RSS MB", "B³ F1 vs synthetic gold"):
         te.add_column(h, justify="right")
     clus = emb["seconds"] - emb["embed_seconds"]
     te.add_row(f"{emb['n']:,}", f"{emb['n'] / emb['seconds']:,.0f}", f"{emb['embed_seconds']:.1f}",
                f"{emb['n'] / emb['embed_seconds']:,.0f}" if emb["embed_seconds"] else "-",
-               f"{emb['n'] / clus:,.0f}" if clus > 0 else "-", f"{emb['rss_peak']:.0f}", f"{emb['b3_f1']:.3f}")
+               f"{emb['n'] / clus:,.0f}" if clus > 0 else "-",
+               f"{emb.get('fact_checks', 0):,} ({emb.get('fact_refusals', 0):,})", f"{emb.get('fact_cpu_seconds', 0.0):.1f}",
+               f"{emb['rss_peak']:.0f}", f"{emb['b3_f1']:.3f}")
     console.print(te)
     results["speed"] = {"rows": rows, "embed": emb, "notes": notes}
 
@@ -1147,6 +1157,8 @@ def main() -> None:
     ap.add_argument("--reach", action="store_true", help="only: the dev sets (events, chains) for the 3-day window "
                     "and the shipped defaults, then (without --quick) the reach/merge-check/round-up grid on dev")
     ap.add_argument("--test", action="store_true", help="with --reach: the test sets too (once, at the end)")
+    ap.add_argument("--reach-grid", metavar="NAMES", help="with --reach: search only these parameters of the grid "
+                    "(comma-separated StoryParams names, e.g. strong,fact_actors,fact_check)")
     ap.add_argument("--reach-stores", metavar="DIR", help="with --reach: keep the pipeline stores in DIR, reuse them")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-embed-cache", action="store_true", help="do not memoise embeddings on disk")

@@ -431,6 +431,121 @@ def test_merge_check_refuses_a_join_without_a_shared_actor_and_logs_it(tmp_path:
                 assert not refused
 
 
+def test_fact_check_refuses_a_suspect_join_or_merge_that_shares_no_fact() -> None:
+    """A join below `fact_strong` sharing fewer than fact_actors distinctive actors asks the fact check: refused when the
+    article states none of the story's facts (logged with why), kept when it states one or when the check cannot
+    tell (None); a join sharing enough actors, a strong one, or one without the switch never asks.  A merge the
+    article bridges is refused the same way."""
+    v = np.array([1.0, 0.0], dtype=np.float32)
+    weights = {"plume": 1.0}
+
+    def story(sid: str, ents: list[str], vec: np.ndarray = v) -> Story:
+        s = Story(sid, "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", sid, sid)
+        s.add(ArticleRep(sid + "-a", "t", "2024-01-01T00:00:00Z", None, "o", "en", Counter(), ents, vec), weights)
+        return s
+
+    rep = ArticleRep("a1", "t", "2024-01-01T06:00:00Z", None, "o", "en", Counter({"plume": 1.0}), ["nasa", "tita"],
+                     np.array([0.3, 0.954], dtype=np.float32))  # score 0.54 against a story naming one of its actors
+    p = StoryParams(threshold=0.4, fact_strong=0.75, merge_margin=0.1, entity_check=True, fact_check=True, fact_actors=2)
+    asked: list[str] = []
+
+    def says(answer: bool | None):  # type: ignore[no-untyped-def]
+        def confirm(s: Story) -> bool | None:
+            asked.append(s.id)
+            return answer
+        return confirm
+
+    europa = story("s1", ["nasa", "euro"])
+    d = decide(rep, weights, [europa], p, confirm=says(False))
+    assert d.reason == "opened" and asked == ["s1"]
+    assert d.refused == [("s1", None, "join refused: no shared fact and 1 shared named actor(s) (score 0.540)")]
+    for answer in (True, None):
+        assert decide(rep, weights, [europa], p, confirm=says(answer)).story_id == "s1"
+    asked.clear()
+    assert decide(rep, weights, [story("s2", ["nasa", "tita"])], p, confirm=says(False)).reason == "joined"  # 2 actors
+    assert decide(rep, weights, [europa], StoryParams(threshold=0.4, fact_check=False), confirm=says(False)).reason == "joined"
+    assert decide(rep, weights, [europa], StoryParams(threshold=0.4, fact_strong=0.5, fact_check=True, fact_actors=2),
+                  confirm=says(False)).reason == "joined"  # a strong fit is not suspect
+    assert asked == []
+    # a merge: the article fits two stories alike; the second shares a fact with it or not
+    first, second = story("s1", ["nasa", "tita"]), story("s2", ["nasa", "euro"])
+    merged = decide(rep, weights, [first, second], p, confirm=lambda s: True)
+    assert merged.merged == ["s2"]
+    kept = decide(rep, weights, [first, second], p, confirm=lambda s: s.id != "s2")
+    assert kept.story_id == "s1" and kept.merged == []
+    assert kept.refused == [("s1", "s2", "merge refused: the bridging article has no shared fact and 1 shared named "
+                                         "actor(s) with it")]
+
+
+MOONS = [  # two space stories naming NASA, and a second report of the first stating its figure in other words
+    ("2024-05-01T08:00:00Z", "Water plumes spotted above Europa",
+     "Astronomers using the Keck telescope in Hawaii detected water vapour above the surface of Europa, NASA said on "
+     "Monday. The plumes release about 2,360 kilograms of water per second, enough to fill an Olympic pool within "
+     "minutes. Lucas Paganini of the Goddard centre led the study."),
+    ("2024-05-01T12:00:00Z", "First global map of Titan shows lakes and dunes",
+     "Scientists have published the first global geologic map of Titan, using radar data from NASA. The map shows "
+     "plains, dunes and lakes of liquid methane covering the surface. Rosaly Lopes of the Pasadena laboratory led the "
+     "work, which appeared in the journal Icarus."),
+    ("2024-05-01T15:00:00Z", "Icy moon vents water into space",
+     "Roughly 2,360 kilograms of water per second escape from the plumes of Europa, researchers found. The vapour "
+     "was measured from a mountain-top observatory over several nights in 2016 and 2017."),
+]
+
+
+def test_fact_check_keeps_a_look_alike_apart_end_to_end(tmp_path: Path) -> None:
+    """Real text, real sentence vectors: a map of Titan naming NASA is refused the Europa story (a middling fit, no
+    shared fact: logged as 'refuse'); a second Europa report joins it; without the fact check the Titan map joins
+    too.  Online (one article per batch) equals the rebuild."""
+    items = [rec(f"o{k}-moon", title, text, published=t) for k, (t, title, text) in enumerate(MOONS)]
+    europa, titan, second = (i.id for i in items)  # type: ignore[attr-defined]
+    for check in (True, False):
+        with Store(tmp_path / f"{check}.db") as st:
+            settings = Settings(db_path=st.path, line_classifier=False, translations=False, batch_size=1,
+                                story_threshold=0.2, story_fact_check=check)
+            ingest_items(items, st, settings)
+            got = sql.assignments(st)
+            assert got[second] == got[europa]
+            assert (got[titan] != got[europa]) is check
+            refused = st.conn.execute("SELECT story_id, article_id, detail FROM story_events WHERE kind = 'refuse'").fetchall()
+            if check:
+                assert [(r["story_id"], r["article_id"]) for r in refused] == [(story_id_for(europa), titan)]  # type: ignore[call-overload]
+                assert "no shared fact" in refused[0]["detail"]  # type: ignore[call-overload]
+                rebuild_stories(st, settings)
+                assert sql.assignments(st) == got
+            else:
+                assert not refused
+
+
+def test_fact_check_judges_by_claims_and_abstains_where_it_cannot(tmp_path: Path) -> None:
+    """FactCheck: two reports of one event share a fact, a look-alike shares none; it abstains (None) without
+    members, for a language the sentence model lacks (nothing embedded), or for an article without text; the
+    claim vectors it computed are kept in the store, where the story page reads them."""
+    from storyloom.compare.align import sentence_vectors
+    from storyloom.stories.facts import FactCheck
+
+    items = [rec(f"o{k}-moon", title, text, published=t) for k, (t, title, text) in enumerate(MOONS)]
+    europa, titan, second = (i.id for i in items)  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return sentence_vectors(texts)
+
+    with Store(tmp_path / "f.db") as st:
+        ingest_items(items, st, lexical(st.path))
+        facts = FactCheck(st, embed)
+        assert facts.shares_fact(second, [europa], "en") is True
+        assert facts.shares_fact(titan, [europa], "en") is False
+        assert facts.shares_fact(titan, [europa, second], "en") is False
+        assert facts.stats.checks == 3 and facts.stats.no_fact == 2
+        before = len(calls)
+        assert facts.shares_fact(titan, [], "en") is None
+        assert facts.shares_fact(titan, [europa], "is") is None and facts.shares_fact(titan, [europa], None) is None
+        assert len(calls) == before
+        kept = FactCheck(st, lambda texts: None)  # a fresh check reads every vector from the store
+        assert kept.shares_fact(second, [europa], "en") is True
+
+
 def test_online_equals_rebuild_with_reach_roundups_and_checks(tmp_path: Path) -> None:
     """Online in tiny batches (stories reloaded from the store between them) gives what one rebuild gives, with
     growing reaches, continuations, weak round-up members and refused joins all in play."""

@@ -85,6 +85,9 @@ class Settings:
                                    "story's distinctive actors still continues it")
     story_entity_check: bool = opt(True, "refuse a join or merge whose article and story share no distinctive named "
                                    "actor (logged in story_events as 'refuse')")
+    story_fact_check: bool = opt(True, "with story_embeddings: refuse a join or merge below the strong score that "
+                                 "shares few distinctive actors with the story unless the article states a fact its "
+                                 "latest members state (claims aligned as on the story page; logged as 'refuse')")
     story_roundups: str = opt("apart", "round-ups, live blogs, explainers, lists: 'weak' (a member that never shapes "
                               "or merges its story), 'apart' (their own story) or 'off' (ordinary members)",
                               choices=("weak", "apart", "off"))

@@ -120,6 +120,16 @@ def delete_stories(store: Store, ids: Sequence[str]) -> None:
         store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (sid,))
 
 
+def recent_members(store: Store, story_id: str, limit: int) -> list[tuple[str, str, str | None]]:
+    """The story's ``limit`` latest ordinary members (round-ups left out) as (time, article id, language), oldest
+    first: what the stage's fact check compares a new article with."""
+    rows = store.conn.execute(
+        "SELECT m.time, m.article_id, a.language FROM story_members m JOIN articles a ON a.id = m.article_id "
+        "WHERE m.story_id = ? AND m.reason != 'roundup' ORDER BY m.time DESC, m.article_id DESC LIMIT ?",
+        (story_id, limit)).fetchall()
+    return [(r[0], r[1], r[2]) for r in reversed(rows)]
+
+
 def save_members(store: Store, rows: Iterable[tuple[str, str, float, str, str, str | None]]) -> None:
     store.conn.executemany("INSERT OR REPLACE INTO story_members VALUES (?, ?, ?, ?, ?, ?)", list(rows))
 

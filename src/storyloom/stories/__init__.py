@@ -19,6 +19,7 @@ import numpy as np
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as sql
+from storyloom.stories.facts import FACT_MEMBERS, FactCheck
 from storyloom.stories.online import (
     ENTITY_CAP,
     Decision,
@@ -50,6 +51,9 @@ class StoryReport:
     merges: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    fact_checks: int = 0  # suspect joins/merges whose claims were compared
+    fact_refusals: int = 0  # ... and shared no fact
+    fact_cpu_seconds: float = 0.0  # CPU of those checks (their sentence embedding included)
 
 
 class ActiveIndex:
@@ -167,7 +171,8 @@ class StoryBuilder:
                                   merge_margin=settings.story_merge_margin, reach_growth=settings.story_reach_growth,
                                   reach_max_days=settings.story_reach_max_days,
                                   continuation=settings.story_continuation,
-                                  entity_check=settings.story_entity_check, roundups=settings.story_roundups)
+                                  entity_check=settings.story_entity_check, roundups=settings.story_roundups,
+                                  fact_check=settings.story_fact_check)
         self.embedder: Any = None
         if settings.story_embeddings:
             try:
@@ -177,6 +182,15 @@ class StoryBuilder:
             except ImportError:
                 self.embedder = None
         self.index = ActiveIndex(self.embedder.dim if self.embedder is not None else 0)
+        # the fact check needs sentence vectors: it runs with the stage's embeddings (see stories/facts.py)
+        self.facts: FactCheck | None = None
+        if self.params.fact_check and self.embedder is not None:
+            from storyloom.compare.align import sentence_vectors
+
+            self.facts = FactCheck(store, sentence_vectors)
+        # each story's latest ordinary members (time, article, language), for the fact check: read from the store
+        # the first time a story is touched in this pass, kept up to date in memory after that
+        self.recent: dict[str, list[tuple[str, str, str | None]]] = {}
         self.group_story: dict[str, str] = {}
         self.merged_into: dict[str, str] = {}  # story merged away → the story that absorbed it
         self.report = StoryReport()
@@ -197,6 +211,27 @@ class StoryBuilder:
         self.report.embed_seconds += time.perf_counter() - started
         for r in prepared.reps:
             r.vector = got.get(r.id)
+
+    def _recent(self, sid: str) -> list[tuple[str, str, str | None]]:
+        if sid not in self.recent:
+            self.recent[sid] = sql.recent_members(self.store, sid, FACT_MEMBERS * 4)
+        return self.recent[sid]
+
+    def _remember(self, sid: str, extra: list[tuple[str, str, str | None]]) -> None:
+        """Add members to a story's latest ones (kept sorted, bounded: the check reads the last few per language)."""
+        self.recent[sid] = sorted({*self._recent(sid), *extra})[-FACT_MEMBERS * 4:]
+
+    def _confirm(self, rep: ArticleRep) -> Callable[[Story], bool | None] | None:
+        """The fact check of one article against a candidate story's latest members in its language."""
+        facts = self.facts
+        if facts is None:
+            return None
+
+        def confirm(story: Story) -> bool | None:
+            same = [aid for _, aid, lang in self._recent(story.id) if lang == rep.language and aid != rep.id]
+            return facts.shares_fact(rep.id, same[-FACT_MEMBERS:], rep.language)
+
+        return confirm
 
     def _load_window(self, reps: list[ArticleRep]) -> None:
         lo = shift(min(r.time for r in reps), -horizon(self.params))
@@ -258,10 +293,13 @@ class StoryBuilder:
                 d = Decision(sid, 1.0, "copy")
                 self.report.via_copy += 1
             else:
-                d = decide(rep, weights, self.index.candidates(rep, self.params, distinct), self.params, distinct)
+                d = decide(rep, weights, self.index.candidates(rep, self.params, distinct), self.params, distinct,
+                           self._confirm(rep))
             weak = rep.roundup is not None and self.params.roundups != "off"
             if d.reason == "opened":
                 story = Story(d.story_id, rep.time, rep.time, rep.title, rep.id)
+                if self.facts is not None:
+                    self.recent.setdefault(story.id, [])  # a new story: nothing to read from the store
                 self.report.opened += 1
                 events.append(("open", story.id, None, rep.id, f"best score {d.score:.3f}"
                                + (f"; round-up ({rep.roundup}), kept apart" if weak else "")))
@@ -279,6 +317,8 @@ class StoryBuilder:
                 story.add_weak(rep)
             else:
                 story.add(rep, weights)
+                if self.facts is not None:
+                    self._remember(story.id, [(rep.time, rep.id, rep.language)])
                 c = story.centroid
                 fit = float(rep.vector @ c) if rep.vector is not None and c is not None else sparse_cos(weights, story.term_vector())
                 if fit > story.label_score or story.label_article == rep.id:
@@ -289,6 +329,9 @@ class StoryBuilder:
                     continue
                 keep, gone = (story, other) if (story.first_seen, story.id) <= (other.first_seen, other.id) else (other, story)
                 keep.absorb(gone)
+                if self.facts is not None:
+                    self._remember(keep.id, self._recent(gone.id))
+                    self.recent.pop(gone.id, None)
                 self.index.drop(gone.id)
                 changed.pop(gone.id, None)
                 merged_away.append(gone.id)
@@ -315,6 +358,8 @@ class StoryBuilder:
             sql.done(self.store, ids)
         self.n_docs = n_docs  # committed: the counts in memory (df, updated in place above) are the store's again
         self.index.evict_before(shift(min(r.time for r in reps), -2 * horizon(self.params)))
+        for sid in [sid for sid in self.recent if sid not in self.index.stories]:
+            del self.recent[sid]
 
 
 def rep_keys(rep: ArticleRep) -> list[str]:
@@ -350,6 +395,10 @@ def build_stories(store: Store, settings: Settings, on_event: Event | None = Non
             for _ in ids:
                 emit("item", "story")
     builder.report.seconds = time.perf_counter() - start
+    if builder.facts is not None:
+        f = builder.facts.stats
+        builder.report.fact_checks, builder.report.fact_refusals, builder.report.fact_cpu_seconds = (
+            f.checks, f.no_fact, f.seconds)
     return builder.report
 
 

@@ -17,8 +17,14 @@ the time penalty then stops at the story's reach: that evidence stands in for cl
 Round-ups, live blogs, explainers and lists (:func:`~storyloom.stories.represent.roundup_reason`) join as weak
 members (reason ``roundup``: counted and listed, never shaping the story's words, names, vector, label or
 reach, never merging stories) or stay apart; either way a ``mention`` event names the story they fit, for an
-"also mentioned in" list.  The merge check refuses a join (below ``strong``) or a merge when the article
-shares no distinctive named actor with the story (a ``refuse`` event says so).
+"also mentioned in" list.
+
+The merge check: a join (below ``strong``) or a merge is refused when the article shares no distinctive named
+actor with the story; and, with ``fact_check``, a join or merge below ``fact_strong`` sharing fewer than
+``fact_actors`` of them is *suspect* and is refused unless it states a fact the story's latest members state
+(claims aligned by the compare stage's model: :mod:`storyloom.stories.facts`).  Named actors alone cannot tell an event from its topic — NASA and
+Jupiter name a map of Titan and the plumes of Europa alike — and in a young or small stream every name looks
+rare.  Each refusal is a ``refuse`` event saying why.
 
 Deterministic: the same articles in the same order give the same stories with the same ids (a story's id
 is derived from the article that opened it).
@@ -29,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +74,13 @@ class StoryParams:
     entity_check: bool = False
     entity_idf: float = 2.0
     strong: float = 0.75
+    # The fact check (stories/facts.py): a join or merge below `strong` that shares fewer than fact_actors
+    # distinctive named actors with the story is suspect, and is refused unless the article states a fact the
+    # story's latest members state too (claims aligned by the compare stage's model).  The dev sets chose 99:
+    # every middling join is checked (shared actors rescue none: a topic's names are its look-alikes' names too).
+    fact_check: bool = False
+    fact_actors: int = 99
+    fact_strong: float = 0.55  # joins at least this good are not suspect (dev: 0.9529 combined; 0.9525 at 0.75)
     roundups: str = "off"  # off | weak (joins as a weak member, never merges) | apart (its own story)
 
 
@@ -275,12 +289,38 @@ def _actor_shared(rep: ArticleRep, story: Story, distinct: frozenset[str]) -> bo
     return bool(distinct & top)
 
 
+Confirm = Callable[[Story], "bool | None"]  # does the article state a fact the story's members state (None: unknown)?
+
+
+def _no_fact(rep: ArticleRep, story: Story, score: float, p: StoryParams, distinct: frozenset[str],
+             confirm: Confirm | None) -> str | None:
+    """The fact check's verdict on a join or merge: why it is refused, or None when it stands.  Suspect (and
+    only then checked: claims cost sentence vectors) when it scores below ``fact_strong`` and shares fewer than
+    ``fact_actors`` distinctive named actors with the story."""
+    if not p.fact_check or confirm is None or score >= p.fact_strong:
+        return None
+    shared = len(distinct & story.top_entities())
+    if shared < p.fact_actors and confirm(story) is False:
+        return f"no shared fact and {shared} shared named actor(s)"
+    return None
+
+
+def _suspect(rep: ArticleRep, story: Story, score: float, p: StoryParams, distinct: frozenset[str],
+             confirm: Confirm | None) -> str | None:
+    """Why a join is refused, or None when it stands: the named-actor test below ``strong`` first (cheap), then
+    the fact check."""
+    if p.entity_check and score < p.strong and not _actor_shared(rep, story, distinct):
+        return "no shared named actor"
+    return _no_fact(rep, story, score, p, distinct, confirm)
+
+
 def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], p: StoryParams,
-           distinct: frozenset[str] | None = None) -> Decision:
+           distinct: frozenset[str] | None = None, confirm: Confirm | None = None) -> Decision:
     """Join the best story that may take the article, open one, and say which near-equal stories it bridges.
 
     ``distinct``: the article's distinctive named actors (rare in the stream so far); all its entities when
-    not given (a caller without document frequencies)."""
+    not given (a caller without document frequencies).  ``confirm``: the fact check of a suspect join or merge
+    (see :func:`_suspect`); without it, only named actors are checked."""
     distinct = rep.lead_entities if distinct is None else distinct
     scored: list[tuple[float, dict[str, float], Story]] = []
     cue = bool(CONTINUATION_CUE.search(rep.title)) if p.continuation and p.reach_max_days > 0 and distinct else False
@@ -291,11 +331,14 @@ def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], 
             scored.append((sc, feats, s))
     scored.sort(key=lambda x: (-x[0], x[2].id))
     refused: list[tuple[str, str | None, str]] = []
-    if p.entity_check:  # refuse, best first, the stories it would join without a named actor in common
-        while scored and p.threshold <= scored[0][0] < p.strong and not _actor_shared(rep, scored[0][2], distinct):
-            sc, _, s = scored.pop(0)
-            refused.append((s.id, None, f"join refused: no shared named actor (score {sc:.3f})"))
     weak = rep.roundup is not None and p.roundups != "off"
+    check = None if weak else confirm  # a round-up glues nothing whatever it joins: its facts are not checked
+    while scored and scored[0][0] >= p.threshold:  # refuse, best first, the suspect joins
+        why = _suspect(rep, scored[0][2], scored[0][0], p, distinct, check)
+        if why is None:
+            break
+        sc, _, s = scored.pop(0)
+        refused.append((s.id, None, f"join refused: {why} (score {sc:.3f})"))
     if not scored or scored[0][0] < p.threshold or (weak and p.roundups == "apart"):
         top_score, top_feats = (scored[0][0], scored[0][1]) if scored else (0.0, {})
         mention = scored[0][2].id if weak and scored and scored[0][0] >= p.threshold else None
@@ -308,6 +351,10 @@ def decide(rep: ArticleRep, weights: dict[str, float], candidates: list[Story], 
         if sc >= p.threshold and best_score - sc <= p.merge_margin and _bridged(best, other, rep, weights, p):
             if p.entity_check and not _actor_shared(rep, other, distinct):  # the bridge names an actor of each
                 refused.append((best.id, other.id, "merge refused: the bridging article shares no named actor with it"))
+                continue
+            why = _no_fact(rep, other, sc, p, distinct, confirm)
+            if why is not None:  # ... and states a fact of each, unless it shares enough actors with both
+                refused.append((best.id, other.id, f"merge refused: the bridging article has {why} with it"))
                 continue
             merged.append(other.id)
     return Decision(best.id, best_score, "joined", merged, feats, refused)
