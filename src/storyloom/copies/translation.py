@@ -169,14 +169,19 @@ def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, An
     return pairs[:limit]
 
 
+def anchors_agree(a: TransPrint, b: TransPrint) -> bool:
+    """Whether two texts' anchors agree in overlap and order as a sure pair's must (``SURE_ANCHORS`` each)."""
+    agreement = _anchor_agreement(a, b)
+    return agreement is not None and min(agreement) >= SURE_ANCHORS
+
+
 def sure_translation(a: TransPrint, b: TransPrint, cosine: float, model: str) -> TransVerdict | None:
     """The verdict on a pair whose cosine and anchors leave no doubt (see ``SURE``), else None: the pair is then
     uncertain and :func:`verify_translation` decides on its aligned sentences."""
-    if _refused(a, b) or model not in SURE or cosine < SURE[model]:
+    if _refused(a, b) or model not in SURE or cosine < SURE[model] or not anchors_agree(a, b):
         return None
     agreement = _anchor_agreement(a, b)
-    if agreement is None or min(agreement) < SURE_ANCHORS:
-        return None
+    assert agreement is not None
     details = {"cosine": round(cosine, 4), "model": model, "sentence_ratio": round(sentence_ratio(a, b), 3),
                "languages": [a.language, b.language], "anchor_overlap": round(agreement[0], 3),
                "anchor_order": round(agreement[1], 3), "confirmed_by": "anchors"}
