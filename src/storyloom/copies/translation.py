@@ -105,8 +105,26 @@ class TransPrint:
         return frozenset(out)
 
 
+PRINTS_OFFERED_MAX = 4096
+_offered: dict[tuple[str, str | None], TransPrint] = {}
+
+
+def offer_print(text: str, language: str | None, made: TransPrint) -> None:
+    """A print computed elsewhere (a cleaning worker, :mod:`storyloom.lookahead`) by :func:`TransPrint.of`."""
+    if len(_offered) >= PRINTS_OFFERED_MAX:
+        _offered.clear()  # only a cost: a print not found here is computed again, the same
+    _offered[(text, language)] = made
+
+
+def forget_prints() -> None:
+    _offered.clear()
+
+
 @lru_cache(maxsize=1024)  # a chunk (200) plus its candidates; keys are the texts, freed as the cache turns
 def _print_of(text: str, language: str | None) -> TransPrint:
+    got = _offered.pop((text, language), None)
+    if got is not None:
+        return got
     sents = tuple(split_sentences(text))
     return TransPrint(language, len(sents), tuple(anchors_in(sents)), sents)
 
