@@ -22,7 +22,7 @@ source's "Путин" made the order test refuse a third of the Russian and Japa
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -90,6 +90,9 @@ class TransPrint:
     n_sentences: int
     anchors: tuple[str, ...]
     sentences: tuple[str, ...]
+    # each sentence's own anchors (``anchors`` is their concatenation), for the evidence of a sure pair, which
+    # otherwise found them again sentence by sentence for every pair an article was in
+    by_sentence: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, text: str, language: str | None) -> TransPrint:
@@ -126,7 +129,8 @@ def _print_of(text: str, language: str | None) -> TransPrint:
     if got is not None:
         return got
     sents = tuple(split_sentences(text))
-    return TransPrint(language, len(sents), tuple(anchors_in(sents)), sents)
+    per = tuple(tuple(anchors_in((s,))) for s in sents)
+    return TransPrint(language, len(sents), tuple(x for one in per for x in one), sents, per)
 
 
 def sentence_ratio(a: TransPrint, b: TransPrint) -> float:
@@ -170,8 +174,8 @@ class TransVerdict:
 def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, Any]]:
     """Sentence pairs that carry the same anchors: readable proof that one text follows the other (for a pair
     confirmed without its sentences' embeddings)."""
-    sa = [set(anchors_in((s,))) for s in a.sentences[:200]]
-    sb = [set(anchors_in((s,))) for s in b.sentences[:200]]
+    sa = [set(x) for x in _per_sentence(a)[:200]]
+    sb = [set(x) for x in _per_sentence(b)[:200]]
     pairs: list[dict[str, Any]] = []
     for i, x in enumerate(sa):
         if len(x) < 2:
@@ -191,6 +195,12 @@ def anchors_agree(a: TransPrint, b: TransPrint) -> bool:
     """Whether two texts' anchors agree in overlap and order as a sure pair's must (``SURE_ANCHORS`` each)."""
     agreement = _anchor_agreement(a, b)
     return agreement is not None and min(agreement) >= SURE_ANCHORS
+
+
+def _per_sentence(p: TransPrint) -> tuple[tuple[str, ...], ...]:
+    if p.by_sentence is not None:
+        return p.by_sentence
+    return tuple(tuple(anchors_in((s,))) for s in p.sentences[:200])
 
 
 def sure_translation(a: TransPrint, b: TransPrint, cosine: float, model: str) -> TransVerdict | None:
