@@ -211,3 +211,24 @@ def test_beyond_the_window_only_pairs_whose_anchors_agree_are_judged() -> None:
     assert embedded({"en0": en, "de0": weak})[0]  # within the window the pair is looked at
     assert embedded({"en0": en, "de0": {**weak, "published": later}}) == ([], [])  # beyond it: not even embedded
     assert ts.within_window(None, later, 7) and ts.within_window(en["published"], later, None)
+
+
+def test_anchor_candidates_counted_in_sqlite_are_the_ones_counted_row_by_row(tmp_path: Path) -> None:
+    """``keyed_candidates(..., min_shared=k)`` counts the shared keys in SQLite: the same articles and counts as
+    counting every row here and keeping those with k or more; over-full buckets are skipped either way."""
+    import random
+
+    from storyloom.store import copies as sql
+
+    rng = random.Random(7)
+    with Store(tmp_path / "k.db") as store:
+        store.migrate()
+        rows = [(f"a{i:03d}", sorted(rng.sample(range(40), rng.randint(0, 12)))) for i in range(120)]
+        with store.transaction():
+            sql.save_anchors(store, rows)
+        for aid, keys in rows[:30]:
+            for cap in (5, 500):
+                every, over = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap)
+                three, over3 = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, min_shared=3)
+                assert three == {a: n for a, n in every.items() if n >= 3} and over3 == over
+        assert any(sql.keyed_candidates(store, "copy_anchors", "akey", k, a, 500, 3)[0] for a, k in rows)

@@ -245,7 +245,8 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     candidates: dict[str, set[str]] = {}
     for aid in known:
         keys = tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors))
-        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap)
+        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap,
+                                            ANCHOR_CANDIDATE_MIN)
         strong = sorted(c for c, n in by_anchor.items() if n >= ANCHOR_CANDIDATE_MIN)
         candidates[aid] = set(sql.other_language(store, strong, rows[aid]["language"])) if strong else set()
     if own:
