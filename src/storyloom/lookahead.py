@@ -3,7 +3,8 @@
 The copies and stories stages run in the ingesting process, in input order (they depend on the articles before
 each one), and much of their cost on real text was per article: the fast model's title + lead vector (the
 translation search's nearest leads and the story scores), the translation print (sentences and anchors,
-:class:`storyloom.copies.translation.TransPrint`) and the copy fingerprint (:func:`storyloom.copies.fingerprint`).  The cleaning workers (:mod:`storyloom.clean.pool`) sit idle
+:class:`storyloom.copies.translation.TransPrint`), the copy fingerprint (:func:`storyloom.copies.fingerprint`)
+and the stories' text parts (:class:`storyloom.stories.represent.TextParts`).  The cleaning workers (:mod:`storyloom.clean.pool`) sit idle
 while those stages run, so each worker computes these for the article it has just prepared, and the ingesting
 process *offers* them to the caches that would compute them (:func:`storyloom.embed.cache.offer`,
 :func:`storyloom.copies.translation.offer_print`, :func:`storyloom.copies.offer_fingerprint`).
@@ -30,6 +31,7 @@ class Ahead:
     vectors: list[tuple[str, str, Any]] = field(default_factory=list)  # (cache model key, text embedded, rows)
     prints: list[tuple[str, str | None, Any]] = field(default_factory=list)  # (text, language, its TransPrint)
     fingerprint: tuple[str, Any] | None = None  # (text, the copies stage's fingerprint of it)
+    parts: tuple[str, str, Any] | None = None  # (title, text, the stories stage's TextParts of them)
 
 
 def wanted(settings: Settings) -> bool:
@@ -61,6 +63,10 @@ def compute(prep: Prepared, settings: Settings) -> Ahead | None:
 
     art = prep.article
     out = Ahead(fingerprint=(art.text, fingerprint(art.id, art.text)))
+    if settings.run_stories:
+        from storyloom.stories.represent import TextParts
+
+        out.parts = (art.title, art.text, TextParts.of(art.title or "", art.text or ""))
     if settings.translations:
         from storyloom.copies.translation import TransPrint
 
@@ -93,6 +99,14 @@ def offer(ahead: Ahead | None) -> None:
         offer_print(text, language, made)
     if ahead.fingerprint is not None:
         offer_fingerprint(*ahead.fingerprint)
+
+
+def story_parts(ahead: Ahead | None, title: str, text: str) -> Any | None:
+    """The stories stage's text parts of an article whose stored title and text are these, if the worker made
+    them from the same (``build_stories(..., parts=...)``: they stand in for the text)."""
+    if ahead is None or ahead.parts is None or ahead.parts[:2] != (title, text):
+        return None
+    return ahead.parts[2]
 
 
 def forget() -> None:

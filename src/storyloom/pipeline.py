@@ -21,6 +21,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from storyloom import lookahead
 from storyloom.clean import Prepared
@@ -92,6 +93,7 @@ def ingest_items(
     pending_blobs: set[str] = set()
 
     stages_owed = False  # a batch was written whose copies and stories pass has not run yet
+    story_parts: dict[str, Any] = {}  # the stories' text parts the workers made, by article id
 
     def refuse(bad: BadInput) -> None:
         report.counts["failed"] += 1
@@ -111,6 +113,8 @@ def ingest_items(
                 art = next(settled) if isinstance(x, Prepared) else x
                 if isinstance(x, Prepared):
                     lookahead.offer(x.ahead)  # a worker's head start on the copies and stories stages
+                    if isinstance(art, Article) and (parts := lookahead.story_parts(x.ahead, art.title, art.text)):
+                        story_parts[art.id] = parts
                 if isinstance(art, BadInput):
                     refuse(art)
                     continue
@@ -141,11 +145,12 @@ def ingest_items(
                 for kind, n in copies.links.items():
                     report.copies[kind] = report.copies.get(kind, 0) + n
                 if settings.run_stories:  # stories need copy groups: a group enters a story as one unit
-                    report.stories += build_stories(store, settings).opened
+                    report.stories += build_stories(store, settings, parts=story_parts).opened
                 stages_owed = False
                 follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
         finally:
             lookahead.forget()
+            story_parts.clear()
 
     ahead = lookahead.wanted(settings)
     with CleanPool(settings, lookahead.compute if ahead else None,
