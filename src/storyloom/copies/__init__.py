@@ -120,7 +120,8 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     for aid in ids:
         text = rows[aid]["text"] if aid in rows else ""
         if text not in seen:
-            seen[text] = _offered.pop(text, None) or fingerprint(aid, text)
+            offered = _offered.pop(text) if text in _offered else None
+            seen[text] = offered if offered is not None else fingerprint(aid, text)
         prints[aid], fp = seen[text][0], seen[text][1]._replace(article_id=aid)
         saved.append(fp)
     keyed = {fp.article_id: fp.exact for fp in saved if prints[fp.article_id].shingles}
