@@ -207,17 +207,19 @@ class Timers:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # CPU seconds of this process (all its threads: e5's OpenMP ones too)
         self.calls: dict[str, int] = {}
 
     def wrap(self, owner: Any, attr: str, name: str) -> None:
         fn = getattr(owner, attr)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c
                 self.calls[name] = self.calls.get(name, 0) + 1
 
         setattr(owner, attr, timed)
@@ -225,7 +227,7 @@ class Timers:
 
 def install_timers(t: Timers) -> None:
     import storyloom.copies as copies_pkg
-    import storyloom.copies.translation as translation
+    import storyloom.copies.transsearch as transsearch
     import storyloom.embed as embed
     import storyloom.pipeline as pipeline
     from storyloom.clean import classifier, pool
@@ -242,7 +244,8 @@ def install_timers(t: Timers) -> None:
     t.wrap(Store, "write_batch", "write (articles, blobs, FTS)")
     t.wrap(pipeline, "find_copies", "copies")
     t.wrap(copies_pkg, "process_chunk", "copies › chunks")
-    t.wrap(translation, "find_translations", "copies › translation search")
+    t.wrap(transsearch, "find_translations", "copies › translation search")
+    t.wrap(transsearch, "judge", "copies › translation search › judge")
     t.wrap(pipeline, "build_stories", "stories")
     real_get = embed.get_embedder
 
@@ -289,7 +292,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
     out = {"tables": table_bytes(db), "wall": wall, "cpu": cpu, "cpu_main": own, "peak_mb": peak.mb, "counts": dict(rep.counts), "copies": rep.copies,
            "stories": rep.stories, "errors": rep.errors[:5], "store_bytes": size, "stages": timers.seconds,
-           "calls": timers.calls}
+           "stage_cpu": timers.cpu, "calls": timers.calls}
     if prof:
         import io
 
@@ -366,8 +369,8 @@ def print_run(name: str, n_in: int, r: dict[str, Any]) -> None:
           f"stories opened {r['stories']}")
     for loc, why in r["errors"]:
         print(f"  error: {loc}: {why}")
-    print("\n| stage | s | share of wall | calls | ms per item in |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| stage | s | share of wall | CPU s (ingesting process) | calls | ms per item in |")
+    print("|---|---:|---:|---:|---:|---:|")
     top = ["clean", "write (articles, blobs, FTS)", "copies", "stories"]
     rest = r["wall"] - sum(r["stages"].get(k, 0.0) for k in top)
     rows = [(k, v) for k, v in r["stages"].items()] + [("(rest: reading, decoding, bookkeeping)", rest)]
@@ -375,7 +378,9 @@ def print_run(name: str, n_in: int, r: dict[str, Any]) -> None:
     rows.sort(key=lambda kv: (order.get(kv[0].split(" › ")[0], 9), kv[0]))
     for k, v in rows:
         label = ("  ↳ " + k.split(" › ", 1)[1]) if " › " in k else k
-        print(f"| {label} | {v:.1f} | {100 * v / r['wall']:.0f} % | {r['calls'].get(k, '')} | {1000 * v / n_in:.1f} |")
+        cpu = r.get("stage_cpu", {}).get(k)
+        print(f"| {label} | {v:.1f} | {100 * v / r['wall']:.0f} % | {'' if cpu is None else f'{cpu:.1f}'} | "
+              f"{r['calls'].get(k, '')} | {1000 * v / n_in:.1f} |")
     print("(model loading and embeddings are also counted inside the stages that called them)")
     if r.get("tables"):
         top = sorted(r["tables"].items(), key=lambda kv: -kv[1])[:8]

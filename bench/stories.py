@@ -107,6 +107,7 @@ class EmbedMemo:
         self.conn.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
         self.hits = self.misses = 0
         self.seconds = 0.0
+        self.pid = os.getpid()  # an SQLite connection must not be used across fork: a worker embeds unmemoised
 
     def install(self) -> None:
         from storyloom.embed import E5Embedder, USEEmbedder
@@ -121,7 +122,7 @@ class EmbedMemo:
 
         def embed(emb: Any, texts: Any) -> np.ndarray:
             texts = list(texts)
-            if not texts:
+            if not texts or os.getpid() != memo.pid:
                 return orig(emb, texts)
             keys = [hashlib.sha1(f"{emb.name}\0{t}".encode()).hexdigest() for t in texts]
             got: dict[str, np.ndarray] = {}

@@ -192,3 +192,50 @@ def test_a_batch_reads_template_counts_per_group_not_per_article(tmp_path: Path,
     assert rep.counts["added"] == 90
     assert 0 < len(reads) <= 2 + 6 * len(OUTLETS)  # per group: its size, its lines, before and after the write (110 when
     # each article asked for its own lines)
+
+
+def test_the_work_ahead_in_the_workers_changes_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With translations and story embeddings on, the workers also fingerprint each article for the copies,
+    embed its title + lead and split it for the translation search (storyloom.lookahead): the ingesting process
+    then does less of that itself, and the store is still the same, byte for byte, as with no worker at all."""
+    import storyloom.copies as copies_pkg
+    from batchdata import multilingual_corpus
+    from standin_embedders import AnchorVectors
+
+    printed: list[str] = []
+    real_fingerprint = copies_pkg.fingerprint
+
+    def fingerprint(aid: str, text: str) -> object:
+        printed.append(aid)  # in this process only: a forked worker appends to its own copy
+        return real_fingerprint(aid, text)
+
+    monkeypatch.setattr(copies_pkg, "fingerprint", fingerprint)
+
+    corpus = make_corpus(tmp_path / "in")
+    ml = multilingual_corpus(tmp_path / "ml")
+    for f in ml.glob("*.jsonl"):  # an undated article's story is dated by the wall clock: not comparable
+        f.write_text("".join(ln + "\n" for ln in f.read_text(encoding="utf-8").splitlines() if '"published"' in ln),
+                     encoding="utf-8")
+    options = {"batch_size": 25, "translations": True, "story_embeddings": True,
+               "embedder_fast": "standin_embedders:AnchorVectors", "embedder_wide": "standin_embedders:AnchorVectorsWide"}
+    here: dict[int, int] = {}
+    fingerprinted: dict[int, int] = {}
+    for w in (1, 2):
+        AnchorVectors.seen.clear()
+        printed.clear()
+        settings = Settings(db_path=str(tmp_path / f"w{w}.db"), ingest_workers=w, **options)  # type: ignore[arg-type]
+        with Store(str(tmp_path / f"w{w}.db")) as store:
+            store.migrate()
+            ingest([str(corpus / "news.jsonl"), str(corpus / "pages"), str(ml)], store, settings)
+        here[w] = len(AnchorVectors.seen)  # texts the fast model embedded in this process
+        fingerprinted[w] = len(printed)
+    one, two = dump(tmp_path / "w1.db"), dump(tmp_path / "w2.db")
+    assert sum(kind == "translation" for _, _, kind, *_ in one["copy_links"]) >= 6
+    assert len(one["embeddings"]) > 80
+    assert one.keys() == two.keys()
+    for table in one:
+        assert two[table] == one[table], f"{table} differs with the work done ahead"
+    # the workers' vectors were taken where the text they embedded is the article's final one (the synthetic
+    # articles above lose a template line from their lead, the HTML pages and the translations do not)
+    assert here[2] <= here[1] - 25, here
+    assert fingerprinted[1] > 80 and fingerprinted[2] <= fingerprinted[1] - 25, fingerprinted

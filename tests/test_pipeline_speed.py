@@ -151,3 +151,11 @@ def test_slow_model_gives_the_same_bits_in_a_batch_as_alone() -> None:
     texts = [EN, DE, "Stutt frétt á íslensku um veðrið í Reykjavík.", LONG]
     alone = np.vstack([e5.embed([t]) for t in texts])
     assert np.array_equal(alone, e5.embed(texts))
+
+
+def test_a_print_keeps_each_sentences_anchors_whose_concatenation_is_its_anchors() -> None:
+    for text, lang in [(EN, "en"), (DE, "de"), (LONG, "en"), ("", None)]:
+        p = tr.TransPrint.of(text, lang)
+        assert p.by_sentence is not None and len(p.by_sentence) == p.n_sentences
+        assert tuple(x for one in p.by_sentence for x in one) == p.anchors == tuple(tr.anchors_in(p.sentences))
+        assert list(p.by_sentence) == [tuple(tr.anchors_in((s,))) for s in p.sentences]

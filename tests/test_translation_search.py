@@ -186,3 +186,49 @@ def test_a_translation_joins_its_source_story(tmp_path: Path) -> None:
         by_story.setdefault(url.split("/")[3], set()).add(sid)
     assert all(len(sids) == 1 for sids in by_story.values()), by_story
     assert sum(reason == "copy" for _, _, reason in rows) >= 6  # joined through their translation links
+
+
+def test_beyond_the_window_only_pairs_whose_anchors_agree_are_judged() -> None:
+    """The anchor candidates are not bounded in time.  A pair published further apart than the translation
+    window is embedded only when its anchors agree in overlap and order (a translation published weeks later
+    still is); one whose anchors barely meet costs no embedding at all, as it would within the window."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+
+    en, de = ml_article(0, "en", 1), ml_article(0, "de", 2)
+    weak = {**de, "text": "In Riverton sprachen Ostwald, Berger und Kranz mit 37 Gästen. Lehmann, Albers und Quandt "
+                          "kamen 2019 hinzu. Später sagten Vogt, Seidel und Brandt, es koste 900 Euro."}
+    assert not tr.anchors_agree(tr.TransPrint.of(en["text"], "en"), tr.TransPrint.of(weak["text"], "de"))
+    assert not tr.rejected_before_cosine(tr.TransPrint.of(en["text"], "en"), tr.TransPrint.of(weak["text"], "de"))
+
+    def embedded(rows: dict[str, dict[str, Any]]) -> tuple[list[str], list[tuple[str, str]]]:
+        AnchorVectors.seen.clear()
+        links = ts.judge([("de0", "en0")], rows, AnchorVectors(), AnchorVectorsWide(), ts.Caches(None), window_days=7)
+        return list(AnchorVectors.seen), [(link["a"], link["b"]) for link in links]
+
+    later = "2024-03-25T10:00:00+00:00"  # 23 days after the English one
+    assert embedded({"en0": en, "de0": de})[1] == [("de0", "en0")]
+    assert embedded({"en0": en, "de0": {**de, "published": later}})[1] == [("de0", "en0")]  # anchors agree
+    assert embedded({"en0": en, "de0": weak})[0]  # within the window the pair is looked at
+    assert embedded({"en0": en, "de0": {**weak, "published": later}}) == ([], [])  # beyond it: not even embedded
+    assert ts.within_window(None, later, 7) and ts.within_window(en["published"], later, None)
+
+
+def test_anchor_candidates_counted_in_sqlite_are_the_ones_counted_row_by_row(tmp_path: Path) -> None:
+    """``keyed_candidates(..., min_shared=k)`` counts the shared keys in SQLite: the same articles and counts as
+    counting every row here and keeping those with k or more; over-full buckets are skipped either way."""
+    import random
+
+    from storyloom.store import copies as sql
+
+    rng = random.Random(7)
+    with Store(tmp_path / "k.db") as store:
+        store.migrate()
+        rows = [(f"a{i:03d}", sorted(rng.sample(range(40), rng.randint(0, 12)))) for i in range(120)]
+        with store.transaction():
+            sql.save_anchors(store, rows)
+        for aid, keys in rows[:30]:
+            for cap in (5, 500):
+                every, over = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap)
+                three, over3 = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, min_shared=3)
+                assert three == {a: n for a, n in every.items() if n >= 3} and over3 == over
+        assert any(sql.keyed_candidates(store, "copy_anchors", "akey", k, a, 500, 3)[0] for a, k in rows)

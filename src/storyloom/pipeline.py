@@ -21,7 +21,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from storyloom import lookahead
 from storyloom.clean import Prepared
 from storyloom.clean.pool import CleanPool, Job, prepare_outcome
 from storyloom.copies import find_copies
@@ -91,6 +93,7 @@ def ingest_items(
     pending_blobs: set[str] = set()
 
     stages_owed = False  # a batch was written whose copies and stories pass has not run yet
+    story_parts: dict[str, Any] = {}  # the stories' text parts the workers made, by article id
 
     def refuse(bad: BadInput) -> None:
         report.counts["failed"] += 1
@@ -108,6 +111,10 @@ def ingest_items(
             new_ids: set[str] = set()
             for raw, x in batch:
                 art = next(settled) if isinstance(x, Prepared) else x
+                if isinstance(x, Prepared):
+                    lookahead.offer(x.ahead)  # a worker's head start on the copies and stories stages
+                    if isinstance(art, Article) and (parts := lookahead.story_parts(x.ahead, art.title, art.text)):
+                        story_parts[art.id] = parts
                 if isinstance(art, BadInput):
                     refuse(art)
                     continue
@@ -130,18 +137,24 @@ def ingest_items(
             stages_owed = settings.run_copies
         if not stages_owed:
             return
-        with stages_turn(store, wait=final) as ours:
-            if not ours:
-                return  # another writer's pass is running: it takes our queued articles too, or a later flush does
-            copies = find_copies(store, settings)
-            for kind, n in copies.links.items():
-                report.copies[kind] = report.copies.get(kind, 0) + n
-            if settings.run_stories:  # stories need copy groups: a group enters a story as one unit
-                report.stories += build_stories(store, settings).opened
-            stages_owed = False
-            follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
+        try:
+            with stages_turn(store, wait=final) as ours:
+                if not ours:
+                    return  # another writer's pass is running: it takes our queued articles too, or a later flush does
+                copies = find_copies(store, settings)
+                for kind, n in copies.links.items():
+                    report.copies[kind] = report.copies.get(kind, 0) + n
+                if settings.run_stories:  # stories need copy groups: a group enters a story as one unit
+                    report.stories += build_stories(store, settings, parts=story_parts).opened
+                stages_owed = False
+                follow_after_stages(store, settings)  # subscriptions: the news these articles bring, alerts
+        finally:
+            lookahead.forget()
+            story_parts.clear()
 
-    with CleanPool(settings) as pool:
+    ahead = lookahead.wanted(settings)
+    with CleanPool(settings, lookahead.compute if ahead else None,
+                   (lambda: lookahead.warm(settings)) if ahead else None) as pool:
         for item, job in _ahead(items, store, pool, settings):
             if isinstance(item, BadInput):
                 status = "skipped" if isinstance(item, Skipped) else "failed"

@@ -92,5 +92,6 @@ def judge_rows(rows: Iterable[dict[str, Any]], settings: Settings) -> Iterator[d
         for r in chunk:
             for side in ("a", "b"):
                 arts[r[side]] = {k: r[f"{k}_{side}"] for k in ("title", "text", "language", "published")}
-        for link in judge([(r["a"], r["b"]) for r in chunk], arts, fast, wide, caches):
+        for link in judge([(r["a"], r["b"]) for r in chunk], arts, fast, wide, caches,
+                          settings.translation_window_days):
             yield {**link, "details": canonical_json(link["details"]), "evidence": canonical_json(link["evidence"])}

@@ -114,6 +114,7 @@ class Prepared:
     fields: dict[str, Any]  # url, title, author, outlet, published, language, canonical, warnings
     group: str
     article: Article  # the article without template lines removed
+    ahead: Any = None  # what later stages compute from this article alone, done in a worker (storyloom.lookahead)
 
 
 def prepare(raw: RawDoc, settings: Settings) -> Prepared:

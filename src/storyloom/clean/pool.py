@@ -21,9 +21,11 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from storyloom.clean import Prepared, prepare
 from storyloom.errors import BadInput
@@ -35,6 +37,8 @@ log = logging.getLogger("storyloom.clean.pool")
 Outcome = Prepared | BadInput  # what preparing one item gives: the prepared article, or why there is none
 
 _settings: Settings | None = None  # a worker's settings, set once when it starts
+After = Callable[[Prepared, Settings], Any]
+_after: After | None = None  # a worker's extra work on each prepared article (see CleanPool)
 
 
 def pool_size(settings: Settings) -> int:
@@ -55,10 +59,10 @@ def prepare_outcome(raw: RawDoc, settings: Settings) -> Outcome:
         return BadInput.unexpected(raw.location, exc)
 
 
-def _start_worker(settings: Settings) -> None:
-    global _settings
+def _start_worker(settings: Settings, after: After | None = None) -> None:
+    global _settings, _after
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _settings = settings
+    _settings, _after = settings, after
     threading.Thread(target=_leave_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
@@ -72,7 +76,13 @@ def _leave_with_parent(parent: int) -> None:
 
 def _work(raw: RawDoc) -> Outcome:
     assert _settings is not None
-    return prepare_outcome(raw, _settings)
+    got = prepare_outcome(raw, _settings)
+    if _after is not None and isinstance(got, Prepared):
+        try:
+            got = replace(got, ahead=_after(got, _settings))
+        except Exception:  # noqa: BLE001 - only a head start: the ingesting process computes it when asked
+            log.debug("%s: the work ahead failed", raw.location, exc_info=True)
+    return got
 
 
 @dataclass
@@ -88,10 +98,15 @@ MAX_DEATHS = 3
 
 
 class CleanPool:
-    """Prepares items in ``pool_size(settings)`` worker processes (1: in this process, no pool)."""
+    """Prepares items in ``pool_size(settings)`` worker processes (1: in this process, no pool).
 
-    def __init__(self, settings: Settings) -> None:
+    ``after``: more work on each prepared article that only its worker does (its result in ``Prepared.ahead``;
+    an item prepared in this process has none): a head start for later stages, which must give the same result
+    without it (:mod:`storyloom.lookahead`).  ``warm``: called here before the workers fork (a model they share)."""
+
+    def __init__(self, settings: Settings, after: After | None = None, warm: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self.after, self.warm = after, warm
         self.size = pool_size(settings)
         self.executor: ProcessPoolExecutor | None = None
         self.generation = 0
@@ -109,8 +124,11 @@ class CleanPool:
         # a caller's script is not imported again in each of them (spawn and forkserver re-run an unguarded
         # ``__main__``).  The workers only clean: they never touch the store or a model's threads they copied.
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        if self.warm is not None:
+            self.warm()
+            self.warm = None
         self.executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context(method),
-                                            initializer=_start_worker, initargs=(self.settings,))
+                                            initializer=_start_worker, initargs=(self.settings, self.after))
         self.generation += 1
 
     def _restart(self) -> None:

@@ -74,6 +74,21 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
                       band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences))
 
 
+PRINTS_OFFERED_MAX = 4096
+_offered: dict[str, tuple[TextPrint, Prints]] = {}
+
+
+def offer_fingerprint(text: str, made: tuple[TextPrint, Prints]) -> None:
+    """:func:`fingerprint` of ``text`` computed elsewhere (a cleaning worker, :mod:`storyloom.lookahead`)."""
+    if len(_offered) >= PRINTS_OFFERED_MAX:
+        _offered.clear()  # only a cost: a print not offered is computed here, the same
+    _offered[text] = made
+
+
+def forget_fingerprints() -> None:
+    _offered.clear()
+
+
 EXACT = Verdict("exact", 1.0, "same", 1.0, 1.0, 1.0)  # what verify() says of two texts with one exact key
 
 
@@ -105,7 +120,8 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     for aid in ids:
         text = rows[aid]["text"] if aid in rows else ""
         if text not in seen:
-            seen[text] = fingerprint(aid, text)
+            offered = _offered.pop(text) if text in _offered else None
+            seen[text] = offered if offered is not None else fingerprint(aid, text)
         prints[aid], fp = seen[text][0], seen[text][1]._replace(article_id=aid)
         saved.append(fp)
     keyed = {fp.article_id: fp.exact for fp in saved if prints[fp.article_id].shingles}

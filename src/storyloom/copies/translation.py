@@ -22,7 +22,7 @@ source's "Путин" made the order test refuse a third of the Russian and Japa
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -90,6 +90,9 @@ class TransPrint:
     n_sentences: int
     anchors: tuple[str, ...]
     sentences: tuple[str, ...]
+    # each sentence's own anchors (``anchors`` is their concatenation), for the evidence of a sure pair, which
+    # otherwise found them again sentence by sentence for every pair an article was in
+    by_sentence: tuple[tuple[str, ...], ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, text: str, language: str | None) -> TransPrint:
@@ -105,10 +108,32 @@ class TransPrint:
         return frozenset(out)
 
 
-@lru_cache(maxsize=1024)  # a chunk (200) plus its candidates; keys are the texts, freed as the cache turns
+PRINTS_OFFERED_MAX = 4096
+_offered: dict[tuple[str, str | None], TransPrint] = {}
+
+
+def offer_print(text: str, language: str | None, made: TransPrint) -> None:
+    """A print computed elsewhere (a cleaning worker, :mod:`storyloom.lookahead`) by :func:`TransPrint.of`."""
+    if len(_offered) >= PRINTS_OFFERED_MAX:
+        _offered.clear()  # only a cost: a print not found here is computed again, the same
+    _offered[(text, language)] = made
+
+
+def forget_prints() -> None:
+    _offered.clear()
+
+
+# a chunk (200) plus its candidates: on the real texts of bench/pipeline.py a chunk's anchor candidates named
+# 570-1,370 articles, the same ones chunk after chunk, so 1,024 entries made most prints again; keys are the
+# texts, freed as the cache turns
+@lru_cache(maxsize=4096)
 def _print_of(text: str, language: str | None) -> TransPrint:
+    got = _offered.pop((text, language), None)
+    if got is not None:
+        return got
     sents = tuple(split_sentences(text))
-    return TransPrint(language, len(sents), tuple(anchors_in(sents)), sents)
+    per = tuple(tuple(anchors_in((s,))) for s in sents)
+    return TransPrint(language, len(sents), tuple(x for one in per for x in one), sents, per)
 
 
 def sentence_ratio(a: TransPrint, b: TransPrint) -> float:
@@ -152,8 +177,8 @@ class TransVerdict:
 def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, Any]]:
     """Sentence pairs that carry the same anchors: readable proof that one text follows the other (for a pair
     confirmed without its sentences' embeddings)."""
-    sa = [set(anchors_in((s,))) for s in a.sentences[:200]]
-    sb = [set(anchors_in((s,))) for s in b.sentences[:200]]
+    sa = [set(x) for x in _per_sentence(a)[:200]]
+    sb = [set(x) for x in _per_sentence(b)[:200]]
     pairs: list[dict[str, Any]] = []
     for i, x in enumerate(sa):
         if len(x) < 2:
@@ -169,14 +194,25 @@ def _evidence(a: TransPrint, b: TransPrint, limit: int = 5) -> list[dict[str, An
     return pairs[:limit]
 
 
+def anchors_agree(a: TransPrint, b: TransPrint) -> bool:
+    """Whether two texts' anchors agree in overlap and order as a sure pair's must (``SURE_ANCHORS`` each)."""
+    agreement = _anchor_agreement(a, b)
+    return agreement is not None and min(agreement) >= SURE_ANCHORS
+
+
+def _per_sentence(p: TransPrint) -> tuple[tuple[str, ...], ...]:
+    if p.by_sentence is not None:
+        return p.by_sentence
+    return tuple(tuple(anchors_in((s,))) for s in p.sentences[:200])
+
+
 def sure_translation(a: TransPrint, b: TransPrint, cosine: float, model: str) -> TransVerdict | None:
     """The verdict on a pair whose cosine and anchors leave no doubt (see ``SURE``), else None: the pair is then
     uncertain and :func:`verify_translation` decides on its aligned sentences."""
-    if _refused(a, b) or model not in SURE or cosine < SURE[model]:
+    if _refused(a, b) or model not in SURE or cosine < SURE[model] or not anchors_agree(a, b):
         return None
     agreement = _anchor_agreement(a, b)
-    if agreement is None or min(agreement) < SURE_ANCHORS:
-        return None
+    assert agreement is not None
     details = {"cosine": round(cosine, 4), "model": model, "sentence_ratio": round(sentence_ratio(a, b), 3),
                "languages": [a.language, b.language], "anchor_overlap": round(agreement[0], 3),
                "anchor_order": round(agreement[1], 3), "confirmed_by": "anchors"}

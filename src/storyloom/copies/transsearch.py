@@ -7,7 +7,9 @@ candidates with joins and a broadcast pool) — so both give the same links.
 Candidates of an article, defined so that they do not depend on how the stream was cut into chunks:
 
 * **anchors** — articles in another language sharing ``ANCHOR_CANDIDATE_MIN`` anchor keys (numbers, names
-  transliterated to ASCII) in buckets within ``copy_bucket_cap``: a symmetric relation;
+  transliterated to ASCII) in buckets within ``copy_bucket_cap``: a symmetric relation, not bounded in time
+  (but :func:`judge` looks at a pair published further apart than ``translation_window_days`` only when its
+  anchors agree in overlap and order);
 * **nearest leads** — the ``EMBED_TOP_K`` nearest title + lead vectors (the fast model) among the articles in
   another language stored *before* it (rank = store order), published within ``translation_window_days`` of it
   (an undated article is near every date), with a cosine of at least ``EMBED_CANDIDATE_MIN``: each pair is
@@ -126,11 +128,25 @@ class Caches:
         return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values()])
 
 
+def within_window(pa: str | None, pb: str | None, window_days: int | None) -> bool:
+    """Whether two articles were published close enough to be a translation and its source (the days
+    :func:`nearest` compares; an undated article is near every date; ``None``: no window)."""
+    if window_days is None:
+        return True
+    da, db = day_of(pa), day_of(pb)
+    return da == UNDATED or db == UNDATED or abs(da - db) <= window_days
+
+
 def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fast: Any, wide: Any,
-          caches: Caches) -> list[dict[str, Any]]:
+          caches: Caches, window_days: int | None = None) -> list[dict[str, Any]]:
     """The translation links among ``pairs`` (a < b, each judged once), as ``copy_links`` records.
 
-    ``rows``: id → title, text, language, published of every article named."""
+    ``rows``: id → title, text, language, published of every article named.  A pair published further apart
+    than ``window_days`` (``translation_window_days``: how close a translation is looked for) is judged only
+    when its anchors agree as a sure pair's must (:func:`storyloom.copies.translation.anchors_agree`): the
+    anchor candidates are not bounded in time, so a translation published weeks later is still found by its
+    names and numbers, but on real text half of the pairs that reached the slow model were weeks apart with
+    anchors that barely met (none of them a translation), and each cost two embeddings."""
     from storyloom.embed import lead_for
 
     tr.register_model(fast)
@@ -139,6 +155,9 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
     todo: list[tuple[str, str, Any]] = []
     for a, b in pairs:
         if tr.rejected_before_cosine(prints[a], prints[b]):
+            continue
+        if not within_window(rows[a]["published"], rows[b]["published"], window_days) and not tr.anchors_agree(
+                prints[a], prints[b]):
             continue
         model = model_for(fast, wide, rows[a]["language"], rows[b]["language"])
         if model is None:
@@ -226,7 +245,8 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     candidates: dict[str, set[str]] = {}
     for aid in known:
         keys = tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors))
-        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap)
+        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap,
+                                            ANCHOR_CANDIDATE_MIN)
         strong = sorted(c for c, n in by_anchor.items() if n >= ANCHOR_CANDIDATE_MIN)
         candidates[aid] = set(sql.other_language(store, strong, rows[aid]["language"])) if strong else set()
     if own:
@@ -251,4 +271,4 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     if need:
         rows = {**rows, **sql.texts(store, need)}
     pairs = [(a, b) for a, b in pairs if a in rows and b in rows]
-    return judge(pairs, rows, fast, wide, caches), len(pairs)
+    return judge(pairs, rows, fast, wide, caches, settings.translation_window_days), len(pairs)

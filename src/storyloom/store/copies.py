@@ -149,10 +149,13 @@ def take_links(store: Store, aid: str, kinds: Sequence[str]) -> list[str]:
     return sorted({r[1] if r[0] == aid else r[0] for r in rows})
 
 
-def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int], exclude: str, cap: int) -> tuple[dict[str, int], list[int]]:
+def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int], exclude: str, cap: int,
+                     min_shared: int = 1) -> tuple[dict[str, int], list[int]]:
     """Articles sharing keys with one article, with how many keys each shares; keys whose bucket holds more
     than ``cap`` articles are skipped (and returned, so the caller can log them): a giant bucket means a
-    degenerate text (empty, one repeated line), and comparing against all of it would be quadratic."""
+    degenerate text (empty, one repeated line), and comparing against all of it would be quadratic.
+    ``min_shared``: only articles sharing at least that many keys (counted by SQLite: an article's anchors meet
+    hundreds of articles once or twice, and counting them row by row here was most of the look-up)."""
     if (table, column) not in KEY_TABLES:
         raise ValueError(f"not a key table: {table}.{column}")
     if not keys:
@@ -163,7 +166,11 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
     over = [k for k in keys if sizes.get(k, 0) > cap]
     usable = [k for k in keys if 0 < sizes.get(k, 0) <= cap]
     hits: dict[str, int] = {}
-    if usable:
+    if usable and min_shared > 1:
+        hits = dict(store.conn.execute(
+            f"SELECT article_id, count(*) FROM {table} WHERE {column} IN ({placeholders(len(usable))}) "
+            "AND article_id != ? GROUP BY article_id HAVING count(*) >= ?", [*usable, exclude, min_shared]))
+    elif usable:
         for (aid,) in store.conn.execute(
             f"SELECT article_id FROM {table} WHERE {column} IN ({placeholders(len(usable))}) AND article_id != ?",
             [*usable, exclude]):
