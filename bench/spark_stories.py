@@ -66,9 +66,15 @@ def frames(spark: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     return arts, groups
 
 
-def tasks_by_stage(spark: Any, group: str) -> list[list[float]]:
-    """Run time (s) of every task of every Spark stage the job group ran, stage by stage in order."""
-    out = []
+def tasks_by_stage(spark: Any, group: str) -> tuple[list[list[float]], list[dict[str, Any]]]:
+    """Run time (s) of every task of every Spark stage the job group ran, stage by stage in order; and each
+    stage's summary (its call site, tasks, wall from submission to completion, task s, JVM CPU s, shuffle MB)."""
+    from datetime import datetime
+
+    def ts(x: str) -> float:
+        return datetime.strptime(x.replace("GMT", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+    out, info = [], []
     for j in sorted(rest(spark, "jobs"), key=lambda j: j["jobId"]):
         if j.get("jobGroup") != group:
             continue
@@ -77,8 +83,14 @@ def tasks_by_stage(spark: Any, group: str) -> list[list[float]]:
                 if st.get("status") != "COMPLETE":
                     continue
                 tl = rest(spark, f"stages/{sid}/{st['attemptId']}/taskList?length=100000")
-                out.append([t["taskMetrics"]["executorRunTime"] / 1000 for t in tl if t.get("taskMetrics")])
-    return out
+                times = [t["taskMetrics"]["executorRunTime"] / 1000 for t in tl if t.get("taskMetrics")]
+                out.append(times)
+                info.append({"job": j["jobId"], "stage": sid, "name": st.get("name", "?"), "tasks": len(times),
+                             "wall": ts(st["completionTime"]) - ts(st["submissionTime"]), "task_s": sum(times),
+                             "jvm_cpu": st.get("executorCpuTime", 0) / 1e9,
+                             "shuffle_mb": (st.get("shuffleWriteBytes", 0) + st.get("shuffleReadBytes", 0)) / 1e6,
+                             "start": ts(st["submissionTime"])})
+    return out, info
 
 
 def makespan(times: list[float], executors: int) -> float:
@@ -109,11 +121,11 @@ def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, b
     cpu = sampled.seconds
     job._release()
     arts.unpersist()
-    stages = tasks_by_stage(spark, tag + "stories")
+    stages, stage_info = tasks_by_stage(spark, tag + "stories")
     every = [x for s in stages for x in s]
     return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
             "tasks": len(every), "task_s": sum(every), "largest": max(every, default=0.0), "stages": stages,
-            "counts": dict(job.report.counts), "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
+            "counts": dict(job.report.counts), "stage_info": stage_info, "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
 
 
 def in_process(n: int) -> None:
@@ -237,6 +249,17 @@ def report(results: list[dict[str, Any]], master: str) -> None:
             g = r["gold"]
             print(f"\n{r['name']}: B³ F1 against the gold stories (lexical+entity scoring, no embeddings): exact "
                   f"{g['exact']['f1']:.4f}, blocks {g['blocks']['f1']:.4f}")
+    for r in results:
+        for kind in ("exact", "blocks"):
+            x = r[kind]
+            t0 = min((st["start"] for st in x["stage_info"]), default=0.0)
+            print(f"\n{r['name']}, {kind}: where the wall goes, Spark stage by stage (wall from submission to completion; "
+                  f"stages of concurrent jobs overlap; JVM CPU excludes the Python workers)")
+            print("| start s | wall s | tasks | task s | JVM CPU s | shuffle MB | job / stage | call site |")
+            print("|---:|---:|---:|---:|---:|---:|---|---|")
+            for st in x["stage_info"]:
+                print(f"| {st['start'] - t0:.1f} | {st['wall']:.1f} | {st['tasks']} | {st['task_s']:.1f} | "
+                      f"{st['jvm_cpu']:.1f} | {st['shuffle_mb']:.1f} | {st['job']}/{st['stage']} | {st['name']} |")
     for r in results:
         b = r["blocks"]
         # the block runs: the stage with one task per block (the largest such)
