@@ -5,6 +5,7 @@ one-task stage, in the same run, on a synthetic stream and on real text.
     .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
     .venv/bin/python bench/spark_stories.py --n 0                # real text only
     .venv/bin/python bench/spark_stories.py --in-process 20000   # the story work alone, no Spark (CPU)
+    .venv/bin/python bench/spark_stories.py --n 20000 --density 6 600 6000 20000   # cost of a row vs stream density
 
 Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
 each article its own group):
@@ -44,10 +45,38 @@ from spark import corpus, load_paragraphs, rest
 EXECUTORS = (16, 64, 256)
 
 
-def synthetic_rows(n: int) -> list[dict[str, Any]]:
+def synthetic_rows(n: int, per_day: int = 6) -> list[dict[str, Any]]:
     return [{"id": f"a{i:07d}", "title": a["title"], "text": a["text"], "published": a["published"],
              "date_flag": None, "outlet": a["outlet"], "language": "en", "ord_file": 0, "ord_pos": i}
-            for i, a in enumerate(corpus(n, load_paragraphs()))]
+            for i, a in enumerate(corpus(n, load_paragraphs(), per_day=per_day))]
+
+
+def density(n: int, per_days: list[int]) -> None:
+    """The cost of a block run's row as the stream gets denser (no Spark, CPU of this process): one run over
+    the first n / 2 and one over all n synthetic articles (text parts computed beforehand, as the stage ships
+    them), ``per_day`` articles a day; the marginal cost, (T(n) - T(n/2)) / (n/2), is that of a row arriving
+    among min(n / 2, 7 × per_day) .. min(n, 7 × per_day) articles of the stories' 7-day horizon."""
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts
+    from storyloom.settings import Settings
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    print("| articles a day | articles in the 7-day horizon at the end | CPU s, first n/2 | CPU s, all n | "
+          "ms a row (mean) | ms a row (marginal, second half) | stories |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for per_day in per_days:
+        rows = synthetic_rows(n, per_day)
+        parted = [{**{k: v for k, v in r.items() if k != "text"}, "group_id": "g" + r["id"], "rank": i, "seg": 0,
+                   "prior_df": {} if i == 0 else None, "prior_docs": 0,
+                   **{k: v for k, v in story_parts(r["title"], r["text"]).items() if k != "terms"}}
+                  for i, r in enumerate(rows)]
+        cpu, stories = [], 0
+        for m in (n // 2, n):
+            t = time.process_time()
+            out = list(run_story_block(parted[:m], s, "2026-01-01T00:00:00+00:00"))
+            cpu.append(time.process_time() - t)
+            stories = sum(1 for tb, _ in out if tb == "stories")
+        print(f"| {per_day:,} | {min(n, 7 * per_day):,} | {cpu[0]:.1f} | {cpu[1]:.1f} | {1000 * cpu[1] / n:.2f} | "
+              f"{1000 * (cpu[1] - cpu[0]) / (n - n // 2):.2f} | {stories:,} |", flush=True)
 
 
 def real_rows() -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -119,11 +148,12 @@ def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, b
         n_stories, n_events = story_rows.count(), events.count()
     wall, reaped = time.perf_counter() - t, cpu_tree() - c
     cpu = sampled.seconds
+    run_cpu = job.story_cpu.value if job.story_cpu is not None else 0.0
     job._release()
     arts.unpersist()
     stages, stage_info = tasks_by_stage(spark, tag + "stories")
     every = [x for s in stages for x in s]
-    return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
+    return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "run_cpu": run_cpu, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
             "tasks": len(every), "task_s": sum(every), "largest": max(every, default=0.0), "stages": stages,
             "counts": dict(job.report.counts), "stage_info": stage_info, "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
 
@@ -173,7 +203,12 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--json", help="also write the numbers to this file")
     ap.add_argument("--in-process", type=int, metavar="N", help="only: the story work without Spark (see in_process)")
+    ap.add_argument("--density", type=int, nargs="+", metavar="PER_DAY",
+                    help="only: a block run's cost per row at these articles a day, over --n[0] articles (see density)")
     args = ap.parse_args()
+    if args.density:
+        density(args.n[0], args.density)
+        return
     if args.in_process:
         in_process(args.in_process)
         return
@@ -272,6 +307,12 @@ def report(results: list[dict[str, Any]], master: str) -> None:
               f"per row a block run replays (own + warm-up): "
               f"{1000 * sum(block_stage) / (r['n'] + b['counts'].get('story_warmup_rows', 0)):.2f} ms; exact stage "
               f"{1000 * r['exact']['largest'] / r['n']:.2f} ms per article in its largest task")
+        rows = r["n"] + b["counts"].get("story_warmup_rows", 0)
+        print(f"{r['name']}: CPU of the story runs (Python workers, load-independent): exact {r['exact']['run_cpu']:.1f} s "
+              f"({1000 * r['exact']['run_cpu'] / r['n']:.2f} ms an article, one task), blocks {b['run_cpu']:.1f} s "
+              f"({1000 * b['run_cpu'] / rows:.2f} ms a replayed row, {b['counts'].get('story_blocks')} tasks); "
+              f"the rest of the stage's CPU (process tree): exact {r['exact']['cpu'] - r['exact']['run_cpu']:.1f} s, "
+              f"blocks {b['cpu'] - b['run_cpu']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,12 @@ def split_block_output(block: int, out: Iterable[tuple[str, dict[str, Any]]], ow
             res.stories.append(row)
         elif row.get("article_id") in own:
             res.events.append(row)
+    # a story of the warm-up alone (no own article joined it) is a replay of one its home block keeps: it
+    # neither continues anything nor is kept, so it sends no link (most warm-up stories: only the stories
+    # continuing across the boundary travel to the reconciliation)
+    kept = {m["story_id"] for m in res.members}
+    res.stories = [s for s in res.stories if s["id"] in kept]
+    res.warm = [(aid, sid) for aid, sid in res.warm if sid in kept]
     # a merge's surviving story: its id after the run (a later merge may have moved it on)
     moved = {e["other_id"]: e["story_id"] for e in res.events if e["kind"] == "merge"}
     for e in res.events:
@@ -315,7 +321,7 @@ def assemble(results: list[BlockResult], home: dict[str, tuple[int, str, int]], 
             node = (res.block, s["id"])
             if node in final:
                 parts.setdefault(final[node], []).append(s)
-            elif node not in nodes:  # (a linked story without own articles is a replay of one kept elsewhere)
+            else:
                 plain[s["id"]] = s
     combined = {sid: combine_story(sid, parts[sid], by_story[sid]) for sid in by_story if sid in parts}
     stories = [combined.get(sid) or plain[sid] for sid in sorted(combined.keys() | plain.keys())]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -185,13 +186,16 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
                     "group_id", "parts", "prior_df", "prior_docs")
             .repartition(job.n, "block").sortWithinPartitions("block", "rank"))
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
+    cpu = job.story_cpu = job.sc.accumulator(0.0)
 
     def run(pid: int, it: Iterator[Any]) -> Iterator[tuple[str, str]]:
         if hook is not None:
             hook("stories", pid)
+        start = time.process_time()
         for _, block_rows in itertools.groupby(it, key=lambda r: r.block):
             for table, row in stages.run_story_block((r.asDict() for r in block_rows), settings, ingested_at):
                 yield table, json.dumps(row, default=bytes_hex)
+        cpu.add(time.process_time() - start)
 
     out = job.keep(job.spark.createDataFrame(rows.rdd.mapPartitionsWithIndex(run), "t string, row string"))
     term_df = seg_terms.groupBy("term").agg(F.sum("c").alias("df"))

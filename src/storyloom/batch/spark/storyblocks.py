@@ -20,6 +20,7 @@ local check runs); this module moves the data.  Steps:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,10 +67,10 @@ def priors(job: SparkRun, tdf: Any, placed: Any) -> tuple[Any, Any]:
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    rows = job.keep(placed.join(tdf.select("id", "terms"), "id").select("block", "own", F.explode("terms").alias("term")),
-                    disk=True)
-    counts = rows.groupBy("block", "term").agg(F.sum(F.col("own").cast("long")).alias("c"),
-                                              F.sum((~F.col("own")).cast("long")).alias("w"))
+    # the (block, term) counts are kept (read twice: the priors and term_df), not the exploded rows they sum
+    rows = placed.join(tdf.select("id", "terms"), "id").select("block", "own", F.explode("terms").alias("term"))
+    counts = job.keep(rows.groupBy("block", "term").agg(F.sum(F.col("own").cast("long")).alias("c"),
+                                                        F.sum((~F.col("own")).cast("long")).alias("w")))
     before = Window.partitionBy("term").orderBy("block").rowsBetween(Window.unboundedPreceding, -1)
     pdf = (counts.withColumn("prior", F.coalesce(F.sum("c").over(before), F.lit(0)) - F.col("w"))
            .filter(F.col("prior") > 0)
@@ -94,10 +95,16 @@ def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, par
                     "language", "group_id", "parts", "prior_df", "prior_docs"))
     by_block = rows.rdd.keyBy(lambda r: int(r.block)).partitionBy(blocks, lambda b: b)
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
+    cpu = job.story_cpu = job.sc.accumulator(0.0)
 
     def run(pid: int, it: Iterator[tuple[int, Any]]) -> Iterator[tuple[str, int, str, str]]:
         if hook is not None:
             hook("stories", pid)
+        start = time.process_time()
+        yield from blocks_run(it)
+        cpu.add(time.process_time() - start)
+
+    def blocks_run(it: Iterator[tuple[int, Any]]) -> Iterator[tuple[str, int, str, str]]:
         got = sorted((r for _, r in it), key=lambda r: (r.block, r.rank))
         for b in sorted({r.block for r in got}):
             mine = [r.asDict() for r in got if r.block == b]
@@ -126,11 +133,12 @@ def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, par
 def reconcile(job: SparkRun, out: Any) -> tuple[dict[storyblocks.Node, str], set[storyblocks.Node]]:
     """The driver's part: links of block stories to their warm-up articles' home stories (aggregated by
     Spark: one row per (story, home story)), the bridged stories, the first times of the stories linked.
-    Returns the final id of every linked story with own articles, and every linked story.
+    Returns the final id of every story linked, and the stories linked.
 
-    It stays on the driver: the links are the only rows that travel (one per story crossing a block
-    boundary: 601 at 20k, ~2M at 100M, tens of MB), and the union-find over them takes a fraction of a
-    second where a label propagation on the cluster would take a Spark job per round."""
+    It stays on the driver: the links are the only rows that travel, one per (story continuing across a block
+    boundary, home story) — a block's stories of the warm-up alone send none (see bench/README.md for the
+    counts measured and what they give at 100M) — and a union-find over them takes seconds where a label
+    propagation on the cluster would take three Spark jobs per round."""
     from pyspark.sql import functions as F
 
     members = out.filter(F.col("kind") == "member").select(
@@ -186,14 +194,12 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
         lambda tr: tr[0] != "story_events" or not _self_merge(tr[1]))
     members = job.keep(job.spark.createDataFrame(renamed, "t string, row string"))
     members.count()  # read by two joins below (see run_blocks)
-    # only the stories the reconciliation linked are combined (fid: their final id, null for a linked story
-    # without own articles, a replay of one kept elsewhere); the rest stand as their block wrote them (see
-    # storyblocks.assemble)
-    linked = F.broadcast(job.spark.createDataFrame(sorted((b, s, final_ids.get((b, s)), True) for b, s in nodes)
-                                                   or [(-1, "", None, True)],
-                                                   "block long, sid string, fid string, linked boolean"))
+    # only the stories the reconciliation linked are combined (fid: their final id); the rest stand as their
+    # block wrote them (see storyblocks.assemble)
+    linked = F.broadcast(job.spark.createDataFrame(sorted((b, s, final_ids[(b, s)]) for b, s in nodes)
+                                                   or [(-1, "", "")], "block long, sid string, fid string"))
     story_rows = out.filter(F.col("kind") == "story").join(linked, ["block", "sid"], "left")
-    mrows = (out.filter(F.col("kind") == "member").join(linked.filter(F.col("fid").isNotNull()), ["block", "sid"])
+    mrows = (out.filter(F.col("kind") == "member").join(linked, ["block", "sid"])
              .select(F.col("fid").alias("sid"), F.get_json_object("row", "$.article_id").alias("id"),
                      F.get_json_object("row", "$.time").alias("time"))
              .join(info, "id").groupBy("sid")
@@ -215,7 +221,7 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
     # kept and counted: each of the three tables is read by its own action (a union read three times ran the
     # combination three times, a third of the stage at 50k)
     combined = job.spark.createDataFrame(grouped.rdd.map(combine), "t string, row string")
-    plain = story_rows.filter(F.col("fid").isNull() & F.col("linked").isNull()).select(F.lit("stories").alias("t"), "row")
+    plain = story_rows.filter(F.col("fid").isNull()).select(F.lit("stories").alias("t"), "row")
     story_out = job.keep(combined.unionByName(plain))
     job.report.counts["stories"] = story_out.count()
     job.report.counts["stories_combined"] = len(set(final_ids.values()))
