@@ -5,7 +5,8 @@ one-task stage, in the same run, on a synthetic stream and on real text.
     .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
     .venv/bin/python bench/spark_stories.py --n 0                # real text only
     .venv/bin/python bench/spark_stories.py --in-process 20000   # the story work alone, no Spark (CPU)
-    .venv/bin/python bench/spark_stories.py --n 20000 --density 6 600 6000 20000   # cost of a row vs stream density
+    .venv/bin/python bench/spark_stories.py --n 12000 --density 6 1000 12000   # cost of a row vs stream density
+    .venv/bin/python bench/spark_stories.py --n 6000 --dense-blocks 1000 2000   # blocks on a dense stream, no Spark
 
 Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
 each article its own group):
@@ -194,6 +195,44 @@ def in_process(n: int) -> None:
               f"({blocks / exact:.2f}x), B3 vs exact {agreement(got, ref)['f1']:.4f}", flush=True)
 
 
+def dense_blocks(n: int, per_day: int, size: int) -> None:
+    """The block plan on a dense stream, no Spark: the local driver (``run_blocks_locally``) against one run over
+    every article (text parts shipped to both), with the links the reconciliation receives."""
+    from storyloom.batch import storyblocks
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts
+    from storyloom.settings import Settings
+    from storyloom.stories import agreement
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    ing = "2026-01-01T00:00:00+00:00"
+    rows = [{**r, "group_id": "g" + r["id"]} for r in synthetic_rows(n, per_day)]
+    t = time.process_time()
+    one = [{**{k: v for k, v in r.items() if k != "text"}, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None,
+            "prior_docs": 0, **{k: v for k, v in story_parts(r["title"], r["text"]).items() if k != "terms"}}
+           for i, r in enumerate(rows)]
+    ref = {r["article_id"]: r["story_id"] for tb, r in run_story_block(one, s, ing) if tb == "story_members"}
+    exact = time.process_time() - t
+    links: list[Any] = []
+    assemble = storyblocks.assemble
+
+    def spy(results: Any, home: Any, rows_: Any) -> Any:  # the links the reconciliation receives
+        links.extend(link for res in results for link in storyblocks.links_of(res, home))
+        return assemble(results, home, rows_)
+
+    storyblocks.assemble = spy
+    try:
+        t = time.process_time()
+        out = storyblocks.run_blocks_locally(rows, s, ing, size)
+        blocks = time.process_time() - t
+    finally:
+        storyblocks.assemble = assemble
+    got = {m["article_id"]: m["story_id"] for m in out["story_members"]}
+    nb = -(-n // size)
+    print(f"{n:,} articles, {per_day:,} a day, blocks of {size:,} ({nb}): CPU exact {exact:.1f} s, blocks {blocks:.1f} s; "
+          f"{len(links):,} links ({len(links) / max(1, nb - 1):,.0f} a boundary); {len(set(ref.values())):,} stories; "
+          f"B3 vs exact {agreement(got, ref)}; same ids {got == ref}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -205,7 +244,12 @@ def main() -> None:
     ap.add_argument("--in-process", type=int, metavar="N", help="only: the story work without Spark (see in_process)")
     ap.add_argument("--density", type=int, nargs="+", metavar="PER_DAY",
                     help="only: a block run's cost per row at these articles a day, over --n[0] articles (see density)")
+    ap.add_argument("--dense-blocks", type=int, nargs=2, metavar=("PER_DAY", "BLOCK"),
+                    help="only: the local block driver on a stream of --n[0] articles at PER_DAY, blocks of BLOCK")
     args = ap.parse_args()
+    if args.dense_blocks:
+        dense_blocks(args.n[0], *args.dense_blocks)
+        return
     if args.density:
         density(args.n[0], args.density)
         return
