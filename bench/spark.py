@@ -64,10 +64,11 @@ def mark(paragraph: str, n: int, rng: random.Random) -> str:
     return " ".join(out)
 
 
-def corpus(n: int, paras: list[str], seed: int = 7) -> list[dict[str, str]]:
+def corpus(n: int, paras: list[str], seed: int = 7, per_day: int = 6) -> list[dict[str, str]]:
+    """``n`` articles, ``per_day`` a day (a denser stream gives each article more open stories to weigh)."""
     rng = random.Random(seed)
     start = datetime(2021, 1, 1, tzinfo=UTC)
-    span = max(1, n // 6) * 86400
+    span = max(1, n // per_day) * 86400
     arts: list[dict[str, str]] = []
     for i in range(n):
         published = start + timedelta(seconds=int(i * span / n) + rng.randrange(3600))

@@ -5,6 +5,8 @@ one-task stage, in the same run, on a synthetic stream and on real text.
     .venv/bin/python bench/spark_stories.py --n 30000 --block-articles 1000
     .venv/bin/python bench/spark_stories.py --n 0                # real text only
     .venv/bin/python bench/spark_stories.py --in-process 20000   # the story work alone, no Spark (CPU)
+    .venv/bin/python bench/spark_stories.py --n 12000 --density 6 1000 12000   # cost of a row vs stream density
+    .venv/bin/python bench/spark_stories.py --n 6000 --dense-blocks 1000 2000   # blocks on a dense stream, no Spark
 
 Inputs, built straight into the story stage's input (articles and copy groups; no cleaning, no copy stage,
 each article its own group):
@@ -44,10 +46,38 @@ from spark import corpus, load_paragraphs, rest
 EXECUTORS = (16, 64, 256)
 
 
-def synthetic_rows(n: int) -> list[dict[str, Any]]:
+def synthetic_rows(n: int, per_day: int = 6) -> list[dict[str, Any]]:
     return [{"id": f"a{i:07d}", "title": a["title"], "text": a["text"], "published": a["published"],
              "date_flag": None, "outlet": a["outlet"], "language": "en", "ord_file": 0, "ord_pos": i}
-            for i, a in enumerate(corpus(n, load_paragraphs()))]
+            for i, a in enumerate(corpus(n, load_paragraphs(), per_day=per_day))]
+
+
+def density(n: int, per_days: list[int]) -> None:
+    """The cost of a block run's row as the stream gets denser (no Spark, CPU of this process): one run over
+    the first n / 2 and one over all n synthetic articles (text parts computed beforehand, as the stage ships
+    them), ``per_day`` articles a day; the marginal cost, (T(n) - T(n/2)) / (n/2), is that of a row arriving
+    among min(n / 2, 7 × per_day) .. min(n, 7 × per_day) articles of the stories' 7-day horizon."""
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts
+    from storyloom.settings import Settings
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    print("| articles a day | articles in the 7-day horizon at the end | CPU s, first n/2 | CPU s, all n | "
+          "ms a row (mean) | ms a row (marginal, second half) | stories |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for per_day in per_days:
+        rows = synthetic_rows(n, per_day)
+        parted = [{**{k: v for k, v in r.items() if k != "text"}, "group_id": "g" + r["id"], "rank": i, "seg": 0,
+                   "prior_df": {} if i == 0 else None, "prior_docs": 0,
+                   **{k: v for k, v in story_parts(r["title"], r["text"]).items() if k != "terms"}}
+                  for i, r in enumerate(rows)]
+        cpu, stories = [], 0
+        for m in (n // 2, n):
+            t = time.process_time()
+            out = list(run_story_block(parted[:m], s, "2026-01-01T00:00:00+00:00"))
+            cpu.append(time.process_time() - t)
+            stories = sum(1 for tb, _ in out if tb == "stories")
+        print(f"| {per_day:,} | {min(n, 7 * per_day):,} | {cpu[0]:.1f} | {cpu[1]:.1f} | {1000 * cpu[1] / n:.2f} | "
+              f"{1000 * (cpu[1] - cpu[0]) / (n - n // 2):.2f} | {stories:,} |", flush=True)
 
 
 def real_rows() -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -66,9 +96,15 @@ def frames(spark: Any, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     return arts, groups
 
 
-def tasks_by_stage(spark: Any, group: str) -> list[list[float]]:
-    """Run time (s) of every task of every Spark stage the job group ran, stage by stage in order."""
-    out = []
+def tasks_by_stage(spark: Any, group: str) -> tuple[list[list[float]], list[dict[str, Any]]]:
+    """Run time (s) of every task of every Spark stage the job group ran, stage by stage in order; and each
+    stage's summary (its call site, tasks, wall from submission to completion, task s, JVM CPU s, shuffle MB)."""
+    from datetime import datetime
+
+    def ts(x: str) -> float:
+        return datetime.strptime(x.replace("GMT", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+    out, info = [], []
     for j in sorted(rest(spark, "jobs"), key=lambda j: j["jobId"]):
         if j.get("jobGroup") != group:
             continue
@@ -77,8 +113,14 @@ def tasks_by_stage(spark: Any, group: str) -> list[list[float]]:
                 if st.get("status") != "COMPLETE":
                     continue
                 tl = rest(spark, f"stages/{sid}/{st['attemptId']}/taskList?length=100000")
-                out.append([t["taskMetrics"]["executorRunTime"] / 1000 for t in tl if t.get("taskMetrics")])
-    return out
+                times = [t["taskMetrics"]["executorRunTime"] / 1000 for t in tl if t.get("taskMetrics")]
+                out.append(times)
+                info.append({"job": j["jobId"], "stage": sid, "name": st.get("name", "?"), "tasks": len(times),
+                             "wall": ts(st["completionTime"]) - ts(st["submissionTime"]), "task_s": sum(times),
+                             "jvm_cpu": st.get("executorCpuTime", 0) / 1e9,
+                             "shuffle_mb": (st.get("shuffleWriteBytes", 0) + st.get("shuffleReadBytes", 0)) / 1e6,
+                             "start": ts(st["submissionTime"])})
+    return out, info
 
 
 def makespan(times: list[float], executors: int) -> float:
@@ -107,13 +149,14 @@ def run_stage(spark: Any, settings: Any, rows: list[dict[str, Any]], tag: str, b
         n_stories, n_events = story_rows.count(), events.count()
     wall, reaped = time.perf_counter() - t, cpu_tree() - c
     cpu = sampled.seconds
+    run_cpu = job.story_cpu.value if job.story_cpu is not None else 0.0
     job._release()
     arts.unpersist()
-    stages = tasks_by_stage(spark, tag + "stories")
+    stages, stage_info = tasks_by_stage(spark, tag + "stories")
     every = [x for s in stages for x in s]
-    return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
+    return {"wall": wall, "cpu": cpu, "cpu_reaped": reaped, "run_cpu": run_cpu, "load": (load0, os.getloadavg()[0]), "members": got, "stories": n_stories, "events": n_events,
             "tasks": len(every), "task_s": sum(every), "largest": max(every, default=0.0), "stages": stages,
-            "counts": dict(job.report.counts), "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
+            "counts": dict(job.report.counts), "stage_info": stage_info, "sim": {e: sum(makespan(s, e) for s in stages) for e in EXECUTORS}}
 
 
 def in_process(n: int) -> None:
@@ -152,6 +195,44 @@ def in_process(n: int) -> None:
               f"({blocks / exact:.2f}x), B3 vs exact {agreement(got, ref)['f1']:.4f}", flush=True)
 
 
+def dense_blocks(n: int, per_day: int, size: int) -> None:
+    """The block plan on a dense stream, no Spark: the local driver (``run_blocks_locally``) against one run over
+    every article (text parts shipped to both), with the links the reconciliation receives."""
+    from storyloom.batch import storyblocks
+    from storyloom.batch.stages import batch_settings, run_story_block, story_parts
+    from storyloom.settings import Settings
+    from storyloom.stories import agreement
+
+    s = batch_settings(Settings(db_path=str(Path(tempfile.mkdtemp(prefix="storyloom-bench-")) / "unused.db")))
+    ing = "2026-01-01T00:00:00+00:00"
+    rows = [{**r, "group_id": "g" + r["id"]} for r in synthetic_rows(n, per_day)]
+    t = time.process_time()
+    one = [{**{k: v for k, v in r.items() if k != "text"}, "rank": i, "seg": 0, "prior_df": {} if i == 0 else None,
+            "prior_docs": 0, **{k: v for k, v in story_parts(r["title"], r["text"]).items() if k != "terms"}}
+           for i, r in enumerate(rows)]
+    ref = {r["article_id"]: r["story_id"] for tb, r in run_story_block(one, s, ing) if tb == "story_members"}
+    exact = time.process_time() - t
+    links: list[Any] = []
+    assemble = storyblocks.assemble
+
+    def spy(results: Any, home: Any, rows_: Any) -> Any:  # the links the reconciliation receives
+        links.extend(link for res in results for link in storyblocks.links_of(res, home))
+        return assemble(results, home, rows_)
+
+    storyblocks.assemble = spy
+    try:
+        t = time.process_time()
+        out = storyblocks.run_blocks_locally(rows, s, ing, size)
+        blocks = time.process_time() - t
+    finally:
+        storyblocks.assemble = assemble
+    got = {m["article_id"]: m["story_id"] for m in out["story_members"]}
+    nb = -(-n // size)
+    print(f"{n:,} articles, {per_day:,} a day, blocks of {size:,} ({nb}): CPU exact {exact:.1f} s, blocks {blocks:.1f} s; "
+          f"{len(links):,} links ({len(links) / max(1, nb - 1):,.0f} a boundary); {len(set(ref.values())):,} stories; "
+          f"B3 vs exact {agreement(got, ref)}; same ids {got == ref}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[100_000])
@@ -161,7 +242,17 @@ def main() -> None:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--json", help="also write the numbers to this file")
     ap.add_argument("--in-process", type=int, metavar="N", help="only: the story work without Spark (see in_process)")
+    ap.add_argument("--density", type=int, nargs="+", metavar="PER_DAY",
+                    help="only: a block run's cost per row at these articles a day, over --n[0] articles (see density)")
+    ap.add_argument("--dense-blocks", type=int, nargs=2, metavar=("PER_DAY", "BLOCK"),
+                    help="only: the local block driver on a stream of --n[0] articles at PER_DAY, blocks of BLOCK")
     args = ap.parse_args()
+    if args.dense_blocks:
+        dense_blocks(args.n[0], *args.dense_blocks)
+        return
+    if args.density:
+        density(args.n[0], args.density)
+        return
     if args.in_process:
         in_process(args.in_process)
         return
@@ -225,18 +316,33 @@ def report(results: list[dict[str, Any]], master: str) -> None:
                      else "(reference) | |"))
     print("\nSimulated wall time of the story stage (s): the measured tasks of each Spark stage scheduled longest "
           "first on E executors, stage after stage")
-    print("| input | stage | " + " | ".join(f"E = {e}" for e in EXECUTORS) + " | one core (Σ task s) |")
-    print("|---|---|" + "---:|" * (len(EXECUTORS) + 1))
+    print("; 'uncontended': every task time scaled by the stage's CPU ÷ Σ task s (task times are wall times, "
+          "inflated when other jobs share the cores; the CPU is not)")
+    print("| input | stage | " + " | ".join(f"E = {e}" for e in EXECUTORS) + " | one core (Σ task s) | "
+          + " | ".join(f"E = {e}, uncontended" for e in EXECUTORS) + " |")
+    print("|---|---|" + "---:|" * (2 * len(EXECUTORS) + 1))
     for r in results:
         for kind in ("exact", "blocks"):
             x = r[kind]
+            scale = min(1.0, x["cpu"] / max(x["task_s"], 1e-9))
             print(f"| {r['name']} | {kind} | " + " | ".join(f"{x['sim'][e]:.1f}" for e in EXECUTORS)
-                  + f" | {x['task_s']:.1f} |")
+                  + f" | {x['task_s']:.1f} | " + " | ".join(f"{scale * x['sim'][e]:.1f}" for e in EXECUTORS) + " |")
     for r in results:
         if "gold" in r:
             g = r["gold"]
             print(f"\n{r['name']}: B³ F1 against the gold stories (lexical+entity scoring, no embeddings): exact "
                   f"{g['exact']['f1']:.4f}, blocks {g['blocks']['f1']:.4f}")
+    for r in results:
+        for kind in ("exact", "blocks"):
+            x = r[kind]
+            t0 = min((st["start"] for st in x["stage_info"]), default=0.0)
+            print(f"\n{r['name']}, {kind}: where the wall goes, Spark stage by stage (wall from submission to completion; "
+                  f"stages of concurrent jobs overlap; JVM CPU excludes the Python workers)")
+            print("| start s | wall s | tasks | task s | JVM CPU s | shuffle MB | job / stage | call site |")
+            print("|---:|---:|---:|---:|---:|---:|---|---|")
+            for st in x["stage_info"]:
+                print(f"| {st['start'] - t0:.1f} | {st['wall']:.1f} | {st['tasks']} | {st['task_s']:.1f} | "
+                      f"{st['jvm_cpu']:.1f} | {st['shuffle_mb']:.1f} | {st['job']}/{st['stage']} | {st['name']} |")
     for r in results:
         b = r["blocks"]
         # the block runs: the stage with one task per block (the largest such)
@@ -249,6 +355,12 @@ def report(results: list[dict[str, Any]], master: str) -> None:
               f"per row a block run replays (own + warm-up): "
               f"{1000 * sum(block_stage) / (r['n'] + b['counts'].get('story_warmup_rows', 0)):.2f} ms; exact stage "
               f"{1000 * r['exact']['largest'] / r['n']:.2f} ms per article in its largest task")
+        rows = r["n"] + b["counts"].get("story_warmup_rows", 0)
+        print(f"{r['name']}: CPU of the story runs (Python workers, load-independent): exact {r['exact']['run_cpu']:.1f} s "
+              f"({1000 * r['exact']['run_cpu'] / r['n']:.2f} ms an article, one task), blocks {b['run_cpu']:.1f} s "
+              f"({1000 * b['run_cpu'] / rows:.2f} ms a replayed row, {b['counts'].get('story_blocks')} tasks); "
+              f"the rest of the stage's CPU (process tree): exact {r['exact']['cpu'] - r['exact']['run_cpu']:.1f} s, "
+              f"blocks {b['cpu'] - b['run_cpu']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -125,3 +125,30 @@ def test_a_block_run_on_text_parts_equals_one_on_the_text(
     packed = [{**{k: v for k, v in r.items() if k not in ("counts", "entities", "roundup", "terms")},
                "parts": packed_parts(r)} for r in parted]  # as the Spark stage ships them: one JSON string
     assert sorted(run_story_block(packed, settings, INGESTED), key=repr) == want
+
+
+def test_a_story_no_block_boundary_touches_stands_as_its_block_wrote_it(
+        setup: tuple[list[dict[str, Any]], Settings, dict[str, str]]) -> None:
+    """Only stories the reconciliation links are combined (the rest pass through): that is right because a
+    block's story combined alone with its own members is its own row, field for field; and the driver's stories
+    equal every story combined from its block rows."""
+    from storyloom.batch.storyblocks import combine_story
+
+    rows, settings, _ = setup
+    info = {r["id"]: (r["outlet"], r["language"]) for r in rows}
+    one = [{**r, "rank": i, "seg": 0, "prior_df": None, "prior_docs": 0} for i, r in enumerate(rows)]
+    out = list(run_story_block(one, settings, INGESTED))
+    members: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    for t, m in out:
+        if t == "story_members":
+            members.setdefault(m["story_id"], []).append((m["time"], *info[m["article_id"]]))
+    stories = [r for t, r in out if t == "stories"]
+    assert len(stories) >= 20
+    for s in stories:
+        assert combine_story(s["id"], [s], members[s["id"]]) == s
+    got = run_blocks_locally(rows, settings, INGESTED, 8)
+    by_story: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    for m in got["story_members"]:
+        by_story.setdefault(m["story_id"], []).append((m["time"], *info[m["article_id"]]))
+    assert [s["id"] for s in got["stories"]] == sorted(by_story)
+    assert all(s["n_articles"] == len(by_story[s["id"]]) for s in got["stories"])

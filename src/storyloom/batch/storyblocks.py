@@ -121,6 +121,12 @@ def split_block_output(block: int, out: Iterable[tuple[str, dict[str, Any]]], ow
             res.stories.append(row)
         elif row.get("article_id") in own:
             res.events.append(row)
+    # a story of the warm-up alone (no own article joined it) is a replay of one its home block keeps: it
+    # neither continues anything nor is kept, so it sends no link (most warm-up stories: only the stories
+    # continuing across the boundary travel to the reconciliation)
+    kept = {m["story_id"] for m in res.members}
+    res.stories = [s for s in res.stories if s["id"] in kept]
+    res.warm = [(aid, sid) for aid, sid in res.warm if sid in kept]
     # a merge's surviving story: its id after the run (a later merge may have moved it on)
     moved = {e["other_id"]: e["story_id"] for e in res.events if e["kind"] == "merge"}
     for e in res.events:
@@ -289,24 +295,36 @@ def assemble(results: list[BlockResult], home: dict[str, tuple[int, str, int]], 
              ) -> dict[str, list[dict[str, Any]]]:
     links = [link for res in results for link in links_of(res, home)]
     bridged = [(res.block, s) for res in results for s in res.bridged]
-    firsts: dict[Node, str] = {}
+    nodes = {(b, s) for b, s, *_ in links} | {(hb, hs) for _, _, hb, hs, _, _ in links}
+    firsts: dict[Node, str] = {}  # of the stories linked (the only ones the reconciliation can rename)
     for res in results:
         for m in res.members:
             node = (res.block, m["story_id"])
-            firsts[node] = min(firsts.get(node, m["time"]), m["time"])
+            if node in nodes:
+                firsts[node] = min(firsts.get(node, m["time"]), m["time"])
     final = reconcile(links, bridged, firsts)
     members = [m for res in results for m in final_members(res, final)]
     events = [e for res in results for e in final_events(res, final)]
     info = {r["id"]: (r.get("outlet"), r.get("language")) for r in rows}
+    # only the stories the reconciliation touched are combined.  The rest (no warm-up article, no later block
+    # continuing them: all their members are their block's own) stand as their block's run wrote them, which
+    # is what combine_story makes of them alone (a test)
+    linked = set(final.values())  # the final ids of the stories linked
     by_story: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for m in members:
-        by_story.setdefault(m["story_id"], []).append((m["time"], *info.get(m["article_id"], (None, None))))
+        if m["story_id"] in linked:
+            by_story.setdefault(m["story_id"], []).append((m["time"], *info.get(m["article_id"], (None, None))))
     parts: dict[str, list[dict[str, Any]]] = {}
+    plain: dict[str, dict[str, Any]] = {}
     for res in results:
         for s in res.stories:
             node = (res.block, s["id"])
             if node in final:
                 parts.setdefault(final[node], []).append(s)
-    stories = [combine_story(sid, parts[sid], by_story[sid]) for sid in sorted(by_story) if sid in parts]
+            else:
+                plain[s["id"]] = s
+    combined = {sid: combine_story(sid, parts[sid], by_story[sid]) for sid in by_story if sid in parts}
+    stories = [combined.get(sid) or plain[sid] for sid in sorted(combined.keys() | plain.keys())]
     return {"story_members": sorted(members, key=lambda m: m["article_id"]), "stories": stories,
             "story_events": events}
+

@@ -48,6 +48,9 @@ class SparkRun:
         if not story_embeddings:
             self.report.notes.append("stories use lexical and entity evidence only (Settings.story_embeddings=False)")
         self._cached: list[Any] = []
+        # CPU seconds of the Python workers' story runs (a Spark accumulator, set by the story stage and read
+        # after its tables are computed): what the benchmark compares, since task times are wall times
+        self.story_cpu: Any = None
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -117,18 +118,34 @@ def blocks(job: SparkRun, placed: Any, base: Any) -> tuple[Any, bool]:
     return job.spark.createDataFrame(merged, "seg long, block long"), bool(merged)
 
 
-def prior_frequencies(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any]:
+# an article's text parts travel as one JSON string (see stages.packed_parts): as a map<string,double> column,
+# converting each article's few hundred terms between Python and the JVM cost more than computing them
+PARTS = "id string, parts string, terms array<string>"
+
+
+def text_parts(job: SparkRun, base: Any) -> Any:
+    """(id, parts, terms): every article's text parts (terms, entities, round-up verdict: see
+    :func:`storyloom.batch.stages.story_parts`), computed here once, in parallel, and its document-frequency
+    keys.  Both story stages count the frequencies from the keys and ship the parts to their block runs in place
+    of the text, so no block run splits, tokenises or scans a text again (kept on disk: read twice)."""
+
+    def parts(rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
+        for r in rows:
+            p = stages.story_parts(r.title, r.text)
+            yield r.id, stages.packed_parts(p), p["terms"]
+
+    return job.keep(job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(parts), PARTS),
+                    disk=True)
+
+
+def prior_frequencies(job: SparkRun, tdf: Any, placed: Any) -> tuple[Any, Any]:
     """(seg, pdf): the document frequencies of every term over all earlier segments, exactly as the local run
-    counts them; and the (seg, term, c) counts they were summed from (the corpus's ``term_df`` table)."""
+    counts them; and the (seg, term, c) counts they were summed from (the corpus's ``term_df`` table).  ``tdf``:
+    :func:`text_parts`."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    def terms(rows: Iterator[Any]) -> Iterator[tuple[str, list[str]]]:
-        for r in rows:
-            yield r.id, stages.story_terms(r.title, r.text)
-
-    tdf = job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(terms), "id string, terms array<string>")
-    seg_terms = job.keep(tdf.join(placed, "id").select("seg", F.explode("terms").alias("term"))
+    seg_terms = job.keep(tdf.select("id", "terms").join(placed, "id").select("seg", F.explode("terms").alias("term"))
                          .groupBy("seg", "term").agg(F.count("*").alias("c")))
     before = Window.partitionBy("term").orderBy("seg").rowsBetween(Window.unboundedPreceding, -1)
     priors = (seg_terms.withColumn("prior", F.coalesce(F.sum("c").over(before), F.lit(0))).filter(F.col("prior") > 0)
@@ -154,24 +171,31 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
     base = story_base(job, articles, groups)
     placed = place(job, base)
     merged, any_merged = blocks(job, placed, base)
-    priors, seg_terms = prior_frequencies(job, base, placed)
+    tdf = text_parts(job, base)
+    priors, seg_terms = prior_frequencies(job, tdf, placed)
     firsts = placed.groupBy("seg").agg(F.min("rank").alias("first_rank"))
-    rows = (base.join(placed, "id").join(F.broadcast(merged) if any_merged else merged, "seg", "left")
+    text = ["text"] if job.settings.story_embeddings else []  # the text travels only for the embedder
+    rows = (base.select("id", "title", *text, "published", "date_flag", "outlet", "language", "group_id")
+            .join(tdf.select("id", "parts"), "id").join(placed, "id")
+            .join(F.broadcast(merged) if any_merged else merged, "seg", "left")
             .withColumn("block", F.coalesce("block", "seg"))
             .join(firsts, "seg").join(priors, "seg", "left")
             .withColumn("prior_df", F.when(F.col("rank") == F.col("first_rank"), F.col("pdf")))
             .withColumn("prior_docs", F.col("first_rank"))
-            .select("block", "seg", "rank", "id", "title", "text", "published", "date_flag", "outlet", "language",
-                    "group_id", "prior_df", "prior_docs")
+            .select("block", "seg", "rank", "id", "title", *text, "published", "date_flag", "outlet", "language",
+                    "group_id", "parts", "prior_df", "prior_docs")
             .repartition(job.n, "block").sortWithinPartitions("block", "rank"))
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
+    cpu = job.story_cpu = job.sc.accumulator(0.0)
 
     def run(pid: int, it: Iterator[Any]) -> Iterator[tuple[str, str]]:
         if hook is not None:
             hook("stories", pid)
+        start = time.process_time()
         for _, block_rows in itertools.groupby(it, key=lambda r: r.block):
             for table, row in stages.run_story_block((r.asDict() for r in block_rows), settings, ingested_at):
                 yield table, json.dumps(row, default=bytes_hex)
+        cpu.add(time.process_time() - start)
 
     out = job.keep(job.spark.createDataFrame(rows.rdd.mapPartitionsWithIndex(run), "t string, row string"))
     term_df = seg_terms.groupBy("term").agg(F.sum("c").alias("df"))

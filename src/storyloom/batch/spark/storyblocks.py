@@ -20,6 +20,7 @@ local check runs); this module moves the data.  Steps:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,35 +60,23 @@ def assign(job: SparkRun, ranks: Any, n: int) -> tuple[Any, storyblocks.BlockPla
     return out, plan
 
 
-# the parts travel as one JSON string (see stages.packed_parts): as a map<string,double> column, converting each
-# article's few hundred terms between Python and the JVM cost more than computing them (measured at 20k)
-PARTS = "id string, parts string, terms array<string>"
-
-
-def priors(job: SparkRun, base: Any, placed: Any) -> tuple[Any, Any, Any]:
-    """(block, pdf): each block's document frequencies before its first row, for the terms its rows have;
-    (term, df) over all articles (the ``term_df`` table); and every article's text parts (id, parts: see
-    :func:`storyloom.batch.stages.packed_parts`), computed here once."""
+def priors(job: SparkRun, tdf: Any, placed: Any) -> tuple[Any, Any]:
+    """(block, pdf): each block's document frequencies before its first row, for the terms its rows have; and
+    (term, df) over all articles (the ``term_df`` table).  ``tdf``: every article's text parts and keys
+    (:func:`storyloom.batch.spark.stories.text_parts`)."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    def parts(rows: Iterator[Any]) -> Iterator[tuple[Any, ...]]:
-        for r in rows:
-            p = stages.story_parts(r.title, r.text)
-            yield r.id, stages.packed_parts(p), p["terms"]
-
-    tdf = job.keep(job.spark.createDataFrame(base.select("id", "title", "text").rdd.mapPartitions(parts), PARTS),
-                   disk=True)
-    rows = job.keep(placed.join(tdf.select("id", "terms"), "id").select("block", "own", F.explode("terms").alias("term")),
-                    disk=True)
-    counts = rows.groupBy("block", "term").agg(F.sum(F.col("own").cast("long")).alias("c"),
-                                              F.sum((~F.col("own")).cast("long")).alias("w"))
+    # the (block, term) counts are kept (read twice: the priors and term_df), not the exploded rows they sum
+    rows = placed.join(tdf.select("id", "terms"), "id").select("block", "own", F.explode("terms").alias("term"))
+    counts = job.keep(rows.groupBy("block", "term").agg(F.sum(F.col("own").cast("long")).alias("c"),
+                                                        F.sum((~F.col("own")).cast("long")).alias("w")))
     before = Window.partitionBy("term").orderBy("block").rowsBetween(Window.unboundedPreceding, -1)
     pdf = (counts.withColumn("prior", F.coalesce(F.sum("c").over(before), F.lit(0)) - F.col("w"))
            .filter(F.col("prior") > 0)
            .groupBy("block").agg(F.map_from_entries(F.collect_list(F.struct("term", "prior"))).alias("pdf")))
     term_df = counts.groupBy("term").agg(F.sum("c").alias("df")).filter(F.col("df") > 0)
-    return pdf, term_df, tdf.drop("terms")
+    return pdf, term_df
 
 
 def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, parts: Any) -> Any:
@@ -106,10 +95,16 @@ def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, par
                     "language", "group_id", "parts", "prior_df", "prior_docs"))
     by_block = rows.rdd.keyBy(lambda r: int(r.block)).partitionBy(blocks, lambda b: b)
     hook, settings, ingested_at = job.hook, job.settings, job.ingested_at
+    cpu = job.story_cpu = job.sc.accumulator(0.0)
 
-    def run(pid: int, it: Iterator[tuple[int, Any]]) -> Iterator[tuple[str, int, str]]:
+    def run(pid: int, it: Iterator[tuple[int, Any]]) -> Iterator[tuple[str, int, str, str]]:
         if hook is not None:
             hook("stories", pid)
+        start = time.process_time()
+        yield from blocks_run(it)
+        cpu.add(time.process_time() - start)
+
+    def blocks_run(it: Iterator[tuple[int, Any]]) -> Iterator[tuple[str, int, str, str]]:
         got = sorted((r for _, r in it), key=lambda r: (r.block, r.rank))
         for b in sorted({r.block for r in got}):
             mine = [r.asDict() for r in got if r.block == b]
@@ -117,61 +112,71 @@ def run_blocks(job: SparkRun, base: Any, placed: Any, pdf: Any, blocks: int, par
             res = storyblocks.split_block_output(b, stages.run_story_block(mine, settings, ingested_at), own)
             rank = {r["id"]: r["rank"] for r in mine}
             for m in res.members:
-                yield "member", b, json.dumps({**m, "rank": rank[m["article_id"]]})
+                yield "member", b, m["story_id"], json.dumps({**m, "rank": rank[m["article_id"]]})
             for s in res.stories:
-                yield "story", b, json.dumps(s, default=bytes_hex)
+                yield "story", b, s["id"], json.dumps(s, default=bytes_hex)
             for e in res.events:
-                yield "event", b, json.dumps(e)
+                yield "event", b, e["story_id"], json.dumps(e)
             for aid, sid in res.warm:
-                yield "warm", b, json.dumps([aid, sid])
+                yield "warm", b, sid, json.dumps([aid, sid])
             for sid in sorted(res.bridged):
-                yield "bridged", b, json.dumps(sid)
+                yield "bridged", b, sid, json.dumps(sid)
 
-    out = job.keep(job.spark.createDataFrame(by_block.mapPartitionsWithIndex(run), "kind string, block long, row string"))
+    out = job.keep(job.spark.createDataFrame(by_block.mapPartitionsWithIndex(run),
+                                             "kind string, block long, sid string, row string"))
     # materialised here, once: the joins that read it next run their sides as concurrent jobs (adaptive query
     # execution), and each would otherwise compute the block runs itself (measured: twice the stage's CPU)
     job.report.counts["story_block_rows"] = out.count()
     return out
 
 
-def reconcile(job: SparkRun, out: Any) -> dict[storyblocks.Node, str]:
+def reconcile(job: SparkRun, out: Any) -> tuple[dict[storyblocks.Node, str], set[storyblocks.Node]]:
     """The driver's part: links of block stories to their warm-up articles' home stories (aggregated by
-    Spark: one row per (story, home story)), the bridged stories, the first times of the stories linked."""
+    Spark: one row per (story, home story)), the bridged stories, the first times of the stories linked.
+    Returns the final id of every story linked, and the stories linked.
+
+    It stays on the driver: the links are the only rows that travel, one per (story continuing across a block
+    boundary, home story) — a block's stories of the warm-up alone send none (see bench/README.md for the
+    counts measured and what they give at 100M) — and a union-find over them takes seconds where a label
+    propagation on the cluster would take three Spark jobs per round."""
     from pyspark.sql import functions as F
 
     members = out.filter(F.col("kind") == "member").select(
         F.col("block").alias("hb"), F.get_json_object("row", "$.article_id").alias("aid"),
-        F.get_json_object("row", "$.story_id").alias("hs"), F.get_json_object("row", "$.rank").cast("long").alias("rank"),
+        F.col("sid").alias("hs"), F.get_json_object("row", "$.rank").cast("long").alias("rank"),
         F.get_json_object("row", "$.time").alias("time"), F.col("block"))
     warm = out.filter(F.col("kind") == "warm").select(
-        "block", F.get_json_object("row", "$[0]").alias("aid"), F.get_json_object("row", "$[1]").alias("story"))
+        "block", F.get_json_object("row", "$[0]").alias("aid"), F.col("sid").alias("story"))
     links = [(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), int(r[5])) for r in
              warm.join(members.select("aid", "hb", "hs", "rank"), "aid")
              .groupBy("block", "story", "hb", "hs").agg(F.count("*").alias("k"), F.max("rank").alias("latest"))
              .orderBy("block", "story", "hb", "hs").collect()]
-    bridged = [(int(r[0]), json.loads(r[1])) for r in out.filter(F.col("kind") == "bridged").select("block", "row").collect()]
+    bridged = [(int(r[0]), r[1]) for r in out.filter(F.col("kind") == "bridged").select("block", "sid").collect()]
     nodes = {(b, s) for b, s, *_ in links} | {(hb, hs) for _, _, hb, hs, _, _ in links}
     wanted = job.spark.createDataFrame(sorted(nodes) or [(-1, "")], "block long, story string")
     firsts = {(int(r[0]), r[1]): r[2] for r in members.join(
         F.broadcast(wanted), (members["hb"] == wanted["block"]) & (members["hs"] == wanted["story"]))
         .groupBy(wanted["block"], wanted["story"]).agg(F.min("time")).collect()}
     job.report.counts["story_links"] = len(links)
-    return storyblocks.reconcile(links, bridged, firsts)
+    return storyblocks.reconcile(links, bridged, firsts), nodes
 
 
 def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, Any]:
     """The story tables (members, stories, events) and ``term_df``, computed block by block."""
     from pyspark.sql import functions as F
 
-    from storyloom.batch.spark.stories import _table, story_base
+    from storyloom.batch.spark.stories import _table, story_base, text_parts
 
     base = story_base(job, articles, groups)
     ranks = ranked(job, base)
     n = ranks.count()  # materialised by ranked: no second sort
     placed, plan = assign(job, ranks, n)
-    pdf, term_df, parts = priors(job, base, placed)
+    tdf = text_parts(job, base)
+    pdf, term_df = priors(job, tdf, placed)
+    parts = tdf.select("id", "parts")
     out = run_blocks(job, base, placed, pdf, max(1, plan.blocks), parts)
-    final = job.sc.broadcast(reconcile(job, out))
+    final_ids, nodes = reconcile(job, out)
+    final = job.sc.broadcast(final_ids)
     info = base.select("id", "outlet", "language")
 
     def rename(r: Any) -> tuple[str, str]:
@@ -189,21 +194,20 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
         lambda tr: tr[0] != "story_events" or not _self_merge(tr[1]))
     members = job.keep(job.spark.createDataFrame(renamed, "t string, row string"))
     members.count()  # read by two joins below (see run_blocks)
-    mrows = (members.filter(F.col("t") == "story_members")
-             .select(F.get_json_object("row", "$.story_id").alias("sid"), F.get_json_object("row", "$.article_id").alias("id"),
+    # only the stories the reconciliation linked are combined (fid: their final id); the rest stand as their
+    # block wrote them (see storyblocks.assemble)
+    linked = F.broadcast(job.spark.createDataFrame(sorted((b, s, final_ids[(b, s)]) for b, s in nodes)
+                                                   or [(-1, "", "")], "block long, sid string, fid string"))
+    story_rows = out.filter(F.col("kind") == "story").join(linked, ["block", "sid"], "left")
+    mrows = (out.filter(F.col("kind") == "member").join(linked, ["block", "sid"])
+             .select(F.col("fid").alias("sid"), F.get_json_object("row", "$.article_id").alias("id"),
                      F.get_json_object("row", "$.time").alias("time"))
              .join(info, "id").groupBy("sid")
              .agg(F.collect_list(F.struct("time", "outlet", "language")).alias("members")))
-
-    def final_of(r: Any) -> tuple[str, str]:
-        return final.value.get((r.block, json.loads(r.row)["id"]), json.loads(r.row)["id"]), r.row
-
-    parts = job.spark.createDataFrame(out.filter(F.col("kind") == "story").rdd.map(final_of), "sid string, row string")
-    owned = (members.filter(F.col("t") == "story_members")
-             .select(F.get_json_object("row", "$.story_id").alias("sid")).distinct())
     # spread over as many tasks as there are blocks: adaptive execution coalesced it to 3 tasks at 50k, and the
     # largest of them (42 s) was then the stage's largest task
-    grouped = (parts.join(owned, "sid").groupBy("sid").agg(F.collect_list("row").alias("parts")).join(mrows, "sid")
+    grouped = (story_rows.filter(F.col("fid").isNotNull()).groupBy(F.col("fid").alias("sid"))
+               .agg(F.collect_list("row").alias("parts")).join(mrows, "sid")
                .repartition(max(job.n, plan.blocks), "sid"))
 
     def combine(r: Any) -> tuple[str, str]:
@@ -216,9 +220,12 @@ def stories(job: SparkRun, articles: Any, groups: Any) -> tuple[Any, Any, Any, A
 
     # kept and counted: each of the three tables is read by its own action (a union read three times ran the
     # combination three times, a third of the stage at 50k)
-    story_rows = job.keep(job.spark.createDataFrame(grouped.rdd.map(combine), "t string, row string"))
-    job.report.counts["stories"] = story_rows.count()
-    return (_table(job, members, "story_members"), _table(job, story_rows, "stories"),
+    combined = job.spark.createDataFrame(grouped.rdd.map(combine), "t string, row string")
+    plain = story_rows.filter(F.col("fid").isNull()).select(F.lit("stories").alias("t"), "row")
+    story_out = job.keep(combined.unionByName(plain))
+    job.report.counts["stories"] = story_out.count()
+    job.report.counts["stories_combined"] = len(set(final_ids.values()))
+    return (_table(job, members, "story_members"), _table(job, story_out, "stories"),
             _table(job, members, "story_events"), term_df)
 
 
