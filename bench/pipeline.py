@@ -225,7 +225,7 @@ class Timers:
 
 def install_timers(t: Timers) -> None:
     import storyloom.copies as copies_pkg
-    import storyloom.copies.translation as translation
+    import storyloom.copies.transsearch as transsearch
     import storyloom.embed as embed
     import storyloom.pipeline as pipeline
     from storyloom.clean import classifier, pool
@@ -242,7 +242,7 @@ def install_timers(t: Timers) -> None:
     t.wrap(Store, "write_batch", "write (articles, blobs, FTS)")
     t.wrap(pipeline, "find_copies", "copies")
     t.wrap(copies_pkg, "process_chunk", "copies › chunks")
-    t.wrap(translation, "find_translations", "copies › translation search")
+    t.wrap(transsearch, "find_translations", "copies › translation search")
     t.wrap(pipeline, "build_stories", "stories")
     real_get = embed.get_embedder
 

@@ -336,6 +336,73 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS articles_published_utc ON articles(published_utc);
         """,
     ),
+    (
+        12,
+        "raw inputs, embeddings, copy links and stories as rowid tables, embeddings with their codec: in WITHOUT "
+        "ROWID tables (index b-trees) every row over ~1 KB left all but ~490 bytes to overflow pages, so a 1 KB "
+        "vector or a 3 KB raw input took a 4 KB overflow page of its own (7.2 KB of slack per real article of 43)",
+        """
+        CREATE TABLE blobs_v12 (
+            sha256 TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            codec TEXT NOT NULL,          -- 'raw' or 'zlib'
+            data BLOB NOT NULL
+        );
+        INSERT INTO blobs_v12 (sha256, size, codec, data) SELECT sha256, size, codec, data FROM blobs ORDER BY sha256;
+        DROP TABLE blobs;
+        ALTER TABLE blobs_v12 RENAME TO blobs;
+        CREATE TABLE embeddings_v12 (
+            article_id TEXT NOT NULL,     -- or another key of what was embedded (a sentence's hash)
+            model TEXT NOT NULL,
+            codec TEXT NOT NULL,          -- 'f16': float16 rows; 'i8': int8 rows, each with its float32 scale
+            vec BLOB NOT NULL,
+            UNIQUE (article_id, model)
+        );
+        INSERT INTO embeddings_v12 (article_id, model, codec, vec)
+            SELECT article_id, model, CASE WHEN model LIKE '%/sentence-int8' THEN 'i8' ELSE 'f16' END, vec
+            FROM embeddings ORDER BY article_id, model;
+        DROP TABLE embeddings;
+        ALTER TABLE embeddings_v12 RENAME TO embeddings;
+        CREATE TABLE copy_links_v12 (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            kind TEXT NOT NULL,           -- exact | near_duplicate | containment | translation
+            score REAL NOT NULL,
+            direction TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',   -- jaccard, containment both ways, anchors…
+            evidence TEXT NOT NULL DEFAULT '[]',  -- aligned passages
+            UNIQUE (a, b)
+        );
+        INSERT INTO copy_links_v12 SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b;
+        DROP TABLE copy_links;
+        ALTER TABLE copy_links_v12 RENAME TO copy_links;
+        CREATE INDEX copy_links_b ON copy_links(b);
+        CREATE TABLE stories_v12 (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,            -- the most representative headline
+            label_article TEXT NOT NULL,
+            label_score REAL NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            n_articles INTEGER NOT NULL,
+            outlets TEXT NOT NULL,          -- {outlet: articles}
+            languages TEXT NOT NULL,        -- {language: articles}
+            centroid BLOB,                  -- float32 sum of member vectors (divide by n_vectors)
+            n_vectors INTEGER NOT NULL,
+            terms TEXT NOT NULL,            -- {term: summed tf-idf weight}, the heaviest kept
+            entities TEXT NOT NULL,         -- {entity: count}, the commonest kept
+            updated_at TEXT NOT NULL
+        );
+        INSERT INTO stories_v12 SELECT id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets,
+            languages, centroid, n_vectors, terms, entities, updated_at FROM stories ORDER BY id;
+        DROP TABLE stories;
+        ALTER TABLE stories_v12 RENAME TO stories;
+        CREATE INDEX stories_last_seen ON stories(last_seen);
+        CREATE INDEX stories_first_seen ON stories(first_seen);
+        CREATE INDEX stories_by_size ON stories(n_articles DESC, last_seen DESC, id);
+        CREATE INDEX stories_by_recency ON stories(last_seen DESC, n_articles DESC, id);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -26,7 +26,7 @@ def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str
 
 def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
     """(id, counted, body) of every article of a template group; counted: a first version, whose lines count."""
-    for r in store.conn.execute("SELECT id, previous_id IS NULL, coalesce(body, text) FROM articles WHERE template_group = ? "
+    for r in store.conn.execute("SELECT id, previous_id IS NULL, storyloom_body(body, text) FROM articles WHERE template_group = ? "
                                 "ORDER BY rowid", (group,)):
         yield r[0], bool(r[1]), r[2] or ""
 
@@ -34,7 +34,7 @@ def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
 def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
     """What re-cleaning needs of these articles (as :meth:`Store.iter_for_reclean` gives), in rowid order."""
     sql = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-           "coalesce(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
+           "storyloom_body(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
            "a.author, a.language, "
            "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
            "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.id IN ({in})")
