@@ -20,7 +20,7 @@ from storyloom.store import copies as copies_sql
 from storyloom.store import stories as stories_sql
 from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.queries import get_article, search
-from storyloom.store.sqlite import COMPRESS_OVER, read_body, stored_body, text_hash
+from storyloom.store.sqlite import COMPRESS_OVER, article_of, key_of, read_body, stored_body, text_hash
 
 
 @pytest.mark.parametrize("data", [
@@ -138,6 +138,11 @@ def v11_store(path: Path) -> dict[str, object]:
         conn.execute("INSERT INTO embeddings VALUES ('s:abc', 'use-m3/sentence-int8', ?)", (b"\x01" * 516,))
         conn.execute("INSERT INTO copy_links VALUES (?, ?, 'near_duplicate', 0.9, 'same', '{}', ?)",
                      (min(arts[0]["id"], arts[1]["id"]), max(arts[0]["id"], arts[1]["id"]), json.dumps(["x" * 2000])))
+        for i, a in enumerate(arts):  # the copy key tables as the code before migration 13 wrote them
+            conn.execute("INSERT INTO copy_bands VALUES (?, ?)", (100 + i, a["id"]))
+            conn.execute("INSERT INTO copy_sentences VALUES (7, ?)", (a["id"],))
+            conn.execute("INSERT INTO copy_anchors VALUES (-5, ?)", (a["id"],))
+        conn.execute("INSERT INTO copy_anchors VALUES (-5, 'not-a-hex-id')")
         for k, sid in enumerate(("s1", "s2")):
             conn.execute("INSERT INTO stories VALUES (?, ?, ?, 0.5, ?, ?, ?, '{}', '{\"en\": 1}', ?, 1, '{}', '{}', "
                          "'2026-01-03')", (sid, f"Label {k}", arts[k]["id"], f"2026-01-0{k + 1}T08:00:00Z",
@@ -196,3 +201,18 @@ def test_migration_12_keeps_every_row_and_every_reader_works(tmp_path: Path) -> 
         assert [c.id for c in stories_sql.feed(store, sort="size")] == ["s2", "s1"]
         group = copies_sql.linked(store, [arts[0]["id"]])
         assert len(group) == 1
+        # the key tables hold the ids as bytes now, and every reader gives the ids back
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"blob"}
+        assert copies_sql.keys_of(store, arts[1]["id"]) == ([101], [7])
+        hits, _ = copies_sql.keyed_candidates(store, "copy_anchors", "akey", [-5], arts[0]["id"], 10)
+        assert hits == {arts[1]["id"]: 1, arts[2]["id"]: 1, "not-a-hex-id": 1}
+        with store.transaction():
+            copies_sql.drop_keys(store, [arts[2]["id"]])
+        assert store.conn.execute("SELECT count(*) FROM copy_bands").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("aid", ["00ff10ab3c4d5e6f", "a1", "ABCDEF12", "ab cd", "", "x" * 16, "abc"])
+def test_a_key_table_id_round_trips(aid: str) -> None:
+    held = key_of(aid)
+    assert article_of(held) == aid
+    assert isinstance(held, bytes) == (aid in ("00ff10ab3c4d5e6f", "a1"))

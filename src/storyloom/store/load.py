@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.sqlite import Store, decode_blob, encode_blob, stored_body
+from storyloom.store.sqlite import Store, article_of, decode_blob, encode_blob, stored_body
 
 ARTICLE_COLUMNS = (
     "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
@@ -156,8 +156,8 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
 
 def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for aid, key in store.conn.execute(sql):
-        out.setdefault(aid, []).append(key)
+    for held, key in store.conn.execute(sql):
+        out.setdefault(article_of(held), []).append(key)
     return out
 
 
