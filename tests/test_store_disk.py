@@ -105,6 +105,9 @@ def test_the_cache_gives_fresh_and_kept_vectors_alike(tmp_path: Path) -> None:
 # -- migration 12 on a store the code before it wrote --------------------------------------------------
 
 
+LINES = {"00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 3}  # a line key whose integer is negative too
+
+
 def v11_store(path: Path) -> dict[str, object]:
     """A schema-11 store written as that code wrote: raw inputs in a WITHOUT ROWID table, a plain-text body,
     float16 vectors with their digest, the compare stage's int8 sentence vectors, a copy link and two stories."""
@@ -143,6 +146,8 @@ def v11_store(path: Path) -> dict[str, object]:
             conn.execute("INSERT INTO copy_sentences VALUES (7, ?)", (a["id"],))
             conn.execute("INSERT INTO copy_anchors VALUES (-5, ?)", (a["id"],))
         conn.execute("INSERT INTO copy_anchors VALUES (-5, 'not-a-hex-id')")
+        conn.execute("INSERT INTO template_groups VALUES ('outlet:wire', 3)")
+        conn.executemany("INSERT INTO template_lines VALUES ('outlet:wire', ?, ?)", [(k, n) for k, n in LINES.items()])
         for k, sid in enumerate(("s1", "s2")):
             conn.execute("INSERT INTO stories VALUES (?, ?, ?, 0.5, ?, ?, ?, '{}', '{\"en\": 1}', ?, 1, '{}', '{}', "
                          "'2026-01-03')", (sid, f"Label {k}", arts[k]["id"], f"2026-01-0{k + 1}T08:00:00Z",
@@ -198,9 +203,21 @@ def test_migration_12_keeps_every_row_and_every_reader_works(tmp_path: Path) -> 
                      title="Headline new", text="A new body about the flood.")
         rep = ingest_items([new], store, Settings(db_path=str(db), run_copies=False, run_stories=False))
         assert rep.counts.get("added") == 1
+        assert "stories_last_seen" not in {r[0] for r in store.conn.execute("SELECT name FROM sqlite_schema")}
         assert [c.id for c in stories_sql.feed(store, sort="size")] == ["s2", "s1"]
         group = copies_sql.linked(store, [arts[0]["id"]])
         assert len(group) == 1
+        # template counts by group number and integer key, read and counted as before
+        assert store.group_size("outlet:wire") == 3
+        assert store.line_counts("outlet:wire", [*LINES, "abababababababab"]) == LINES
+        from storyloom.store import templates as templates_sql
+
+        assert templates_sql.keys_counted_between(store, "outlet:wire", 3, 9) == {"ff00aa0000000001": 3}
+        with store.transaction() as c:
+            store._count_template_lines(c, "outlet:wire", ["ff00aa0000000001", "1234567890abcdef"])
+        assert store.line_counts("outlet:wire", [*LINES, "1234567890abcdef"]) == {
+            "00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 4, "1234567890abcdef": 1}
+        assert store.group_size("outlet:wire") == 4
         # the key tables hold the ids as bytes now, and every reader gives the ids back
         assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"blob"}
         assert copies_sql.keys_of(store, arts[1]["id"]) == ([101], [7])

@@ -338,9 +338,10 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         12,
-        "raw inputs, embeddings, copy links and stories as rowid tables, embeddings with their codec: in WITHOUT "
-        "ROWID tables (index b-trees) every row over ~1 KB left all but ~490 bytes to overflow pages, so a 1 KB "
-        "vector or a 3 KB raw input took a 4 KB overflow page of its own (7.2 KB of slack per real article of 43)",
+        "issue 23's disk budget: raw inputs, embeddings, copy links and stories as rowid tables (in WITHOUT ROWID "
+        "tables every row over ~1 KB left all but ~490 bytes to overflow pages: a 1 KB vector or a 3 KB raw input "
+        "took a 4 KB page of its own), embeddings with their codec; article ids in the copy key tables and "
+        "template line keys as integers or bytes, template groups by number",
         """
         CREATE TABLE blobs_v12 (
             sha256 TEXT NOT NULL UNIQUE,
@@ -397,18 +398,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             languages, centroid, n_vectors, terms, entities, updated_at FROM stories ORDER BY id;
         DROP TABLE stories;
         ALTER TABLE stories_v12 RENAME TO stories;
-        CREATE INDEX stories_last_seen ON stories(last_seen);
+        -- stories_last_seen is not made again: no statement of the store was planned on it (stories_by_recency
+        -- starts with last_seen)
         CREATE INDEX stories_first_seen ON stories(first_seen);
         CREATE INDEX stories_by_size ON stories(n_articles DESC, last_seen DESC, id);
         CREATE INDEX stories_by_recency ON stories(last_seen DESC, n_articles DESC, id);
-        """,
-    ),
-    (
-        13,
-        "the copy key tables hold an article id as the 8 bytes its hex spells (store.sqlite.key_of): a row per key "
-        "per article and an index by article, so the id was most of their 5.75 KB per real article (now 4.2)",
-        """
-        -- storyloom_id_key is registered by the store on every connection (store.sqlite.key_of)
+        -- the copy key tables: an article id as the 8 bytes its hex spells (storyloom_id_key: store.sqlite.key_of)
+
         CREATE TABLE copy_bands_v13 (band INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (band, article_id)) WITHOUT ROWID;
         INSERT INTO copy_bands_v13 SELECT band, storyloom_id_key(article_id) FROM copy_bands ORDER BY 1, 2;
         DROP TABLE copy_bands;
@@ -424,6 +420,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DROP TABLE copy_anchors;
         ALTER TABLE copy_anchors_v13 RENAME TO copy_anchors;
         CREATE INDEX copy_anchors_article ON copy_anchors(article_id);
+        -- template counts: a group by a number, a line key as the 64-bit integer its hex spells
+        -- (storyloom_line_int: store.sqlite.line_int), not ~25 + 16 characters in each of 35 rows an article
+        CREATE TABLE template_groups_v12 (gid INTEGER PRIMARY KEY, grp TEXT NOT NULL UNIQUE, n INTEGER NOT NULL);
+        INSERT INTO template_groups_v12 (grp, n) SELECT grp, n FROM template_groups ORDER BY grp;
+        INSERT INTO template_groups_v12 (grp, n)
+            SELECT DISTINCT grp, 0 FROM template_lines WHERE grp NOT IN (SELECT grp FROM template_groups) ORDER BY grp;
+        CREATE TABLE template_lines_v12 (
+            gid INTEGER NOT NULL,
+            line_key INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (gid, line_key)
+        ) WITHOUT ROWID;
+        INSERT INTO template_lines_v12 SELECT g.gid, storyloom_line_int(l.line_key), l.n
+            FROM template_lines l JOIN template_groups_v12 g ON g.grp = l.grp ORDER BY 1, 2;
+        DROP TABLE template_lines;
+        DROP TABLE template_groups;
+        ALTER TABLE template_groups_v12 RENAME TO template_groups;
+        ALTER TABLE template_lines_v12 RENAME TO template_lines;
         """,
     ),
 ]

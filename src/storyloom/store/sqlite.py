@@ -148,6 +148,18 @@ def article_of(key: bytes | str) -> str:
     return key.hex() if isinstance(key, bytes) else key
 
 
+def line_int(key: str) -> int:
+    """A template line key (16 hex digits: :func:`storyloom.clean.text.line_key`) as the signed 64-bit integer
+    ``template_lines`` keeps (8 bytes instead of 16 characters; registered as ``storyloom_line_int`` for
+    migration 12)."""
+    return int.from_bytes(bytes.fromhex(key), "big", signed=True)
+
+
+def line_hex(value: int) -> str:
+    """The line key a ``template_lines.line_key`` integer stands for (see :func:`line_int`)."""
+    return int(value).to_bytes(8, "big", signed=True).hex()
+
+
 def text_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -202,6 +214,7 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         self.conn.create_function("storyloom_body", 2, read_body, deterministic=True)
         self.conn.create_function("storyloom_id_key", 1, key_of, deterministic=True)
+        self.conn.create_function("storyloom_line_int", 1, line_int, deterministic=True)
         if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
             self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -465,12 +478,12 @@ class Store:
 
     @staticmethod
     def _count_template_lines(c: sqlite3.Connection, group: str, keys: Iterable[str]) -> None:
-        c.execute(
-            "INSERT INTO template_groups VALUES (?, 1) ON CONFLICT(grp) DO UPDATE SET n = n + 1", (group,)
-        )
+        gid = c.execute(
+            "INSERT INTO template_groups (grp, n) VALUES (?, 1) ON CONFLICT(grp) DO UPDATE SET n = n + 1 RETURNING gid",
+            (group,)).fetchone()[0]
         c.executemany(
-            "INSERT INTO template_lines VALUES (?, ?, 1) ON CONFLICT(grp, line_key) DO UPDATE SET n = n + 1",
-            [(group, k) for k in sorted(set(keys))],
+            "INSERT INTO template_lines VALUES (?, ?, 1) ON CONFLICT(gid, line_key) DO UPDATE SET n = n + 1",
+            [(gid, line_int(k)) for k in sorted(set(keys))],
         )
 
     # -- template counts (storyloom.clean.text.TemplateCounts) --------------------------------------
@@ -480,8 +493,9 @@ class Store:
         return int(row[0]) if row else 0
 
     def line_counts(self, group: str, keys: Sequence[str]) -> dict[str, int]:
-        sql = "SELECT line_key, n FROM template_lines WHERE grp = ? AND line_key IN ({in})"
-        return {r[0]: r[1] for r in select_in(self.conn, sql, keys, before=[group])}
+        sql = ("SELECT l.line_key, l.n FROM template_groups g JOIN template_lines l ON l.gid = g.gid "
+               "WHERE g.grp = ? AND l.line_key IN ({in})")
+        return {line_hex(r[0]): r[1] for r in select_in(self.conn, sql, [line_int(k) for k in keys], before=[group])}
 
     def rebuild_template_counts(self, rows: Iterable[tuple[str, Iterable[str]]]) -> None:
         """Recount template lines from scratch from (group, line keys) of every first version."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from storyloom.store.sqlite import Store, select_in
+from storyloom.store.sqlite import Store, line_hex, select_in
 
 
 def url_stored(store: Store, url: str, kind: str) -> bool:
@@ -20,8 +20,9 @@ def group_sizes(store: Store, groups: Sequence[str]) -> dict[str, int]:
 
 def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str, int]:
     """The group's line keys seen in ``lo``..``hi`` of its articles (those a moved threshold may flip)."""
-    return {r[0]: int(r[1]) for r in store.conn.execute(
-        "SELECT line_key, n FROM template_lines WHERE grp = ? AND n BETWEEN ? AND ?", (group, lo, hi))}
+    return {line_hex(r[0]): int(r[1]) for r in store.conn.execute(
+        "SELECT l.line_key, l.n FROM template_groups g JOIN template_lines l ON l.gid = g.gid "
+        "WHERE g.grp = ? AND l.n BETWEEN ? AND ?", (group, lo, hi))}
 
 
 def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
