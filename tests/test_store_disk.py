@@ -233,3 +233,24 @@ def test_a_key_table_id_round_trips(aid: str) -> None:
     held = key_of(aid)
     assert article_of(held) == aid
     assert isinstance(held, bytes) == (aid in ("00ff10ab3c4d5e6f", "a1"))
+
+
+def test_story_terms_are_kept_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+
+    terms = {f"term{i}": 1 / (i + 3) for i in range(300)}  # full float digits, as the stories stage keeps them
+    story = {"id": "s1", "label": "L", "label_article": "a", "label_score": 0.5, "first_seen": "2026-01-01",
+             "last_seen": "2026-01-02", "n_articles": 1, "outlets": {"Wire": 1}, "languages": {"en": 1},
+             "centroid": None, "n_vectors": 0, "terms": terms, "entities": {"Danube": 1}}
+    with Store(tmp_path / "s.db") as store:
+        with store.transaction():
+            stories_sql.save_stories(store, [story])
+        got = stories_sql.stories_by_id(store, ["s1"])[0]
+        assert got["terms"] == terms
+        kept = store.conn.execute("SELECT terms FROM stories").fetchone()[0]
+        assert isinstance(kept, bytes) and len(kept) < len(json.dumps(terms)) / 2
+        exported = next(export_rows(store, "stories"))
+        assert json.loads(exported["terms"]) == terms
+        # a row an older store wrote (plain JSON) reads the same
+        store.conn.execute("UPDATE stories SET terms = ? WHERE id = 's1'", (json.dumps(terms),))
+        assert stories_sql.stories_by_id(store, ["s1"])[0]["terms"] == terms

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.sqlite import Store, article_of, decode_blob, encode_blob, stored_body
+from storyloom.store.sqlite import Store, article_of, decode_blob, encode_blob, json_text, stored_body
 
 ARTICLE_COLUMNS = (
     "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
@@ -151,6 +151,8 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
         d = dict(r)
         if "centroid" in d and d["centroid"] is not None:
             d["centroid"] = bytes(d["centroid"])
+        if "terms" in d:
+            d["terms"] = json_text(d["terms"])
         yield d
 
 

@@ -148,6 +148,24 @@ def article_of(key: bytes | str) -> str:
     return key.hex() if isinstance(key, bytes) else key
 
 
+JSON_MAGIC = b"zj1:"  # a deflated JSON value (pack_json); a plain one is TEXT
+
+
+def pack_json(value: object) -> bytes:
+    """A JSON value deflated, for the large ones read only whole and only by the store's own readers (a story's
+    term weights: 1.16 -> 0.51 KB per real article).  Lossless: :func:`json_text` gives the same text back."""
+    return JSON_MAGIC + zlib.compress(_json(value).encode("utf-8"), COMPRESS_LEVEL)
+
+
+def json_text(stored: str | bytes) -> str:
+    """The JSON text a column holds, plain (older rows, small values) or deflated (:func:`pack_json`)."""
+    if isinstance(stored, str):
+        return stored
+    if not stored.startswith(JSON_MAGIC):
+        raise StoreError("a JSON value of an unknown format")
+    return zlib.decompress(stored[len(JSON_MAGIC):]).decode("utf-8")
+
+
 def line_int(key: str) -> int:
     """A template line key (16 hex digits: :func:`storyloom.clean.text.line_key`) as the signed 64-bit integer
     ``template_lines`` keeps (8 bytes instead of 16 characters; registered as ``storyloom_line_int`` for
