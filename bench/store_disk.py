@@ -43,11 +43,9 @@ WORDS = ["police", "government", "president", "market", "election", "storm", "co
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     from benchutil import cpu_tree
-
     from storyloom.pipeline import ingest
     from storyloom.settings import Settings
-    from storyloom.store import Store
-    from storyloom.store import queries
+    from storyloom.store import Store, queries
     from storyloom.store import stories as stories_sql
 
     db = spec["db"]
