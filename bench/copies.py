@@ -467,13 +467,14 @@ def candidate_pairs(db: Path, bid_of: dict[str, str], cap: int, chunk: int = 200
     for (ids,) in conn.execute("SELECT group_concat(article_id, ' ') FROM copy_prints GROUP BY exact HAVING count(*) > 1"):
         for a, b in itertools.combinations(ids.split(), 2):
             out.add(frozenset((bid_of[a], bid_of[b])))
-    for (ids,) in conn.execute(f"SELECT group_concat(article_id, ' ') FROM copy_bands GROUP BY band "
+    held = "CASE typeof(article_id) WHEN 'blob' THEN lower(hex(article_id)) ELSE article_id END"  # store.sqlite.key_of
+    for (ids,) in conn.execute(f"SELECT group_concat({held}, ' ') FROM copy_bands GROUP BY band "
                                f"HAVING count(*) BETWEEN 2 AND {cap}"):
         for a, b in itertools.combinations(ids.split(), 2):
             out.add(frozenset((bid_of[a], bid_of[b])))
-    nkeys = dict(conn.execute("SELECT article_id, count(*) FROM copy_sentences GROUP BY article_id"))
+    nkeys = dict(conn.execute(f"SELECT {held}, count(*) FROM copy_sentences GROUP BY article_id"))
     shared: Counter[tuple[str, str]] = Counter()
-    for (ids,) in conn.execute(f"SELECT group_concat(article_id, ' ') FROM copy_sentences GROUP BY skey "
+    for (ids,) in conn.execute(f"SELECT group_concat({held}, ' ') FROM copy_sentences GROUP BY skey "
                                f"HAVING count(*) BETWEEN 2 AND {cap}"):
         for a, b in itertools.combinations(sorted(ids.split()), 2):
             shared[(a, b)] += 1

@@ -84,7 +84,7 @@ def test_embeddings_are_computed_once_per_article_version(tmp_path: Path) -> Non
 
 def test_a_blob_kept_before_versions_is_recomputed_not_misread() -> None:
     vec = np.ones((1, 8), dtype=np.float32)
-    head, rows = unpack(vec.astype(np.float16).tobytes(), 8)  # the old layout: no digest
+    head, rows = unpack(vec.astype(np.float16).tobytes(), 8, "f16")  # the old layout: no digest
     assert head is None and rows.shape == (1, 8)
     head, rows = unpack(pack("text", np.vstack([vec, vec])), 8)
     assert head is not None and rows.shape == (2, 8)

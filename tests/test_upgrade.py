@@ -22,7 +22,7 @@ from storyloom.store import Store
 from storyloom.store import stories as stories_sql
 from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.queries import get_article, search
-from storyloom.store.sqlite import text_hash
+from storyloom.store.sqlite import read_body, text_hash
 from storyloom.stories import build_stories
 
 FLOOD = ("Floods hit the Danube valley", "Heavy rain flooded villages along the Danube on Tuesday morning. Rescue "
@@ -111,7 +111,7 @@ def test_stages_run_on_the_upgraded_store(upgraded: tuple[Path, list[dict[str, s
         for r in store.conn.execute("SELECT id, body, text FROM articles").fetchall():
             assert r["body"] is None or r["body"] != r["text"]
             detail = get_article(store, r["id"])
-            assert detail is not None and detail.body == (r["body"] or r["text"])
+            assert detail is not None and detail.body == read_body(r["body"], r["text"])
         assert find_copies(store, settings).processed == 4
         wire, reprint = rows[2]["id"], rows[3]["id"]
         link = store.conn.execute("SELECT kind FROM copy_links WHERE (a, b) IN ((?, ?), (?, ?))",

@@ -3,7 +3,8 @@ functions (:mod:`storyloom.copies.transsearch`) over rows that a Spark job (:mod
 moves between them, so a batch finds the links ``storyloom copies`` finds.
 
 Embeddings are cached in memory per task (a batch has no store yet) and kept as the store would read them back
-(float16), so a cosine is the one the local stage computes from its stored vectors.
+(int8 with a scale per row), so a cosine is the one the local stage computes from its stored vectors; a lead
+vector travels between tasks as float32, the exact value the local stage computes with.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ def _batches(rows: Iterable[Any], n: int = BATCH) -> Iterator[list[Any]]:
 def vector_bytes(vec: Any) -> bytes:
     import numpy as np
 
-    return np.asarray(vec, dtype=np.float16).tobytes()
+    return np.asarray(vec, dtype=np.float32).tobytes()
 
 
 def vector_of(blob: bytes) -> Any:
     import numpy as np
 
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    return np.frombuffer(blob, dtype=np.float32).copy()
 
 
 def looker_rows(rows: Iterable[dict[str, Any]], settings: Settings) -> Iterator[dict[str, Any]]:

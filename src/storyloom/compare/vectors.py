@@ -50,7 +50,7 @@ def sentence_vectors_kept(texts: Sequence[str], embed: Callable[[Sequence[str]],
     keys = [_key(t) for t in texts]
     kept: dict[str, np.ndarray] = {}
     if read is not None:
-        for k, blob in sql.load_embeddings(read, MODEL_KEY, sorted(set(keys))).items():
+        for k, (_, blob) in sql.load_embeddings(read, MODEL_KEY, sorted(set(keys))).items():
             kept[k] = unpack(blob)
     todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in kept))
     if todo:
@@ -61,5 +61,5 @@ def sentence_vectors_kept(texts: Sequence[str], embed: Callable[[Sequence[str]],
         for k, blob in rows:
             kept[k] = unpack(blob)
         if write is not None:
-            sql.save_embeddings(write, MODEL_KEY, rows)
+            sql.save_embeddings(write, MODEL_KEY, rows, "i8")
     return np.vstack([kept[k] for k in keys])

@@ -91,9 +91,9 @@ def nearest(pool: Pool, queries: Sequence[tuple[str, int, str, int, Any]], windo
     return out
 
 
-def decode(blob: bytes, dim: int) -> Any:
-    """A stored title + lead vector (float16 after its digest) as float32."""
-    return unpack(blob, dim)[1][0]
+def decode(blob: bytes, dim: int, codec: str) -> Any:
+    """A stored title + lead vector (packed as ``codec`` after its digest: :mod:`storyloom.embed.cache`) as float32."""
+    return unpack(blob, dim, codec)[1][0]
 
 
 def model_for(fast: Any, wide: Any, la: str | None, lb: str | None) -> Any | None:
@@ -256,7 +256,8 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
                                                            max(dated) + settings.translation_window_days)
                                         if dated and len(dated) == len(days) else None,
                                         max(r["rank"] for aid, r in rows.items() if aid in own), POOL_LIMIT + len(ids))
-        pool = Pool.of(((i, rank, lang, day_of(pub), decode(v, fast.dim)) for i, rank, lang, pub, v in pool_rows), fast.dim)
+        pool = Pool.of(((i, rank, lang, day_of(pub), decode(v, fast.dim, codec))
+                        for i, rank, lang, pub, codec, v in pool_rows), fast.dim)
         queries = [(aid, rows[aid]["rank"], rows[aid]["language"], days[aid], own[aid]) for aid in own]
         for aid, found in nearest(pool, queries, settings.translation_window_days).items():
             candidates[aid] |= set(found)

@@ -6,12 +6,12 @@ compared through its old text's vector.
 
 Two kinds of entry per model: title + lead (one vector, :class:`Vectors`), and the sentences a translation is
 checked on (a matrix, :class:`SentenceVectors`, stored under ``<model>#sents``).  A vector just computed is
-kept as it will be read back (float16), so a decision never depends on whether the vector was fresh or kept;
+kept as it will be read back (int8 with a scale per row), so a decision never depends on whether the vector was fresh or kept;
 without a store (``store=None``: a Spark task) the cache lives in memory only.
 
 An article's vectors are computed by one call of the model on that article's texts alone (its lead, or its
 sentences), unless the model says its output does not depend on the batch (``batch_invariant``): USE's
-matrix products give other last bits in another batch, and float16 keeps some of them.  So a vector does not
+matrix products give other last bits in another batch, and a kept vector keeps some of them.  So a vector does not
 depend on which other articles were embedded with it — in which chunk, on which engine, or ahead in a
 cleaning worker (:mod:`storyloom.lookahead`), whose results are *offered* here (:func:`offer`) and taken when
 the very same text is asked for.  Measured on news sentences: 7 % more CPU than one call for all."""
@@ -22,7 +22,8 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-DIGEST = 8  # bytes of blake2b of the embedded text, before the float16 vector(s)
+DIGEST = 8  # bytes of blake2b of the embedded text, before the vector(s)
+CODEC = "i8"  # how vectors are kept now: int8 rows, each with its float32 scale (half of float16's bytes)
 
 
 def digest(text: str) -> bytes:
@@ -46,17 +47,37 @@ def forget_offers() -> None:
     _offers.clear()
 
 
-def pack(text: str, vecs: Any) -> bytes:
+def quantize(vecs: Any) -> tuple[Any, Any]:
+    """(float32 scale per row, int8 rows): each row divided by max |component| / 127 and rounded.  For a unit
+    vector of 512 dimensions a cosine moves by ~0.002 at most, below any threshold the stages use with a
+    margin (measured on the copies, stories and compare benchmarks: see bench/store_disk.py's notes)."""
     import numpy as np
 
-    return digest(text) + np.asarray(vecs, dtype=np.float16).tobytes()
+    m = np.atleast_2d(np.asarray(vecs, dtype=np.float32))
+    scale = np.abs(m).max(axis=1) / 127.0
+    scale[scale == 0] = 1.0
+    return scale.astype(np.float32), np.clip(np.rint(m / scale[:, None]), -127, 127).astype(np.int8)
 
 
-def unpack(blob: bytes, dim: int) -> tuple[bytes | None, Any]:
-    """(digest or None for a blob kept before digests, float32 rows of ``dim``)."""
+def pack(text: str, vecs: Any) -> bytes:
+    """The digest of ``text``, the rows' scales, then the int8 rows (codec :data:`CODEC`)."""
+    scale, q = quantize(vecs)
+    return digest(text) + scale.tobytes() + q.tobytes()
+
+
+def unpack(blob: bytes, dim: int, codec: str = CODEC) -> tuple[bytes | None, Any]:
+    """(digest or None for a blob kept before digests, float32 rows of ``dim``); ``codec`` as the store kept it:
+    ``i8`` (:func:`pack`) or ``f16`` (float16 rows, what stores written before migration 12 hold)."""
     import numpy as np
 
     head: bytes | None = None
+    if codec == "i8":
+        rows = (len(blob) - DIGEST) // (dim + 4)
+        head, scale = blob[:DIGEST], np.frombuffer(blob, dtype=np.float32, count=rows, offset=DIGEST)
+        q = np.frombuffer(blob, dtype=np.int8, offset=DIGEST + 4 * rows).reshape(rows, dim)
+        return head, q.astype(np.float32) * scale[:, None]
+    if codec != "f16":
+        raise ValueError(f"unknown vector codec {codec!r}")
     if len(blob) % (2 * dim) == DIGEST % (2 * dim) and len(blob) >= DIGEST:
         head, blob = blob[:DIGEST], blob[DIGEST:]
     return head, np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dim)
@@ -83,8 +104,8 @@ class _Cache:
         want = [i for i in ids if (model, i) not in self.cache and i in self.texts]
         if not want:
             return
-        for aid, blob in (sql.load_embeddings(self.store, model, want) if self.store is not None else {}).items():
-            head, vecs = unpack(blob, embedder.dim)
+        for aid, (codec, blob) in (sql.load_embeddings(self.store, model, want) if self.store is not None else {}).items():
+            head, vecs = unpack(blob, embedder.dim, codec)
             if head == digest(self._key(aid)) and len(vecs):
                 self.cache[(model, aid)] = vecs
         missing = [i for i in want if (model, i) not in self.cache]
@@ -100,7 +121,7 @@ class _Cache:
             self.cache[(model, aid)] = unpack(blob, embedder.dim)[1]  # what a later read gives: fresh = kept
             rows.append((aid, blob))
         if self.store is not None:
-            sql.save_embeddings(self.store, model, rows)
+            sql.save_embeddings(self.store, model, rows, CODEC)
 
     def _embed(self, embedder: Any, model: str, ids: list[str], inputs: list[list[str]]) -> list[Any]:
         """Each article's rows: offered ones taken, the rest computed one article per call (or all in one call

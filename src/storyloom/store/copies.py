@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
-from storyloom.store.sqlite import Store, _json, _now, select_in
+from storyloom.store.sqlite import Store, _json, _now, article_of, key_of, select_in
 from storyloom.timeparse import utc_key
 
 
@@ -22,6 +22,7 @@ def placeholders(n: int) -> str:
 
 STAGE = "copies"
 KEY_TABLES = {("copy_bands", "band"), ("copy_sentences", "skey"), ("copy_anchors", "akey")}
+
 
 
 def pending(store: Store) -> list[str]:
@@ -53,11 +54,12 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
     """(article_id, version, exact, n_words, sketch, band keys, sentence keys) for each article."""
     c = store.conn
     for aid, version, exact, n_words, sk, bands, skeys in rows:
-        c.execute("DELETE FROM copy_bands WHERE article_id = ?", (aid,))  # indexed (migration 6): cheap when new
-        c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (aid,))
+        k = key_of(aid)
+        c.execute("DELETE FROM copy_bands WHERE article_id = ?", (k,))  # indexed (migration 6): cheap when new
+        c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (k,))
         c.execute("INSERT OR REPLACE INTO copy_prints VALUES (?, ?, ?, ?, ?)", (aid, version, exact, n_words, sk))
-        c.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, aid) for b in bands])
-        c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
+        c.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, k) for b in bands])
+        c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(x, k) for x in skeys])
 
 
 # -- exact classes: the articles with one normalised text share one representative (its smallest id) -------
@@ -94,8 +96,9 @@ def stored_prints(store: Store, ids: Sequence[str]) -> dict[str, tuple[str, int,
 
 def keys_of(store: Store, aid: str) -> tuple[list[int], list[int]]:
     """The band and sentence keys an article holds in the buckets (none for a member of an exact class)."""
-    bands = [r[0] for r in store.conn.execute("SELECT band FROM copy_bands WHERE article_id = ?", (aid,))]
-    skeys = [r[0] for r in store.conn.execute("SELECT skey FROM copy_sentences WHERE article_id = ?", (aid,))]
+    k = key_of(aid)
+    bands = [r[0] for r in store.conn.execute("SELECT band FROM copy_bands WHERE article_id = ?", (k,))]
+    skeys = [r[0] for r in store.conn.execute("SELECT skey FROM copy_sentences WHERE article_id = ?", (k,))]
     return bands, skeys
 
 
@@ -103,22 +106,23 @@ def drop_keys(store: Store, ids: Sequence[str]) -> None:
     """Take articles out of the candidate buckets (band, sentence and anchor keys): a member of an exact class
     is found through its representative, so a heap of copies holds one entry per bucket, not one each."""
     for table in ("copy_bands", "copy_sentences", "copy_anchors"):
-        store.conn.executemany(f"DELETE FROM {table} WHERE article_id = ?", [(i,) for i in ids])
+        store.conn.executemany(f"DELETE FROM {table} WHERE article_id = ?", [(key_of(i),) for i in ids])
 
 
 def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int]) -> None:
-    store.conn.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, aid) for b in bands])
-    store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(k, aid) for k in skeys])
+    k = key_of(aid)
+    store.conn.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, k) for b in bands])
+    store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(x, k) for x in skeys])
 
 
 def prune_keys(store: Store, aid: str, holders: Sequence[str]) -> None:
     """Take ``aid`` out of the band and sentence buckets that any of ``holders`` (its copy group) is in."""
     for i in range(0, len(holders), 500):
-        part = list(holders[i : i + 500])
+        part = [key_of(h) for h in holders[i : i + 500]]
         q = placeholders(len(part))
         for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
             store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
-                               f"(SELECT {col} FROM {table} WHERE article_id IN ({q}))", [aid, *part])
+                               f"(SELECT {col} FROM {table} WHERE article_id IN ({q}))", [key_of(aid), *part])
 
 
 def group_mates(store: Store, ids: Sequence[str]) -> list[str]:
@@ -167,13 +171,15 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
     usable = [k for k in keys if 0 < sizes.get(k, 0) <= cap]
     hits: dict[str, int] = {}
     if usable and min_shared > 1:
-        hits = dict(store.conn.execute(
+        for held, n in store.conn.execute(
             f"SELECT article_id, count(*) FROM {table} WHERE {column} IN ({placeholders(len(usable))}) "
-            "AND article_id != ? GROUP BY article_id HAVING count(*) >= ?", [*usable, exclude, min_shared]))
+            "AND article_id != ? GROUP BY article_id HAVING count(*) >= ?", [*usable, key_of(exclude), min_shared]):
+            hits[article_of(held)] = n
     elif usable:
-        for (aid,) in store.conn.execute(
+        for (held,) in store.conn.execute(
             f"SELECT article_id FROM {table} WHERE {column} IN ({placeholders(len(usable))}) AND article_id != ?",
-            [*usable, exclude]):
+            [*usable, key_of(exclude)]):
+            aid = article_of(held)
             hits[aid] = hits.get(aid, 0) + 1
     return hits, over
 
@@ -274,8 +280,9 @@ def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 
 def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
     c = store.conn
     for aid, keys in rows:
-        c.execute("DELETE FROM copy_anchors WHERE article_id = ?", (aid,))
-        c.executemany("INSERT OR IGNORE INTO copy_anchors VALUES (?, ?)", [(k, aid) for k in keys])
+        held = key_of(aid)
+        c.execute("DELETE FROM copy_anchors WHERE article_id = ?", (held,))
+        c.executemany("INSERT OR IGNORE INTO copy_anchors VALUES (?, ?)", [(k, held) for k in keys])
 
 
 def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]:

@@ -9,19 +9,22 @@ from typing import Any
 from storyloom.store.sqlite import Store, select_in
 
 
-def save_embeddings(store: Store, model: str, rows: Iterable[tuple[str, bytes]]) -> None:
+def save_embeddings(store: Store, model: str, rows: Iterable[tuple[str, bytes]], codec: str) -> None:
+    """Keep vectors (``codec``: how the caller packed them, given back by the loaders) under (key, model)."""
     with store.transaction() as c:
-        c.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", [(aid, model, vec) for aid, vec in rows])
+        c.executemany("INSERT OR REPLACE INTO embeddings (article_id, model, codec, vec) VALUES (?, ?, ?, ?)",
+                      [(aid, model, codec, vec) for aid, vec in rows])
 
 
-def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, bytes]:
-    sql = "SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN ({in})"
-    return {r[0]: r[1] for r in select_in(store.conn, sql, ids, before=[model])}
+def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+    """key → (codec, packed vectors) of those of ``ids`` kept for ``model``."""
+    sql = "SELECT article_id, codec, vec FROM embeddings WHERE model = ? AND article_id IN ({in})"
+    return {r[0]: (r[1], r[2]) for r in select_in(store.conn, sql, ids, before=[model])}
 
 
 def ranked_pool(store: Store, model: str, days: tuple[int, int] | None, max_rank: int,
-                limit: int) -> list[tuple[str, int, str, str | None, bytes]]:
-    """(id, rank, language, published, vector) of articles with a known language, stored up to ``max_rank``
+                limit: int) -> list[tuple[str, int, str, str | None, str, bytes]]:
+    """(id, rank, language, published, codec, vector) of articles with a known language, stored up to ``max_rank``
     (rowid) and published within the day ordinals ``days`` (a day's margin either side: the caller filters
     exactly; undated ones too), newest first, at most ``limit``: where a translation of a chunk can be."""
     from datetime import date, timedelta
@@ -33,6 +36,6 @@ def ranked_pool(store: Store, model: str, days: tuple[int, int] | None, max_rank
         hi = (date.fromordinal(days[1]) + timedelta(days=1)).isoformat() + "T23:59:59~"
         where.append("(a.published_utc BETWEEN ? AND ? OR a.published_utc IS NULL OR a.published_utc NOT GLOB '[0-9]*')")
         args += [lo, hi]
-    sql_ = (f"SELECT a.id, a.rowid, a.language, a.published, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
+    sql_ = (f"SELECT a.id, a.rowid, a.language, a.published, e.codec, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
             f"WHERE {' AND '.join(where)} ORDER BY a.rowid DESC LIMIT ?")
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in store.conn.execute(sql_, [*args, limit])]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in store.conn.execute(sql_, [*args, limit])]

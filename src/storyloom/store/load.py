@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.sqlite import Store, decode_blob, encode_blob, stored_body
+from storyloom.store.sqlite import Store, article_of, decode_blob, encode_blob, json_text, stored_body
 
 ARTICLE_COLUMNS = (
     "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
@@ -30,7 +30,7 @@ def load_blobs(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     for r in rows:
         data = bytes(r["data"])
         codec, stored = encode_blob(data)
-        store.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?)", (r["sha256"], len(data), codec, stored))
+        store.conn.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)", (r["sha256"], len(data), codec, stored))
         n += 1
     return n
 
@@ -108,7 +108,7 @@ def article_count(store: Store) -> int:
 
 def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
     """(template group, body) of every first version: what template counts are rebuilt from."""
-    for r in store.conn.execute("SELECT template_group, coalesce(body, text) FROM articles WHERE template_group IS NOT NULL "
+    for r in store.conn.execute("SELECT template_group, storyloom_body(body, text) FROM articles WHERE template_group IS NOT NULL "
                                 "AND previous_id IS NULL ORDER BY rowid"):
         yield r[0], r[1] or ""
 
@@ -116,7 +116,7 @@ def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
 # -- reading a store out as batch tables ----------------------------------------------------------
 
 EXPORTS: dict[str, str] = {
-    "articles": f"SELECT {', '.join('coalesce(body, text) AS body' if c == 'body' else c for c in ARTICLE_COLUMNS)} "
+    "articles": f"SELECT {', '.join('storyloom_body(body, text) AS body' if c == 'body' else c for c in ARTICLE_COLUMNS)} "
                 "FROM articles ORDER BY rowid",
     "removed_spans": "SELECT article_id, start, end, reason, rule FROM removed_spans ORDER BY article_id, start",
     "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
@@ -151,13 +151,15 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
         d = dict(r)
         if "centroid" in d and d["centroid"] is not None:
             d["centroid"] = bytes(d["centroid"])
+        if "terms" in d:
+            d["terms"] = json_text(d["terms"])
         yield d
 
 
 def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
-    for aid, key in store.conn.execute(sql):
-        out.setdefault(aid, []).append(key)
+    for held, key in store.conn.execute(sql):
+        out.setdefault(article_of(held), []).append(key)
     return out
 
 
@@ -177,7 +179,7 @@ def put_story_articles(store: Store, rows: Iterable[dict[str, Any]], ingested_at
     (it carries the text's parts instead) is stored with an empty one."""
     ids = []
     for r in rows:
-        store.conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, 0, 'raw', x'')", (r["id"],))
+        store.conn.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, 0, 'raw', x'')", (r["id"],))
         store.conn.execute(
             "INSERT INTO articles (rowid, id, blob, kind, location, title, text, text_hash, published, date_flag, "
             "outlet, language, ingested_at) VALUES (?, ?, ?, 'batch', '', ?, ?, '', ?, ?, ?, ?, ?)",

@@ -336,6 +336,110 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS articles_published_utc ON articles(published_utc);
         """,
     ),
+    (
+        12,
+        "issue 23's disk budget: raw inputs, embeddings, copy links and stories as rowid tables (in WITHOUT ROWID "
+        "tables every row over ~1 KB left all but ~490 bytes to overflow pages: a 1 KB vector or a 3 KB raw input "
+        "took a 4 KB page of its own), embeddings with their codec; article ids in the copy key tables and "
+        "template line keys as integers or bytes, template groups by number",
+        """
+        CREATE TABLE blobs_v12 (
+            sha256 TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            codec TEXT NOT NULL,          -- 'raw' or 'zlib'
+            data BLOB NOT NULL
+        );
+        INSERT INTO blobs_v12 (sha256, size, codec, data) SELECT sha256, size, codec, data FROM blobs ORDER BY sha256;
+        DROP TABLE blobs;
+        ALTER TABLE blobs_v12 RENAME TO blobs;
+        CREATE TABLE embeddings_v12 (
+            article_id TEXT NOT NULL,     -- or another key of what was embedded (a sentence's hash)
+            model TEXT NOT NULL,
+            codec TEXT NOT NULL,          -- 'f16': float16 rows; 'i8': int8 rows, each with its float32 scale
+            vec BLOB NOT NULL,
+            UNIQUE (article_id, model)
+        );
+        INSERT INTO embeddings_v12 (article_id, model, codec, vec)
+            SELECT article_id, model, CASE WHEN model LIKE '%/sentence-int8' THEN 'i8' ELSE 'f16' END, vec
+            FROM embeddings ORDER BY article_id, model;
+        DROP TABLE embeddings;
+        ALTER TABLE embeddings_v12 RENAME TO embeddings;
+        CREATE TABLE copy_links_v12 (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            kind TEXT NOT NULL,           -- exact | near_duplicate | containment | translation
+            score REAL NOT NULL,
+            direction TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}',   -- jaccard, containment both ways, anchors…
+            evidence TEXT NOT NULL DEFAULT '[]',  -- aligned passages
+            UNIQUE (a, b)
+        );
+        INSERT INTO copy_links_v12 SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b;
+        DROP TABLE copy_links;
+        ALTER TABLE copy_links_v12 RENAME TO copy_links;
+        CREATE INDEX copy_links_b ON copy_links(b);
+        CREATE TABLE stories_v12 (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,            -- the most representative headline
+            label_article TEXT NOT NULL,
+            label_score REAL NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            n_articles INTEGER NOT NULL,
+            outlets TEXT NOT NULL,          -- {outlet: articles}
+            languages TEXT NOT NULL,        -- {language: articles}
+            centroid BLOB,                  -- float32 sum of member vectors (divide by n_vectors)
+            n_vectors INTEGER NOT NULL,
+            terms TEXT NOT NULL,            -- {term: summed tf-idf weight}, the heaviest kept
+            entities TEXT NOT NULL,         -- {entity: count}, the commonest kept
+            updated_at TEXT NOT NULL
+        );
+        INSERT INTO stories_v12 SELECT id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets,
+            languages, centroid, n_vectors, terms, entities, updated_at FROM stories ORDER BY id;
+        DROP TABLE stories;
+        ALTER TABLE stories_v12 RENAME TO stories;
+        -- stories_last_seen is not made again: no statement of the store was planned on it (stories_by_recency
+        -- starts with last_seen)
+        CREATE INDEX stories_first_seen ON stories(first_seen);
+        CREATE INDEX stories_by_size ON stories(n_articles DESC, last_seen DESC, id);
+        CREATE INDEX stories_by_recency ON stories(last_seen DESC, n_articles DESC, id);
+        -- the copy key tables: an article id as the 8 bytes its hex spells (storyloom_id_key: store.sqlite.key_of)
+
+        CREATE TABLE copy_bands_v13 (band INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (band, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_bands_v13 SELECT band, storyloom_id_key(article_id) FROM copy_bands ORDER BY 1, 2;
+        DROP TABLE copy_bands;
+        ALTER TABLE copy_bands_v13 RENAME TO copy_bands;
+        CREATE INDEX copy_bands_article ON copy_bands(article_id);
+        CREATE TABLE copy_sentences_v13 (skey INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (skey, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_sentences_v13 SELECT skey, storyloom_id_key(article_id) FROM copy_sentences ORDER BY 1, 2;
+        DROP TABLE copy_sentences;
+        ALTER TABLE copy_sentences_v13 RENAME TO copy_sentences;
+        CREATE INDEX copy_sentences_article ON copy_sentences(article_id);
+        CREATE TABLE copy_anchors_v13 (akey INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (akey, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_anchors_v13 SELECT akey, storyloom_id_key(article_id) FROM copy_anchors ORDER BY 1, 2;
+        DROP TABLE copy_anchors;
+        ALTER TABLE copy_anchors_v13 RENAME TO copy_anchors;
+        CREATE INDEX copy_anchors_article ON copy_anchors(article_id);
+        -- template counts: a group by a number, a line key as the 64-bit integer its hex spells
+        -- (storyloom_line_int: store.sqlite.line_int), not ~25 + 16 characters in each of 35 rows an article
+        CREATE TABLE template_groups_v12 (gid INTEGER PRIMARY KEY, grp TEXT NOT NULL UNIQUE, n INTEGER NOT NULL);
+        INSERT INTO template_groups_v12 (grp, n) SELECT grp, n FROM template_groups ORDER BY grp;
+        INSERT INTO template_groups_v12 (grp, n)
+            SELECT DISTINCT grp, 0 FROM template_lines WHERE grp NOT IN (SELECT grp FROM template_groups) ORDER BY grp;
+        CREATE TABLE template_lines_v12 (
+            gid INTEGER NOT NULL,
+            line_key INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (gid, line_key)
+        ) WITHOUT ROWID;
+        INSERT INTO template_lines_v12 SELECT g.gid, storyloom_line_int(l.line_key), l.n
+            FROM template_lines l JOIN template_groups_v12 g ON g.grp = l.grp ORDER BY 1, 2;
+        DROP TABLE template_lines;
+        DROP TABLE template_groups;
+        ALTER TABLE template_groups_v12 RENAME TO template_groups;
+        ALTER TABLE template_lines_v12 RENAME TO template_lines;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -76,7 +76,7 @@ def resolve_id(store: Store, prefix: str) -> str | None:
 
 
 ARTICLE_COLUMNS = ("id, blob, kind, location, url, canonical_url, title, text, text_hash, published, date_flag, "
-                   "outlet, author, language, extra, warnings, previous_id, ingested_at, coalesce(body, text) AS body, "
+                   "outlet, author, language, extra, warnings, previous_id, ingested_at, storyloom_body(body, text) AS body, "
                    "meta, declared, "
                    "template_group")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
-from storyloom.store.sqlite import Store, _json, _now, select_in
+from storyloom.store.sqlite import Store, _json, _now, json_text, pack_json, select_in
 from storyloom.timeparse import end_of_day
 
 STAGE = "stories"
@@ -73,7 +73,7 @@ STORY_COLUMNS = ("id, label, label_article, label_score, first_seen, last_seen, 
 def _story(r: Any) -> dict[str, Any]:
     d = dict(r)
     for k in ("outlets", "languages", "terms", "entities"):
-        d[k] = json.loads(d[k])
+        d[k] = json.loads(json_text(d[k]))
     return d
 
 
@@ -107,7 +107,7 @@ def save_stories(store: Store, stories: Iterable[dict[str, Any]]) -> None:
         store.conn.execute(
             f"INSERT OR REPLACE INTO stories ({STORY_COLUMNS}, updated_at) VALUES ({placeholders(14)})",
             (s["id"], s["label"], s["label_article"], s["label_score"], s["first_seen"], s["last_seen"], s["n_articles"],
-             _json(s["outlets"]), _json(s["languages"]), s["centroid"], s["n_vectors"], _json(s["terms"]),
+             _json(s["outlets"]), _json(s["languages"]), s["centroid"], s["n_vectors"], pack_json(s["terms"]),
              _json(s["entities"]), now))
         store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (s["id"],))
         store.conn.executemany("INSERT OR IGNORE INTO story_entities VALUES (?, ?)",

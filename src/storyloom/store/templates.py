@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from storyloom.store.sqlite import Store, select_in
+from storyloom.store.sqlite import Store, line_hex, select_in
 
 
 def url_stored(store: Store, url: str, kind: str) -> bool:
@@ -20,13 +20,14 @@ def group_sizes(store: Store, groups: Sequence[str]) -> dict[str, int]:
 
 def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str, int]:
     """The group's line keys seen in ``lo``..``hi`` of its articles (those a moved threshold may flip)."""
-    return {r[0]: int(r[1]) for r in store.conn.execute(
-        "SELECT line_key, n FROM template_lines WHERE grp = ? AND n BETWEEN ? AND ?", (group, lo, hi))}
+    return {line_hex(r[0]): int(r[1]) for r in store.conn.execute(
+        "SELECT l.line_key, l.n FROM template_groups g JOIN template_lines l ON l.gid = g.gid "
+        "WHERE g.grp = ? AND l.n BETWEEN ? AND ?", (group, lo, hi))}
 
 
 def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
     """(id, counted, body) of every article of a template group; counted: a first version, whose lines count."""
-    for r in store.conn.execute("SELECT id, previous_id IS NULL, coalesce(body, text) FROM articles WHERE template_group = ? "
+    for r in store.conn.execute("SELECT id, previous_id IS NULL, storyloom_body(body, text) FROM articles WHERE template_group = ? "
                                 "ORDER BY rowid", (group,)):
         yield r[0], bool(r[1]), r[2] or ""
 
@@ -34,7 +35,7 @@ def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
 def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
     """What re-cleaning needs of these articles (as :meth:`Store.iter_for_reclean` gives), in rowid order."""
     sql = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-           "coalesce(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
+           "storyloom_body(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
            "a.author, a.language, "
            "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
            "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.id IN ({in})")

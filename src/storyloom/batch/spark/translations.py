@@ -6,7 +6,7 @@ with joins instead of store look-ups.
    lead vector, computed per partition (:func:`storyloom.batch.translations.looker_rows`);
 2. **candidates** — pairs sharing ``ANCHOR_CANDIDATE_MIN`` anchor keys in buckets within ``copy_bucket_cap``
    (a self-join), and each looker's nearest earlier leads in another language (the vectors are collected and
-   broadcast: 512 float16 numbers an article, 100 MB at 100k articles), less the pairs linked as copies;
+   broadcast: 512 float32 numbers an article, the exact values the local stage compares, 200 MB at 100k articles), less the pairs linked as copies;
 3. **judge** — the cascade on both articles' texts, partitioned by ``a`` so a task meets the same article
    again and its embeddings are cached.
 
@@ -14,8 +14,8 @@ Rank (which article came first) is the input order (``ord_file``, ``ord_pos``), 
 stores articles in.  Where the two engines may differ: a bucket of anchors counted at its final size here, at
 its size when looked up there (only a bucket crossing the cap); an exact class whose smallest id arrives after
 another member in a later chunk (locally both members looked, here only the smallest: the same groups, links
-from another member); and USE's last bits in another batch composition (float16 rounding, below every
-threshold's resolution).  Memory: the broadcast pool is 1 KB an article (100 MB at 100k).
+from another member); and USE's last bits in another batch composition (int8 rounding, below every
+threshold's resolution).  Memory: the broadcast pool is 2 KB an article (200 MB at 100k).
 """
 
 from __future__ import annotations

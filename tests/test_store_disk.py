@@ -1,0 +1,256 @@
+"""The store's compact forms (issue 23's disk budget): raw inputs, bodies and vectors come back as they went in
+(byte for byte, or within the int8 rounding the stages are measured with), and migration 12 upgrades a store
+written by the code before it without losing a row."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storyloom.embed.cache import DIGEST, Vectors, digest, pack, unpack
+from storyloom.models import RawDoc, blob_key, content_id
+from storyloom.pipeline import ingest_items
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import copies as copies_sql
+from storyloom.store import stories as stories_sql
+from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.queries import get_article, search
+from storyloom.store.sqlite import COMPRESS_OVER, article_of, key_of, read_body, stored_body, text_hash
+
+
+@pytest.mark.parametrize("data", [
+    b"short",  # kept as it is
+    ("Título\r\n\r\n" + "Texto del artículo, línea larga. " * 300).encode("utf-8"),  # deflated
+    bytes(range(256)) * 40,  # not text at all
+    "Заголовок\n\nТекст статьи. ".encode("cp1251") * 50,  # a legacy encoding
+], ids=["short", "utf8", "binary", "cp1251"])
+def test_raw_input_comes_back_byte_for_byte(data: bytes, tmp_path: Path) -> None:
+    settings = Settings(db_path=str(tmp_path / "s.db"), run_copies=False, run_stories=False)
+    with Store(settings.db_path) as store:
+        (tmp_path / "a.txt").write_bytes(data)
+        from storyloom.pipeline import ingest
+
+        rep = ingest([str(tmp_path / "a.txt")], store, settings)
+        if not rep.added_ids:  # a binary file may be refused as an article; its raw bytes are then not kept
+            assert rep.errors
+            return
+        art = get_article(store, rep.added_ids[0], raw=True)
+        assert art is not None and store.raw_bytes(art.blob) == data
+        codec = store.conn.execute("SELECT codec FROM blobs WHERE sha256 = ?", (art.blob,)).fetchone()[0]
+        assert codec == ("raw" if len(data) <= COMPRESS_OVER else "zlib")
+
+
+@pytest.mark.parametrize("body,text", [
+    ("Menu\n\nHeadline text.\n\nShare this", "Headline text."),
+    ("Ünïcödé — 中文 \ud83d text\n\nmore", "more"),  # a lone surrogate, as a broken page can carry
+    ("only furniture", ""),
+    ("same", "same"),
+])
+def test_a_body_is_kept_against_its_text_and_read_back_whole(body: str, text: str) -> None:
+    kept = stored_body(body, text)
+    if body == text:
+        assert kept is None
+    else:
+        assert isinstance(kept, bytes)
+    assert read_body(kept, text) == body
+    assert read_body("a plain body of an older store", text) == "a plain body of an older store"
+
+
+def test_a_packed_body_costs_the_removed_lines_not_the_text() -> None:
+    text = "\n\n".join(f"Paragraph {i} of the story, with enough words to matter for the size." for i in range(60))
+    body = "Subscribe now\n\n" + text + "\n\nShare on social media\n\nRead more"
+    kept = stored_body(body, text)
+    assert kept is not None and len(kept) < 120 < len(body)
+
+
+def test_int8_vectors_keep_cosines_and_fresh_equals_kept() -> None:
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(40, 512)).astype(np.float32)
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    head, back = unpack(pack("the text", m), 512)
+    assert head == digest("the text") and back.shape == m.shape
+    exact, rounded = m @ m.T, back @ back.T
+    assert np.abs(exact - rounded).max() < 0.005
+    assert len(pack("the text", m)) == DIGEST + 40 * (512 + 4)  # half of float16's bytes
+    zero = unpack(pack("t", np.zeros((1, 8), np.float32)), 8)[1]
+    assert not zero.any()
+
+
+class Stub:
+    name, dim = "stub", 8
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += len(texts)
+        return np.stack([np.arange(1, 9, dtype=np.float32) / (i + 1) for i in range(len(texts))])
+
+
+def test_the_cache_gives_fresh_and_kept_vectors_alike(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        model = Stub()
+        fresh = Vectors(store, {"a": "title a", "b": "title b"}).get(model, ["a", "b"])
+        kept = Vectors(store, {"a": "title a", "b": "title b"}).get(model, ["a", "b"])
+        assert model.calls == 2  # the second read embedded nothing
+        assert all(np.array_equal(fresh[k], kept[k]) for k in "ab")
+        assert {r[0] for r in store.conn.execute("SELECT codec FROM embeddings")} == {"i8"}
+
+
+# -- migration 12 on a store the code before it wrote --------------------------------------------------
+
+
+LINES = {"00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 3}  # a line key whose integer is negative too
+
+
+def v11_store(path: Path) -> dict[str, object]:
+    """A schema-11 store written as that code wrote: raw inputs in a WITHOUT ROWID table, a plain-text body,
+    float16 vectors with their digest, the compare stage's int8 sentence vectors, a copy link and two stories."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    with conn:
+        for number, name, sql in MIGRATIONS[:11]:
+            conn.executescript(f"SAVEPOINT m;\n{sql}\nRELEASE m;")
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, '2026-01-01')", (number, name))
+        conn.execute("PRAGMA user_version = 11")
+    arts = []
+    with conn:
+        for i in range(3):
+            data = (f"Headline {i}\n\n" + f"Body {i} of the story about the flood. " * (5 + 40 * i)).encode()
+            aid, key = content_id(data), blob_key(data)
+            import zlib
+
+            stored, codec = (zlib.compress(data, 1), "zlib") if len(data) > COMPRESS_OVER else (data, "raw")
+            conn.execute("INSERT INTO blobs VALUES (?, ?, ?, ?)", (key, len(data), codec, stored))
+            text = data.decode().split("\n\n", 1)[1]
+            body = "Menu\n\n" + text if i == 1 else None
+            conn.execute("INSERT INTO articles (id, blob, kind, location, title, text, text_hash, published, outlet, "
+                         "language, ingested_at, body) VALUES (?, ?, 'txt', ?, ?, ?, ?, ?, 'Wire', 'en', '2026-01-01', ?)",
+                         (aid, key, f"f{i}.txt", f"Headline {i}", text, text_hash(f"Headline {i}", text),
+                          f"2026-01-0{i + 1}T08:00:00Z", body))
+            conn.execute("INSERT INTO sightings VALUES (?, ?, ?, '2026-01-01')", (aid, f"f{i}.txt", key))
+            arts.append({"id": aid, "blob": key, "data": data, "text": text, "body": body or text})
+        vec = (np.arange(8, dtype=np.float32) + 1) / 10
+        f16 = digest("lead 0") + vec.astype(np.float16).tobytes()
+        conn.execute("INSERT INTO embeddings VALUES (?, 'stub', ?)", (arts[0]["id"], f16))
+        conn.execute("INSERT INTO embeddings VALUES ('s:abc', 'use-m3/sentence-int8', ?)", (b"\x01" * 516,))
+        conn.execute("INSERT INTO copy_links VALUES (?, ?, 'near_duplicate', 0.9, 'same', '{}', ?)",
+                     (min(arts[0]["id"], arts[1]["id"]), max(arts[0]["id"], arts[1]["id"]), json.dumps(["x" * 2000])))
+        for i, a in enumerate(arts):  # the copy key tables as the code before migration 13 wrote them
+            conn.execute("INSERT INTO copy_bands VALUES (?, ?)", (100 + i, a["id"]))
+            conn.execute("INSERT INTO copy_sentences VALUES (7, ?)", (a["id"],))
+            conn.execute("INSERT INTO copy_anchors VALUES (-5, ?)", (a["id"],))
+        conn.execute("INSERT INTO copy_anchors VALUES (-5, 'not-a-hex-id')")
+        conn.execute("INSERT INTO template_groups VALUES ('outlet:wire', 3)")
+        conn.executemany("INSERT INTO template_lines VALUES ('outlet:wire', ?, ?)", [(k, n) for k, n in LINES.items()])
+        for k, sid in enumerate(("s1", "s2")):
+            conn.execute("INSERT INTO stories VALUES (?, ?, ?, 0.5, ?, ?, ?, '{}', '{\"en\": 1}', ?, 1, '{}', '{}', "
+                         "'2026-01-03')", (sid, f"Label {k}", arts[k]["id"], f"2026-01-0{k + 1}T08:00:00Z",
+                                           f"2026-01-0{k + 2}T08:00:00Z", 1 + k, vec.tobytes()))
+            conn.execute("INSERT INTO story_members VALUES (?, ?, 1.0, 'opened', ?, NULL)",
+                         (arts[k]["id"], sid, f"2026-01-0{k + 1}T08:00:00Z"))
+    conn.close()
+    return {"arts": arts, "vec": vec}
+
+
+def table_rows(path: Path, table: str, cols: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [tuple(r) for r in conn.execute(f"SELECT {cols} FROM {table} ORDER BY 1, 2")]
+    finally:
+        conn.close()
+
+
+def test_migration_12_keeps_every_row_and_every_reader_works(tmp_path: Path) -> None:
+    db = tmp_path / "v11.db"
+    made = v11_store(db)
+    before = {t: table_rows(db, t, c) for t, c in (
+        ("blobs", "sha256, size, codec, data"), ("embeddings", "article_id, model, vec"),
+        ("copy_links", "a, b, kind, score, direction, details, evidence"),
+        ("stories", "id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "
+                    "centroid, n_vectors, terms, entities, updated_at"))}
+    with Store(db) as store:
+        assert store.schema_version() == LATEST >= 12
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # enforced again after migrating
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = {t: table_rows(db, t, c) for t, c in (
+        ("blobs", "sha256, size, codec, data"), ("embeddings", "article_id, model, vec"),
+        ("copy_links", "a, b, kind, score, direction, details, evidence"),
+        ("stories", "id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "
+                    "centroid, n_vectors, terms, entities, updated_at"))}
+    assert after == before
+    assert dict(table_rows(db, "embeddings", "model, codec")) == {"stub": "f16", "use-m3/sentence-int8": "i8"}
+    arts = made["arts"]
+    assert isinstance(arts, list)
+    with Store(db) as store:
+        for a in arts:
+            assert store.raw_bytes(a["blob"]) == a["data"]
+            detail = get_article(store, a["id"], raw=True)
+            assert detail is not None and detail.body == a["body"] and detail.text == a["text"]
+        assert len(search(store, "flood")) == 3
+        # an old float16 vector is read, not embedded again
+        model = Stub()
+        got = Vectors(store, {arts[0]["id"]: "lead 0"}).get(model, [arts[0]["id"]])
+        assert model.calls == 0 and np.allclose(got[arts[0]["id"]], made["vec"], atol=1e-3)
+        # the rebuilt tables take writes through the same statements
+        new = RawDoc(kind="txt", location="new.txt", raw=b"Headline new\n\nA new body about the flood.",
+                     title="Headline new", text="A new body about the flood.")
+        rep = ingest_items([new], store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        assert rep.counts.get("added") == 1
+        assert "stories_last_seen" not in {r[0] for r in store.conn.execute("SELECT name FROM sqlite_schema")}
+        assert [c.id for c in stories_sql.feed(store, sort="size")] == ["s2", "s1"]
+        group = copies_sql.linked(store, [arts[0]["id"]])
+        assert len(group) == 1
+        # template counts by group number and integer key, read and counted as before
+        assert store.group_size("outlet:wire") == 3
+        assert store.line_counts("outlet:wire", [*LINES, "abababababababab"]) == LINES
+        from storyloom.store import templates as templates_sql
+
+        assert templates_sql.keys_counted_between(store, "outlet:wire", 3, 9) == {"ff00aa0000000001": 3}
+        with store.transaction() as c:
+            store._count_template_lines(c, "outlet:wire", ["ff00aa0000000001", "1234567890abcdef"])
+        assert store.line_counts("outlet:wire", [*LINES, "1234567890abcdef"]) == {
+            "00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 4, "1234567890abcdef": 1}
+        assert store.group_size("outlet:wire") == 4
+        # the key tables hold the ids as bytes now, and every reader gives the ids back
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"blob"}
+        assert copies_sql.keys_of(store, arts[1]["id"]) == ([101], [7])
+        hits, _ = copies_sql.keyed_candidates(store, "copy_anchors", "akey", [-5], arts[0]["id"], 10)
+        assert hits == {arts[1]["id"]: 1, arts[2]["id"]: 1, "not-a-hex-id": 1}
+        with store.transaction():
+            copies_sql.drop_keys(store, [arts[2]["id"]])
+        assert store.conn.execute("SELECT count(*) FROM copy_bands").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("aid", ["00ff10ab3c4d5e6f", "a1", "ABCDEF12", "ab cd", "", "x" * 16, "abc"])
+def test_a_key_table_id_round_trips(aid: str) -> None:
+    held = key_of(aid)
+    assert article_of(held) == aid
+    assert isinstance(held, bytes) == (aid in ("00ff10ab3c4d5e6f", "a1"))
+
+
+def test_story_terms_are_kept_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+
+    terms = {f"term{i}": 1 / (i + 3) for i in range(300)}  # full float digits, as the stories stage keeps them
+    story = {"id": "s1", "label": "L", "label_article": "a", "label_score": 0.5, "first_seen": "2026-01-01",
+             "last_seen": "2026-01-02", "n_articles": 1, "outlets": {"Wire": 1}, "languages": {"en": 1},
+             "centroid": None, "n_vectors": 0, "terms": terms, "entities": {"Danube": 1}}
+    with Store(tmp_path / "s.db") as store:
+        with store.transaction():
+            stories_sql.save_stories(store, [story])
+        got = stories_sql.stories_by_id(store, ["s1"])[0]
+        assert got["terms"] == terms
+        kept = store.conn.execute("SELECT terms FROM stories").fetchone()[0]
+        assert isinstance(kept, bytes) and len(kept) < len(json.dumps(terms)) / 2
+        exported = next(export_rows(store, "stories"))
+        assert json.loads(exported["terms"]) == terms
+        # a row an older store wrote (plain JSON) reads the same
+        store.conn.execute("UPDATE stories SET terms = ? WHERE id = 's1'", (json.dumps(terms),))
+        assert stories_sql.stories_by_id(store, ["s1"])[0]["terms"] == terms
