@@ -104,15 +104,8 @@ class OutletTable:
         is in it ("AP News" → "Associated Press"), else the name as given; with no name, the table's row for
         the URL's host ("hosted.ap.org" → "Associated Press"), else None.  One spelling per outlet is what
         lets a reader, a follow and the coverage lenses count an outlet once."""
-        if outlet:
-            hit = self.by_name.get(_key(outlet))
-            if hit is None and "." in outlet and " " not in outlet.strip():
-                host = _host(outlet)
-                hit = self._by_host(host) if host else None
-            return hit.name if hit is not None else outlet
-        host = _host(url)
-        hit = self._by_host(host) if host else None
-        return hit.name if hit is not None else None
+        hit = self.lookup(outlet) if outlet else self.lookup(None, url)
+        return hit.name if hit is not None else outlet
 
     def _by_host(self, host: str) -> OutletInfo | None:
         parts = host.split(".")

@@ -130,10 +130,9 @@ def site_names(*names: str | None) -> set[str]:
 
 def title_without_site(title: str, names: set[str]) -> tuple[str, str | None]:
     """The title without a leading or trailing site name, and the part cut (None when nothing was)."""
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2 or not names:
-        return title, None
     seps = list(_TITLE_SEPARATORS.finditer(title))
+    if not seps or not names:
+        return title, None
     last, first = seps[-1], seps[0]
     if _name_key(title[last.end():]) in names:
         kept = title[:last.start()].strip()
