@@ -18,7 +18,7 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
-from storyloom.store.sqlite import article_of
+from storyloom.store.packing import article_of
 
 EXPRESS = (SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt").read_text(encoding="utf-8")
 PARAS = [l for l in EXPRESS.split("\n")[2:] if len(l.split()) > 12]

@@ -15,8 +15,8 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store.migrations import LATEST
+from storyloom.store.packing import read_body
 from storyloom.store.queries import ArticleFilter, get_article, list_articles, resolve_id, search, stats
-from storyloom.store.sqlite import read_body
 
 
 def page(url: str, body: str, extra: str = "") -> RawDoc:
@@ -209,7 +209,7 @@ def test_a_body_equal_to_its_text_is_stored_once_and_read_back_whole(tmp_path: P
     with Store(settings.db_path) as store:
         ingest([str(plain), str(pages)], store, settings)
         cols = [(r[0], r[1], read_body(r[2], r[3]), r[3], r[2]) for r in
-                store.conn.execute("SELECT id, body IS NULL, body, text FROM articles").fetchall()]
+                store.conn.execute("SELECT a.id, a.body IS NULL, a.body, t.text FROM articles a JOIN article_texts t ON t.rowid = a.rowid").fetchall()]
         assert sum(1 for r in cols if r[1]) >= 3  # the plain texts: nothing removed
         assert any(not r[1] and r[2] != r[3] for r in cols)  # pages with furniture keep their body
         # a body is kept as the lines cleaning removed, deflated against the text: a fraction of its size

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
-from storyloom.store.sqlite import Store, _json, _now, article_of, key_of, select_in
+from storyloom.store.packing import article_of, key_of
+from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import utc_key
 
 
@@ -186,8 +187,8 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
 
 def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Title, text, publication time, language, outlet, length and rank (store order: ``rowid``) of articles."""
-    sql = ("SELECT id, title, text, published, language, outlet, length(text) AS n, rowid AS rank FROM articles "
-           "WHERE id IN ({in})")
+    sql = ("SELECT a.id, a.title, t.text, a.published, a.language, a.outlet, coalesce(a.chars, length(a.text)) AS n, "
+           "a.rowid AS rank FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE a.id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
@@ -234,7 +235,7 @@ def log_event(store: Store, stage: str, message: str) -> None:
 def group_detail(store: Store, group_id: str) -> CopyGroup | None:
     """A copy group with its members (canonical first) and every link with its evidence."""
     rows = store.conn.execute(
-        "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, length(a.text) AS chars "
+        "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, coalesce(a.chars, length(a.text)) AS chars "
         "FROM copy_groups g JOIN articles a ON a.id = g.article_id WHERE g.group_id = ?", (group_id,)).fetchall()
     if not rows:
         return None

@@ -8,7 +8,8 @@ from typing import Any
 
 from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
-from storyloom.store.sqlite import Store, _json, _now, json_text, pack_json, select_in
+from storyloom.store.packing import json_text, pack_json
+from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import end_of_day
 
 STAGE = "stories"
@@ -30,9 +31,10 @@ def done(store: Store, ids: Sequence[str]) -> None:
 
 def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     # the stage orders and windows by instants: it gets the UTC form (published keeps the outlet's offset)
-    sql = ("SELECT a.id, a.title, a.text, a.published_utc AS published, a.date_flag, a.ingested_at, a.outlet, "
+    sql = ("SELECT a.id, a.title, t.text, a.published_utc AS published, a.date_flag, a.ingested_at, a.outlet, "
            "a.language, g.group_id "
-           "FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id WHERE a.id IN ({in})")
+           "FROM articles a JOIN article_texts t ON t.rowid = a.rowid LEFT JOIN copy_groups g ON g.article_id = a.id "
+           "WHERE a.id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
