@@ -425,3 +425,24 @@ def test_a_packed_store_lists_lengths_and_exports_texts(tmp_path: Path) -> None:
         assert {r.id: r.chars for r in list_articles(store, ArticleFilter(limit=100))} == {
             k: len(t) for k, t in texts.items()}
         assert {r["id"]: r["text"] for r in export_rows(store, "articles")} == texts
+
+
+def test_a_centroid_is_kept_as_int8_only_when_that_gives_every_bit_back() -> None:
+    from storyloom.embed.cache import quantize
+    from storyloom.store.packing import pack_centroid, read_centroid
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        v = rng.normal(size=512).astype(np.float32)
+        scale, q = quantize(v)
+        one = (q[0].astype(np.float32) * scale[0]).astype(np.float32)  # a one-article story: its member's vector
+        two = one + (q[0][::-1].astype(np.float32) * scale[0])  # a sum of two: no int8 form in general
+        for vec in (one, two, v):
+            kept = pack_centroid(vec.tobytes())
+            assert kept is not None and read_centroid(kept) == vec.tobytes()
+        assert len(pack_centroid(one.tobytes()) or b"") < len(one.tobytes()) / 3
+    assert pack_centroid(None) is None and read_centroid(None) is None
+    zero = np.zeros(8, np.float32).tobytes()
+    assert read_centroid(pack_centroid(zero)) == zero
+    nan = np.array([np.nan, 1.0], np.float32).tobytes()
+    assert pack_centroid(nan) == nan

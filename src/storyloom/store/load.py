@@ -12,7 +12,15 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.packing import article_of, decode_blob, encode_blob, json_text, pack_text, stored_body
+from storyloom.store.packing import (
+    article_of,
+    decode_blob,
+    encode_blob,
+    json_text,
+    pack_text,
+    read_centroid,
+    stored_body,
+)
 from storyloom.store.sqlite import Store
 
 ARTICLE_COLUMNS = (
@@ -153,7 +161,7 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
     for r in store.conn.execute(EXPORTS[table]):
         d = dict(r)
         if "centroid" in d and d["centroid"] is not None:
-            d["centroid"] = bytes(d["centroid"])
+            d["centroid"] = read_centroid(bytes(d["centroid"]))
         if "terms" in d:
             d["terms"] = json_text(d["terms"])
         yield d
