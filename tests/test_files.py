@@ -61,7 +61,8 @@ def test_html_file_extracts_text_and_metadata(tmp_path: Path, settings: Settings
     (tmp_path / "page.html").write_bytes(HTML)
     rep = ingest([str(tmp_path)], store, settings)
     assert rep.counts["added"] == 1, rep.errors
-    r = store.conn.execute("SELECT a.*, t.text AS text FROM articles a JOIN article_texts t ON t.rowid = a.rowid").fetchone()
+    r = store.conn.execute("SELECT a.title, t.text, a.outlet, a.author, a.published, a.language, a.published_utc "
+                           "FROM articles a JOIN article_texts t ON t.rowid = a.rowid").fetchone()
     assert r["title"] == "Dam bursts in the valley"
     assert "flooding three villages" in r["text"] and "Home | World" not in r["text"]
     assert r["outlet"] == "Daily Planet" and r["author"] == "Lois Lane"

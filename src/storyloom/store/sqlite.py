@@ -28,12 +28,10 @@ from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.packing import (
     decode_blob,
     encode_blob,
-    key_of,
     line_hex,
     line_int,
     pack_text,
-    read_body,
-    read_text,
+    register,
     stored_body,
 )
 from storyloom.timeparse import utc_now
@@ -148,11 +146,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                         cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
-        self.conn.create_function("storyloom_body", 2, read_body, deterministic=True)
-        self.conn.create_function("storyloom_text", 2, read_text, deterministic=True)
-        self.conn.create_function("storyloom_raw", 2, decode_blob, deterministic=True)
-        self.conn.create_function("storyloom_id_key", 1, key_of, deterministic=True)
-        self.conn.create_function("storyloom_line_int", 1, line_int, deterministic=True)
+        register(self.conn)
         if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
             self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
