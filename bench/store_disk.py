@@ -126,6 +126,7 @@ def upgrade_check(baseline: Path, db: Path, tmp: Path) -> None:
     this tree's: every search (ids, scores, snippets) and every article (text, body, raw input) must be equal."""
     import shutil
 
+    tmp.mkdir(parents=True, exist_ok=True)
     got = {}
     for name, src in (("baseline", baseline), ("this tree", HERE.parent / "src")):
         copy = tmp / f"upgrade-{name.replace(' ', '-')}.db"
