@@ -324,7 +324,7 @@ def searches(store: Store) -> list[list[tuple[str, float, str]]]:
 
 def as_v12(db: Path) -> None:
     """Turn a store this code wrote back into what migration 12 left: plain texts, no ``chars``, no view, the
-    FTS index over ``articles`` itself (migration 1's table and triggers)."""
+    FTS index over ``articles`` itself (migration 1's table and triggers), the key tables indexed by article."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.create_function("storyloom_text", 2, read_text)
     conn.create_function("storyloom_raw", 2, decode_blob)
@@ -340,6 +340,9 @@ def as_v12(db: Path) -> None:
     for stmt in sql_statements(v1[v1.index("CREATE VIRTUAL TABLE articles_fts"):v1.index("-- Polling state")]):
         conn.execute(stmt)
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute("DROP TABLE copy_keys")
+    for stmt in sql_statements(MIGRATIONS[5][2]):  # the key tables' indexes by article
+        conn.execute(stmt)
     conn.execute("DELETE FROM counters WHERE key LIKE 'texts_%'")
     conn.execute("DELETE FROM schema_migrations WHERE version > 12")
     conn.execute("PRAGMA user_version = 12")
@@ -446,3 +449,40 @@ def test_a_centroid_is_kept_as_int8_only_when_that_gives_every_bit_back() -> Non
     assert read_centroid(pack_centroid(zero)) == zero
     nan = np.array([np.nan, 1.0], np.float32).tobytes()
     assert pack_centroid(nan) == nan
+
+
+def test_copy_keys_mirror_the_key_tables_through_the_stage(tmp_path: Path) -> None:
+    """``copy_keys`` holds, per article, exactly what the three key tables hold (the stage deletes by key
+    through it): after a run with copies of one text, a re-clean that changes a text, and a full rebuild."""
+    from storyloom.copies import find_copies
+    from storyloom.store.packing import unpack_keys
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    twin = items[3]
+    items.append(RawDoc(kind="jsonl", location="g.jsonl:1", raw=twin.raw.replace(b"Flood report 3", b"Copy of 3"),
+                        title="Copy of 3", text=twin.text))
+    settings = Settings(db_path=str(db), run_stories=False, translations=False)
+
+    def check(store: Store) -> int:
+        tables: dict[object, list[list[int]]] = {}
+        for i, (table, col) in enumerate((("copy_bands", "band"), ("copy_sentences", "skey"), ("copy_anchors", "akey"))):
+            for aid, key in store.conn.execute(f"SELECT article_id, {col} FROM {table} ORDER BY article_id, {col}"):
+                tables.setdefault(aid, [[], [], []])[i].append(key)
+        lists = {r[0]: [unpack_keys(r[1]), unpack_keys(r[2]), unpack_keys(r[3])]
+                 for r in store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys")}
+        assert lists == tables
+        return len(lists)
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        assert check(store) >= len(items) - 1
+        aid = content_id(items[0].raw)
+        with store.transaction() as c:
+            c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("a new text about the moon", items[0].raw), aid))
+            c.execute("INSERT OR IGNORE INTO stage_queue VALUES ('copies', ?)", (aid,))
+        find_copies(store, settings)
+        check(store)
+        copies_sql.reset(store)
+        find_copies(store, settings)
+        assert check(store) >= len(items) - 1

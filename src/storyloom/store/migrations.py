@@ -479,6 +479,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, @TEXT_OLD);
             INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM article_texts WHERE rowid = new.rowid;
         END;
+        -- An article's keys in the three key tables as one row of sorted int64 lists (store.packing.pack_keys), in
+        -- place of an index by article beside each table: a re-fingerprinted article's keys are deleted by key.
+        CREATE TABLE copy_keys (
+            article_id NOT NULL UNIQUE,   -- as the key tables hold it (store.packing.key_of)
+            bands BLOB,
+            skeys BLOB,
+            akeys BLOB
+        );
+        INSERT INTO copy_keys (article_id, bands, skeys, akeys)
+            SELECT k, (SELECT storyloom_pack_keys(band) FROM copy_bands WHERE article_id = k),
+                   (SELECT storyloom_pack_keys(skey) FROM copy_sentences WHERE article_id = k),
+                   (SELECT storyloom_pack_keys(akey) FROM copy_anchors WHERE article_id = k)
+            FROM (SELECT article_id AS k FROM copy_bands UNION SELECT article_id FROM copy_sentences
+                  UNION SELECT article_id FROM copy_anchors) ORDER BY k;
+        DROP INDEX copy_bands_article;
+        DROP INDEX copy_sentences_article;
+        DROP INDEX copy_anchors_article;
         -- the rows Store.pack_old_texts still has to look at: rowid in (texts_packed_upto, texts_plain_upto]
         INSERT OR REPLACE INTO counters (key, value) VALUES ('texts_packed_upto', 0);
         INSERT OR REPLACE INTO counters (key, value) SELECT 'texts_plain_upto', coalesce(max(rowid), 0) FROM articles;
