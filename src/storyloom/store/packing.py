@@ -122,7 +122,7 @@ def key_of(aid: str) -> bytes | str:
     """How the key tables (``copy_bands``, ``copy_sentences``, ``copy_anchors``) hold an article id: the 8 bytes
     its hex spells (a content id, :func:`storyloom.models.content_id`), not 16 characters.  Those tables have
     a row per key per article (86 a real article) and an index by article beside them, so the id's size is
-    most of their bytes: 5.75 -> 4.22 KB per real article (issue 23's disk budget; migration 13 converts
+    most of their bytes: 5.75 -> 4.22 KB per real article (issue 23's disk budget; migration 12 converts
     older stores through this function, registered on every connection as ``storyloom_id_key``).  An id that
     is not lower-case hex of even length is kept as it is, so any id round-trips (:func:`article_of`)."""
     return bytes.fromhex(aid) if _HEX_ID.fullmatch(aid) else aid
