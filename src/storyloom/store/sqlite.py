@@ -160,6 +160,19 @@ class Store:
             self.pack_old_texts()
         else:
             self._check_version()
+            if self.schema_version() < LATEST:
+                self._upgrade_for_reading()
+
+    def _upgrade_for_reading(self) -> None:
+        """A reader (the web UI, ``storyloom article``) opening a store an older storyloom wrote: its reads use
+        what the newer migrations made (the ``article_texts`` view, new columns), so the store is upgraded first,
+        through a writing handle of its own, when the file can be written; when it cannot, the reader goes on and
+        only what the old schema has can be read."""
+        try:
+            Store(self.path).close()
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("%s: a store at schema %d, older than this storyloom's %d, could not be upgraded (%s); "
+                        "open it once for writing", self.path, self.schema_version(), LATEST, exc)
 
     def set_cache_mb(self, mb: int) -> None:
         """SQLite's page cache for this connection.  Its own default (2 MB) is far below what the stages touch at
