@@ -3,6 +3,7 @@
     PYTHONPATH=src .venv/bin/python bench/store_disk.py --real                 # the real texts (~5 min a build)
     PYTHONPATH=src .venv/bin/python bench/store_disk.py --n 10000              # a synthetic 10k stream
     PYTHONPATH=src .venv/bin/python bench/store_disk.py --real --baseline /work/main/src   # main in the same run
+    PYTHONPATH=src .venv/bin/python bench/store_disk.py --baseline /work/main/src --upgrade KEEP/baseline.db
 
 Issue 23 asks for at most 15 KB per stored text article without losing the raw input.  Each build runs
 ``storyloom ingest``'s library call with the settings a new user gets (copies with translations, stories
@@ -93,6 +94,71 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
             "lat": {k: (statistics.median(v) * 1000, sorted(v)[int(0.95 * (len(v) - 1))] * 1000) for k, v in lat.items()}}
 
 
+PHRASES = [*WORDS, '"the president"', '"prime minister" OR vaccine', 'storm NOT football', 'elect*', "police court"]
+
+
+def reads(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a user reads of a store (searches with their snippets, article texts, bodies and raw inputs), after
+    opening it with this code -- which upgrades a store an older code wrote -- and the CPU the opening took."""
+    import hashlib
+
+    from storyloom.store import Store, queries
+
+    c0 = time.process_time()
+    Store(spec["db"]).close()  # migrations, then packing the old texts
+    cpu = time.process_time() - c0
+    read = Store(spec["db"], readonly=True)
+    ids = [r[0] for r in read.conn.execute("SELECT id FROM articles ORDER BY rowid")]
+    out: dict[str, Any] = {"cpu": cpu, "search": {}, "articles": {}}
+    for q in PHRASES:
+        out["search"][q] = [(h.id, round(h.score, 9), h.snippet) for h in queries.search(read, q, limit=50)]
+    for aid in ids:
+        art = queries.get_article(read, aid, raw=True)
+        assert art is not None and art.raw is not None
+        out["articles"][aid] = hashlib.sha256(
+            json.dumps([art.title, art.text, art.body, art.raw.data, art.raw.encoding]).encode("utf-8", "surrogatepass")).hexdigest()
+    read.close()
+    return out
+
+
+def upgrade_check(baseline: Path, db: Path, tmp: Path) -> None:
+    """A store the baseline tree built (``db``), read by the baseline's code, then opened (upgraded) and read by
+    this tree's: every search (ids, scores, snippets) and every article (text, body, raw input) must be equal."""
+    import shutil
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    got = {}
+    for name, src in (("baseline", baseline), ("this tree", HERE.parent / "src")):
+        copy = tmp / f"upgrade-{name.replace(' ', '-')}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(copy) + suffix).unlink(missing_ok=True)
+        shutil.copy(db, copy)
+        spec = tmp / "spec-upgrade.json"
+        spec.write_text(json.dumps({"db": str(copy), "reads": True}))
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(spec)], cwd=tmp, env=env,
+                              capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"{name}: child failed\n{proc.stderr[-3000:]}")
+        got[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        conn = sqlite3.connect(copy)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+        n = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        conn.close()
+        got[name]["kb"] = os.path.getsize(copy) / n / 1024
+    a, b = got["baseline"], got["this tree"]
+    same_search = a["search"] == b["search"]
+    same_articles = a["articles"] == b["articles"]
+    hits = sum(len(v) for v in a["search"].values())
+    print(f"\nupgrade of the baseline's store ({len(a['articles']):,} articles): searches equal {same_search} "
+          f"({len(PHRASES)} queries, {hits} hits with snippets), articles equal (text, body, raw) {same_articles}; "
+          f"opening CPU s {a['cpu']:.2f} (baseline) / {b['cpu']:.2f} (this tree: migration + packing); "
+          f"KB per article after VACUUM {a['kb']:.1f} -> {b['kb']:.1f}")
+    if not (same_search and same_articles):
+        raise SystemExit("the upgrade changed what a user reads")
+
+
 def run_child(name: str, src: Path, inp: Path, tmp: Path) -> dict[str, Any]:
     db = tmp / f"{name}.db"
     for p in (db, Path(str(db) + "-wal"), Path(str(db) + "-shm")):
@@ -142,9 +208,17 @@ def main() -> None:
     ap.add_argument("--reuse-baseline", action="store_true",
                     help="take the baseline's figures from the last run kept in --keep (same input) instead of rebuilding it")
     ap.add_argument("--baseline-only", action="store_true", help="build only the baseline (to --keep for later runs)")
+    ap.add_argument("--upgrade", metavar="DB", help="a store the --baseline tree built: check that opening it with this "
+                    "tree (migrations) leaves every search and article as the baseline reads them")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(json.loads(Path(args.child).read_text()))))
+        spec = json.loads(Path(args.child).read_text())
+        print(json.dumps(reads(spec) if spec.get("reads") else child(spec)))
+        return
+    if args.upgrade:
+        if not args.baseline:
+            ap.error("--upgrade needs --baseline")
+        upgrade_check(Path(args.baseline), Path(args.upgrade), Path(args.keep or tempfile.mkdtemp(prefix="storyloom-up-")))
         return
     if not args.real and not args.n:
         ap.error("give --real or --n N")

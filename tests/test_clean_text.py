@@ -153,7 +153,7 @@ def test_template_detection_through_the_store(tmp_path: Path, settings: Settings
         )
     settings = Settings(db_path=store.path, line_classifier=False, batch_size=batch_size)
     rep = ingest([str(src)], store, settings)
-    rows = store.conn.execute("SELECT id, text FROM articles ORDER BY rowid").fetchall()
+    rows = store.conn.execute("SELECT id, text FROM article_texts ORDER BY rowid").fetchall()
     # each article is judged against all the others, the ones ingested after it included: the first ones are
     # re-cleaned when the line becomes a template line (in a later batch, or in their own)
     assert ["Daily Bugle" in r["text"] for r in rows] == [False] * 6
@@ -171,7 +171,7 @@ def test_reclean_after_disabling_a_rule(settings: Settings, store: Store) -> Non
     s2 = Settings(db_path=store.path, line_classifier=False, disabled_rules=("author_bio",))
     rep = reclean(store, s2)
     assert rep.changed == 1
-    row = store.conn.execute("SELECT text, author, meta FROM articles WHERE text LIKE '%David Wyatt%'").fetchone()
+    row = store.conn.execute("SELECT t.text, a.author, a.meta FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE t.text LIKE '%David Wyatt%'").fetchone()
     assert row is not None and row["author"] is None and "bio_author" not in json.loads(row["meta"])
     assert reclean(store, s1).changed == 1  # and back
 
@@ -220,7 +220,7 @@ def test_a_one_line_article_ending_in_copyright_survives_ingest(tmp_path: Path, 
     settings = Settings(db_path=store.path, line_classifier=False)
     rep = ingest([str(tmp_path / "a.txt")], store, settings)
     assert not rep.failed
-    row = store.conn.execute("SELECT text FROM articles").fetchone()
+    row = store.conn.execute("SELECT text FROM article_texts").fetchone()
     assert "city council approved the new budget" in row["text"]
 
 

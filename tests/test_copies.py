@@ -18,7 +18,7 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
-from storyloom.store.sqlite import article_of
+from storyloom.store.packing import article_of
 
 EXPRESS = (SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt").read_text(encoding="utf-8")
 PARAS = [l for l in EXPRESS.split("\n")[2:] if len(l.split()) > 12]
@@ -278,8 +278,11 @@ def test_a_heap_of_near_copies_stays_under_the_bucket_cap(store: Store) -> None:
     "SELECT article_id FROM copy_prints WHERE exact = ? ORDER BY article_id",
     "DELETE FROM copy_links WHERE a = ? OR b = ?",
     "DELETE FROM copy_links WHERE a = ? AND kind = 'exact'",
-    "SELECT band FROM copy_bands WHERE article_id = ?",
-    "DELETE FROM copy_sentences WHERE article_id = ? AND skey IN (SELECT skey FROM copy_sentences WHERE article_id = ?)",
+    "SELECT bands, skeys, akeys FROM copy_keys WHERE article_id = ?",  # an article's keys (store.copies._lists)
+    "DELETE FROM copy_bands WHERE band = ? AND article_id = ?",
+    "DELETE FROM copy_sentences WHERE skey = ? AND article_id = ?",
+    "DELETE FROM copy_anchors WHERE akey = ? AND article_id = ?",
+    "DELETE FROM copy_keys WHERE article_id = ?",
     "UPDATE copy_groups SET group_id = ? WHERE group_id = ?",
 ])
 def test_per_article_statements_of_the_stage_use_an_index(store: Store, statement: str) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from storyloom.store.packing import register
+
 N_FILES = 5000
 
 
@@ -33,6 +35,7 @@ def run_ingest(db: Path, corpus: Path, cfg: Path) -> subprocess.Popen[bytes]:
 
 def snapshot(db: Path) -> dict[str, object]:
     c = sqlite3.connect(db)
+    register(c)  # the FTS index reads its texts through the store's decoding functions
     try:
         c.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")  # raises if out of step
         return {

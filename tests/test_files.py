@@ -51,7 +51,7 @@ def test_split_headline_handles_cr_and_blank() -> None:
 def test_seeds_ingest_keep_every_line(tmp_path: Path, settings: Settings, store) -> None:  # type: ignore[no-untyped-def]
     rep = ingest([str(SAMPLE / "seeds")], store, settings)
     assert rep.counts["added"] == 2 and not rep.errors
-    rows = store.conn.execute("SELECT title, text FROM articles ORDER BY title").fetchall()
+    rows = store.conn.execute("SELECT title, text FROM article_texts ORDER BY title").fetchall()
     express = next(r for r in rows if r["title"].startswith("China alliance"))
     assert "ISW" in express["text"] and "Source: Read Full Article" not in express["text"]  # furniture cleaned
     assert "Ukraine has already received more than $43 billion" in express["text"]
@@ -61,7 +61,8 @@ def test_html_file_extracts_text_and_metadata(tmp_path: Path, settings: Settings
     (tmp_path / "page.html").write_bytes(HTML)
     rep = ingest([str(tmp_path)], store, settings)
     assert rep.counts["added"] == 1, rep.errors
-    r = store.conn.execute("SELECT * FROM articles").fetchone()
+    r = store.conn.execute("SELECT a.title, t.text, a.outlet, a.author, a.published, a.language, a.published_utc "
+                           "FROM articles a JOIN article_texts t ON t.rowid = a.rowid").fetchone()
     assert r["title"] == "Dam bursts in the valley"
     assert "flooding three villages" in r["text"] and "Home | World" not in r["text"]
     assert r["outlet"] == "Daily Planet" and r["author"] == "Lois Lane"
@@ -151,9 +152,9 @@ def test_mislabelled_encoding_detected(tmp_path: Path, settings: Settings, store
     (tmp_path / "lying.html").write_bytes(html)  # says utf-8, is cp1252
     rep = ingest([str(tmp_path)], store, settings)
     assert rep.counts["added"] == 2, rep.errors
-    r = store.conn.execute("SELECT title, text FROM articles WHERE kind = 'txt'").fetchone()
+    r = store.conn.execute("SELECT t.title, t.text FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE a.kind = 'txt'").fetchone()
     assert r["title"] == "Überraschung in München" and "äußerten" in r["text"]
-    page = store.conn.execute("SELECT text FROM articles WHERE kind = 'html'").fetchone()
+    page = store.conn.execute("SELECT t.text FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE a.kind = 'html'").fetchone()
     assert "während Bürger" in page["text"]
 
 

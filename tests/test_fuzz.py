@@ -373,7 +373,7 @@ def test_issue_24_cases_one_line_each_and_the_good_stored(tmp_path: Path) -> Non
     with Store(settings.db_path) as store:
         rep = ingest_items(drain(iter_inputs([str(folder)], settings)), store, settings)
         titles = {r[0] for r in store.conn.execute("SELECT title FROM articles")}
-        raw_titles = [r[0] for r in store.conn.execute("SELECT text FROM articles")]
+        raw_titles = [r[0] for r in store.conn.execute("SELECT text FROM article_texts")]
     reasons = {Path(loc.split("#")[0].split("@")[0]).name + loc[len(loc.split("#")[0].split("@")[0]):]: why
                for loc, why in rep.errors}
     assert {"A good headline", "Good page 1", "Good page 2", "First line", "Last line"} <= titles, (titles, reasons)

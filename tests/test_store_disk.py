@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from storyloom.embed.cache import DIGEST, Vectors, digest, pack, unpack
+from storyloom.errors import StoreError
 from storyloom.models import RawDoc, blob_key, content_id
 from storyloom.pipeline import ingest_items
 from storyloom.settings import Settings
@@ -19,8 +20,20 @@ from storyloom.store import Store
 from storyloom.store import copies as copies_sql
 from storyloom.store import stories as stories_sql
 from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.packing import (
+    COMPRESS_OVER,
+    RAW_DICT_MAX,
+    article_of,
+    decode_blob,
+    key_of,
+    needs_raw,
+    pack_text,
+    read_body,
+    read_text,
+    stored_body,
+)
 from storyloom.store.queries import get_article, search
-from storyloom.store.sqlite import COMPRESS_OVER, article_of, key_of, read_body, stored_body, text_hash
+from storyloom.store.sqlite import sql_statements, text_hash
 
 
 @pytest.mark.parametrize("data", [
@@ -254,3 +267,239 @@ def test_story_terms_are_kept_deflated_and_read_back_exactly(tmp_path: Path) -> 
         # a row an older store wrote (plain JSON) reads the same
         store.conn.execute("UPDATE stories SET terms = ? WHERE id = 's1'", (json.dumps(terms),))
         assert stories_sql.stories_by_id(store, ["s1"])[0]["terms"] == terms
+
+
+# -- texts packed against their raw input (migration 13) ------------------------------------------------
+
+
+@pytest.mark.parametrize("text,raw", [
+    ("", b""),
+    ("short", b"short"),
+    ("Ünïcödé — 中文 \ud83d text " * 40, "Ünïcödé — 中文 text ".encode() * 40),  # a lone surrogate kept
+    ("Paragraph one of the story.\n\n" * 80, json.dumps({"text": "Paragraph one of the story.\n\n" * 80}).encode()),
+    ("A text its raw input does not hold, long enough to deflate. " * 30, bytes(range(256)) * 10),
+    ("A text of a large page. " * 50, b"<p>A text of a large page. </p>" * 4000),  # raw over RAW_DICT_MAX
+])
+def test_a_text_is_packed_smallest_and_read_back_exactly(text: str, raw: bytes) -> None:
+    kept = pack_text(text, raw)
+    assert read_text(kept, raw if needs_raw(kept) else None) == text
+    size = len(kept) if isinstance(kept, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    assert size <= len(text.encode("utf-8", "surrogatepass"))
+    if len(raw) > RAW_DICT_MAX:
+        assert not needs_raw(kept)
+    assert read_text("a plain text of an older store") == "a plain text of an older store"
+
+
+def test_a_text_against_its_raw_input_costs_little() -> None:
+    text = "\n\n".join(f"Paragraph {i} of the story, with words enough to matter for the size." for i in range(60))
+    raw = json.dumps({"title": "T", "text": text, "url": "https://example.com/a"}).encode()
+    kept = pack_text(text, raw)
+    assert needs_raw(kept) and len(kept) < 0.05 * len(text)
+    with pytest.raises(StoreError):
+        read_text(kept, None)
+
+
+PHRASES = ["flood", '"the river"', "river NOT bridge", "brid*", "Danube", "town", '"rescue teams"', "water levels"]
+
+
+def flood_items() -> list[RawDoc]:
+    import random
+
+    rng = random.Random(5)
+    words = ("the river rose over the bridge as rescue teams moved people from the town while water levels "
+             "kept rising along the Danube and the mayor asked for help").split()
+    items = []
+    for i in range(14):
+        paras = ["\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(12, 30))) + "." for _ in range(3))
+                 for _ in range(rng.randint(2, 6))]
+        text = "\n\n".join(paras)
+        raw = json.dumps({"title": f"Flood report {i}", "text": text}).encode()
+        items.append(RawDoc(kind="jsonl", location=f"f.jsonl:{i}", raw=raw, title=f"Flood report {i}", text=text))
+    return items
+
+
+def searches(store: Store) -> list[list[tuple[str, float, str]]]:
+    return [[(h.id, round(h.score, 9), h.snippet) for h in search(store, q)] for q in PHRASES]
+
+
+def as_v12(db: Path) -> None:
+    """Turn a store this code wrote back into what migration 12 left: plain texts, no ``chars``, no view, the
+    FTS index over ``articles`` itself (migration 1's table and triggers), the key tables indexed by article."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.create_function("storyloom_text", 2, read_text)
+    conn.create_function("storyloom_raw", 2, decode_blob)
+    conn.create_function("storyloom_body", 2, read_body)
+    texts = conn.execute("SELECT rowid, text FROM article_texts").fetchall()
+    conn.execute("BEGIN")
+    for stmt in ("DROP TRIGGER articles_ai", "DROP TRIGGER articles_ad", "DROP TRIGGER articles_au",
+                 "DROP TABLE articles_fts", "DROP VIEW article_texts"):
+        conn.execute(stmt)
+    conn.executemany("UPDATE articles SET text = ? WHERE rowid = ?", [(t, r) for r, t in texts])
+    conn.execute("ALTER TABLE articles DROP COLUMN chars")
+    v1 = MIGRATIONS[0][2]
+    for stmt in sql_statements(v1[v1.index("CREATE VIRTUAL TABLE articles_fts"):v1.index("-- Polling state")]):
+        conn.execute(stmt)
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute("DROP TABLE copy_keys")
+    for stmt in sql_statements(MIGRATIONS[5][2]):  # the key tables' indexes by article
+        conn.execute(stmt)
+    conn.execute("DELETE FROM counters WHERE key LIKE 'texts_%'")
+    conn.execute("DELETE FROM schema_migrations WHERE version > 12")
+    conn.execute("PRAGMA user_version = 12")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_migration_13_packs_a_v12_store_in_batches_and_search_answers_the_same(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyloom.store import sqlite as store_sqlite
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    with Store(db) as store:
+        ingest_items(items, store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        fresh = searches(store)
+        assert sum(map(len, fresh)) > 20 and all(fresh[:2])
+        texts = dict(store.conn.execute("SELECT id, text FROM article_texts").fetchall())
+    as_v12(db)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 12 and not isinstance(
+        conn.execute("SELECT text FROM articles").fetchone()[0], bytes)
+    conn.close()
+    # upgrade, but let packing fail in its second batch: the first stays, the second is rolled back
+    real_pack, calls = store_sqlite.pack_text, []
+
+    def failing(text: str, raw: bytes | None) -> str | bytes:
+        calls.append(text)
+        if len(calls) == 5:
+            raise RuntimeError("killed")
+        return real_pack(text, raw)
+
+    monkeypatch.setattr(store_sqlite, "pack_text", failing)
+    monkeypatch.setattr(Store, "pack_old_texts", lambda self, batch=500: 0)
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        monkeypatch.undo()
+        monkeypatch.setattr(store_sqlite, "pack_text", failing)
+        with pytest.raises(RuntimeError):
+            store.pack_old_texts(batch=3)
+        kinds = [r[0] for r in store.conn.execute("SELECT typeof(text) FROM articles ORDER BY rowid")]
+        assert kinds == ["blob"] * 3 + ["text"] * (len(items) - 3)
+        assert searches(store) == fresh  # half packed, half plain: the same answers
+        monkeypatch.undo()
+        assert store.pack_old_texts(batch=3) == len(items) - 3  # resumes after the first batch
+        assert store.conn.execute("SELECT count(*) FROM counters WHERE key LIKE 'texts_%'").fetchone()[0] == 0
+        assert {r[0] for r in store.conn.execute("SELECT typeof(text) FROM articles")} == {"blob"}
+        assert searches(store) == fresh
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for it in items:
+            art = get_article(store, content_id(it.raw), raw=True)
+            assert art is not None and art.text == texts[art.id] and store.raw_bytes(art.blob) == it.raw
+            assert art.raw is not None and art.raw.data.encode() == it.raw
+        assert store.pack_old_texts() == 0
+        # a re-run stores nothing twice; a re-clean rewrites a text (the index follows it)
+        rep = ingest_items(items, store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        assert rep.counts.get("duplicate") == len(items)
+        aid = content_id(items[0].raw)
+        with store.transaction() as c:
+            c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("moonlight sonata", items[0].raw), aid))
+        assert [h.id for h in search(store, "moonlight")] == [aid]
+        assert all(aid not in [h.id for h in search(store, q)] for q in ('"rescue teams"', "Danube"))
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+        with store.transaction() as c:
+            c.execute("DELETE FROM removed_spans WHERE article_id = ?", (aid,))
+            c.execute("DELETE FROM stage_queue WHERE article_id = ?", (aid,))
+            c.execute("DELETE FROM sightings WHERE article_id = ?", (aid,))
+            c.execute("DELETE FROM articles WHERE id = ?", (aid,))
+        assert search(store, "moonlight") == []
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_packed_store_lists_lengths_and_exports_texts(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+    from storyloom.store.queries import ArticleFilter, list_articles
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    with Store(db) as store:
+        ingest_items(items, store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        assert {r[0] for r in store.conn.execute("SELECT typeof(text) FROM articles")} == {"blob"}
+        texts = {k: get_article(store, k).text for k in (content_id(it.raw) for it in items)}  # type: ignore[union-attr]
+        assert len(texts) == len(items) and all(texts.values())
+        assert {r.id: r.chars for r in list_articles(store, ArticleFilter(limit=100))} == {
+            k: len(t) for k, t in texts.items()}
+        assert {r["id"]: r["text"] for r in export_rows(store, "articles")} == texts
+
+
+def test_a_centroid_is_kept_as_int8_only_when_that_gives_every_bit_back() -> None:
+    from storyloom.embed.cache import quantize
+    from storyloom.store.packing import pack_centroid, read_centroid
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        v = rng.normal(size=512).astype(np.float32)
+        scale, q = quantize(v)
+        one = (q[0].astype(np.float32) * scale[0]).astype(np.float32)  # a one-article story: its member's vector
+        two = one + (q[0][::-1].astype(np.float32) * scale[0])  # a sum of two: no int8 form in general
+        for vec in (one, two, v):
+            kept = pack_centroid(vec.tobytes())
+            assert kept is not None and read_centroid(kept) == vec.tobytes()
+        assert len(pack_centroid(one.tobytes()) or b"") < len(one.tobytes()) / 3
+    assert pack_centroid(None) is None and read_centroid(None) is None
+    zero = np.zeros(8, np.float32).tobytes()
+    assert read_centroid(pack_centroid(zero)) == zero
+    nan = np.array([np.nan, 1.0], np.float32).tobytes()
+    assert pack_centroid(nan) == nan
+
+
+def test_copy_keys_mirror_the_key_tables_through_the_stage(tmp_path: Path) -> None:
+    """``copy_keys`` holds, per article, exactly what the three key tables hold (the stage deletes by key
+    through it): after a run with copies of one text, a re-clean that changes a text, and a full rebuild."""
+    from storyloom.copies import find_copies
+    from storyloom.store.packing import unpack_keys
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    twin = items[3]
+    items.append(RawDoc(kind="jsonl", location="g.jsonl:1", raw=twin.raw.replace(b"Flood report 3", b"Copy of 3"),
+                        title="Copy of 3", text=twin.text))
+    settings = Settings(db_path=str(db), run_stories=False, translations=False)
+
+    def check(store: Store) -> int:
+        tables: dict[object, list[list[int]]] = {}
+        for i, (table, col) in enumerate((("copy_bands", "band"), ("copy_sentences", "skey"), ("copy_anchors", "akey"))):
+            for aid, key in store.conn.execute(f"SELECT article_id, {col} FROM {table} ORDER BY article_id, {col}"):
+                tables.setdefault(aid, [[], [], []])[i].append(key)
+        lists = {r[0]: [unpack_keys(r[1]), unpack_keys(r[2]), unpack_keys(r[3])]
+                 for r in store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys")}
+        assert lists == tables
+        return len(lists)
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        assert check(store) >= len(items) - 1
+        aid = content_id(items[0].raw)
+        with store.transaction() as c:
+            c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("a new text about the moon", items[0].raw), aid))
+            c.execute("INSERT OR IGNORE INTO stage_queue VALUES ('copies', ?)", (aid,))
+        find_copies(store, settings)
+        check(store)
+        copies_sql.reset(store)
+        find_copies(store, settings)
+        assert check(store) >= len(items) - 1
+
+
+def test_a_reader_opening_an_older_store_upgrades_it_first(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    items = flood_items()
+    with Store(db) as store:
+        ingest_items(items, store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        fresh = searches(store)
+        aid = content_id(items[0].raw)
+        text = get_article(store, aid).text  # type: ignore[union-attr]
+    as_v12(db)
+    with Store(db, readonly=True) as reader:  # as the web UI and `storyloom article` open it
+        assert reader.schema_version() == LATEST and searches(reader) == fresh
+        art = get_article(reader, aid, raw=True)
+        assert art is not None and art.text == text and art.raw is not None and art.raw.data.encode() == items[0].raw

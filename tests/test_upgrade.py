@@ -21,8 +21,9 @@ from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as stories_sql
 from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.packing import read_body
 from storyloom.store.queries import get_article, search
-from storyloom.store.sqlite import read_body, text_hash
+from storyloom.store.sqlite import text_hash
 from storyloom.stories import build_stories
 
 FLOOD = ("Floods hit the Danube valley", "Heavy rain flooded villages along the Danube on Tuesday morning. Rescue "
@@ -80,7 +81,7 @@ def test_data_survives_the_upgrade(upgraded: tuple[Path, list[dict[str, str]]]) 
     with Store(db) as store:
         assert store.conn.execute("SELECT count(*) FROM articles").fetchone()[0] == len(rows) == 4
         for r in rows:
-            got = store.conn.execute("SELECT title, text, blob FROM articles WHERE id = ?", (r["id"],)).fetchone()
+            got = store.conn.execute("SELECT a.title, t.text, a.blob FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE a.id = ?", (r["id"],)).fetchone()
             assert tuple(got) == (r["title"], r["text"], r["blob"])
             seen = store.conn.execute("SELECT location FROM sightings WHERE article_id = ?", (r["id"],)).fetchall()
             assert [x[0] for x in seen] == [r["location"]]
@@ -108,7 +109,7 @@ def test_stages_run_on_the_upgraded_store(upgraded: tuple[Path, list[dict[str, s
         cleaned = reclean(store, settings)  # fills the columns version 2 added, from the kept raw bytes
         assert cleaned.checked == 4 and not cleaned.failed, cleaned
         # the body: stored where it differs from the text, NULL (read as the text) where it is the text itself
-        for r in store.conn.execute("SELECT id, body, text FROM articles").fetchall():
+        for r in store.conn.execute("SELECT a.id, a.body, t.text FROM articles a JOIN article_texts t ON t.rowid = a.rowid").fetchall():
             assert r["body"] is None or r["body"] != r["text"]
             detail = get_article(store, r["id"])
             assert detail is not None and detail.body == read_body(r["body"], r["text"])

@@ -247,8 +247,8 @@ def reclean_row(store: Store, settings: Settings, r: sqlite3.Row) -> Article | N
     """One stored article cleaned again from its raw bytes against every other article of its group: the new
     article when anything of it changed, else None.  BadInput when there is no article in it any more."""
     from storyloom.ingest.rebuild import rebuild_raw
+    from storyloom.store.packing import decode_blob
     from storyloom.store.queries import removed_spans
-    from storyloom.store.sqlite import decode_blob
 
     raw = rebuild_raw(r["kind"], r["location"], decode_blob(r["codec"], r["data"]),
                       json.loads(r["declared"]), json.loads(r["extra"]))

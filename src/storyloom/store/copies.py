@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
-from storyloom.store.sqlite import Store, _json, _now, article_of, key_of, select_in
+from storyloom.store.packing import article_of, key_of, pack_keys, unpack_keys
+from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import utc_key
 
 
@@ -45,7 +46,8 @@ def done(store: Store, ids: Sequence[str]) -> None:
 def reset(store: Store) -> None:
     """Forget every fingerprint, link and group and queue every article again (a rebuild)."""
     with store.transaction() as c:
-        for table in ("copy_prints", "copy_bands", "copy_sentences", "copy_anchors", "copy_links", "copy_groups"):
+        for table in ("copy_prints", "copy_bands", "copy_sentences", "copy_anchors", "copy_keys", "copy_links",
+                      "copy_groups"):
             c.execute(f"DELETE FROM {table}")
         c.execute("INSERT OR IGNORE INTO stage_queue SELECT ?, id FROM articles", (STAGE,))
 
@@ -55,11 +57,41 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
     c = store.conn
     for aid, version, exact, n_words, sk, bands, skeys in rows:
         k = key_of(aid)
-        c.execute("DELETE FROM copy_bands WHERE article_id = ?", (k,))  # indexed (migration 6): cheap when new
-        c.execute("DELETE FROM copy_sentences WHERE article_id = ?", (k,))
+        old = _lists(store, k)
+        _delete(store, k, old[0], old[1], [])
         c.execute("INSERT OR REPLACE INTO copy_prints VALUES (?, ?, ?, ?, ?)", (aid, version, exact, n_words, sk))
-        c.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, k) for b in bands])
-        c.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(x, k) for x in skeys])
+        _insert(store, k, bands, skeys, [])
+        _put_lists(store, k, bands, skeys, old[2])
+
+
+# -- an article's keys (copy_keys): what it holds in each key table, kept beside them ----------------------
+
+
+def _lists(store: Store, held: bytes | str) -> tuple[list[int], list[int], list[int]]:
+    """(band, sentence, anchor keys) an article (as the key tables hold its id) holds in the key tables."""
+    r = store.conn.execute("SELECT bands, skeys, akeys FROM copy_keys WHERE article_id = ?", (held,)).fetchone()
+    return (unpack_keys(r[0]), unpack_keys(r[1]), unpack_keys(r[2])) if r else ([], [], [])
+
+
+def _put_lists(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+    if not (bands or skeys or akeys):
+        store.conn.execute("DELETE FROM copy_keys WHERE article_id = ?", (held,))
+        return
+    store.conn.execute(
+        "INSERT INTO copy_keys (article_id, bands, skeys, akeys) VALUES (?, ?, ?, ?) ON CONFLICT(article_id) DO UPDATE "
+        "SET bands = excluded.bands, skeys = excluded.skeys, akeys = excluded.akeys",
+        (held, pack_keys(bands), pack_keys(skeys), pack_keys(akeys)))
+
+
+def _delete(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+    for table, col, keys in (("copy_bands", "band", bands), ("copy_sentences", "skey", skeys),
+                             ("copy_anchors", "akey", akeys)):
+        store.conn.executemany(f"DELETE FROM {table} WHERE {col} = ? AND article_id = ?", [(x, held) for x in keys])
+
+
+def _insert(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+    for table, keys in (("copy_bands", bands), ("copy_sentences", skeys), ("copy_anchors", akeys)):
+        store.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", [(x, held) for x in keys])
 
 
 # -- exact classes: the articles with one normalised text share one representative (its smallest id) -------
@@ -96,33 +128,42 @@ def stored_prints(store: Store, ids: Sequence[str]) -> dict[str, tuple[str, int,
 
 def keys_of(store: Store, aid: str) -> tuple[list[int], list[int]]:
     """The band and sentence keys an article holds in the buckets (none for a member of an exact class)."""
-    k = key_of(aid)
-    bands = [r[0] for r in store.conn.execute("SELECT band FROM copy_bands WHERE article_id = ?", (k,))]
-    skeys = [r[0] for r in store.conn.execute("SELECT skey FROM copy_sentences WHERE article_id = ?", (k,))]
+    bands, skeys, _ = _lists(store, key_of(aid))
     return bands, skeys
 
 
 def drop_keys(store: Store, ids: Sequence[str]) -> None:
     """Take articles out of the candidate buckets (band, sentence and anchor keys): a member of an exact class
     is found through its representative, so a heap of copies holds one entry per bucket, not one each."""
-    for table in ("copy_bands", "copy_sentences", "copy_anchors"):
-        store.conn.executemany(f"DELETE FROM {table} WHERE article_id = ?", [(key_of(i),) for i in ids])
+    for i in ids:
+        held = key_of(i)
+        _delete(store, held, *_lists(store, held))
+        _put_lists(store, held, [], [], [])
 
 
 def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int]) -> None:
     k = key_of(aid)
-    store.conn.executemany("INSERT OR IGNORE INTO copy_bands VALUES (?, ?)", [(b, k) for b in bands])
-    store.conn.executemany("INSERT OR IGNORE INTO copy_sentences VALUES (?, ?)", [(x, k) for x in skeys])
+    old = _lists(store, k)
+    _insert(store, k, bands, skeys, [])
+    _put_lists(store, k, [*old[0], *bands], [*old[1], *skeys], old[2])
 
 
 def prune_keys(store: Store, aid: str, holders: Sequence[str]) -> None:
     """Take ``aid`` out of the band and sentence buckets that any of ``holders`` (its copy group) is in."""
-    for i in range(0, len(holders), 500):
-        part = [key_of(h) for h in holders[i : i + 500]]
-        q = placeholders(len(part))
-        for table, col in (("copy_bands", "band"), ("copy_sentences", "skey")):
-            store.conn.execute(f"DELETE FROM {table} WHERE article_id = ? AND {col} IN "
-                               f"(SELECT {col} FROM {table} WHERE article_id IN ({q}))", [key_of(aid), *part])
+    held = key_of(aid)
+    bands, skeys, akeys = _lists(store, held)
+    if not (bands or skeys):
+        return
+    theirs_b: set[int] = set()
+    theirs_s: set[int] = set()
+    for h in holders:
+        hb, hs, _ = _lists(store, key_of(h))
+        theirs_b.update(hb)
+        theirs_s.update(hs)
+    gone_b, gone_s = [b for b in bands if b in theirs_b], [x for x in skeys if x in theirs_s]
+    if gone_b or gone_s:
+        _delete(store, held, gone_b, gone_s, [])
+        _put_lists(store, held, [b for b in bands if b not in theirs_b], [x for x in skeys if x not in theirs_s], akeys)
 
 
 def group_mates(store: Store, ids: Sequence[str]) -> list[str]:
@@ -186,8 +227,8 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
 
 def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Title, text, publication time, language, outlet, length and rank (store order: ``rowid``) of articles."""
-    sql = ("SELECT id, title, text, published, language, outlet, length(text) AS n, rowid AS rank FROM articles "
-           "WHERE id IN ({in})")
+    sql = ("SELECT a.id, a.title, t.text, a.published, a.language, a.outlet, coalesce(a.chars, length(a.text)) AS n, "
+           "a.rowid AS rank FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE a.id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
@@ -234,7 +275,7 @@ def log_event(store: Store, stage: str, message: str) -> None:
 def group_detail(store: Store, group_id: str) -> CopyGroup | None:
     """A copy group with its members (canonical first) and every link with its evidence."""
     rows = store.conn.execute(
-        "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, length(a.text) AS chars "
+        "SELECT a.id, a.title, a.outlet, a.published, a.language, a.url, coalesce(a.chars, length(a.text)) AS chars "
         "FROM copy_groups g JOIN articles a ON a.id = g.article_id WHERE g.group_id = ?", (group_id,)).fetchall()
     if not rows:
         return None
@@ -278,11 +319,12 @@ def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 
 
 
 def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
-    c = store.conn
     for aid, keys in rows:
         held = key_of(aid)
-        c.execute("DELETE FROM copy_anchors WHERE article_id = ?", (held,))
-        c.executemany("INSERT OR IGNORE INTO copy_anchors VALUES (?, ?)", [(k, held) for k in keys])
+        bands, skeys, old = _lists(store, held)
+        _delete(store, held, [], [], old)
+        _insert(store, held, [], [], keys)
+        _put_lists(store, held, bands, skeys, keys)
 
 
 def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]:

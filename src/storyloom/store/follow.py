@@ -169,8 +169,8 @@ def last_rowid(store: Store, before: int | None) -> int | None:
 
 def new_articles(store: Store, after: int, before: int | None, limit: int) -> list[dict[str, Any]]:
     """Articles past the cursor (and short of the barrier), with their story, in rowid order."""
-    sql = ("SELECT a.rowid AS rowid, a.id, a.title, a.text, a.outlet, a.language, a.url, a.published, m.story_id "
-           "FROM articles a LEFT JOIN story_members m ON m.article_id = a.id WHERE a.rowid > ?")
+    sql = ("SELECT a.rowid AS rowid, a.id, a.title, t.text, a.outlet, a.language, a.url, a.published, m.story_id "
+           "FROM articles a JOIN article_texts t ON t.rowid = a.rowid LEFT JOIN story_members m ON m.article_id = a.id WHERE a.rowid > ?")
     args: list[Any] = [after]
     if before is not None:
         sql += " AND a.rowid < ?"

@@ -12,14 +12,23 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from storyloom.store.sqlite import Store, article_of, decode_blob, encode_blob, json_text, stored_body
+from storyloom.store.packing import (
+    article_of,
+    decode_blob,
+    encode_blob,
+    json_text,
+    pack_text,
+    read_centroid,
+    stored_body,
+)
+from storyloom.store.sqlite import Store
 
 ARTICLE_COLUMNS = (
     "id", "blob", "kind", "location", "url", "canonical_url", "title", "text", "text_hash", "published",
     "date_flag", "outlet", "author", "language", "extra", "warnings", "previous_id", "ingested_at", "body", "meta",
     "declared", "template_group",
 )
-_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in ARTICLE_COLUMNS if c != "id")
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in (*ARTICLE_COLUMNS, "chars") if c != "id")
 
 
 # -- loading batch tables into a store ------------------------------------------------------------
@@ -41,12 +50,14 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     A blob row must exist for each article (foreign key): load the blobs first.
     """
     n = 0
-    cols = ", ".join(ARTICLE_COLUMNS)
-    marks = ", ".join("?" * len(ARTICLE_COLUMNS))
+    cols = ", ".join((*ARTICLE_COLUMNS, "chars"))
+    marks = ", ".join("?" * (len(ARTICLE_COLUMNS) + 1))
     for r in rows:
+        text = r.get("text") or ""
+        stored = {"body": stored_body(r.get("body"), text), "text": pack_text(text, store.raw_bytes(r["blob"]))}
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
-            [stored_body(r.get(c), r.get("text") or "") if c == "body" else r.get(c) for c in ARTICLE_COLUMNS],
+            [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text)],
         )
         n += 1
     return n
@@ -108,16 +119,16 @@ def article_count(store: Store) -> int:
 
 def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
     """(template group, body) of every first version: what template counts are rebuilt from."""
-    for r in store.conn.execute("SELECT template_group, storyloom_body(body, text) FROM articles WHERE template_group IS NOT NULL "
-                                "AND previous_id IS NULL ORDER BY rowid"):
+    for r in store.conn.execute("SELECT a.template_group, t.body FROM articles a JOIN article_texts t ON t.rowid = a.rowid "
+                                "WHERE a.template_group IS NOT NULL AND a.previous_id IS NULL ORDER BY a.rowid"):
         yield r[0], r[1] or ""
 
 
 # -- reading a store out as batch tables ----------------------------------------------------------
 
 EXPORTS: dict[str, str] = {
-    "articles": f"SELECT {', '.join('storyloom_body(body, text) AS body' if c == 'body' else c for c in ARTICLE_COLUMNS)} "
-                "FROM articles ORDER BY rowid",
+    "articles": f"SELECT {', '.join(f't.{c}' if c in ('text', 'body') else f'a.{c}' for c in ARTICLE_COLUMNS)} "
+                "FROM articles a JOIN article_texts t ON t.rowid = a.rowid ORDER BY a.rowid",
     "removed_spans": "SELECT article_id, start, end, reason, rule FROM removed_spans ORDER BY article_id, start",
     "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
     "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",
@@ -150,7 +161,7 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
     for r in store.conn.execute(EXPORTS[table]):
         d = dict(r)
         if "centroid" in d and d["centroid"] is not None:
-            d["centroid"] = bytes(d["centroid"])
+            d["centroid"] = read_centroid(bytes(d["centroid"]))
         if "terms" in d:
             d["terms"] = json_text(d["terms"])
         yield d

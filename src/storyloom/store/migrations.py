@@ -6,6 +6,10 @@ mirrored in ``schema_migrations`` for humans.
 
 from __future__ import annotations
 
+# An article's text as text, from the row ``{r}`` of ``articles`` (see migration 13 and store.packing.read_text).
+TEXT_OF = ("storyloom_text({r}.text, CASE WHEN substr({r}.text, 1, 4) = X'7a72313a' "
+           "THEN (SELECT storyloom_raw(b.codec, b.data) FROM blobs b WHERE b.sha256 = {r}.blob) END)")
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -439,6 +443,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE template_groups_v12 RENAME TO template_groups;
         ALTER TABLE template_lines_v12 RENAME TO template_lines;
         """,
+    ),
+    (
+        13,
+        "issue 23's disk budget: article texts deflated (against their raw input when that is smaller: 5.54 -> 0.32 "
+        "KB a real article), read through the view article_texts, which the FTS index now takes its content from",
+        """
+        -- The one place a stored text is decoded (store.packing.read_text): X'7a72313a' is 'zr1:', a text packed
+        -- against its raw input, which is inflated only then.  Texts written before this migration are plain TEXT,
+        -- read as they are (Store.pack_old_texts packs them afterwards, a bounded batch at a time).
+        ALTER TABLE articles ADD COLUMN chars INTEGER;  -- characters of the text (NULL: a plain text, length(text))
+        CREATE VIEW article_texts AS SELECT a.rowid AS rowid, a.id AS id, a.title AS title,
+            @TEXT_A AS text,
+            storyloom_body(a.body, @TEXT_A) AS body
+            FROM articles a;
+        DROP TRIGGER articles_ai;
+        DROP TRIGGER articles_ad;
+        DROP TRIGGER articles_au;
+        DROP TABLE articles_fts;
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, content='article_texts', content_rowid='rowid',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM article_texts WHERE rowid = new.rowid;
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, @TEXT_OLD);
+        END;
+        -- a text packed anew (an older store's plain text, packed by Store.pack_old_texts) is the same text:
+        -- the index is left alone then
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles
+            WHEN old.title IS NOT new.title OR @TEXT_OLD IS NOT @TEXT_NEW BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, @TEXT_OLD);
+            INSERT INTO articles_fts(rowid, title, text) SELECT rowid, title, text FROM article_texts WHERE rowid = new.rowid;
+        END;
+        -- An article's keys in the three key tables as one row of sorted int64 lists (store.packing.pack_keys), in
+        -- place of an index by article beside each table: a re-fingerprinted article's keys are deleted by key.
+        CREATE TABLE copy_keys (
+            article_id NOT NULL UNIQUE,   -- as the key tables hold it (store.packing.key_of)
+            bands BLOB,
+            skeys BLOB,
+            akeys BLOB
+        );
+        INSERT INTO copy_keys (article_id, bands, skeys, akeys)
+            SELECT k, (SELECT storyloom_pack_keys(band) FROM copy_bands WHERE article_id = k),
+                   (SELECT storyloom_pack_keys(skey) FROM copy_sentences WHERE article_id = k),
+                   (SELECT storyloom_pack_keys(akey) FROM copy_anchors WHERE article_id = k)
+            FROM (SELECT article_id AS k FROM copy_bands UNION SELECT article_id FROM copy_sentences
+                  UNION SELECT article_id FROM copy_anchors) ORDER BY k;
+        DROP INDEX copy_bands_article;
+        DROP INDEX copy_sentences_article;
+        DROP INDEX copy_anchors_article;
+        -- the rows Store.pack_old_texts still has to look at: rowid in (texts_packed_upto, texts_plain_upto]
+        INSERT OR REPLACE INTO counters (key, value) VALUES ('texts_packed_upto', 0);
+        INSERT OR REPLACE INTO counters (key, value) SELECT 'texts_plain_upto', coalesce(max(rowid), 0) FROM articles;
+        """.replace("@TEXT_A", TEXT_OF.format(r="a"))
+        .replace("@TEXT_OLD", TEXT_OF.format(r="old")).replace("@TEXT_NEW", TEXT_OF.format(r="new")),
     ),
 ]
 

@@ -23,7 +23,7 @@ from storyloom.timeparse import end_of_day
 
 MARK_START, MARK_END = "\x02", "\x03"  # around matched words in snippets; each shell renders them its way
 
-LIST_COLUMNS = "id, title, outlet, language, published, date_flag, url, kind, length(text) AS chars, previous_id"
+LIST_COLUMNS = "id, title, outlet, language, published, date_flag, url, kind, coalesce(chars, length(text)) AS chars, previous_id"
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,11 @@ def resolve_id(store: Store, prefix: str) -> str | None:
     return rows[0]["id"] if len(rows) == 1 else None
 
 
-ARTICLE_COLUMNS = ("id, blob, kind, location, url, canonical_url, title, text, text_hash, published, date_flag, "
-                   "outlet, author, language, extra, warnings, previous_id, ingested_at, storyloom_body(body, text) AS body, "
-                   "meta, declared, "
-                   "template_group")
+# of ``articles a`` joined with ``article_texts t`` (the text and body decoded: migration 13, store.packing)
+ARTICLE_COLUMNS = ("a.id, a.blob, a.kind, a.location, a.url, a.canonical_url, a.title, t.text, a.text_hash, a.published, "
+                   "a.date_flag, a.outlet, a.author, a.language, a.extra, a.warnings, a.previous_id, a.ingested_at, t.body, "
+                   "a.meta, a.declared, a.template_group")
+ARTICLE_FROM = "articles a JOIN article_texts t ON t.rowid = a.rowid"
 
 
 def removed_spans(store: Store, article_id: str) -> list[RemovedSpan]:
@@ -94,7 +95,7 @@ def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleD
     full = resolve_id(store, article_id)
     if full is None:
         return None
-    r = store.conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (full,)).fetchone()
+    r = store.conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM {ARTICLE_FROM} WHERE a.id = ?", (full,)).fetchone()
     art = _row(r)
     for key in ("extra", "warnings", "meta", "declared"):
         art[key] = json.loads(art[key])

@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import re
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,15 @@ from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.packing import (
+    decode_blob,
+    encode_blob,
+    line_hex,
+    line_int,
+    pack_text,
+    register,
+    stored_body,
+)
 from storyloom.timeparse import utc_now
 
 log = logging.getLogger("storyloom.store")
@@ -38,9 +45,6 @@ DEFAULT_CACHE_MB = Settings.store_cache_mb  # page cache of a writing connection
 CACHED_STATEMENTS = 512  # prepared statements kept per connection (Python's default 128 churns: see set_cache_mb)
 REPORT_EVERY = 5.0  # seconds between two "store busy" lines while waiting
 QUEUED_STAGES = ("copies", "stories")  # incremental stages that must see every new or changed article
-COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
-COMPRESS_LEVEL = 6  # zlib's default: 8.6 % smaller raw inputs than level 1 on the real texts for 0.1 ms an article
-BODY_MAGIC = b"zb1:"  # a packed body (stored_body); a plain body is TEXT
 
 
 @dataclass(frozen=True)
@@ -104,96 +108,8 @@ def sql_statements(script: str) -> Iterator[str]:
 _now = utc_now
 
 
-def stored_body(body: str | None, text: str) -> bytes | None:
-    """What the ``body`` column holds: NULL when the body is the text itself (nothing was removed, the case of
-    most articles), else the body deflated with the text as zlib's preset dictionary.  The body is the text
-    plus the lines cleaning removed, so against the text it costs only those lines: 3.25 KB a real article
-    (over all articles, 551 of 2,134 with a body of their own) became 0.21 KB (issue 23's disk budget).
-    Readers select ``storyloom_body(body, text)`` (:func:`read_body`, registered on every connection of the
-    store), which also reads the plain-text bodies older stores hold.  The text and the body are always
-    written together (a new article, a re-clean), so the dictionary is the one the body was packed with."""
-    if body is None or body == text:
-        return None
-    packer = zlib.compressobj(6, zdict=text.encode("utf-8", "surrogatepass") or b"\0")
-    return BODY_MAGIC + packer.compress(body.encode("utf-8", "surrogatepass")) + packer.flush()
-
-
-def read_body(stored: str | bytes | None, text: str | None) -> str | None:
-    """The body an article's ``body`` column stands for, given its text (see :func:`stored_body`)."""
-    if stored is None:
-        return text
-    if isinstance(stored, str):  # a store from before bodies were packed
-        return stored
-    if not stored.startswith(BODY_MAGIC):
-        raise StoreError("a body of an unknown format")
-    unpacker = zlib.decompressobj(zdict=(text or "").encode("utf-8", "surrogatepass") or b"\0")
-    return (unpacker.decompress(stored[len(BODY_MAGIC):]) + unpacker.flush()).decode("utf-8", "surrogatepass")
-
-
-_HEX_ID = re.compile(r"(?:[0-9a-f]{2})+")
-
-
-def key_of(aid: str) -> bytes | str:
-    """How the key tables (``copy_bands``, ``copy_sentences``, ``copy_anchors``) hold an article id: the 8 bytes
-    its hex spells (a content id, :func:`storyloom.models.content_id`), not 16 characters.  Those tables have
-    a row per key per article (86 a real article) and an index by article beside them, so the id's size is
-    most of their bytes: 5.75 -> 4.22 KB per real article (issue 23's disk budget; migration 13 converts
-    older stores through this function, registered on every connection as ``storyloom_id_key``).  An id that
-    is not lower-case hex of even length is kept as it is, so any id round-trips (:func:`article_of`)."""
-    return bytes.fromhex(aid) if _HEX_ID.fullmatch(aid) else aid
-
-
-def article_of(key: bytes | str) -> str:
-    """The article id a key table's ``article_id`` holds (see :func:`key_of`)."""
-    return key.hex() if isinstance(key, bytes) else key
-
-
-JSON_MAGIC = b"zj1:"  # a deflated JSON value (pack_json); a plain one is TEXT
-
-
-def pack_json(value: object) -> bytes:
-    """A JSON value deflated, for the large ones read only whole and only by the store's own readers (a story's
-    term weights: 1.16 -> 0.51 KB per real article).  Lossless: :func:`json_text` gives the same text back."""
-    return JSON_MAGIC + zlib.compress(_json(value).encode("utf-8"), COMPRESS_LEVEL)
-
-
-def json_text(stored: str | bytes) -> str:
-    """The JSON text a column holds, plain (older rows, small values) or deflated (:func:`pack_json`)."""
-    if isinstance(stored, str):
-        return stored
-    if not stored.startswith(JSON_MAGIC):
-        raise StoreError("a JSON value of an unknown format")
-    return zlib.decompress(stored[len(JSON_MAGIC):]).decode("utf-8")
-
-
-def line_int(key: str) -> int:
-    """A template line key (16 hex digits: :func:`storyloom.clean.text.line_key`) as the signed 64-bit integer
-    ``template_lines`` keeps (8 bytes instead of 16 characters; registered as ``storyloom_line_int`` for
-    migration 12)."""
-    return int.from_bytes(bytes.fromhex(key), "big", signed=True)
-
-
-def line_hex(value: int) -> str:
-    """The line key a ``template_lines.line_key`` integer stands for (see :func:`line_int`)."""
-    return int(value).to_bytes(8, "big", signed=True).hex()
-
-
 def text_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def encode_blob(data: bytes) -> tuple[str, bytes]:
-    if len(data) <= COMPRESS_OVER:
-        return "raw", data
-    return "zlib", zlib.compress(data, COMPRESS_LEVEL)
-
-
-def decode_blob(codec: str, data: bytes) -> bytes:
-    if codec == "raw":
-        return bytes(data)
-    if codec == "zlib":
-        return zlib.decompress(data)
-    raise StoreError(f"unknown blob codec {codec!r}")
 
 
 class Store:
@@ -230,9 +146,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                         cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
-        self.conn.create_function("storyloom_body", 2, read_body, deterministic=True)
-        self.conn.create_function("storyloom_id_key", 1, key_of, deterministic=True)
-        self.conn.create_function("storyloom_line_int", 1, line_int, deterministic=True)
+        register(self.conn)
         if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
             self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -243,8 +157,22 @@ class Store:
             # only an OS crash / power loss can drop the last batches, which a re-run restores.
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.migrate()
+            self.pack_old_texts()
         else:
             self._check_version()
+            if self.schema_version() < LATEST:
+                self._upgrade_for_reading()
+
+    def _upgrade_for_reading(self) -> None:
+        """A reader (the web UI, ``storyloom article``) opening a store an older storyloom wrote: its reads use
+        what the newer migrations made (the ``article_texts`` view, new columns), so the store is upgraded first,
+        through a writing handle of its own, when the file can be written; when it cannot, the reader goes on and
+        only what the old schema has can be read."""
+        try:
+            Store(self.path).close()
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("%s: a store at schema %d, older than this storyloom's %d, could not be upgraded (%s); "
+                        "open it once for writing", self.path, self.schema_version(), LATEST, exc)
 
     def set_cache_mb(self, mb: int) -> None:
         """SQLite's page cache for this connection.  Its own default (2 MB) is far below what the stages touch at
@@ -357,6 +285,40 @@ class Store:
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
 
+    def pack_old_texts(self, batch: int = 500) -> int:
+        """Pack the plain texts a store held before migration 13 (:func:`pack_text`), a batch per transaction,
+        so that upgrading a large store never holds the write lock for long and a process killed on the way
+        resumes where it stopped (the cursor is in ``counters``, advanced with each batch).  Texts written since
+        are packed already; the FTS index is left alone (its trigger sees the same text).  Returns the texts
+        packed.  Nothing to do, the usual case, costs one lookup."""
+        done = 0
+        while True:
+            state = dict(self.conn.execute(
+                "SELECT key, value FROM counters WHERE key IN ('texts_packed_upto', 'texts_plain_upto')").fetchall())
+            if len(state) < 2:
+                return done
+            with self.transaction() as c:
+                state = dict(c.execute(
+                    "SELECT key, value FROM counters WHERE key IN ('texts_packed_upto', 'texts_plain_upto')").fetchall())
+                if len(state) < 2:
+                    return done
+                lo, hi = state["texts_packed_upto"], state["texts_plain_upto"]
+                rows = c.execute(
+                    "SELECT a.rowid, a.text, b.codec, b.data FROM articles a JOIN blobs b ON b.sha256 = a.blob "
+                    "WHERE a.rowid > ? AND a.rowid <= ? ORDER BY a.rowid LIMIT ?", (lo, hi, batch)).fetchall()
+                for rowid, text, codec, data in rows:
+                    if isinstance(text, str):
+                        packed = pack_text(text, decode_blob(codec, data))
+                        if packed is not text:
+                            c.execute("UPDATE articles SET text = ?, chars = ? WHERE rowid = ?", (packed, len(text), rowid))
+                            done += 1
+                if rows and rows[-1][0] < hi:
+                    c.execute("UPDATE counters SET value = ? WHERE key = 'texts_packed_upto'", (rows[-1][0],))
+                    continue
+                c.execute("DELETE FROM counters WHERE key IN ('texts_packed_upto', 'texts_plain_upto')")
+            log.info("%s: %d texts of an older store packed", self.path, done)
+            return done
+
     def close(self) -> None:
         self.conn.close()
 
@@ -436,17 +398,18 @@ class Store:
         """
         items = list(items)
         packed = {art.blob: encode_blob(raw.raw) for raw, art in items if not self.has_blob(art.blob)}
+        texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items}
         outcomes: list[WriteOutcome] = []
         now = _now()
         with self.transaction() as c:
             for raw, art in items:
-                outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob)))
+                outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob), texts.get(art.id)))
             if then is not None:
                 then()
         return outcomes
 
     def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
-                   packed: tuple[str, bytes] | None = None) -> WriteOutcome:
+                   packed: tuple[str, bytes] | None = None, text: str | bytes | None = None) -> WriteOutcome:
         key = art.blob
         existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (key,)).fetchone()
         if existing is not None:
@@ -470,13 +433,15 @@ class Store:
         c.execute(
             """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
                    published, date_flag, outlet, author, language, extra, warnings, previous_id, ingested_at,
-                   body, meta, declared, template_group)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   body, meta, declared, template_group, chars)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title, art.text, th,
+                art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title,
+                pack_text(art.text, raw.raw) if text is None else text, th,
                 art.published, art.date_flag, art.outlet, art.author, art.language, _json(art.extra),
                 _json(list(art.warnings)), previous["id"] if previous is not None else None, now,
                 stored_body(art.body, art.text), _json(art.meta), _json(declared_fields(raw)), art.template_group,
+                len(art.text),
             ),
         )
         self._write_spans(c, art)
@@ -531,10 +496,10 @@ class Store:
         while True:
             rows = self.conn.execute(
                 "SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-                "storyloom_body(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
-                "a.author, a.language, "
+                "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
                 "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
-                "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
+                "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid "
+                "WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:
@@ -556,12 +521,13 @@ class Store:
             c.execute(
                 """UPDATE articles SET title = ?, text = ?, text_hash = ?, body = ?, meta = ?, author = ?,
                        published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
-                       template_group = ?, warnings = ?
+                       template_group = ?, warnings = ?, chars = ?
                    WHERE id = ?""",
-                (art.title, art.text, text_hash(art.title, art.text), stored_body(art.body, art.text), _json(art.meta),
+                (art.title, pack_text(art.text, self.raw_bytes(art.blob)), text_hash(art.title, art.text),
+                 stored_body(art.body, art.text), _json(art.meta),
                  art.author,
                  art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
-                 art.template_group, _json(list(art.warnings)), art.id),
+                 art.template_group, _json(list(art.warnings)), len(art.text), art.id),
             )
             self._write_spans(c, art)
             c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])

@@ -8,7 +8,8 @@ from typing import Any
 
 from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
-from storyloom.store.sqlite import Store, _json, _now, json_text, pack_json, select_in
+from storyloom.store.packing import json_text, pack_centroid, pack_json, read_centroid
+from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import end_of_day
 
 STAGE = "stories"
@@ -30,9 +31,10 @@ def done(store: Store, ids: Sequence[str]) -> None:
 
 def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     # the stage orders and windows by instants: it gets the UTC form (published keeps the outlet's offset)
-    sql = ("SELECT a.id, a.title, a.text, a.published_utc AS published, a.date_flag, a.ingested_at, a.outlet, "
+    sql = ("SELECT a.id, a.title, t.text, a.published_utc AS published, a.date_flag, a.ingested_at, a.outlet, "
            "a.language, g.group_id "
-           "FROM articles a LEFT JOIN copy_groups g ON g.article_id = a.id WHERE a.id IN ({in})")
+           "FROM articles a JOIN article_texts t ON t.rowid = a.rowid LEFT JOIN copy_groups g ON g.article_id = a.id "
+           "WHERE a.id IN ({in})")
     return {r["id"]: dict(r) for r in select_in(store.conn, sql, ids)}
 
 
@@ -74,6 +76,8 @@ def _story(r: Any) -> dict[str, Any]:
     d = dict(r)
     for k in ("outlets", "languages", "terms", "entities"):
         d[k] = json.loads(json_text(d[k]))
+    if "centroid" in d:
+        d["centroid"] = read_centroid(d["centroid"])
     return d
 
 
@@ -107,7 +111,7 @@ def save_stories(store: Store, stories: Iterable[dict[str, Any]]) -> None:
         store.conn.execute(
             f"INSERT OR REPLACE INTO stories ({STORY_COLUMNS}, updated_at) VALUES ({placeholders(14)})",
             (s["id"], s["label"], s["label_article"], s["label_score"], s["first_seen"], s["last_seen"], s["n_articles"],
-             _json(s["outlets"]), _json(s["languages"]), s["centroid"], s["n_vectors"], pack_json(s["terms"]),
+             _json(s["outlets"]), _json(s["languages"]), pack_centroid(s["centroid"]), s["n_vectors"], pack_json(s["terms"]),
              _json(s["entities"]), now))
         store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (s["id"],))
         store.conn.executemany("INSERT OR IGNORE INTO story_entities VALUES (?, ?)",

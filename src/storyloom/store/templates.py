@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from storyloom.store.sqlite import Store, line_hex, select_in
+from storyloom.store.packing import line_hex
+from storyloom.store.sqlite import Store, select_in
 
 
 def url_stored(store: Store, url: str, kind: str) -> bool:
@@ -27,16 +28,16 @@ def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str
 
 def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
     """(id, counted, body) of every article of a template group; counted: a first version, whose lines count."""
-    for r in store.conn.execute("SELECT id, previous_id IS NULL, storyloom_body(body, text) FROM articles WHERE template_group = ? "
-                                "ORDER BY rowid", (group,)):
+    for r in store.conn.execute("SELECT a.id, a.previous_id IS NULL, t.body FROM articles a JOIN article_texts t ON t.rowid = a.rowid "
+                                "WHERE a.template_group = ? ORDER BY a.rowid", (group,)):
         yield r[0], bool(r[1]), r[2] or ""
 
 
 def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
     """What re-cleaning needs of these articles (as :meth:`Store.iter_for_reclean` gives), in rowid order."""
     sql = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-           "storyloom_body(a.body, a.text) AS body, a.template_group, a.title, a.text, a.published, a.date_flag, "
-           "a.author, a.language, "
+           "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
            "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
-           "FROM articles a JOIN blobs b ON b.sha256 = a.blob WHERE a.id IN ({in})")
+           "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid "
+           "WHERE a.id IN ({in})")
     return sorted(select_in(store.conn, sql, list(ids)), key=lambda r: r["rowid"])

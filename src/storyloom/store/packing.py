@@ -1,0 +1,244 @@
+"""The store's compact forms: how raw inputs, article texts, bodies, JSON values and key-table ids are kept on
+disk, and read back.  Every form here is lossless (a raw input comes back byte for byte, a text or a body
+character for character) and every reader accepts the plainer forms older stores hold.  Issue 23's disk budget
+(15 KB a stored text article, raw input included) is why each exists; the figures are from
+``bench/store_disk.py --real``.
+
+The SQL side: :class:`storyloom.store.sqlite.Store` registers :func:`read_text`, :func:`decode_blob`,
+:func:`read_body`, :func:`key_of` and :func:`line_int` on every connection (``storyloom_text``,
+``storyloom_raw``, ``storyloom_body``, ``storyloom_id_key``, ``storyloom_line_int``), and the view
+``article_texts`` (migration 13) gives every article's text and body as text: the one place that decodes them,
+read by the FTS index (its external content) and by every reader of texts.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import struct
+import zlib
+from collections.abc import Iterable
+
+from storyloom.canonical import canonical_json as _json
+from storyloom.errors import StoreError
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """The decoding functions the schema uses (the view ``article_texts``, the FTS index's triggers, migrations),
+    on a connection: every :class:`~storyloom.store.sqlite.Store` does this; a bare ``sqlite3`` connection that
+    reads texts, searches with snippets or writes articles needs it too."""
+    conn.create_function("storyloom_body", 2, read_body, deterministic=True)
+    conn.create_function("storyloom_text", 2, read_text, deterministic=True)
+    conn.create_function("storyloom_raw", 2, decode_blob, deterministic=True)
+    conn.create_function("storyloom_id_key", 1, key_of, deterministic=True)
+    conn.create_function("storyloom_line_int", 1, line_int, deterministic=True)
+    conn.create_aggregate("storyloom_pack_keys", 1, KeysAggregate)  # type: ignore[arg-type]
+
+
+COMPRESS_OVER = 512  # bytes; smaller blobs are kept as they are (zlib would barely help)
+COMPRESS_LEVEL = 6  # zlib's default: 8.6 % smaller raw inputs than level 1 on the real texts for 0.1 ms an article
+BODY_MAGIC = b"zb1:"  # a packed body (stored_body); a plain body is TEXT
+TEXT_MAGIC = b"zt1:"  # a text deflated alone (pack_text)
+TEXT_RAW_MAGIC = b"zr1:"  # a text deflated with its raw input as zlib's preset dictionary (pack_text)
+WINDOW = 32_768  # zlib's window: a preset dictionary longer than this is used by its last 32 KB only
+RAW_DICT_MAX = 65_536  # bytes; a longer raw input is not tried as a text's dictionary (every read would inflate it)
+
+
+def pack_text(text: str, raw: bytes | None) -> str | bytes:
+    """What the ``text`` column holds: the smallest of the text itself, the text deflated alone, and the text
+    deflated with the article's raw input as zlib's preset dictionary.
+
+    Why the raw input: an article's text is cut from it (a JSON record's field, a page's paragraphs), so against
+    it the text costs little more than where its pieces are.  On the 2,134 real texts: 5.54 KB of text an article,
+    2.30 KB deflated alone, 0.32 KB against the raw input.  The raw input of an article never changes (it is
+    content-addressed; a re-clean rewrites the text, packed again against the same raw input), so the dictionary
+    a text was packed with is always there to read it.  Reading costs inflating the raw input too (68 µs an
+    article on the real texts): raw inputs over :data:`RAW_DICT_MAX` are not tried, and the dictionary is their
+    last :data:`WINDOW` bytes, all zlib looks at."""
+    plain = text.encode("utf-8", "surrogatepass")
+    best: str | bytes = text
+    size = len(plain)
+    alone = TEXT_MAGIC + zlib.compress(plain, COMPRESS_LEVEL)
+    if len(alone) < size:
+        best, size = alone, len(alone)
+    if raw and len(raw) <= RAW_DICT_MAX:
+        packer = zlib.compressobj(COMPRESS_LEVEL, zdict=raw[-WINDOW:])
+        against = TEXT_RAW_MAGIC + packer.compress(plain) + packer.flush()
+        if len(against) < size:
+            best = against
+    return best
+
+
+def needs_raw(stored: str | bytes) -> bool:
+    """Does reading this ``text`` value need the article's raw input (see :func:`pack_text`)?"""
+    return isinstance(stored, bytes) and stored.startswith(TEXT_RAW_MAGIC)
+
+
+def read_text(stored: str | bytes | None, raw: bytes | None = None) -> str | None:
+    """The text a ``text`` column value stands for (:func:`pack_text`); ``raw``: the article's raw input, needed
+    only when :func:`needs_raw` says so.  A plain TEXT value (what stores before migration 13 hold) is the text."""
+    if stored is None or isinstance(stored, str):
+        return stored
+    if stored.startswith(TEXT_MAGIC):
+        return zlib.decompress(stored[len(TEXT_MAGIC):]).decode("utf-8", "surrogatepass")
+    if stored.startswith(TEXT_RAW_MAGIC):
+        if not raw:
+            raise StoreError("a text packed against a raw input that is missing")
+        unpacker = zlib.decompressobj(zdict=bytes(raw[-WINDOW:]))
+        return (unpacker.decompress(stored[len(TEXT_RAW_MAGIC):]) + unpacker.flush()).decode("utf-8", "surrogatepass")
+    raise StoreError("a text of an unknown format")
+
+
+def stored_body(body: str | None, text: str) -> bytes | None:
+    """What the ``body`` column holds: NULL when the body is the text itself (nothing was removed, the case of
+    most articles), else the body deflated with the text as zlib's preset dictionary.  The body is the text
+    plus the lines cleaning removed, so against the text it costs only those lines: 3.25 KB a real article
+    (over all articles, 551 of 2,134 with a body of their own) became 0.21 KB (issue 23's disk budget).
+    Readers select ``storyloom_body(body, text)`` (:func:`read_body`, registered on every connection of the
+    store), which also reads the plain-text bodies older stores hold.  The text and the body are always
+    written together (a new article, a re-clean), so the dictionary is the one the body was packed with."""
+    if body is None or body == text:
+        return None
+    packer = zlib.compressobj(6, zdict=text.encode("utf-8", "surrogatepass") or b"\0")
+    return BODY_MAGIC + packer.compress(body.encode("utf-8", "surrogatepass")) + packer.flush()
+
+
+def read_body(stored: str | bytes | None, text: str | None) -> str | None:
+    """The body an article's ``body`` column stands for, given its text (see :func:`stored_body`)."""
+    if stored is None:
+        return text
+    if isinstance(stored, str):  # a store from before bodies were packed
+        return stored
+    if not stored.startswith(BODY_MAGIC):
+        raise StoreError("a body of an unknown format")
+    unpacker = zlib.decompressobj(zdict=(text or "").encode("utf-8", "surrogatepass") or b"\0")
+    return (unpacker.decompress(stored[len(BODY_MAGIC):]) + unpacker.flush()).decode("utf-8", "surrogatepass")
+
+
+_HEX_ID = re.compile(r"(?:[0-9a-f]{2})+")
+
+
+def key_of(aid: str) -> bytes | str:
+    """How the key tables (``copy_bands``, ``copy_sentences``, ``copy_anchors``) hold an article id: the 8 bytes
+    its hex spells (a content id, :func:`storyloom.models.content_id`), not 16 characters.  Those tables have
+    a row per key per article (86 a real article) and an index by article beside them, so the id's size is
+    most of their bytes: 5.75 -> 4.22 KB per real article (issue 23's disk budget; migration 12 converts
+    older stores through this function, registered on every connection as ``storyloom_id_key``).  An id that
+    is not lower-case hex of even length is kept as it is, so any id round-trips (:func:`article_of`)."""
+    return bytes.fromhex(aid) if _HEX_ID.fullmatch(aid) else aid
+
+
+def article_of(key: bytes | str) -> str:
+    """The article id a key table's ``article_id`` holds (see :func:`key_of`)."""
+    return key.hex() if isinstance(key, bytes) else key
+
+
+JSON_MAGIC = b"zj1:"  # a deflated JSON value (pack_json); a plain one is TEXT
+
+
+def pack_json(value: object) -> bytes:
+    """A JSON value deflated, for the large ones read only whole and only by the store's own readers (a story's
+    term weights: 1.16 -> 0.51 KB per real article).  Lossless: :func:`json_text` gives the same text back."""
+    return JSON_MAGIC + zlib.compress(_json(value).encode("utf-8"), COMPRESS_LEVEL)
+
+
+def json_text(stored: str | bytes) -> str:
+    """The JSON text a column holds, plain (older rows, small values) or deflated (:func:`pack_json`)."""
+    if isinstance(stored, str):
+        return stored
+    if not stored.startswith(JSON_MAGIC):
+        raise StoreError("a JSON value of an unknown format")
+    return zlib.decompress(stored[len(JSON_MAGIC):]).decode("utf-8")
+
+
+def line_int(key: str) -> int:
+    """A template line key (16 hex digits: :func:`storyloom.clean.text.line_key`) as the signed 64-bit integer
+    ``template_lines`` keeps (8 bytes instead of 16 characters; registered as ``storyloom_line_int`` for
+    migration 12)."""
+    return int.from_bytes(bytes.fromhex(key), "big", signed=True)
+
+
+def line_hex(value: int) -> str:
+    """The line key a ``template_lines.line_key`` integer stands for (see :func:`line_int`)."""
+    return int(value).to_bytes(8, "big", signed=True).hex()
+
+
+def encode_blob(data: bytes) -> tuple[str, bytes]:
+    if len(data) <= COMPRESS_OVER:
+        return "raw", data
+    return "zlib", zlib.compress(data, COMPRESS_LEVEL)
+
+
+def decode_blob(codec: str, data: bytes) -> bytes:
+    if codec == "raw":
+        return bytes(data)
+    if codec == "zlib":
+        return zlib.decompress(data)
+    raise StoreError(f"unknown blob codec {codec!r}")
+
+
+
+CENTROID_MAGIC = b"\xff\xff\xff\xffci8:"  # as float32, a NaN first component: no summed centroid starts so
+
+
+def pack_centroid(blob: bytes | None) -> bytes | None:
+    """What ``stories.centroid`` holds: the float32 sum of a story's member vectors, or, when that sum is
+    exactly int8 values times one float32 scale, those (a quarter of the bytes).  Why: a story of one article
+    (most stories: 1,000 of 1,300 on the real texts) has its member's vector as its centroid, and the stored
+    vectors are int8 with a scale (:mod:`storyloom.embed.cache`), so its centroid is exactly of that form.
+    Lossless by construction: the int8 form is kept only when it gives back every bit of the float32 one."""
+    if blob is None or len(blob) % 4 or not blob:
+        return blob
+    import numpy as np
+
+    v = np.frombuffer(blob, dtype=np.float32)
+    top = float(np.abs(v).max())
+    if not np.isfinite(top):
+        return blob
+    if top == 0.0:
+        return CENTROID_MAGIC + np.float32(1.0).tobytes() + np.zeros(len(v), np.int8).tobytes()
+    s0 = np.float32(top / 127.0)
+    for scale in (s0, np.nextafter(s0, np.float32(np.inf)), np.nextafter(s0, np.float32(0)),
+                  np.float32(np.float32(top) / np.float32(127))):
+        q = np.clip(np.rint(v / scale), -127, 127).astype(np.int8)
+        if np.array_equal((q.astype(np.float32) * scale).view(np.uint32), v.view(np.uint32)):
+            return CENTROID_MAGIC + np.float32(scale).tobytes() + q.tobytes()
+    return blob
+
+
+def read_centroid(stored: bytes | None) -> bytes | None:
+    """The float32 bytes a ``stories.centroid`` value stands for (see :func:`pack_centroid`)."""
+    if stored is None or not stored.startswith(CENTROID_MAGIC):
+        return stored
+    import numpy as np
+
+    at = len(CENTROID_MAGIC)
+    scale = np.frombuffer(stored, dtype=np.float32, count=1, offset=at)[0]
+    q = np.frombuffer(stored, dtype=np.int8, offset=at + 4)
+    return bytes((q.astype(np.float32) * scale).tobytes())
+
+
+def pack_keys(keys: Iterable[int]) -> bytes | None:
+    """A set of 64-bit keys (an article's band, sentence or anchor keys) as its sorted little-endian int64s, or
+    NULL for none: ``copy_keys`` holds an article's keys so, instead of an index by article beside each key
+    table (2.16 KB per real article for the three; the lists take ~0.8)."""
+    ks = sorted(set(keys))
+    return struct.pack(f"<{len(ks)}q", *ks) if ks else None
+
+
+def unpack_keys(stored: bytes | None) -> list[int]:
+    """The sorted keys a ``copy_keys`` column holds (see :func:`pack_keys`)."""
+    return list(struct.unpack(f"<{len(stored) // 8}q", stored)) if stored else []
+
+
+class KeysAggregate:
+    """``storyloom_pack_keys(key)``: :func:`pack_keys` as an SQL aggregate (migration 13 fills ``copy_keys``)."""
+
+    def __init__(self) -> None:
+        self.keys: list[int] = []
+
+    def step(self, key: int) -> None:
+        self.keys.append(int(key))
+
+    def finalize(self) -> bytes | None:
+        return pack_keys(self.keys)
