@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from storyloom.copies import crossalign
@@ -101,7 +101,7 @@ class TransPrint:
         (anchors to store, candidates, verification) and splitting plus anchors is a quarter of the search."""
         return _print_of(text, language)
 
-    @property
+    @cached_property  # asked of every pair a print is in (20,316 times on the real texts of bench/pipeline.py)
     def numbers(self) -> frozenset[str]:
         """The numbers, a year also as its last two digits (Japanese and Korean news often write '13 for 2013)."""
         out = {x for x in self.anchors if x.startswith("#")}
