@@ -222,10 +222,9 @@ def aligned(uncertain: Sequence[tuple[str, str, Any, float]], rows: dict[str, di
     """Each uncertain pair's sentence alignment (or None), with the sentences it was made of per article, in
     the order of ``uncertain``.  A model with a cascade (:data:`storyloom.copies.crossalign.CASCADE`) embeds
     each article's first sentences, and the rest only for the articles of a pair its heads leave undecided; the
-    whole matrix is then the head's rows and the tail's.  For a model that embeds each text alone whatever the
-    batch (e5) those are the rows one call on all the sentences gives (a vector is kept row by row), so an
-    undecided pair is judged exactly as without the cascade; USE's rows may differ in their last bits from one
-    call's, the same on every engine (an article's head is always one call, its tail another)."""
+    whole matrix is then the head's rows and the tail's: for a model that embeds each text alone whatever the
+    batch (e5), the rows one call on all the sentences gives (a vector is kept row by row), so an undecided pair
+    is judged exactly as without the cascade."""
     import numpy as np
 
     out: dict[tuple[str, str, str], tuple[Any, dict[str, list[str]]]] = {}
