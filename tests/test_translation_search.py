@@ -232,3 +232,41 @@ def test_anchor_candidates_counted_in_sqlite_are_the_ones_counted_row_by_row(tmp
                 three, over3 = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, min_shared=3)
                 assert three == {a: n for a, n in every.items() if n >= 3} and over3 == over
         assert any(sql.keyed_candidates(store, "copy_anchors", "akey", k, a, 500, 3)[0] for a, k in rows)
+
+
+def test_same_language_reads_each_text_once_and_decides_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text in several linked pairs is given to the language detector once; the answer is the detector's."""
+    from storyloom.enrich import language
+
+    calls: list[str] = []
+    real = language.detect_language
+
+    def counting(text: str) -> str | None:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(language, "detect_language", counting)
+    ts._written_in.cache_clear()
+    en = {"title": "Floods close the bridge", "text": "The river rose by two metres overnight and the city closed "
+          "the old bridge to traffic. Engineers will inspect it on Monday."}
+    de = {"title": "Hochwasser sperrt die Brücke", "text": "Der Fluss stieg über Nacht um zwei Meter, und die Stadt "
+          "sperrte die alte Brücke für den Verkehr. Ingenieure prüfen sie am Montag."}
+    mislabelled = {**en, "title": "Floods close the old bridge"}  # English again, tagged as another language
+    assert not ts.same_language(en, de) and ts.same_language(en, mislabelled) and not ts.same_language(de, en)
+    assert len(calls) == 3  # en, de, the second English text: each once
+    assert ts.same_language(en, de) == (real(f"{en['title']}\n{en['text']}") == real(f"{de['title']}\n{de['text']}"))
+
+
+def test_the_cascade_keeps_links_whatever_the_chunking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a cascade on the wide model, kept in the store as heads and tails: the same links in one chunk and
+    in chunks of two, and the same pairs as without the cascade."""
+    corpus = multilingual_corpus(tmp_path / "ml", with_copy=False)
+    monkeypatch.setitem(tr.SURE, "anchors-wide", 1.01)  # nothing is sure: every pair is aligned
+    plain = _links(tmp_path, "plain", [str(corpus)], batch_size=500)
+    monkeypatch.setitem(tr.crossalign.CASCADE, "anchors-wide", tr.crossalign.Cascade(rows=2, refuse=0.2, accept=0.9))
+    one = _links(tmp_path, "one", [str(corpus)], batch_size=500)
+    small = _links(tmp_path, "small", [str(corpus)], batch_size=2)
+    assert one == small
+    assert [(a, b, k) for a, b, k, _ in one] == [(a, b, k) for a, b, k, _ in plain]
+    wide = [json.loads(d) for _, _, k, d in one if k == "translation" and json.loads(d)["model"] == "anchors-wide"]
+    assert any(d.get("first_sentences_only") == 2 for d in wide), wide  # some decided on their heads

@@ -44,6 +44,28 @@ SHORT_ROWS = 2 * BAND + 1
 SHORT_ALIGN = {"use-m3": 0.55, "e5-small-q4": 0.84}
 
 
+@dataclass(frozen=True)
+class Cascade:
+    """Align the first ``rows`` sentences of each text first; only a pair whose head aligns between ``refuse``
+    and ``accept`` embeds the rest of its sentences and is judged on the whole alignment."""
+
+    rows: int
+    refuse: float
+    accept: float
+
+
+# e5 costs ~20x USE a sentence, and on the real texts of bench/pipeline.py its sentence matrices were two thirds
+# of its CPU (880 sentences, 37.7 s).  Bars from the dev split of bench/translations.py, on the first 4 rows (title
+# included) of the 36 pairs e5 aligned: translations' heads >= 0.837, other documents' <= 0.823; the bars leave
+# 0.035 beyond both (0.80 / 0.86): 16 of the 26 translations are confirmed on their heads, no pair is refused
+# early, no dev verdict changes, nor any of the real texts' links.
+# USE has no cascade: on dev its heads do not separate (translations from 0.450, other documents up to 0.448), and
+# bars 0.05 beyond them (0.40 / 0.50) linked six more pairs of the real texts, all two outlets' reports of one
+# event (gazeta.ru / argumenti.ru, RT / FAZ: they start alike, their order test over 16 rows refused them) and lost
+# one translation whose head aligned below 0.40 — so USE aligns every uncertain pair whole, as before.
+CASCADE = {"e5-small-q4": Cascade(rows=4, refuse=0.80, accept=0.86)}
+
+
 def sentences_for(title: str | None, sentences: tuple[str, ...], model: str) -> list[str]:
     """What is embedded per article and model: the title and the first sentences, each cut (a runaway
     'sentence' of an unsplit language costs time and the model truncates it anyway)."""
@@ -57,14 +79,16 @@ class Alignment:
     inband: float
     pairs: list[tuple[int, int, float]]  # (i, j, similarity) of each sentence of the shorter side's best in band
     rows: int = 0  # sentences (title included) of the shorter text: how much the order test can say
+    head: bool = False  # only the first rows of texts that have more (see ``CASCADE``): a first look
 
     @property
     def short(self) -> bool:
-        return self.rows <= SHORT_ROWS
+        return self.rows <= SHORT_ROWS and not self.head
 
 
-def align(a: Any, b: Any) -> Alignment | None:
-    """The banded alignment of two sentence-embedding matrices (rows L2-normalised)."""
+def align(a: Any, b: Any, head: bool = False) -> Alignment | None:
+    """The banded alignment of two sentence-embedding matrices (rows L2-normalised); ``head``: the matrices
+    are the first rows of texts that have more (:data:`CASCADE`)."""
     import numpy as np
 
     if a is None or b is None or not len(a) or not len(b):
@@ -89,14 +113,24 @@ def align(a: Any, b: Any) -> Alignment | None:
     cb, _, cin = band_best(sim.T, m, n)
     diag = float((rb.mean() + cb.mean()) / 2)
     pairs = [(i, int(rj[i]), float(rb[i])) for i in range(n)]
-    return Alignment(diag, (rin + cin) / (n + m), pairs, min(n, m))
+    return Alignment(diag, (rin + cin) / (n + m), pairs, min(n, m), head)
 
 
 def accepts(al: Alignment | None, model: str) -> bool:
     if al is None or model not in ALIGN:
         return False
+    if al.head:
+        return model in CASCADE and al.diag >= CASCADE[model].accept and al.inband >= MIN_INBAND
     bar = SHORT_ALIGN.get(model, ALIGN[model]) if al.short else ALIGN[model]
     return al.diag >= bar and al.inband >= MIN_INBAND
+
+
+def decided(al: Alignment | None, model: str) -> bool:
+    """Whether an alignment settles its pair: a whole one always; a head only beyond its model's bars."""
+    if al is None or not al.head:
+        return True
+    c = CASCADE.get(model)
+    return c is not None and (al.diag < c.refuse or accepts(al, model))
 
 
 def evidence(al: Alignment, a_sents: list[str], b_sents: list[str], limit: int = 5) -> list[dict[str, Any]]:

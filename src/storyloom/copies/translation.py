@@ -12,7 +12,8 @@ A cascade, cheap signals first:
 4. **sentence alignment** — the two texts' first sentences embedded (once per article version, cached) and
    aligned along the diagonal (:mod:`storyloom.copies.crossalign`): a translation keeps the order and number
    of its source's sentences, a same-event report in another language does not.  The aligned sentence pairs
-   are the link's evidence.
+   are the link's evidence.  With the slow model, the first sentences first: the rest only when those leave
+   the pair undecided (``crossalign.CASCADE``).
 
 The anchors' overlap and order are kept in a link's details (what a reader checks), no longer as a gate: names
 are capitalised in English and German but not in Japanese, and a translator's "President Putin" against the
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from storyloom.copies import crossalign
@@ -100,7 +101,7 @@ class TransPrint:
         (anchors to store, candidates, verification) and splitting plus anchors is a quarter of the search."""
         return _print_of(text, language)
 
-    @property
+    @cached_property  # asked of every pair a print is in (20,316 times on the real texts of bench/pipeline.py)
     def numbers(self) -> frozenset[str]:
         """The numbers, a year also as its last two digits (Japanese and Korean news often write '13 for 2013)."""
         out = {x for x in self.anchors if x.startswith("#")}
@@ -236,6 +237,8 @@ def verify_translation(a: TransPrint, b: TransPrint, cosine: float, model: str,
                                "confirmed_by": "sentences"}
     if alignment.short:
         details["short_pair"] = True  # its order said nothing: accepted on the higher bar of a short pair
+    if alignment.head:
+        details["first_sentences_only"] = alignment.rows  # its first rows aligned beyond the cascade's bar
     agreement = _anchor_agreement(a, b)
     if agreement is not None:
         details.update(anchor_overlap=round(agreement[0], 3), anchor_order=round(agreement[1], 3))

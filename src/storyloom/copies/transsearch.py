@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import lru_cache
 from typing import Any
 
 from storyloom.copies import crossalign
@@ -117,6 +118,8 @@ class Caches:
     store: Any
     leads: dict[str, Vectors] = field(default_factory=dict)
     sents: dict[str, SentenceVectors] = field(default_factory=dict)
+    heads: dict[str, SentenceVectors] = field(default_factory=dict)
+    tails: dict[str, SentenceVectors] = field(default_factory=dict)
 
     def lead(self, model: Any) -> Vectors:
         return self.leads.setdefault(model.name, Vectors(self.store, {}))
@@ -124,8 +127,25 @@ class Caches:
     def sentences(self, model: Any) -> SentenceVectors:
         return self.sents.setdefault(model.name, SentenceVectors(self.store, {}))
 
+    def head(self, model: Any) -> SentenceVectors:
+        """A cascade model's first sentences (:data:`storyloom.copies.crossalign.CASCADE`), kept apart from
+        the rest (:meth:`tail`): a pair its heads decide never embeds the rest."""
+        return self.heads.setdefault(model.name, _Head(self.store, {}))
+
+    def tail(self, model: Any) -> SentenceVectors:
+        return self.tails.setdefault(model.name, _Tail(self.store, {}))
+
     def size(self) -> int:
-        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values()])
+        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values(), *self.heads.values(),
+                                          *self.tails.values()])
+
+
+class _Head(SentenceVectors):
+    suffix = "#head"
+
+
+class _Tail(SentenceVectors):
+    suffix = "#tail"
 
 
 def within_window(pa: str | None, pb: str | None, window_days: int | None) -> bool:
@@ -189,16 +209,7 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
         else:
             uncertain.append((a, b, model, cos))
     # the pairs left are aligned sentence by sentence: each article's sentences embedded once per model
-    mats: dict[str, dict[str, Any]] = {}
-    for model in dict.fromkeys(m for _, _, m, _ in uncertain):
-        mine = list(dict.fromkeys(x for a, b, m, _ in uncertain if m is model for x in (a, b)))
-        sents = caches.sentences(model)
-        for x in mine:
-            sents.texts.setdefault(x, crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name))
-        mats[model.name] = sents.get(model, mine)
-    for a, b, model, cos in uncertain:
-        got, texts = mats[model.name], caches.sentences(model).texts
-        alignment = crossalign.align(got.get(a), got.get(b))
+    for (a, b, model, cos), (alignment, texts) in zip(uncertain, aligned(uncertain, rows, prints, caches)):
         v = tr.verify_translation(prints[a], prints[b], cos, model.name, alignment, texts.get(a), texts.get(b))
         if v is not None:
             verdicts.append((a, b, v))
@@ -206,14 +217,70 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
             if not same_language(rows[a], rows[b])]
 
 
+def aligned(uncertain: Sequence[tuple[str, str, Any, float]], rows: dict[str, dict[str, Any]],
+            prints: dict[str, tr.TransPrint], caches: Caches) -> list[tuple[Any, dict[str, list[str]]]]:
+    """Each uncertain pair's sentence alignment (or None), with the sentences it was made of per article, in
+    the order of ``uncertain``.  A model with a cascade (:data:`storyloom.copies.crossalign.CASCADE`) embeds
+    each article's first sentences, and the rest only for the articles of a pair its heads leave undecided; the
+    whole matrix is then the head's rows and the tail's: for a model that embeds each text alone whatever the
+    batch (e5), the rows one call on all the sentences gives (a vector is kept row by row), so an undecided pair
+    is judged exactly as without the cascade."""
+    import numpy as np
+
+    out: dict[tuple[str, str, str], tuple[Any, dict[str, list[str]]]] = {}
+    for model in dict.fromkeys(m for _, _, m, _ in uncertain):
+        mine_pairs = [(a, b) for a, b, m, _ in uncertain if m is model]
+        mine = list(dict.fromkeys(x for p in mine_pairs for x in p))
+        lists = {x: crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name) for x in mine}
+        cascade = crossalign.CASCADE.get(model.name)
+        if cascade is None:
+            sents = caches.sentences(model)
+            for x in mine:
+                sents.texts.setdefault(x, lists[x])
+            got = sents.get(model, mine)
+            for a, b in mine_pairs:
+                out[(a, b, model.name)] = (crossalign.align(got.get(a), got.get(b)), sents.texts)
+            continue
+        k = cascade.rows
+        head = caches.head(model)
+        for x in mine:
+            head.texts.setdefault(x, lists[x][:k])
+        heads = head.get(model, mine)
+        open_pairs = []
+        for a, b in mine_pairs:
+            cut = len(lists[a]) > k or len(lists[b]) > k
+            first = crossalign.align(heads.get(a), heads.get(b), head=cut)
+            if crossalign.decided(first, model.name):
+                out[(a, b, model.name)] = (first, head.texts)
+            else:
+                open_pairs.append((a, b))
+        longer = list(dict.fromkeys(x for p in open_pairs for x in p if len(lists[x]) > k))
+        tail = caches.tail(model)
+        for x in longer:
+            tail.texts.setdefault(x, lists[x][k:])
+        tails = tail.get(model, longer)
+        whole = {x: np.vstack([heads[x], tails[x]]) if x in heads and x in tails
+                 else heads.get(x) if len(lists[x]) <= k else None for p in open_pairs for x in p}
+        for a, b in open_pairs:
+            out[(a, b, model.name)] = (crossalign.align(whole[a], whole[b]), lists)
+    return [out[(a, b, m.name)] for a, b, m, _ in uncertain]
+
+
 def same_language(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two texts tagged with different languages are written in one (a wrong tag: a feed that says "de"
     for everything): then they are a rewrite or a copy in that language, for the copy search, not a translation.
     Asked only of pairs about to be linked; a text too short or too mixed to tell is not held against them."""
+    la = _written_in(a["title"], a["text"])
+    return la is not None and la == _written_in(b["title"], b["text"])
+
+
+# an article is in several linked pairs (a WMT21 document and its two translations: each in two), and the
+# detector read each text once per pair (1,318 calls for 659 links on the real texts of bench/pipeline.py)
+@lru_cache(maxsize=1024)
+def _written_in(title: str | None, text: str) -> str | None:
     from storyloom.enrich.language import detect_language
 
-    la = detect_language(f"{a['title'] or ''}\n{a['text']}")
-    return la is not None and la == detect_language(f"{b['title'] or ''}\n{b['text']}")
+    return detect_language(f"{title or ''}\n{text}")
 
 
 def link_of(a: str, b: str, v: tr.TransVerdict, pa: str | None, pb: str | None) -> dict[str, Any]:
