@@ -6,8 +6,8 @@ translation search's nearest leads and the story scores), the translation print 
 :class:`storyloom.copies.translation.TransPrint`), the copy fingerprint (:func:`storyloom.copies.fingerprint`)
 and the stories' text parts (:class:`storyloom.stories.represent.TextParts`).  The cleaning workers (:mod:`storyloom.clean.pool`) sit idle
 while those stages run, so each worker computes these for the article it has just prepared, and the ingesting
-process *offers* them to the caches that would compute them (:func:`storyloom.embed.cache.offer`,
-:func:`storyloom.copies.translation.offer_print`, :func:`storyloom.copies.offer_fingerprint`).
+process *offers* them to the caches that would compute them (one bounded type, :class:`storyloom.offered.Offered`:
+``storyloom.embed.cache.OFFERED``, ``storyloom.copies.translation.OFFERED``, ``storyloom.copies.OFFERED``).
 
 Offers are keyed by the very text that would be embedded or split (a digest of it for vectors), so one computed
 from an article whose template lines were removed afterwards is simply never asked for; and an offer gives the
@@ -68,9 +68,9 @@ def compute(prep: Prepared, settings: Settings) -> Ahead | None:
 
         out.parts = (art.title, art.text, TextParts.of(art.title or "", art.text or ""))
     if settings.translations:
-        from storyloom.copies.translation import TransPrint
+        from storyloom.copies.translation import make_print
 
-        out.prints.append((art.text, art.language, TransPrint.of(art.text, art.language)))
+        out.prints.append((art.text, art.language, make_print(art.text, art.language)))
     if not _embeds(settings):
         return out
     try:
@@ -89,16 +89,16 @@ def offer(ahead: Ahead | None) -> None:
     """In the ingesting process, before the stages run: hand one article's results to the caches."""
     if ahead is None:
         return
-    from storyloom.copies import offer_fingerprint
-    from storyloom.copies.translation import offer_print
+    from storyloom.copies import OFFERED as fingerprints
+    from storyloom.copies.translation import OFFERED as prints
     from storyloom.embed.cache import offer as offer_vectors
 
     for model, text, rows in ahead.vectors:
         offer_vectors(model, text, rows)
     for text, language, made in ahead.prints:
-        offer_print(text, language, made)
+        prints.offer((text, language), made)
     if ahead.fingerprint is not None:
-        offer_fingerprint(*ahead.fingerprint)
+        fingerprints.offer(*ahead.fingerprint)
 
 
 def story_parts(ahead: Ahead | None, title: str, text: str) -> Any | None:
@@ -111,10 +111,6 @@ def story_parts(ahead: Ahead | None, title: str, text: str) -> Any | None:
 
 def forget() -> None:
     """Drop what was offered and not asked for (after a pass of the stages: a bounded memory)."""
-    from storyloom.copies import forget_fingerprints
-    from storyloom.copies.translation import forget_prints
-    from storyloom.embed.cache import forget_offers
+    from storyloom.offered import forget_all
 
-    forget_offers()
-    forget_prints()
-    forget_fingerprints()
+    forget_all()

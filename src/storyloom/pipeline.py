@@ -37,6 +37,9 @@ from storyloom.store import Store
 from storyloom.stories import build_stories
 
 MAX_ERRORS_KEPT = 10_000
+# ids of the stored articles the report lists, at most: a caller of a small ingest (the HTTP API) reads them, and
+# a list of every id of a 1M-article ingest would be ~75 MB held to the end for nobody
+MAX_IDS_KEPT = 100_000
 log = logging.getLogger("storyloom.pipeline")
 
 
@@ -45,7 +48,7 @@ class IngestReport:
     counts: Counter[str] = field(default_factory=Counter)  # added, version, unchanged, duplicate, failed, skipped
     errors: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
     seconds: float = 0.0
-    added_ids: list[str] = field(default_factory=list)
+    added_ids: list[str] = field(default_factory=list)  # the first MAX_IDS_KEPT (``stored`` counts them all)
     copies: dict[str, int] = field(default_factory=dict)  # copy links found, by kind
     stories: int = 0  # stories opened
     recleaned: int = 0  # stored articles re-cleaned because a later batch changed their template lines
@@ -127,7 +130,7 @@ def ingest_items(
                 refresh_stored(store, settings, before, new_ids, on_event=emit)))
             for outcome in outcomes:
                 report.counts[outcome.status] += 1
-                if outcome.status in ("added", "version"):
+                if outcome.status in ("added", "version") and len(report.added_ids) < MAX_IDS_KEPT:
                     report.added_ids.append(outcome.article_id)
                 emit("item", outcome.status)
             for r in refreshed:

@@ -37,6 +37,7 @@ from storyloom.copies.fingerprint import (  # noqa: F401 - the interface
 )
 from storyloom.copies.groups import group_id_for  # noqa: F401 - part of this package's interface
 from storyloom.copies.verify import TextPrint, Verdict
+from storyloom.offered import Offered
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
@@ -75,18 +76,8 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
 
 
 PRINTS_OFFERED_MAX = 4096
-_offered: dict[str, tuple[TextPrint, Prints]] = {}
-
-
-def offer_fingerprint(text: str, made: tuple[TextPrint, Prints]) -> None:
-    """:func:`fingerprint` of ``text`` computed elsewhere (a cleaning worker, :mod:`storyloom.lookahead`)."""
-    if len(_offered) >= PRINTS_OFFERED_MAX:
-        _offered.clear()  # only a cost: a print not offered is computed here, the same
-    _offered[text] = made
-
-
-def forget_fingerprints() -> None:
-    _offered.clear()
+# fingerprint() of a text computed elsewhere (a cleaning worker, storyloom.lookahead), by the text
+OFFERED: Offered[str, tuple[TextPrint, Prints]] = Offered("copy fingerprints", PRINTS_OFFERED_MAX)
 
 
 EXACT = Verdict("exact", 1.0, "same", 1.0, 1.0, 1.0)  # what verify() says of two texts with one exact key
@@ -120,7 +111,7 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
     for aid in ids:
         text = rows[aid]["text"] if aid in rows else ""
         if text not in seen:
-            offered = _offered.pop(text) if text in _offered else None
+            offered = OFFERED.take(text)
             seen[text] = offered if offered is not None else fingerprint(aid, text)
         prints[aid], fp = seen[text][0], seen[text][1]._replace(article_id=aid)
         saved.append(fp)

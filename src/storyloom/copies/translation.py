@@ -30,6 +30,7 @@ from typing import Any
 from storyloom.copies import crossalign
 from storyloom.enrich.anchors import anchor_keys, anchors_in
 from storyloom.enrich.sentences import split_sentences
+from storyloom.offered import Offered
 
 __all__ = ["anchor_keys", "anchors_in", "split_sentences"]  # the search and the batch read anchors through here
 
@@ -110,18 +111,8 @@ class TransPrint:
 
 
 PRINTS_OFFERED_MAX = 4096
-_offered: dict[tuple[str, str | None], TransPrint] = {}
-
-
-def offer_print(text: str, language: str | None, made: TransPrint) -> None:
-    """A print computed elsewhere (a cleaning worker, :mod:`storyloom.lookahead`) by :func:`TransPrint.of`."""
-    if len(_offered) >= PRINTS_OFFERED_MAX:
-        _offered.clear()  # only a cost: a print not found here is computed again, the same
-    _offered[(text, language)] = made
-
-
-def forget_prints() -> None:
-    _offered.clear()
+# prints computed elsewhere (a cleaning worker, storyloom.lookahead) by TransPrint.of, by (text, language)
+OFFERED: Offered[tuple[str, str | None], TransPrint] = Offered("translation prints", PRINTS_OFFERED_MAX)
 
 
 # a chunk (200) plus its candidates: on the real texts of bench/pipeline.py a chunk's anchor candidates named
@@ -129,9 +120,13 @@ def forget_prints() -> None:
 # texts, freed as the cache turns
 @lru_cache(maxsize=4096)
 def _print_of(text: str, language: str | None) -> TransPrint:
-    got = _offered.pop((text, language), None)
-    if got is not None:
-        return got
+    got = OFFERED.take((text, language))
+    return got if got is not None else make_print(text, language)
+
+
+def make_print(text: str, language: str | None) -> TransPrint:
+    """:meth:`TransPrint.of` without its cache: what a cleaning worker computes ahead (it never asks for a print
+    twice, and a cache there held 4,096 texts with their sentences in every worker for nothing)."""
     sents = tuple(split_sentences(text))
     per = tuple(tuple(anchors_in((s,))) for s in sents)
     return TransPrint(language, len(sents), tuple(x for one in per for x in one), sents, per)

@@ -19,8 +19,9 @@ the very same text is asked for.  Measured on news sentences: 7 % more CPU than 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from typing import Any
+
+from storyloom.offered import Offered
 
 DIGEST = 8  # bytes of blake2b of the embedded text, before the vector(s)
 CODEC = "i8"  # how vectors are kept now: int8 rows, each with its float32 scale (half of float16's bytes)
@@ -31,20 +32,14 @@ def digest(text: str) -> bytes:
 
 
 OFFERS_MAX = 50_000  # vectors offered and not yet asked for, at most (the oldest go first)
-_offers: OrderedDict[tuple[str, bytes], Any] = OrderedDict()
+# rows as the model returned them for [text], computed elsewhere for exactly that text, by (cache model key: the
+# model's name, "#sents" appended for sentence matrices, whose text is the sentences joined by newlines; digest)
+OFFERED: Offered[tuple[str, bytes], Any] = Offered("vectors", OFFERS_MAX)
 
 
 def offer(model: str, text: str, rows: Any) -> None:
-    """A vector (rows, as the model returned them for ``[text]``) computed elsewhere for exactly ``text`` with
-    ``model`` (a cache model key: the model's name, ``#sents`` appended for sentence matrices, whose text is the
-    sentences joined by newlines)."""
-    _offers[(model, digest(text))] = rows
-    while len(_offers) > OFFERS_MAX:
-        _offers.popitem(last=False)
-
-
-def forget_offers() -> None:
-    _offers.clear()
+    """A vector (rows, as the model returned them for ``[text]``) computed elsewhere for exactly ``text``."""
+    OFFERED.offer((model, digest(text)), rows)
 
 
 def quantize(vecs: Any) -> tuple[Any, Any]:
@@ -126,7 +121,7 @@ class _Cache:
     def _embed(self, embedder: Any, model: str, ids: list[str], inputs: list[list[str]]) -> list[Any]:
         """Each article's rows: offered ones taken, the rest computed one article per call (or all in one call
         for a model whose output does not depend on the batch)."""
-        mats: list[Any] = [_offers.get((model, digest(self._key(i)))) if xs else None
+        mats: list[Any] = [OFFERED.get((model, digest(self._key(i)))) if xs else None
                            for i, xs in zip(ids, inputs)]
         todo = [k for k, (m, xs) in enumerate(zip(mats, inputs)) if m is None and xs]
         self.computed[embedder.name] = self.computed.get(embedder.name, 0) + sum(len(inputs[k]) for k in todo)
