@@ -496,6 +496,14 @@ def test_precision_runs_fast_first_and_fully_only_when_its_text_is_weak(monkeypa
                                       "balanced": sentences(rng), "recall": sentences(rng)})
     assert run(page, "https://ledger.example/a").text == full
     assert calls == ["precision fast", "precision"]
+    # a text long enough, and most of the page's <p> text, yet a small share of the page's visible text (the
+    # article sits in <div>s): readability, which the full run compares, may find the rest
+    divs = "".join(f"<div>{sentences(rng)} {sentences(rng)}</div>" for _ in range(20))
+    lead = sentences(rng) + " " + sentences(rng) + " " + sentences(rng)
+    page_divs = f"<html><head><title>A ledger</title></head><body><p>{lead}</p>{divs}</body></html>"
+    calls = _fake_modes(monkeypatch, {"precision fast": lead * 2, "precision": full + lead * 20})
+    assert run(page_divs, "https://ledger.example/a").text == full + lead * 20
+    assert calls == ["precision fast", "precision"]
     # switched off: the comparison runs on every page, as before
     calls = _fake_modes(monkeypatch, {"precision fast": "never asked", "precision": full})
     assert extract_html(page, "p.html", "https://ledger.example/a", fast_first=False).text == full
