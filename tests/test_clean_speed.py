@@ -82,3 +82,17 @@ def test_classifier_shares_content_words_across_passes() -> None:
     assert context_features(p, x, lines) == context_features(p, x, lines, words)
     assert context_features(p, x) == context_features(p, x, None, [set() for _ in lines])
     assert len(LineClassifier.load().boilerplate_proba(lines)) == len(lines)
+
+
+def test_logistic_gives_the_bits_of_the_plain_dot_product() -> None:
+    """operator.mul in the classifier's dot products: the same floats, summed in the same order."""
+    from storyloom.clean.classifier import _Logistic, _sigmoid
+
+    rng = random.Random(5)
+    n = 7
+    spec = {"coef": [rng.uniform(-3, 3) for _ in range(n)], "mean": [rng.uniform(-1, 1) for _ in range(n)],
+            "scale": [rng.uniform(0.1, 2) for _ in range(n)], "intercept": rng.uniform(-1, 1)}
+    model = _Logistic(spec, n)
+    rows = [[rng.uniform(-5, 5) for _ in range(n)] for _ in range(200)] + [[0, 1, 0, 1, 0, 1, 0]]
+    expect = [_sigmoid(model.b + sum(map(float.__mul__, model.w, [float(v) for v in r]))) for r in rows]
+    assert model.proba(rows) == expect  # type: ignore[arg-type]
