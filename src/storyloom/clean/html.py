@@ -20,7 +20,9 @@ What runs, in order (one parse of the page, reused by every step):
    article pages it collapses to a stub, drops FAQ/recipe lists or keeps nothing; when its text is short or a
    small share of the page's ``<p>`` text, the balanced mode runs and wins when precision kept less than half
    of it, and when the text is still a small share of the ``<p>`` text the recall mode runs too.  Thresholds
-   chosen on the dev pages of AEB and WCXB (``bench/extraction.py``); most pages need the one run.
+   chosen on the dev pages of AEB and WCXB (``bench/extraction.py``); most pages need the one run, and that
+   one without trafilatura's readability/jusText comparison (its ``fast`` option, 40% of a run's cost): the
+   comparison runs only when that text looks weak (see :func:`_body`, ``fast_first``).
 5. **Page rules** (:func:`storyloom.clean.rules.page_verdicts`): the headline (and the page URL, a lone date
    line) repeated at the top of the body, "Related:/Read more:/Also on …" link lines with the list that follows
    them, and a tail of share/follow/subscribe/copyright/tags lines.  General news-page conventions, not
