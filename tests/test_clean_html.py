@@ -456,8 +456,10 @@ def _fake_modes(monkeypatch: pytest.MonkeyPatch, texts: dict[str, str]) -> list[
 
     def fake(tree: object, **kw: object) -> _Doc:
         mode = "precision" if kw.get("favor_precision") else "recall" if kw.get("favor_recall") else "balanced"
+        if mode == "precision" and kw.get("fast"):
+            mode = "precision fast"  # without trafilatura's readability/jusText comparison
         calls.append(mode)
-        return _Doc(texts[mode])
+        return _Doc(texts.get(mode, texts.get("precision", "")))
 
     monkeypatch.setattr(trafilatura, "bare_extraction", fake)
     return calls
@@ -471,12 +473,41 @@ def test_collapsed_precision_falls_back_to_the_fuller_modes(monkeypatch: pytest.
     # precision kept a stub: balanced is run and wins
     calls = _fake_modes(monkeypatch, {"precision": "Skip to main content", "balanced": full, "recall": full})
     assert run(page, "https://ledger.example/a").text == full
-    assert calls[:2] == ["precision", "balanced"]
+    assert calls[:3] == ["precision fast", "precision", "balanced"]
     # the chosen text is still a small share of what recall finds (lists, FAQ): recall wins
     calls = _fake_modes(monkeypatch, {"precision": "Skip to main content", "balanced": sentences(rng),
                                       "recall": longer})
     assert run(page, "https://ledger.example/a").text == longer
-    assert calls == ["precision", "balanced", "recall"]
+    assert calls == ["precision fast", "precision", "balanced", "recall"]
+
+
+def test_precision_runs_fast_first_and_fully_only_when_its_text_is_weak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trafilatura's readability/jusText comparison (its non-fast mode) costs 40% of a run: the precision mode
+    runs without it, and again with it only when that text is weak (short, or a small share of the <p> text)."""
+    rng = random.Random(3)
+    page = article_page(rng, paragraphs=10)
+    full = "\n".join(sentences(rng) for _ in range(12))
+    # a strong text: one run, no comparison, no fallback
+    calls = _fake_modes(monkeypatch, {"precision fast": full, "precision": "never asked", "balanced": "never asked"})
+    assert run(page, "https://ledger.example/a").text == full
+    assert calls == ["precision fast"]
+    # a weak one (a stub): the full precision run follows, and the fallbacks start from its text
+    calls = _fake_modes(monkeypatch, {"precision fast": "Skip to main content", "precision": full,
+                                      "balanced": sentences(rng), "recall": sentences(rng)})
+    assert run(page, "https://ledger.example/a").text == full
+    assert calls == ["precision fast", "precision"]
+    # a text long enough, and most of the page's <p> text, yet a small share of the page's visible text (the
+    # article sits in <div>s): readability, which the full run compares, may find the rest
+    divs = "".join(f"<div>{sentences(rng)} {sentences(rng)}</div>" for _ in range(20))
+    lead = sentences(rng) + " " + sentences(rng) + " " + sentences(rng)
+    page_divs = f"<html><head><title>A ledger</title></head><body><p>{lead}</p>{divs}</body></html>"
+    calls = _fake_modes(monkeypatch, {"precision fast": lead * 2, "precision": full + lead * 20})
+    assert run(page_divs, "https://ledger.example/a").text == full + lead * 20
+    assert calls == ["precision fast", "precision"]
+    # switched off: the comparison runs on every page, as before
+    calls = _fake_modes(monkeypatch, {"precision fast": "never asked", "precision": full})
+    assert extract_html(page, "p.html", "https://ledger.example/a", fast_first=False).text == full
+    assert calls == ["precision"]
 
 
 def test_healthy_precision_text_runs_one_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -485,7 +516,7 @@ def test_healthy_precision_text_runs_one_mode(monkeypatch: pytest.MonkeyPatch) -
     body = "\n".join(sentences(rng) for _ in range(8))  # about as long as the page's <p> text
     calls = _fake_modes(monkeypatch, {"precision": body, "balanced": body + " more", "recall": body + " more"})
     assert run(page, "https://ledger.example/a").text == body
-    assert calls == ["precision"]
+    assert calls == ["precision fast"]
 
 
 def test_code_heavy_post_with_a_root_canonical_is_an_article() -> None:

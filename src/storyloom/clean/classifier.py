@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -244,8 +245,15 @@ _COMMENT_HEAD_I = LINE_FEATURES.index("comment_head")
 _COMMENT_MARK_I = LINE_FEATURES.index("comment_mark")
 
 
-def line_features(lines: Sequence[str]) -> list[list[float]]:
-    """The line-pass feature vector (:data:`LINE_FEATURES`) of every line of one document."""
+def content_words(lines: Sequence[str]) -> list[set[str]]:
+    """Each line's content words (lower-cased, longer than 2 characters, not a stop-word): what the cohesion
+    features compare.  Computed once per document and shared by the line pass and every context pass."""
+    return [{w for w in _TOKEN.findall(x.lower()) if len(w) > 2 and w not in _STOP} for x in lines]
+
+
+def line_features(lines: Sequence[str], words: list[set[str]] | None = None) -> list[list[float]]:
+    """The line-pass feature vector (:data:`LINE_FEATURES`) of every line of one document (``words``: its
+    :func:`content_words`, when the caller has them already)."""
     n = len(lines)
     if n == 0:
         return []
@@ -271,7 +279,8 @@ def line_features(lines: Sequence[str]) -> list[list[float]]:
     # lexical cohesion without any model: the share of a line's content words that the 3 lines either side use
     # (an article's paragraphs talk about the same things; a list of teasers, a menu, an ad block do not), and
     # that the rest of the document uses
-    words = [{w for w in _TOKEN.findall(x.lower()) if len(w) > 2 and w not in _STOP} for x in lines]
+    if words is None:
+        words = content_words(lines)
     doc_vocab: Counter[str] = Counter()
     for ws in words:
         doc_vocab.update(ws)
@@ -350,10 +359,12 @@ def _block_features(i: int, block: tuple[int, int]) -> tuple[float, float]:
 
 
 def context_features(
-    p: Sequence[float], x: Sequence[Sequence[float]], lines: Sequence[str] | None = None
+    p: Sequence[float], x: Sequence[Sequence[float]], lines: Sequence[str] | None = None,
+    words: list[set[str]] | None = None,
 ) -> list[list[float]]:
     """The context-pass additions (:data:`CONTEXT_FEATURES`) from the previous pass's probabilities ``p``, the
-    line-pass features ``x`` and the text of the lines of one document."""
+    line-pass features ``x`` and the text of the lines of one document (``words``: their :func:`content_words`,
+    when the caller has them already)."""
     n = len(p)
     c = [0.0]
     for v in p:
@@ -372,7 +383,8 @@ def context_features(
     mass = [(1.0 - v) * t for v, t in zip(p, ntok)]
     total = sum(mass) or 1.0
     # lexical cohesion: the share of a line's words found in the other lines that look like content
-    words = [{w for w in _TOKEN.findall(s.lower()) if len(w) > 2 and w not in _STOP} for s in lines or [""] * n]
+    if words is None:
+        words = content_words(lines) if lines else [set() for _ in range(n)]
     vocab: Counter[str] = Counter()
     for v, ws in zip(p, words):
         if v < 0.5:
@@ -420,7 +432,7 @@ class _Logistic:
         self.b = float(spec["intercept"]) - sum(wi * float(mi) for wi, mi in zip(self.w, mean))
 
     def proba(self, rows: list[list[float]]) -> list[float]:
-        w, b, mul = self.w, self.b, float.__mul__
+        w, b, mul = self.w, self.b, operator.mul  # the same products as float.__mul__, at a third of its call cost
         return [_sigmoid(b + sum(map(mul, w, r))) for r in rows]
 
 
@@ -453,10 +465,11 @@ class LineClassifier:
             return []
         if isinstance(lines, str):
             raise TypeError("boilerplate_proba takes the lines of a document, not one string")
-        x = line_features(lines)
+        words = content_words(lines)
+        x = line_features(lines, words)
         p = self._line.proba(x)
         for model in self._passes:  # each context pass re-reads the neighbourhood through the last pass
-            p = model.proba([a + b for a, b in zip(x, context_features(p, x, lines))])
+            p = model.proba([a + b for a, b in zip(x, context_features(p, x, lines, words))])
         return p
 
     def is_boilerplate(self, lines: Sequence[str]) -> list[bool]:
@@ -471,4 +484,4 @@ def _default() -> LineClassifier:
     return LineClassifier(json.loads(text))
 
 
-__all__ = ["LineClassifier", "LINE_FEATURES", "CONTEXT_FEATURES", "line_features", "context_features"]
+__all__ = ["LineClassifier", "LINE_FEATURES", "CONTEXT_FEATURES", "content_words", "line_features", "context_features"]

@@ -20,7 +20,9 @@ What runs, in order (one parse of the page, reused by every step):
    article pages it collapses to a stub, drops FAQ/recipe lists or keeps nothing; when its text is short or a
    small share of the page's ``<p>`` text, the balanced mode runs and wins when precision kept less than half
    of it, and when the text is still a small share of the ``<p>`` text the recall mode runs too.  Thresholds
-   chosen on the dev pages of AEB and WCXB (``bench/extraction.py``); most pages need the one run.
+   chosen on the dev pages of AEB and WCXB (``bench/extraction.py``); most pages need the one run, and that
+   one without trafilatura's readability/jusText comparison (its ``fast`` option, 40% of a run's cost): the
+   comparison runs only when that text looks weak (see :func:`_body`, ``fast_first``).
 5. **Page rules** (:func:`storyloom.clean.rules.page_verdicts`): the headline (and the page URL, a lone date
    line) repeated at the top of the body, "Related:/Read more:/Also on …" link lines with the list that follows
    them, and a tail of share/follow/subscribe/copyright/tags lines.  General news-page conventions, not
@@ -65,6 +67,7 @@ COLLAPSE_SHARE = 0.5  # ... and so is one under this share of the page's <p> tex
 COLLAPSE_RATIO = 0.5  # ... and replaced by it when it kept less than this share of the balanced text
 RECALL_SHARE = 0.6  # a text still under this share of the page's <p> text is checked against the recall mode
 RECALL_RATIO = 0.5  # ... and replaced by it when it is under this share of the recall text
+VISIBLE_SHARE = 0.25  # a fast precision text under this share of the page's visible text gets the full run too
 MIN_TEXT_CHARS = 50  # less than this is not an article
 ERROR_PAGE_MAX_CHARS = 1_500  # an error-looking title with more text than this is taken as an article about errors
 LINK_SHARE = 0.5  # a list of short lines that are mostly link texts is a home/section page, wherever it is
@@ -483,7 +486,20 @@ def _slim_tree(tree: Any) -> None:
         parent.remove(el)
 
 
-def _body(tree: Any, url: str | None) -> str:
+def _weak(text: str, mass: int) -> bool:
+    """A precision-mode text that one of :func:`_body`'s fallbacks may replace: short, or a small share of the
+    page's paragraph text."""
+    return len(text) < SHORT_TEXT or len(text) < COLLAPSE_SHARE * mass or len(text) < RECALL_SHARE * mass
+
+
+def _visible_chars(tree: Any) -> int:
+    """Characters of the page body's text, spaces collapsed (scripts and styles are gone by then): what
+    readability, which scores the whole page and not only its ``<p>``, may find more of."""
+    body = tree.find(".//body")
+    return len(" ".join((body if body is not None else tree).text_content().split()))
+
+
+def _body(tree: Any, url: str | None, fast_first: bool = True) -> str:
     """The article body: trafilatura's precision mode, with the other modes as per-page fallbacks.
 
     Precision suits news pages (AEB) but on other article pages it drops FAQ/recipe lists, keeps one comment
@@ -492,7 +508,15 @@ def _body(tree: Any, url: str | None) -> str:
     precision kept less than :data:`COLLAPSE_RATIO` of it.  Then, when the text chosen is still under
     :data:`RECALL_SHARE` of the paragraph text, the recall mode (fast: no readability/justext comparison)
     runs and wins when the chosen text is under :data:`RECALL_RATIO` of its length.  The extra runs happen
-    on a minority of pages (~15% of the dev pages), which keeps the cost near one trafilatura call."""
+    on a minority of pages (~15% of the dev pages), which keeps the cost near one trafilatura call.
+
+    ``fast_first``: the precision mode runs first without trafilatura's own comparison with readability and
+    jusText (its ``fast`` option), which is 40% of its cost and changes its text on ~6% of pages, nearly all
+    of them pages where the text is weak (:func:`_weak`: 45 of the 50 of the 892 wcxb-dev and AEB pages).
+    The full precision run (with the comparison) follows only on a weak text or one under
+    :data:`VISIBLE_SHARE` of the page's visible text (readability found far more on two WCXB tune pages whose
+    article is not in ``<p>`` elements; chosen on the tune half: 2.7% more pages get the second run), and the
+    fallbacks then start from its text, as they would without ``fast_first``."""
     import trafilatura
 
     common: dict[str, Any] = dict(
@@ -503,8 +527,10 @@ def _body(tree: Any, url: str | None) -> str:
         doc: Any = trafilatura.bare_extraction(tree, **common, **kw)  # copies the tree
         return (doc.text or "").strip() if doc is not None else ""
 
-    text = run(favor_precision=True)
     mass = _paragraph_chars(tree)
+    text = run(favor_precision=True, fast=True) if fast_first else ""
+    if not fast_first or _weak(text, mass) or len(text) < VISIBLE_SHARE * _visible_chars(tree):
+        text = run(favor_precision=True)
     if len(text) < SHORT_TEXT or len(text) < COLLAPSE_SHARE * mass:
         balanced = run()
         if len(text) < COLLAPSE_RATIO * len(balanced):
@@ -516,7 +542,7 @@ def _body(tree: Any, url: str | None) -> str:
     return text
 
 
-def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
+def _extract(html: str | bytes, location: str, url: str | None, fast_first: bool = True) -> Extracted:
     from trafilatura.utils import load_html
 
     html, warnings = _repair_input(html)
@@ -528,11 +554,11 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
 
     meta = _metadata(tree, url)
     _slim_tree(tree)
-    text = _body(tree, url)
+    text = _body(tree, url, fast_first)
     if not text and _depth(tree) >= LIBXML_MAX_DEPTH - 1:
         flat = load_html(_flatten(html))
         if flat is not None:
-            text = _body(flat, url)
+            text = _body(flat, url, fast_first)
             if text:
                 warnings.append(f"HTML nested deeper than {LIBXML_MAX_DEPTH} levels: layout tags flattened")
         if not text:
@@ -566,8 +592,11 @@ def _extract(html: str | bytes, location: str, url: str | None) -> Extracted:
     )
 
 
-def extract_html(html: str, location: str, url: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT) -> Extracted:
+def extract_html(html: str, location: str, url: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT,
+                 fast_first: bool = True) -> Extracted:
     """Main text and metadata of a page; BadInput when the page holds no article text.
+
+    ``fast_first``: see :func:`_body` (False: trafilatura's comparison with readability/jusText on every page).
 
     Never raises anything but :class:`BadInput` for a bad page: parser errors, recursion on absurd nesting,
     memory exhaustion on one page and the ``timeout`` (seconds; None for none) all come out as one.
@@ -575,7 +604,7 @@ def extract_html(html: str, location: str, url: str | None = None, *, timeout: f
     start = time.process_time()
     try:
         with _deadline(timeout):
-            return _extract(html, location, url)
+            return _extract(html, location, url, fast_first)
     except BadInput:
         raise
     except _Deadline:
