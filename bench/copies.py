@@ -210,7 +210,8 @@ def read_back(bench: cd.Bench, db: Path) -> dict[str, Any]:
             links[frozenset((bid_of[a], bid_of[b]))] = {"kind": kind, "score": score, "details": json.loads(details)}
     group = {bid_of[a]: g for a, g in store.conn.execute("SELECT article_id, group_id FROM copy_groups") if a in bid_of}
     rows = {bid_of[r[0]]: {"title": r[1], "text": r[2], "language": r[3]} for r in store.conn.execute(
-        "SELECT id, title, text, language FROM articles ORDER BY rowid") if r[0] in bid_of}
+        "SELECT a.id, a.title, t.text, a.language FROM articles a JOIN article_texts t ON t.rowid = a.rowid "
+        "ORDER BY a.rowid") if r[0] in bid_of}
     events = [r[0] for r in store.conn.execute("SELECT message FROM events WHERE stage = 'copies'")]
     store.close()
     missing = len(bench.docs) - len(rows)
@@ -701,8 +702,11 @@ def child_storyloom(db: str, mode: str = "shipped") -> dict[str, Any]:
 
 
 def child_datasketch(db: str) -> dict[str, Any]:
+    from storyloom.store.packing import register
+
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT id, text FROM articles ORDER BY rowid").fetchall()
+    register(conn)  # texts are stored packed: the article_texts view decodes them
+    rows = conn.execute("SELECT id, text FROM article_texts ORDER BY rowid").fetchall()
     conn.close()
     Baseline().add("warm-up", "a few words to warm the hash functions up")
     base_obj = Baseline()

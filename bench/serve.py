@@ -63,13 +63,16 @@ def add_follow_ups(db: Path, path: Path, story_ids: list[str], n: int) -> int:
     outlet's version of a member (its first paragraph dropped, a sentence of its own added), an hour after the
     story's last article, so stories grow all through the ingest while readers look at them -- what makes a
     kept comparison stale."""
+    from storyloom.store.packing import register
+
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    register(c)  # texts are stored packed: the article_texts view decodes them
     rng = random.Random(7)
     follow: list[str] = []
     for k in range(n):
         sid = story_ids[k % len(story_ids)]
-        r = c.execute("SELECT a.title, a.text, s.last_seen FROM stories s JOIN story_members m ON m.story_id = s.id "
-                      "JOIN articles a ON a.id = m.article_id WHERE s.id = ? AND s.n_articles >= 2 ORDER BY a.id LIMIT 1",
+        r = c.execute("SELECT a.title, t.text, s.last_seen FROM stories s JOIN story_members m ON m.story_id = s.id "
+                      "JOIN articles a ON a.id = m.article_id JOIN article_texts t ON t.rowid = a.rowid WHERE s.id = ? AND s.n_articles >= 2 ORDER BY a.id LIMIT 1",
                       (sid,)).fetchone()
         if r is None:
             continue
