@@ -111,6 +111,8 @@ def test_metadata_from_open_graph_and_meta() -> None:
     ("Harbour Post", "Harbour Post"), ("CNN", "CNN"), ("Space.com", "Space.com"), ("jpost.com", "jpost.com"),
     ("9to5Mac", "9to5Mac"), ("  The  Detroit News ", "The Detroit News"),
     ("Hosted", None), ("homepage", None), ("nj", None), ("oregonlive", None), ("@Wday_", None), ("@CNN", None),
+    ("Autoracing | F1 | Indy | MotoGP | StockCar", None), ("News · Sport · Weather", None),
+    ("Al Bawaba | The Middle East News", "Al Bawaba | The Middle East News"), ("Sky News - UK", "Sky News - UK"),
     ("https://www.hawaiinewsnow.com", None), ("Copyright 2014", None), ("© 2023", None), ("---", None), ("", None),
 ])
 def test_site_names_that_name_nothing_fall_back_to_the_host(raw: str, kept: str | None) -> None:

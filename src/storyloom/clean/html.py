@@ -318,11 +318,15 @@ _GENERIC_SITE_NAMES = frozenset({
 _NOT_A_NAME = re.compile(r"(?i)copyright|\(c\)|©|all rights reserved|^[\W\d_]*$")
 
 
+_NAME_SEPARATORS = re.compile(r"\s[|•·]\s|\s[-–—]\s")
+
+
 def site_name(value: str) -> str | None:
     """The page's own name for its site, or None where it names nothing a reader would recognise.
 
     Pages fill ``og:site_name`` carelessly: a CMS placeholder ("Hosted" on AP's hosted pages), the host's
-    first label in lower case ("nj", "cleveland"), a social handle ("@Wday_"), a URL, a copyright line.
+    first label in lower case ("nj", "cleveland"), a social handle ("@Wday_"), a URL, a copyright line, a
+    list of the site's sections ("Autoracing | F1 | Indy | MotoGP | StockCar").
     None makes the caller fall back to the host name ("nj.com"), which is at least the outlet's own
     address; a real name ("The Detroit News", "Space.com", "CNN") is kept as the page wrote it."""
     name = " ".join(value.split())
@@ -334,6 +338,8 @@ def site_name(value: str) -> str | None:
         return None
     if " " not in name and "." not in name and name == name.lower():
         return None  # "nj", "oregonlive": a host label, not how the outlet writes its name
+    if len([p for p in _NAME_SEPARATORS.split(name) if p.strip()]) >= 3:
+        return None  # three parts or more is a list of sections or keywords, not a name ("X | Y" may be one)
     return name
 
 
