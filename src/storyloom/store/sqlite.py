@@ -398,7 +398,8 @@ class Store:
         """
         items = list(items)
         packed = {art.blob: encode_blob(raw.raw) for raw, art in items if not self.has_blob(art.blob)}
-        texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items}
+        # an item whose raw input is stored already is a duplicate, its text never written: a re-run packs nothing
+        texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items if art.blob in packed}
         outcomes: list[WriteOutcome] = []
         now = _now()
         with self.transaction() as c:
