@@ -69,6 +69,12 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
     return {k: getattr(raw, k) for k in DECLARED if getattr(raw, k) is not None}
 
 
+# What re-cleaning reads of stored articles (Store.iter_for_reclean, store.templates.rows_for_reclean): the raw
+# input to clean again, the stored text and body to compare with, the fields a re-clean may change; + a WHERE clause
+RECLEAN_SELECT = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
+                  "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
+                  "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+                  "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid ")
 IN_CHUNK = 400  # ids per "IN (…)" list: well under SQLite's 32,766 bound variables, even doubled
 
 
@@ -496,11 +502,7 @@ class Store:
         last = 0
         while True:
             rows = self.conn.execute(
-                "SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-                "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
-                "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
-                "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid "
-                "WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
+                RECLEAN_SELECT + "WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from storyloom.store.packing import line_hex
-from storyloom.store.sqlite import Store, select_in
+from storyloom.store.sqlite import RECLEAN_SELECT, Store, select_in
 
 
 def url_stored(store: Store, url: str, kind: str) -> bool:
@@ -35,9 +35,4 @@ def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
 
 def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
     """What re-cleaning needs of these articles (as :meth:`Store.iter_for_reclean` gives), in rowid order."""
-    sql = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, a.declared, a.extra, a.previous_id, "
-           "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
-           "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
-           "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid "
-           "WHERE a.id IN ({in})")
-    return sorted(select_in(store.conn, sql, list(ids)), key=lambda r: r["rowid"])
+    return sorted(select_in(store.conn, RECLEAN_SELECT + "WHERE a.id IN ({in})", list(ids)), key=lambda r: r["rowid"])
