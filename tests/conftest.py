@@ -71,3 +71,35 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# -- a suite that cannot hang CI ---------------------------------------------------------------------------------
+# pytest's interpreter waits at exit for every non-daemon thread and every child process (a process pool's
+# workers are children): one left running by a test would hold the run until CI kills it, with no word of which.
+EXIT_GRACE_S = 180
+
+
+def _children() -> list[str]:
+    """This process's live child processes, each as ``pid: command line``."""
+    found = []
+    for task in Path("/proc/self/task").glob("*/children"):
+        for pid in task.read_text().split():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found.append(f"{pid}: {cmd.strip()[:200]}")
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Name what would keep the interpreter from exiting, and dump every thread's stack (then exit 1) if it has
+    not exited ``EXIT_GRACE_S`` after the tests: a hang becomes a failure that says where it waits."""
+    import faulthandler
+    import threading
+
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    children = _children() if Path("/proc/self/task").is_dir() else []
+    if threads or children:
+        print(f"\nstill running after the tests: threads {threads}, child processes {children}", file=sys.stderr)
+    faulthandler.dump_traceback_later(EXIT_GRACE_S, exit=True)
