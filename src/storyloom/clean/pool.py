@@ -132,8 +132,11 @@ class CleanPool:
         self.generation += 1
 
     def _restart(self) -> None:
+        # Waited for: a broken pool's manager thread has already killed its workers, so this returns at once.
+        # Not waiting leaves that thread behind until the interpreter's exit, which joins it after everything
+        # else: CPython has had hangs there (gh-94777, gh-132969), and a test run that passed once never ended.
         if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown(wait=True, cancel_futures=True)
         self._start()
 
     def _isolating(self) -> bool:

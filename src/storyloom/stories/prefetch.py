@@ -80,9 +80,10 @@ def prepared_chunks(store: Store, chunks: list[list[str]], leads: bool, workers:
                 except Exception as exc:  # a dead worker: this chunk and the rest are prepared here
                     log.warning("stories: worker failed (%s: %s); preparing chunks in this process",
                                 type(exc).__name__, exc)
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool.shutdown(wait=True, cancel_futures=True)
                     pool, pending = None, deque()
             yield ids, got if got is not None else prepare(store, ids, leads, given)
-    finally:
+    finally:  # waited for (at most the chunk a worker is on): a pool left running is joined at the
+        # interpreter's exit, after everything else, where nothing says what it waits for
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
