@@ -152,6 +152,21 @@ def test_each_model_gets_its_own_lead() -> None:
     assert len(lead_for(E5Embedder, "T", "word " * 500)) <= 300
 
 
+def test_a_lead_splits_off_only_its_first_sentences_and_is_the_same() -> None:
+    """``lead`` stops splitting after the sentences it keeps: the same lead as the first sentences of a whole
+    split, on paragraphs, abbreviations, CJK stops, texts shorter than asked and a cut at 4,000 characters."""
+    from storyloom.embed import lead
+    from storyloom.enrich.sentences import split_sentences
+
+    texts = ["", "One.", "Mr. Smith went to Washington. He met Dr. Jones.\n\nNew paragraph here. And more.",
+             "東京で会議が開かれた。首相が出席した。結論は出なかった。", "no stop at all " * 50,
+             "A sentence. " * 600, "U.S. officials said on Jan. 5 that 3.5% more. Then \"quoted.\" Next one! Last?"]
+    for text in texts:
+        for n in (0, 1, 3, 5):
+            whole = " ".join(split_sentences(text[:4000])[:n])
+            assert lead("T", text, n, 10_000) == f"T\n{whole}".strip()
+
+
 def test_a_short_pair_needs_a_closer_alignment() -> None:
     """A headline and one sentence against another: every sentence is "in order" whatever it says, so the
     alignment must be closer than for a long pair (bench/translations.py --variant short)."""

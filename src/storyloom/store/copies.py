@@ -244,19 +244,19 @@ def keyed_candidates_many(store: Store, table: str, column: str, keyed: Mapping[
     for k, n in select_in(store.conn, f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({{in}}) "
                           f"GROUP BY {column}", every):
         sizes[k] = n
+    usable = [k for k in every if k in sizes and sizes[k] <= cap]
     held_by: dict[int, list[bytes | str]] = {}
-    for k, held in select_in(store.conn, f"SELECT {column}, article_id FROM {table} WHERE {column} IN ({{in}})",
-                             [k for k in every if sizes.get(k, 0) <= cap and k in sizes]):
+    for k, held in select_in(store.conn, f"SELECT {column}, article_id FROM {table} WHERE {column} IN ({{in}})", usable):
         held_by.setdefault(k, []).append(held)
     out: dict[str, tuple[dict[str, int], list[int]]] = {}
     for aid, keys in wanted.items():
-        over = [k for k in keys if sizes.get(k, 0) > cap]
         counts: Counter[bytes | str] = Counter()
         for k in keys:
             if k in held_by:
                 counts.update(held_by[k])
         counts.pop(key_of(aid), None)
-        out[aid] = ({article_of(held): n for held, n in counts.items() if n >= min_shared}, over)
+        out[aid] = ({article_of(held): n for held, n in counts.items() if n >= min_shared},
+                    [k for k in keys if sizes.get(k, 0) > cap])
     return out
 
 
