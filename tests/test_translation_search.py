@@ -152,6 +152,21 @@ def test_each_model_gets_its_own_lead() -> None:
     assert len(lead_for(E5Embedder, "T", "word " * 500)) <= 300
 
 
+def test_a_lead_splits_off_only_its_first_sentences_and_is_the_same() -> None:
+    """``lead`` stops splitting after the sentences it keeps: the same lead as the first sentences of a whole
+    split, on paragraphs, abbreviations, CJK stops, texts shorter than asked and a cut at 4,000 characters."""
+    from storyloom.embed import lead
+    from storyloom.enrich.sentences import split_sentences
+
+    texts = ["", "One.", "Mr. Smith went to Washington. He met Dr. Jones.\n\nNew paragraph here. And more.",
+             "東京で会議が開かれた。首相が出席した。結論は出なかった。", "no stop at all " * 50,
+             "A sentence. " * 600, "U.S. officials said on Jan. 5 that 3.5% more. Then \"quoted.\" Next one! Last?"]
+    for text in texts:
+        for n in (0, 1, 3, 5):
+            whole = " ".join(split_sentences(text[:4000])[:n])
+            assert lead("T", text, n, 10_000) == f"T\n{whole}".strip()
+
+
 def test_a_short_pair_needs_a_closer_alignment() -> None:
     """A headline and one sentence against another: every sentence is "in order" whatever it says, so the
     alignment must be closer than for a long pair (bench/translations.py --variant short)."""
@@ -232,6 +247,48 @@ def test_anchor_candidates_counted_in_sqlite_are_the_ones_counted_row_by_row(tmp
                 three, over3 = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, min_shared=3)
                 assert three == {a: n for a, n in every.items() if n >= 3} and over3 == over
         assert any(sql.keyed_candidates(store, "copy_anchors", "akey", k, a, 500, 3)[0] for a, k in rows)
+
+
+def test_a_chunks_anchor_candidates_at_once_are_each_articles_own(tmp_path: Path) -> None:
+    """``keyed_candidates_many`` (the translation search's anchor look-ups of a chunk in one go) gives every
+    article what its own ``keyed_candidates`` call gives: the same articles, counts and skipped buckets, itself
+    excluded, whatever the cap and ``min_shared``; and ``languages`` answers ``other_language`` for all at once."""
+    import random
+
+    from storyloom.store import copies as sql
+
+    rng = random.Random(11)
+    with Store(tmp_path / "k.db") as store:
+        store.migrate()
+        # hex ids (held as 8 bytes) and ids kept as text, keys drawn so that some buckets overflow a cap of 5
+        ids = [f"{i:016x}" if i % 3 else f"id-{i}" for i in range(150)]
+        rows = [(aid, sorted(rng.sample(range(60), rng.randint(0, 15)))) for aid in ids]
+        with store.transaction():
+            sql.save_anchors(store, rows)
+        asked = {aid: keys + keys[:2] for aid, keys in rows[:40]}  # repeated keys count once, as one by one
+        asked["not-stored"] = [1, 2, 3, 4, 5]
+        asked["no-keys"] = []
+        for cap in (5, 30, 500):
+            for k in (1, 3):
+                many = sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, cap, k)
+                assert set(many) == set(asked)
+                for aid, keys in asked.items():
+                    assert many[aid] == sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, k)
+        assert any(hits for hits, _ in sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, 500, 3).values())
+        assert any(over for _, over in sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, 5, 3).values())
+        with pytest.raises(ValueError):
+            sql.keyed_candidates_many(store, "articles", "id", asked, 5)
+
+        arts = [{"title": f"t{i}", "text": f"Text number {i} about the Danube.", "language": lang,
+                 "url": f"https://x.example/{i}", "published": "2024-03-01T10:00:00+00:00"}
+                for i, lang in enumerate(["en", "de", None, "fr", "en"])]
+        path = tmp_path / "a.jsonl"
+        path.write_text("".join(json.dumps(a) + "\n" for a in arts))
+        ingest([str(path)], store, Settings(db_path=str(tmp_path / "k.db"), run_copies=False, run_stories=False))
+        stored = [r[0] for r in store.conn.execute("SELECT id FROM articles ORDER BY rowid")]
+        got = sql.languages(store, [*stored, "missing"])
+        for lang in ("en", "de", "fr", "xx"):
+            assert sorted(i for i in stored if i in got and got[i] != lang) == sorted(sql.other_language(store, stored, lang))
 
 
 def test_same_language_reads_each_text_once_and_decides_as_before(monkeypatch: pytest.MonkeyPatch) -> None:

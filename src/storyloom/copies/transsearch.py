@@ -309,13 +309,16 @@ def find_translations(store: Any, ids: list[str], rows: dict[str, dict[str, Any]
     covered = [aid for aid in known if covers(fast, rows[aid]["language"])]
     caches.lead(fast).texts.update({aid: lead_for(fast, rows[aid]["title"], rows[aid]["text"]) for aid in covered})
     own = caches.lead(fast).get(fast, covered)
-    candidates: dict[str, set[str]] = {}
-    for aid in known:
-        keys = tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors))
-        by_anchor, _ = sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, settings.copy_bucket_cap,
-                                            ANCHOR_CANDIDATE_MIN)
-        strong = sorted(c for c, n in by_anchor.items() if n >= ANCHOR_CANDIDATE_MIN)
-        candidates[aid] = set(sql.other_language(store, strong, rows[aid]["language"])) if strong else set()
+    # the chunk's anchors are all stored before this (process_chunk) and nothing here writes them: the look-ups
+    # of all its articles at once give what one look-up per article gives, each bucket read once
+    by_anchor = sql.keyed_candidates_many(
+        store, "copy_anchors", "akey",
+        {aid: tr.anchor_keys(list(tr.TransPrint.of(rows[aid]["text"], rows[aid]["language"]).anchors)) for aid in known},
+        settings.copy_bucket_cap, ANCHOR_CANDIDATE_MIN)
+    strong = {aid: sorted(c for c, n in by_anchor[aid][0].items() if n >= ANCHOR_CANDIDATE_MIN) for aid in known}
+    langs = sql.languages(store, [c for found in strong.values() for c in found])
+    candidates: dict[str, set[str]] = {
+        aid: {c for c in strong[aid] if c in langs and langs[c] != rows[aid]["language"]} for aid in known}
     if own:
         days = {aid: day_of(rows[aid]["published"]) for aid in own}
         dated = [d for d in days.values() if d != UNDATED]

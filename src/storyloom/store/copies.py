@@ -8,7 +8,8 @@ fingerprinted but unlinked, and look-ups inside the chunk see the chunk's own fi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
@@ -225,6 +226,40 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
     return hits, over
 
 
+def keyed_candidates_many(store: Store, table: str, column: str, keyed: Mapping[str, Sequence[int]], cap: int,
+                          min_shared: int = 1) -> dict[str, tuple[dict[str, int], list[int]]]:
+    """:func:`keyed_candidates` of many articles (id → its keys) at once, with the same answer for each as its
+    own call: for look-ups that nothing written between them can change (the translation search's anchor
+    candidates of a chunk, all asked after the chunk's anchors are stored).
+
+    Why: one call an article made two statements of its own (its IN list's length makes each a new statement to
+    compile) and read a shared key's bucket once per article holding the key; here each bucket's size and
+    members are read once for the whole chunk (two statements per :data:`IN_CHUNK` keys) and the shared keys
+    are counted with ``Counter`` (in C)."""
+    if (table, column) not in KEY_TABLES:
+        raise ValueError(f"not a key table: {table}.{column}")
+    wanted = {aid: sorted(set(keys)) for aid, keys in keyed.items()}
+    every = sorted({k for keys in wanted.values() for k in keys})
+    sizes: dict[int, int] = {}
+    for k, n in select_in(store.conn, f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({{in}}) "
+                          f"GROUP BY {column}", every):
+        sizes[k] = n
+    usable = [k for k in every if k in sizes and sizes[k] <= cap]
+    held_by: dict[int, list[bytes | str]] = {}
+    for k, held in select_in(store.conn, f"SELECT {column}, article_id FROM {table} WHERE {column} IN ({{in}})", usable):
+        held_by.setdefault(k, []).append(held)
+    out: dict[str, tuple[dict[str, int], list[int]]] = {}
+    for aid, keys in wanted.items():
+        counts: Counter[bytes | str] = Counter()
+        for k in keys:
+            if k in held_by:
+                counts.update(held_by[k])
+        counts.pop(key_of(aid), None)
+        out[aid] = ({article_of(held): n for held, n in counts.items() if n >= min_shared},
+                    [k for k in keys if sizes.get(k, 0) > cap])
+    return out
+
+
 def texts(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Title, text, publication time, language, outlet, length and rank (store order: ``rowid``) of articles."""
     sql = ("SELECT a.id, a.title, t.text, a.published, a.language, a.outlet, coalesce(a.chars, length(a.text)) AS n, "
@@ -331,3 +366,10 @@ def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]
     """Those of ``ids`` whose language is known and differs from ``language``."""
     sql = "SELECT id FROM articles WHERE id IN ({in}) AND language IS NOT NULL AND language != ?"
     return [r[0] for r in select_in(store.conn, sql, ids, after=[language])]
+
+
+def languages(store: Store, ids: Sequence[str]) -> dict[str, str]:
+    """The known language of those of ``ids`` stored with one (:func:`other_language` of many articles at once:
+    ``{i for i in ids if i in got and got[i] != language}``)."""
+    sql = "SELECT id, language FROM articles WHERE id IN ({in}) AND language IS NOT NULL"
+    return {r[0]: r[1] for r in select_in(store.conn, sql, sorted(set(ids)))}
