@@ -665,12 +665,14 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
         get_embedder(settings.embedder_fast)  # load the model outside the timing
     # build_stories reports its articles right after each chunk (CHUNK of them): one time mark per chunk
     marks: list[float] = []
+    cpu_marks: list[float] = []  # this process's CPU at the same marks: wall rates move with the machine's load
     done = [0]
 
     def on_event(kind: str, payload: object) -> None:
         done[0] += 1
         if done[0] % CHUNK == 0 or done[0] == n - assigned_before:
             marks.append(time.perf_counter())
+            cpu_marks.append(time.process_time())
 
     prof = None
     if mode == "profile":
@@ -680,7 +682,7 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
         prof.enable()
     base = reset_peak_rss()
     cpu0 = cpu_tree()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with TreePeakRss() as tree_peak:  # with its worker process
         rep = build_stories(store, settings, on_event=on_event, chunk=CHUNK)
     secs = time.perf_counter() - t0
@@ -699,12 +701,18 @@ def child_speed(n: int, mode: str, db: str, workers: int = 1) -> dict[str, Any]:
     per_chunk = [(b - a) for a, b in zip(edges, edges[1:])]
     tenth = max(1, len(per_chunk) // 10)  # the first and last 10% of the chunks
     decile = [tenth * CHUNK / sum(per_chunk[:tenth]), tenth * CHUNK / sum(per_chunk[-tenth:])] if len(per_chunk) >= 2 else []
+    # the stage's CPU per article over the first and the last 10% of the chunks, in the same process and run: the
+    # cost per article at the store's start and at its end, under the same load (the flatness in N, issue 23)
+    cpu_edges = [c0, *cpu_marks]
+    cpu_chunk = [(b - a) for a, b in zip(cpu_edges, cpu_edges[1:])]
+    cpu_decile = ([1000 * sum(cpu_chunk[:tenth]) / (tenth * CHUNK), 1000 * sum(cpu_chunk[-tenth:]) / (tenth * CHUNK)]
+                  if len(cpu_chunk) >= 2 else [])
     m = evaluate(sql.assignments(store), gold)
     store.close()
     return {"n": n, "processed": rep.processed, "assigned_before": assigned_before, "resumed": resumed,
             "mode": mode, "fill_seconds": fill, "seconds": secs, "embed_seconds": rep.embed_seconds,
             "rss_peak": peak, "growth": peak - base, "tree_rss_peak": tree_peak.mb, "cpu_seconds": cpu,
-            "workers": workers, "decile_rates": decile, "opened": rep.opened,
+            "workers": workers, "decile_rates": decile, "cpu_decile_ms": cpu_decile, "opened": rep.opened,
             "merges": rep.merges, "b3_f1": m["b3_f1"], "db_mb": os.path.getsize(db) / 2**20,
             "fact_checks": rep.fact_checks, "fact_refusals": rep.fact_refusals, "fact_cpu_seconds": rep.fact_cpu_seconds,
             "gold_stories": len(set(gold.values()))}
@@ -1119,6 +1127,7 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
     t = Table(title=f"Online assignment speed: build_stories, story_embeddings=False (target ≥ {SPEED_TARGET:.0f} articles/s, "
               "≤ 4 GB at 1M, per-article cost flat in N)", title_justify="left")
     for h in ("articles", "worker processes", "articles/s", "first 10% /s", "last 10% /s", "seconds", "CPU s (all processes)",
+              "CPU ms/article (stage process), first 10% / last 10%",
               "peak RSS MB", "peak RSS MB with workers", "RSS growth MB", "stories opened", "B³ F1 vs synthetic gold",
               "store MB", "pre-fill s"):
         t.add_column(h, justify="right")
@@ -1128,7 +1137,9 @@ def speed_section(args: argparse.Namespace, work: Path, results: dict[str, Any])
         t.add_row(f"{r['n']:,}{kept}",
                   str(r.get("workers", 0)), f"{r.get('processed', r['n']) / r['seconds']:,.0f}",
                   f"{d[0]:,.0f}" if d else "-", f"{d[-1]:,.0f}" if d else "-", f"{r['seconds']:.1f}",
-                  f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-", f"{r['rss_peak']:.0f}",
+                  f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "-",
+                  " / ".join(f"{v:.2f}" for v in r["cpu_decile_ms"]) if r.get("cpu_decile_ms") else "-",
+                  f"{r['rss_peak']:.0f}",
                   f"{r['tree_rss_peak']:.0f}" if "tree_rss_peak" in r else "-", f"{r['growth']:.0f}", f"{r['opened']:,}",
                   f"{r['b3_f1']:.3f}", f"{r['db_mb']:.0f}", f"{r['fill_seconds']:.0f}")
     console.print(t)

@@ -26,7 +26,11 @@ def pending(store: Store) -> list[str]:
 
 
 def done(store: Store, ids: Sequence[str]) -> None:
-    store.conn.executemany("DELETE FROM stage_queue WHERE stage = ? AND article_id = ?", [(STAGE, i) for i in ids])
+    """Dequeue a chunk, in key order: a chunk's ids are random in the queue's key (article ids are hashes), and
+    deleting them in that order walks the queue's B-tree leaf by leaf instead of jumping about a tree as large
+    as the store's backlog."""
+    store.conn.executemany("DELETE FROM stage_queue WHERE stage = ? AND article_id = ?",
+                           [(STAGE, i) for i in sorted(ids)])
 
 
 def articles(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -142,7 +146,9 @@ def recent_members(store: Store, story_id: str, limit: int) -> list[tuple[str, s
 
 
 def save_members(store: Store, rows: Iterable[tuple[str, str, float, str, str, str | None]]) -> None:
-    store.conn.executemany("INSERT OR REPLACE INTO story_members VALUES (?, ?, ?, ?, ?, ?)", list(rows))
+    """In key order (the table is keyed by article id, a hash: see :func:`done`); one row per article, so the
+    order changes nothing stored."""
+    store.conn.executemany("INSERT OR REPLACE INTO story_members VALUES (?, ?, ?, ?, ?, ?)", sorted(rows))
 
 
 def move_members(store: Store, from_id: str, to_id: str) -> None:
