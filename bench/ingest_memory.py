@@ -203,6 +203,14 @@ def main() -> None:
         print(f"| {r['articles']:,} | {r['main_rss']:.0f} | {r['main_pss']:.0f} | {r['workers_rss']:.0f} | "
               f"{r['workers_pss']:.0f} | {r['main_pss'] + r['workers_pss']:.0f} | {r['traced']:.1f} | {r['db_mb']:.0f} | "
               f"{r['translation prints (lru)']:,} | {off} | {r['load']:.1f} |")
+    # the ingesting process's anonymous RSS ≈ malloc in use + malloc free-but-kept + pymalloc arenas
+    print("\n| articles | main anon RSS MB | SQLite MB | malloc in use MB | malloc free MB | pymalloc arenas MB |"
+          " pymalloc live MB | trimmed MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['articles']:,} | {r.get('rss_anon', 0):.0f} | {r.get('sqlite_mb', 0):.0f} | "
+              f"{r.get('malloc_used_mb', 0):.0f} | {r.get('malloc_free_mb', 0):.0f} | {r.get('pym_arenas_mb', 0):.0f} | "
+              f"{r.get('pym_used_mb', 0):.0f} | {r.get('trimmed', float('nan')):.0f} |")
     if len(rows) >= 3:
         a, b = rows[1], rows[-1]
         per = lambda k: 1024 * (b[k] - a[k]) / max(1, b["articles"] - a["articles"])
