@@ -17,6 +17,7 @@ A benchmark, not a test: the bounds themselves are asserted by tests/test_memory
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import resource
@@ -51,6 +52,67 @@ def processes() -> dict[str, tuple[float, float]]:
     return out
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def c_side() -> dict[str, float]:
+    """What the C side holds, in MB: SQLite's own allocations (all connections of this process: page caches,
+    statements, FTS5 buffers), glibc malloc's heap in use and free-but-kept (fragmentation), its mmapped blocks,
+    and the process's anonymous vs file-backed resident pages.  Empty where glibc or libsqlite3 is not found."""
+    out: dict[str, float] = {}
+    try:
+        lib = ctypes.CDLL("libsqlite3.so.0")  # the library Python's sqlite3 module loaded (same handle)
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        out["sqlite_mb"] = lib.sqlite3_memory_used() / 2**20
+    except (OSError, AttributeError):
+        pass
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        mi = libc.mallinfo2()
+        out |= {"malloc_used_mb": (mi.uordblks + mi.hblkhd) / 2**20, "malloc_free_mb": mi.fordblks / 2**20,
+                "malloc_mmap_mb": mi.hblkhd / 2**20}
+    except (OSError, AttributeError):
+        pass
+    me = os.getpid()
+    out["rss_anon"], out["rss_file"] = _kb(me, "status", "RssAnon"), _kb(me, "status", "RssFile")
+    out["threads"] = float(len(os.listdir("/proc/self/task")))
+    return out
+
+
+def pymalloc() -> dict[str, float]:
+    """Python's small-object allocator, in MB: its arenas (1 MiB each, mmapped: outside mallinfo) and the bytes of
+    live blocks in them; arenas far above the live bytes are pymalloc's own fragmentation."""
+    fd = os.dup(2)
+    with tempfile.TemporaryFile() as tf:
+        os.dup2(tf.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(fd, 2)
+            os.close(fd)
+        tf.seek(0)
+        text = tf.read().decode("utf-8", "replace")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# arenas allocated current"):
+            out["pym_arenas_mb"] = int(line.split("=")[1].replace(",", "")) * 1.0  # × 1 MiB below
+        elif line.startswith("# bytes in allocated blocks"):
+            out["pym_used_mb"] = int(line.split("=")[1].replace(",", "")) / 2**20
+    return out
+
+
+def trim() -> float:
+    """``malloc_trim(0)``: hands every free page of every glibc arena back to the OS; returns the MB of RSS it
+    gave back (what the allocator kept free but resident: fragmentation, not live data)."""
+    before = _kb(os.getpid(), "status", "VmRSS")
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return before - _kb(os.getpid(), "status", "VmRSS")
+
+
 def caches() -> dict[str, int]:
     """The entries of every process-wide cache the ingesting process fills (see each module)."""
     from storyloom.copies import translation
@@ -72,6 +134,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="articles of the scaled set")
     ap.add_argument("--every", type=int, default=1_000, help="sample every N stored articles")
     ap.add_argument("--trace", type=int, default=0, help="tracemalloc: the K lines that grew most")
+    ap.add_argument("--trim", action="store_true", help="malloc_trim(0) at each sample: how much RSS it gives back")
     ap.add_argument("--keep", help="keep the input and store in this folder")
     args = ap.parse_args()
 
@@ -106,8 +169,12 @@ def main() -> None:
                "workers_pss": sum(p for _, p in procs.values()), "n_workers": len(procs),
                "hwm": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "traced": tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing() else float("nan"),
+               # the Python heap's peak since the last sample: what a pass allocates for a moment
+               "traced_peak": tracemalloc.get_traced_memory()[1] / 2**20 if tracemalloc.is_tracing() else float("nan"),
                "db_mb": sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s)) / 2**20,
-               "load": os.getloadavg()[0], **caches()}
+               "load": os.getloadavg()[0], **c_side(), **pymalloc(), **caches()}
+        if args.trim:
+            row["trimmed"] = trim()
         rows.append(row)
         print(" ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         if args.trace:
@@ -115,6 +182,7 @@ def main() -> None:
                 tracemalloc.start(1)
             else:
                 snaps.append(tracemalloc.take_snapshot())
+                tracemalloc.reset_peak()
 
     def on_event(kind: str, payload: object) -> None:
         if kind == "item":
@@ -135,6 +203,14 @@ def main() -> None:
         print(f"| {r['articles']:,} | {r['main_rss']:.0f} | {r['main_pss']:.0f} | {r['workers_rss']:.0f} | "
               f"{r['workers_pss']:.0f} | {r['main_pss'] + r['workers_pss']:.0f} | {r['traced']:.1f} | {r['db_mb']:.0f} | "
               f"{r['translation prints (lru)']:,} | {off} | {r['load']:.1f} |")
+    # the ingesting process's anonymous RSS ≈ malloc in use + malloc free-but-kept + pymalloc arenas
+    print("\n| articles | main anon RSS MB | SQLite MB | malloc in use MB | malloc free MB | pymalloc arenas MB |"
+          " pymalloc live MB | trimmed MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['articles']:,} | {r.get('rss_anon', 0):.0f} | {r.get('sqlite_mb', 0):.0f} | "
+              f"{r.get('malloc_used_mb', 0):.0f} | {r.get('malloc_free_mb', 0):.0f} | {r.get('pym_arenas_mb', 0):.0f} | "
+              f"{r.get('pym_used_mb', 0):.0f} | {r.get('trimmed', float('nan')):.0f} |")
     if len(rows) >= 3:
         a, b = rows[1], rows[-1]
         per = lambda k: 1024 * (b[k] - a[k]) / max(1, b["articles"] - a["articles"])

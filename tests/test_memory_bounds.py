@@ -5,7 +5,9 @@ text: bench/ingest_memory.py."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +109,82 @@ def test_what_an_ingest_keeps_between_batches_is_bounded_by_a_batch(tmp_path: Pa
     assert max(s["copy fingerprints"] for s in seen) > 0  # the workers did offer (else this tests nothing)
     assert all(n <= batch for s in seen for n in s.values()), seen
     assert all(len(c) == 0 for c in offered.registry().values())
+
+
+def _pool_rows(n: int, dim: int) -> list[tuple[str, int, str, int, bytes]]:
+    """(id, rank, language, day, stored i8 vector) newest first, as the store's ranked pool reads them."""
+    import numpy as np
+
+    from storyloom.embed.cache import pack
+
+    rng = np.random.default_rng(23)
+    vecs = rng.standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1)[:, None]
+    return [(f"a{i}", i + 1, ("en", "de", "fr")[i % 3], 739_000 + i % 40, pack(f"t{i}", vecs[i : i + 1]))
+            for i in reversed(range(n))]
+
+
+def test_the_nearest_lead_pool_is_built_in_place_the_same_as_from_a_list() -> None:
+    """The translation search's pool (up to 20,000 earlier articles per chunk) goes row by row into one matrix: it
+    once held every row, each vector, a stacked and a float32 copy at once (~9 KB per row, ~180 MB for a full pool:
+    the RSS growth bench/ingest_memory.py measured from 2k to 20k articles).  Same pool, same candidates."""
+    import tracemalloc
+
+    from storyloom.copies import transsearch as ts
+
+    n, dim = 3_000, 256
+    rows = _pool_rows(n, dim)
+
+    def stream() -> Iterator[tuple[str, int, str, int, Any]]:
+        return ((i, r, lang, d, ts.decode(v, dim, "i8")) for i, r, lang, d, v in rows)
+
+    tracemalloc.start()
+    try:
+        held = ts.Pool.of(stream(), dim)
+        held_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        streamed = ts.Pool.newest_first(stream(), dim, n + 100)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    matrix = (n + 100) * dim * 4
+    assert peak < 1.25 * matrix, (peak, matrix)  # the matrix, the ids, and one row's decoding at a time
+    assert held_peak > 2 * matrix  # what the list-built pool costs (else this compares nothing)
+    assert held.ids == streamed.ids and held.matrix.tobytes() == streamed.matrix.tobytes()
+    assert (held.ranks == streamed.ranks).all() and (held.days == streamed.days).all()
+    assert list(held.langs) == list(streamed.langs)
+    queries = [(f"q{k}", n + 10 + k, "es", 739_010, held.matrix[k]) for k in range(0, n, 97)]
+    assert ts.nearest(held, queries, 7) == ts.nearest(streamed, queries, 7)
+    with pytest.raises(ValueError):
+        ts.Pool.newest_first(reversed(list(stream())), dim, n)  # oldest first: refused, not silently misordered
+    with pytest.raises(ValueError):
+        ts.Pool.newest_first(stream(), dim, n - 1)  # more rows than the bound
+    assert ts.Pool.newest_first(iter(()), dim, 10).matrix.shape == (0, dim)
+
+
+def test_the_local_search_streams_its_pool_from_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copies stage reads the pool as a cursor into Pool.newest_first, never as a list into Pool.of."""
+    from batchdata import multilingual_corpus
+    from storyloom.copies import transsearch as ts
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the local translation search built its pool from a list")
+
+    seen: list[object] = []
+    real = ts.Pool.newest_first.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type, rows: object, dim: int, limit: int) -> object:
+        seen.append(rows)
+        return real(cls, rows, dim, limit)
+
+    monkeypatch.setattr(ts.Pool, "of", classmethod(refuse))
+    monkeypatch.setattr(ts.Pool, "newest_first", classmethod(spy))
+    corpus = multilingual_corpus(tmp_path / "ml", with_copy=False)
+    settings = Settings(db_path=str(tmp_path / "t.db"), line_classifier=False, story_embeddings=False,
+                        embedder_fast="standin_embedders:AnchorVectors",
+                        embedder_wide="standin_embedders:AnchorVectorsWide")
+    with Store(str(tmp_path / "t.db")) as store:
+        rep = pipeline.ingest([str(corpus)], store, settings)
+    assert rep.copies.get("translation", 0) >= 6 and seen
+    assert all(not isinstance(rows, list | tuple) for rows in seen)

@@ -3,7 +3,7 @@ compare (see :mod:`storyloom.embed.cache`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from storyloom.store.sqlite import Store, select_in
@@ -23,10 +23,11 @@ def load_embeddings(store: Store, model: str, ids: Sequence[str]) -> dict[str, t
 
 
 def ranked_pool(store: Store, model: str, days: tuple[int, int] | None, max_rank: int,
-                limit: int) -> list[tuple[str, int, str, str | None, str, bytes]]:
+                limit: int) -> Iterator[tuple[str, int, str, str | None, str, bytes]]:
     """(id, rank, language, published, codec, vector) of articles with a known language, stored up to ``max_rank``
     (rowid) and published within the day ordinals ``days`` (a day's margin either side: the caller filters
-    exactly; undated ones too), newest first, at most ``limit``: where a translation of a chunk can be."""
+    exactly; undated ones too), newest first, at most ``limit``: where a translation of a chunk can be.  Read as the
+    caller iterates: it must not run other statements on this connection meanwhile."""
     from datetime import date, timedelta
 
     where = ["e.model = ?", "a.language IS NOT NULL", "a.rowid <= ?"]
@@ -38,4 +39,5 @@ def ranked_pool(store: Store, model: str, days: tuple[int, int] | None, max_rank
         args += [lo, hi]
     sql_ = (f"SELECT a.id, a.rowid, a.language, a.published, e.codec, e.vec FROM embeddings e JOIN articles a ON a.id = e.article_id "
             f"WHERE {' AND '.join(where)} ORDER BY a.rowid DESC LIMIT ?")
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in store.conn.execute(sql_, [*args, limit])]
+    # streamed, not listed: the caller keeps each vector in place (Pool.newest_first), never 20,000 rows at once
+    return ((r[0], r[1], r[2], r[3], r[4], r[5]) for r in store.conn.execute(sql_, [*args, limit]))
