@@ -88,7 +88,8 @@ def _children() -> list[str]:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            found.append(f"{pid}: {cmd.strip()[:200]}")
+            if "resource_tracker" not in cmd:  # multiprocessing's own, which leaves when this process does
+                found.append(f"{pid}: {cmd.strip()[:200]}")
     return found
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import SAMPLE
 from storyloom.ingest.records import record_to_raw
@@ -238,9 +239,12 @@ def test_queue_is_sorted_once_per_pass_not_once_per_chunk(store: Store) -> None:
     assert len(set(sql.assignments(store))) == len(coverage())
 
 
-def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fault", ["dies", "fails"])
+def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Path, monkeypatch, fault: str) -> None:  # type: ignore[no-untyped-def]
     """Representations built ahead in a worker process are the ones the stage builds itself: same stories,
-    same ids, same log; and a worker that fails only means the stage prepares the chunks itself."""
+    same ids, same log; and a worker that dies or fails only means the stage prepares the chunks itself."""
+    import workerfaults
+
     from storyloom.stories import prefetch as prep
 
     def run(name: str, workers: int) -> tuple[object, ...]:
@@ -257,7 +261,7 @@ def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Pat
     assert run("worker", 1) == alone
     calls: list[int] = []
     real = prep.prepare
-    monkeypatch.setattr(prep, "_prepare_in_worker", lambda *a: (_ for _ in ()).throw(RuntimeError("worker died")))
+    monkeypatch.setattr(prep, "_prepare_in_worker", getattr(workerfaults, fault))
     monkeypatch.setattr(prep, "prepare", lambda *a: calls.append(1) or real(*a))
     assert run("broken", 1) == alone
     assert len(calls) == 5  # 9 articles, 2 a chunk: all 5 chunks prepared in this process
