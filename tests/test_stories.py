@@ -244,7 +244,6 @@ def test_chunks_prepared_by_a_worker_process_give_the_same_stories(tmp_path: Pat
     """Representations built ahead in a worker process are the ones the stage builds itself: same stories,
     same ids, same log; and a worker that dies or fails only means the stage prepares the chunks itself."""
     import workerfaults
-
     from storyloom.stories import prefetch as prep
 
     def run(name: str, workers: int) -> tuple[object, ...]:
