@@ -134,7 +134,7 @@ class CleanPool:
     def _restart(self) -> None:
         # Waited for: a broken pool's manager thread has already killed its workers, so this returns at once.
         # Not waiting leaves that thread behind until the interpreter's exit, which joins it after everything
-        # else: CPython has had hangs there (gh-94777, gh-132969), and a test run that passed once never ended.
+        # else, where CPython has hung (gh-94777, gh-132969; a prefetch pool left so held a passed test run open).
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
         self._start()
