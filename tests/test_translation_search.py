@@ -251,9 +251,11 @@ def test_anchor_candidates_counted_in_sqlite_are_the_ones_counted_row_by_row(tmp
 
 def test_a_chunks_anchor_candidates_at_once_are_each_articles_own(tmp_path: Path) -> None:
     """``keyed_candidates_many`` (the translation search's anchor look-ups of a chunk in one go) gives every
-    article what its own ``keyed_candidates`` call gives: the same articles, counts and skipped buckets, itself
-    excluded, whatever the cap and ``min_shared``; and ``languages`` answers ``other_language`` for all at once."""
+    article what its own ``keyed_candidates`` call gives and what counting the stored keys here gives: the same
+    articles, counts and skipped buckets, itself excluded, whatever the cap and ``min_shared``; and ``languages``
+    answers, for all at once, which articles are stored in another known language."""
     import random
+    from collections import Counter
 
     from storyloom.store import copies as sql
 
@@ -268,11 +270,23 @@ def test_a_chunks_anchor_candidates_at_once_are_each_articles_own(tmp_path: Path
         asked = {aid: keys + keys[:2] for aid, keys in rows[:40]}  # repeated keys count once, as one by one
         asked["not-stored"] = [1, 2, 3, 4, 5]
         asked["no-keys"] = []
+        holders: dict[int, set[str]] = {}
+        for aid, keys in rows:
+            for key in keys:
+                holders.setdefault(key, set()).add(aid)
+
+        def counted(aid: str, keys: list[int], cap: int, k: int) -> tuple[dict[str, int], list[int]]:
+            keys = sorted(set(keys))
+            shared = Counter(h for key in keys if len(holders.get(key, ())) <= cap for h in holders.get(key, ()))
+            shared.pop(aid, None)
+            return {h: n for h, n in shared.items() if n >= k}, [key for key in keys if len(holders.get(key, ())) > cap]
+
         for cap in (5, 30, 500):
             for k in (1, 3):
                 many = sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, cap, k)
                 assert set(many) == set(asked)
                 for aid, keys in asked.items():
+                    assert many[aid] == counted(aid, keys, cap, k)
                     assert many[aid] == sql.keyed_candidates(store, "copy_anchors", "akey", keys, aid, cap, k)
         assert any(hits for hits, _ in sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, 500, 3).values())
         assert any(over for _, over in sql.keyed_candidates_many(store, "copy_anchors", "akey", asked, 5, 3).values())
@@ -288,7 +302,8 @@ def test_a_chunks_anchor_candidates_at_once_are_each_articles_own(tmp_path: Path
         stored = [r[0] for r in store.conn.execute("SELECT id FROM articles ORDER BY rowid")]
         got = sql.languages(store, [*stored, "missing"])
         for lang in ("en", "de", "fr", "xx"):
-            assert sorted(i for i in stored if i in got and got[i] != lang) == sorted(sql.other_language(store, stored, lang))
+            other = store.conn.execute("SELECT id FROM articles WHERE language IS NOT NULL AND language != ?", (lang,))
+            assert sorted(i for i in stored if i in got and got[i] != lang) == sorted(r[0] for r in other)
 
 
 def test_same_language_reads_each_text_once_and_decides_as_before(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -362,14 +362,8 @@ def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
         _put_lists(store, held, bands, skeys, keys)
 
 
-def other_language(store: Store, ids: Sequence[str], language: str) -> list[str]:
-    """Those of ``ids`` whose language is known and differs from ``language``."""
-    sql = "SELECT id FROM articles WHERE id IN ({in}) AND language IS NOT NULL AND language != ?"
-    return [r[0] for r in select_in(store.conn, sql, ids, after=[language])]
-
-
 def languages(store: Store, ids: Sequence[str]) -> dict[str, str]:
-    """The known language of those of ``ids`` stored with one (:func:`other_language` of many articles at once:
-    ``{i for i in ids if i in got and got[i] != language}``)."""
+    """The language of those of ``ids`` stored with a known one: the translation search keeps, of each
+    article's candidates, those in another language than its own, for a whole chunk in one query."""
     sql = "SELECT id, language FROM articles WHERE id IN ({in}) AND language IS NOT NULL"
     return {r[0]: r[1] for r in select_in(store.conn, sql, sorted(set(ids)))}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
@@ -148,12 +149,9 @@ def recent_members(store: Store, story_id: str, limit: int) -> list[tuple[str, s
 def save_members(store: Store, rows: Iterable[tuple[str, str, float, str, str, str | None]]) -> None:
     """In key order (the table is keyed by article id, a hash: see :func:`done`); one row per article, so the
     order changes nothing stored."""
-    ordered = sorted(rows, key=_article_of)  # stable: a repeated article keeps its last row
+    ordered = sorted(rows, key=itemgetter(0))  # stable: a repeated article keeps its last row
     store.conn.executemany("INSERT OR REPLACE INTO story_members VALUES (?, ?, ?, ?, ?, ?)", ordered)
 
-
-def _article_of(row: tuple[str, str, float, str, str, str | None]) -> str:
-    return row[0]
 
 
 def move_members(store: Store, from_id: str, to_id: str) -> None:
