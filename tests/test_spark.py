@@ -21,6 +21,7 @@ if shutil.which("java") is None:  # pragma: no cover - Java is a system package,
                 allow_module_level=True)
 
 from batchdata import FIXED_TIME, WIRE_FOOTER, faulty_folder, make_corpus, settings_for, tables_of
+from storyloom import blas
 from storyloom.batch.local import read_table, run_local
 from storyloom.batch.spark import SparkBatch, list_inputs, spark_session
 from storyloom.batch.spark import job as spark_job
@@ -210,6 +211,20 @@ def test_a_local_session_sizes_its_heap_from_the_ram(spark: Any) -> None:
     memory = local_driver_memory()
     assert spark.sparkContext.getConf().get("spark.driver.memory") == memory
     assert 1 <= int(memory.removesuffix("g")) <= 16
+
+
+def test_the_python_workers_run_blas_on_one_thread(spark: Any) -> None:
+    # Spark's Python workers run side by side, one per core: OpenBLAS's spinning threads would fight them
+    def threads(_: object) -> int:
+        import numpy  # noqa: F401 - loads OpenBLAS
+        from threadpoolctl import threadpool_info
+
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    if blas.user_chose():
+        pytest.skip("this environment sets BLAS threads itself: the session leaves them as they are")
+    assert spark.sparkContext.getConf().get("spark.executorEnv.OPENBLAS_NUM_THREADS") == "1"
+    assert spark.sparkContext.parallelize(range(2), 2).map(threads).collect() == [1, 1]
 
 
 # -- the distributed story stage ------------------------------------------------------------------

@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyloom import lookahead
+from storyloom import blas, lookahead
 from storyloom.clean import Prepared
-from storyloom.clean.pool import CleanPool, Job, prepare_outcome
+from storyloom.clean.pool import CleanPool, Job, pool_size, prepare_outcome
 from storyloom.copies import find_copies
 from storyloom.errors import BadInput, Skipped
 from storyloom.follow import after_stages as follow_after_stages
@@ -85,8 +85,15 @@ def ingest_items(
 
     Another process may be writing to the same store (a second ingest, ``watch``, an HTTP ingest): each
     batch and stage chunk then waits for the write lock, up to ``settings.busy_wait_seconds``, rather than
-    failing (see :meth:`Store.transaction`).
+    failing (see :meth:`Store.transaction`).  With cleaning workers, BLAS runs on one thread here
+    (:mod:`storyloom.blas`: its spinning threads took the cores the workers and the models needed).
     """
+    with blas.one_thread_while(pool_size(settings) > 1):
+        return _ingest_items(items, store, settings, on_event, report)
+
+
+def _ingest_items(items: Iterable[RawDoc | BadInput], store: Store, settings: Settings, on_event: Event | None,
+                  report: IngestReport | None) -> IngestReport:
     store.busy_wait_seconds = settings.busy_wait_seconds
     store.set_cache_mb(settings.store_cache_mb)
     report = report or IngestReport()

@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
+from storyloom import blas
 from storyloom.clean import Prepared, prepare
 from storyloom.errors import BadInput
 from storyloom.models import RawDoc
@@ -63,6 +64,7 @@ def _start_worker(settings: Settings, after: After | None = None) -> None:
     global _settings, _after
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _settings, _after = settings, after
+    blas.one_thread_per_worker()  # one worker per core already: BLAS threads would only fight them (storyloom.blas)
     threading.Thread(target=_leave_with_parent, args=(os.getppid(),), daemon=True).start()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from storyloom import blas
 from storyloom.errors import StoryloomError
 
 
@@ -29,6 +30,8 @@ def spark_session(master: str = "local[2]", conf: dict[str, str] | None = None, 
     }
     if master.startswith("local"):
         settings["spark.driver.memory"] = local_driver_memory()
+    if not blas.user_chose():  # each Python worker is one core's worth already (storyloom.blas)
+        settings.update({f"spark.executorEnv.{k}": v for k, v in blas.WORKER_ENV.items()})
     settings.update(conf or {})
     builder = SparkSession.builder.master(master).appName(app)
     for k, v in settings.items():
