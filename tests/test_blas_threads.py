@@ -92,3 +92,16 @@ def test_a_user_s_own_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert isinstance(got, Prepared) and got.ahead == many
     assert os.environ["OPENBLAS_NUM_THREADS"] == str(many)
     assert blas.user_chose()
+
+
+def test_overlapping_ingests_give_the_threads_back_when_the_last_one_ends(many: int) -> None:
+    # two HTTP ingests in one server process: the first to end must not lift the other's limit, and the last
+    # to end must not leave the process on one thread
+    first, second = blas.one_thread_while(True), blas.one_thread_while(True)
+    first.__enter__()
+    second.__enter__()
+    assert blas_threads() == 1
+    first.__exit__(None, None, None)
+    assert blas_threads() == 1
+    second.__exit__(None, None, None)
+    assert blas_threads() == many

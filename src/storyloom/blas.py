@@ -20,8 +20,10 @@ OpenBLAS also reads) is set.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 # read by OpenBLAS when it loads: how a process that has not imported NumPy yet (Spark's Python workers) is told
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
@@ -43,15 +45,33 @@ def one_thread_per_worker() -> None:
     threadpool_limits(1, user_api="blas")
 
 
+_lock = threading.Lock()
+_holders = 0  # ingests in this process inside one_thread_while (an HTTP ingest runs in a server's threads)
+_limiter: Any = None  # threadpoolctl's limiter of the first of them, which knows the limits to give back
+
+
 @contextmanager
 def one_thread_while(parallel: bool) -> Iterator[None]:
     """In the ingesting process while ``parallel`` worker processes run beside it: BLAS on one thread; the
-    previous limits come back after (a library caller's process is left as it was)."""
+    previous limits come back after (a library caller's process is left as it was).  Counted, not nested:
+    with two ingests at once in one process (the server's threads), the limits come back when the last one
+    ends, not when the first does."""
+    global _holders, _limiter
     if not parallel or user_chose():
         yield
         return
-    import numpy  # noqa: F401
+    import numpy  # noqa: F401 - loads OpenBLAS, so that the limit finds it
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="blas"):
+    with _lock:
+        if _holders == 0:
+            _limiter = threadpool_limits(1, user_api="blas")
+        _holders += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
