@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import SAMPLE
+from storyloom import blas
 from storyloom.pipeline import ingest
 from storyloom.serve import create_app
 from storyloom.settings import Settings
@@ -264,6 +265,9 @@ def test_serve_with_worker_processes(tmp_path: Path) -> None:
     try:
         kids = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == proc.pid]
         assert len(kids) >= 2, "uvicorn did not start worker processes"
+        if not blas.user_chose():  # processes side by side: one BLAS thread each (storyloom.blas)
+            for kid in kids:
+                assert b"OPENBLAS_NUM_THREADS=1" in (kid / "environ").read_bytes().split(b"\0"), kid
         assert httpx.post(base + "/api/ingest", json={"title": "x", "text": "y"}).status_code == 401
         codes: list[int] = []
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from storyloom import blas
 from storyloom.cli.common import Ctx, err
 
 # Request heads up to this size reach the app, whose guard answers an overlong target with a JSON 414; beyond it
@@ -40,6 +41,8 @@ def serve(obj: Ctx, host: str | None, port: int | None, token: str | None, worke
                     h11_max_incomplete_event_size=MAX_HEAD_BYTES)
         return
     os.environ[SETTINGS_ENV] = settings_env(settings)  # the workers are new processes: they rebuild the app from it
+    if not blas.user_chose():  # processes side by side, one per core: one BLAS thread each (storyloom.blas)
+        os.environ.update(blas.WORKER_ENV)
     uvicorn.run("storyloom.serve.app:app_from_env", factory=True, workers=workers, host=settings.host,
                 h11_max_incomplete_event_size=MAX_HEAD_BYTES,
                 port=settings.port, log_level="warning")
