@@ -269,6 +269,35 @@ def test_story_terms_are_kept_deflated_and_read_back_exactly(tmp_path: Path) -> 
         assert stories_sql.stories_by_id(store, ["s1"])[0]["terms"] == terms
 
 
+def test_a_link_evidence_is_kept_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+
+    passages = [{"a": i, "a_text": f"Sentence {i} of the wire story about the flood in the valley.", "b": i,
+                 "b_text": f"Satz {i} der Meldung über das Hochwasser im Tal.", "score": 0.87} for i in range(12)]
+    docs = [RawDoc(kind="txt", location=f"{k}.txt", raw=f"Headline {k}\n\nBody {k} about the flood.".encode(),
+                   title=f"Headline {k}", text=f"Body {k} about the flood.") for k in range(4)]
+    with Store(tmp_path / "s.db") as store:
+        ingest_items(docs, store, Settings(db_path=str(tmp_path / "s.db"), run_copies=False, run_stories=False))
+        a1, b1, a2, b2 = sorted(r[0] for r in store.conn.execute("SELECT id FROM articles"))
+        links = [{"a": a1, "b": b1, "kind": "translation", "score": 0.9, "direction": "unknown",
+                  "details": {"cosine": 0.8}, "evidence": passages},
+                 {"a": a2, "b": b2, "kind": "exact", "score": 1.0, "direction": "same", "details": {}, "evidence": []}]
+        with store.transaction():
+            copies_sql.save_links(store, links)
+            copies_sql.save_groups(store, {a1: "g1", b1: "g1", a2: "g2", b2: "g2"})
+        kept = dict(store.conn.execute("SELECT a, evidence FROM copy_links").fetchall())
+        assert isinstance(kept[a1], bytes) and len(kept[a1]) < len(json.dumps(passages)) / 2
+        assert kept[a2] == "[]"  # too small to deflate: kept as text
+        group = copies_sql.group_detail(store, "g1")
+        assert group is not None and group.links[0].evidence == passages
+        exported = {r["a"]: r for r in export_rows(store, "copy_links")}
+        assert json.loads(exported[a1]["evidence"]) == passages and exported[a2]["evidence"] == "[]"
+        # a row an older store wrote (plain JSON) reads the same
+        store.conn.execute("UPDATE copy_links SET evidence = ? WHERE a = ?", (json.dumps(passages), a1))
+        group = copies_sql.group_detail(store, "g1")
+        assert group is not None and group.links[0].evidence == passages
+
+
 # -- texts packed against their raw input (migration 13) ------------------------------------------------
 
 

@@ -164,6 +164,8 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
             d["centroid"] = read_centroid(bytes(d["centroid"]))
         if "terms" in d:
             d["terms"] = json_text(d["terms"])
+        if "evidence" in d:
+            d["evidence"] = json_text(d["evidence"])
         yield d
 
 

@@ -142,6 +142,15 @@ def pack_json(value: object) -> bytes:
     return JSON_MAGIC + zlib.compress(_json(value).encode("utf-8"), COMPRESS_LEVEL)
 
 
+def pack_json_if_smaller(value: object) -> str | bytes:
+    """A JSON value as its text, or deflated (:func:`pack_json`) when that is smaller: a copy link's evidence,
+    the aligned passages of both articles (0.46 -> 0.25 KB per real article, most of ``copy_links``; an empty
+    list stays ``[]``).  Read back with :func:`json_text`."""
+    text = _json(value)
+    packed = pack_json(value)
+    return packed if len(packed) < len(text.encode("utf-8")) else text
+
+
 def json_text(stored: str | bytes) -> str:
     """The JSON text a column holds, plain (older rows, small values) or deflated (:func:`pack_json`)."""
     if isinstance(stored, str):
