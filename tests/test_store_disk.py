@@ -568,7 +568,7 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
     a store that keeps them (what this code wrote before), also after an exact class loses its representative
     (whose successor's band keys came from the stored sketch), and a store with sketches upgraded by migration
     14 drops them and exports the same sketches."""
-    from storyloom.copies import find_copies
+    from storyloom.copies import find_copies, text_sketch
     from storyloom.copies.fingerprint import band_keys
     from storyloom.store.load import export_rows
     from storyloom.store.packing import unpack_keys
@@ -591,7 +591,7 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
             state = {
                 "links": store.conn.execute("SELECT a, b, kind, score FROM copy_links ORDER BY a, b").fetchall(),
                 "keys": store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys ORDER BY 1").fetchall(),
-                "export": list(export_rows(store, "copy_prints")),
+                "export": list(export_rows(store, "copy_prints", sketch_of=text_sketch)),
                 "sketches": dict(store.conn.execute("SELECT article_id, sketch FROM copy_prints").fetchall()),
             }
         return db, state
@@ -611,7 +611,7 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
     with Store(kept_db) as store:
         assert store.schema_version() == LATEST >= 14
         assert {len(r[0]) for r in store.conn.execute("SELECT sketch FROM copy_prints")} == {0}
-        assert list(export_rows(store, "copy_prints")) == kept["export"]
+        assert list(export_rows(store, "copy_prints", sketch_of=text_sketch)) == kept["export"]
 
 
 # -- the fast model's sentence matrices: remembered in the process, not kept (migration 15) ---------------------

@@ -75,6 +75,12 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
                       band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences))
 
 
+def text_sketch(text: str) -> bytes:
+    """The MinHash sketch :func:`fingerprint` gives ``text`` (what the batch tables hold of a print whose store
+    kept none: :func:`storyloom.store.load.export_rows`)."""
+    return fingerprint("", text)[1].sketch
+
+
 PRINTS_OFFERED_MAX = 4096
 # fingerprint() of a text computed elsewhere (a cleaning worker, storyloom.lookahead), by the text
 OFFERED: Offered[str, tuple[TextPrint, Prints]] = Offered("copy fingerprints", PRINTS_OFFERED_MAX)

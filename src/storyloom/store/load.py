@@ -9,7 +9,7 @@ loading the same batch twice leaves the store as loading it once did.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -152,8 +152,11 @@ EXPORTS: dict[str, str] = {
 }
 
 
-def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
-    """The rows of one batch table, read from a store (``blobs`` and ``copy_prints`` are assembled)."""
+def export_rows(store: Store, table: str,
+                sketch_of: Callable[[str], bytes] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of one batch table, read from a store (``blobs`` and ``copy_prints`` are assembled).
+    ``sketch_of``: a text's MinHash sketch (storyloom.copies.text_sketch), for the prints a store keeps without
+    one (else exported empty)."""
     if table == "blobs":
         for r in store.conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY sha256"):
             data = decode_blob(r["codec"], r["data"])
@@ -162,14 +165,14 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
     if table == "copy_prints":
         bands = _keys_by_article(store, "SELECT article_id, band FROM copy_bands ORDER BY article_id, band")
         skeys = _keys_by_article(store, "SELECT article_id, skey FROM copy_sentences ORDER BY article_id, skey")
-        # a store built without Settings.copy_sketches keeps none: the sketch is computed again from the text
-        # (the batch engines keep it, so their export reads it)
+        # a store built without Settings.copy_sketches keeps none: the sketch is computed again from the text by
+        # ``sketch_of`` (the batch engines keep it, so their export reads it)
         for r in store.conn.execute("SELECT p.article_id, p.version, p.exact, p.n_words, p.sketch, "
                                     "CASE WHEN length(p.sketch) = 0 THEN t.text END AS text FROM copy_prints p "
                                     "LEFT JOIN articles a ON a.id = p.article_id "
                                     "LEFT JOIN article_texts t ON t.rowid = a.rowid ORDER BY p.article_id"):
             aid = r["article_id"]
-            sketch = bytes(r["sketch"]) or _sketch_of(r["text"] or "")
+            sketch = bytes(r["sketch"]) or (sketch_of(r["text"] or "") if sketch_of is not None else b"")
             yield {"article_id": aid, "version": r["version"], "exact": r["exact"], "n_words": r["n_words"],
                    "sketch": sketch, "bands": bands.get(aid, []), "skeys": skeys.get(aid, [])}
         return
@@ -189,13 +192,6 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
         if "evidence" in d:
             d["evidence"] = json_text(d["evidence"])
         yield d
-
-
-def _sketch_of(text: str) -> bytes:
-    """The MinHash sketch fingerprinting ``text`` keeps (:func:`storyloom.copies.fingerprint`)."""
-    from storyloom.copies import fingerprint
-
-    return fingerprint("", text)[1].sketch
 
 
 def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
