@@ -91,7 +91,7 @@ PER_ROW_STATEMENTS = {
     "members moved between stories": r"^UPDATE story_members SET .* WHERE story_id = ",
     "a stage's queue entry": r"^DELETE FROM stage_queue WHERE stage = .* AND article_id = ",
     "the next version of an article": r"^SELECT id FROM articles WHERE previous_id = ",
-    "removed spans of an article": r"^SELECT .* FROM removed_spans WHERE article_id = ",
+    "removed spans of an article": r"^SELECT spans FROM article_spans WHERE article_id = ",
     "sightings of an article": r"^SELECT .* FROM sightings WHERE article_id = ",
     "events of a story": r"^SELECT .* FROM story_events WHERE story_id = .* OR other_id = ",
     "where a merged story went": r"^SELECT story_id FROM story_events WHERE kind = 'merge' AND other_id = ",

@@ -269,6 +269,35 @@ def test_story_terms_are_kept_deflated_and_read_back_exactly(tmp_path: Path) -> 
         assert stories_sql.stories_by_id(store, ["s1"])[0]["terms"] == terms
 
 
+def test_a_link_evidence_is_kept_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+
+    passages = [{"a": i, "a_text": f"Sentence {i} of the wire story about the flood in the valley.", "b": i,
+                 "b_text": f"Satz {i} der Meldung über das Hochwasser im Tal.", "score": 0.87} for i in range(12)]
+    docs = [RawDoc(kind="txt", location=f"{k}.txt", raw=f"Headline {k}\n\nBody {k} about the flood.".encode(),
+                   title=f"Headline {k}", text=f"Body {k} about the flood.") for k in range(4)]
+    with Store(tmp_path / "s.db") as store:
+        ingest_items(docs, store, Settings(db_path=str(tmp_path / "s.db"), run_copies=False, run_stories=False))
+        a1, b1, a2, b2 = sorted(r[0] for r in store.conn.execute("SELECT id FROM articles"))
+        links = [{"a": a1, "b": b1, "kind": "translation", "score": 0.9, "direction": "unknown",
+                  "details": {"cosine": 0.8}, "evidence": passages},
+                 {"a": a2, "b": b2, "kind": "exact", "score": 1.0, "direction": "same", "details": {}, "evidence": []}]
+        with store.transaction():
+            copies_sql.save_links(store, links)
+            copies_sql.save_groups(store, {a1: "g1", b1: "g1", a2: "g2", b2: "g2"})
+        kept = dict(store.conn.execute("SELECT a, evidence FROM copy_links").fetchall())
+        assert isinstance(kept[a1], bytes) and len(kept[a1]) < len(json.dumps(passages)) / 2
+        assert kept[a2] == "[]"  # too small to deflate: kept as text
+        group = copies_sql.group_detail(store, "g1")
+        assert group is not None and group.links[0].evidence == passages
+        exported = {r["a"]: r for r in export_rows(store, "copy_links")}
+        assert json.loads(exported[a1]["evidence"]) == passages and exported[a2]["evidence"] == "[]"
+        # a row an older store wrote (plain JSON) reads the same
+        store.conn.execute("UPDATE copy_links SET evidence = ? WHERE a = ?", (json.dumps(passages), a1))
+        group = copies_sql.group_detail(store, "g1")
+        assert group is not None and group.links[0].evidence == passages
+
+
 # -- texts packed against their raw input (migration 13) ------------------------------------------------
 
 
@@ -322,6 +351,31 @@ def searches(store: Store) -> list[list[tuple[str, float, str]]]:
     return [[(h.id, round(h.score, 9), h.snippet) for h in search(store, q)] for q in PHRASES]
 
 
+def undo_16(conn: sqlite3.Connection) -> None:
+    """Removed spans back to a row per span, as migrations 1-15 kept them (inside the caller's transaction)."""
+    from storyloom.store.packing import unpack_spans
+
+    rows = [(aid, *span) for aid, packed in conn.execute("SELECT article_id, spans FROM article_spans")
+            for span in unpack_spans(packed)]
+    v1 = MIGRATIONS[0][2]
+    conn.execute(v1[v1.index("CREATE TABLE removed_spans"):v1.index("WITHOUT ROWID", v1.index("CREATE TABLE removed_spans"))]
+                 + "WITHOUT ROWID")
+    conn.executemany("INSERT INTO removed_spans VALUES (?, ?, ?, ?, ?)", rows)
+    conn.execute("DROP TABLE article_spans")
+
+
+def back_to(db: Path, version: int) -> None:
+    """A store this code wrote, told it is at ``version`` again (the data-only migrations 14 and 15 run again)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    if version < 16:
+        undo_16(conn)
+    conn.execute("DELETE FROM schema_migrations WHERE version > ?", (version,))
+    conn.execute(f"PRAGMA user_version = {int(version)}")
+    conn.execute("COMMIT")
+    conn.close()
+
+
 def as_v12(db: Path) -> None:
     """Turn a store this code wrote back into what migration 12 left: plain texts, no ``chars``, no view, the
     FTS index over ``articles`` itself (migration 1's table and triggers), the key tables indexed by article."""
@@ -344,6 +398,7 @@ def as_v12(db: Path) -> None:
     for stmt in sql_statements(MIGRATIONS[5][2]):  # the key tables' indexes by article
         conn.execute(stmt)
     conn.execute("DELETE FROM counters WHERE key LIKE 'texts_%'")
+    undo_16(conn)
     conn.execute("DELETE FROM schema_migrations WHERE version > 12")
     conn.execute("PRAGMA user_version = 12")
     conn.execute("COMMIT")
@@ -408,7 +463,7 @@ def test_migration_13_packs_a_v12_store_in_batches_and_search_answers_the_same(t
         assert all(aid not in [h.id for h in search(store, q)] for q in ('"rescue teams"', "Danube"))
         store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
         with store.transaction() as c:
-            c.execute("DELETE FROM removed_spans WHERE article_id = ?", (aid,))
+            c.execute("DELETE FROM article_spans WHERE article_id = ?", (aid,))
             c.execute("DELETE FROM stage_queue WHERE article_id = ?", (aid,))
             c.execute("DELETE FROM sightings WHERE article_id = ?", (aid,))
             c.execute("DELETE FROM articles WHERE id = ?", (aid,))
@@ -503,3 +558,136 @@ def test_a_reader_opening_an_older_store_upgrades_it_first(tmp_path: Path) -> No
         assert reader.schema_version() == LATEST and searches(reader) == fresh
         art = get_article(reader, aid, raw=True)
         assert art is not None and art.text == text and art.raw is not None and art.raw.data.encode() == items[0].raw
+
+
+# -- no MinHash sketch in the store (migration 14) ------------------------------------------------------------
+
+
+def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tmp_path: Path) -> None:
+    """The store keeps no sketch (Settings.copy_sketches off): its links, keys and batch export equal those of
+    a store that keeps them (what this code wrote before), also after an exact class loses its representative
+    (whose successor's band keys came from the stored sketch), and a store with sketches upgraded by migration
+    14 drops them and exports the same sketches."""
+    from storyloom.copies import find_copies, text_sketch
+    from storyloom.copies.fingerprint import band_keys
+    from storyloom.store.load import export_rows
+    from storyloom.store.packing import unpack_keys
+
+    items = flood_items()
+    twin = items[3]
+    items.append(RawDoc(kind="jsonl", location="g.jsonl:1", raw=twin.raw.replace(b"Flood report 3", b"Copy of 3"),
+                        title="Copy of 3", text=twin.text))  # an exact class of two
+    pair = sorted(content_id(d.raw) for d in (twin, items[-1]))
+
+    def build(name: str, keep: bool) -> tuple[Path, dict[str, object]]:
+        db = tmp_path / f"{name}.db"
+        settings = Settings(db_path=str(db), run_stories=False, translations=False, copy_sketches=keep)
+        with Store(db) as store:
+            ingest_items(items, store, settings)
+            with store.transaction() as c:  # the class's representative changes its text: the other one is promoted
+                c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("a new text about the moon", None), pair[0]))
+                c.execute("INSERT OR IGNORE INTO stage_queue VALUES ('copies', ?)", (pair[0],))
+            find_copies(store, settings)
+            state = {
+                "links": store.conn.execute("SELECT a, b, kind, score FROM copy_links ORDER BY a, b").fetchall(),
+                "keys": store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys ORDER BY 1").fetchall(),
+                "export": list(export_rows(store, "copy_prints", sketch_of=text_sketch)),
+                "sketches": dict(store.conn.execute("SELECT article_id, sketch FROM copy_prints").fetchall()),
+            }
+        return db, state
+
+    kept_db, kept = build("kept", True)
+    _, bare = build("bare", False)
+    assert set(map(len, bare["sketches"].values())) == {0}  # type: ignore[attr-defined]
+    assert set(map(len, kept["sketches"].values())) == {512}  # type: ignore[attr-defined]
+    for k in ("links", "keys", "export"):
+        assert bare[k] == kept[k], k
+    assert any(r[0] == key_of(pair[1]) for r in bare["keys"])  # type: ignore[attr-defined]  # promoted: in the buckets
+    promoted = next(unpack_keys(r[1]) for r in bare["keys"] if r[0] == key_of(pair[1]))  # type: ignore[attr-defined]
+    assert promoted == sorted(band_keys(np.frombuffer(kept["sketches"][pair[1]], dtype="<u4")))  # type: ignore[index]
+    assert {r["article_id"]: r["sketch"] for r in kept["export"]} == kept["sketches"]  # type: ignore[attr-defined]
+
+    back_to(kept_db, 13)  # what the code before migration 14 left
+    with Store(kept_db) as store:
+        assert store.schema_version() == LATEST >= 14
+        assert {len(r[0]) for r in store.conn.execute("SELECT sketch FROM copy_prints")} == {0}
+        assert list(export_rows(store, "copy_prints", sketch_of=text_sketch)) == kept["export"]
+
+
+# -- the fast model's sentence matrices: remembered in the process, not kept (migration 15) ---------------------
+
+
+def test_sentence_matrices_are_remembered_not_kept_and_migration_15_drops_old_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyloom.copies.transsearch import _Head
+    from storyloom.embed import cache
+
+    monkeypatch.setattr(cache, "RECENT_MAX", 3)
+    monkeypatch.setattr(cache, "RECENT", cache.OrderedDict())
+    db = tmp_path / "s.db"
+    sents = {"a": ["One sentence.", "Two words here."], "b": ["Another one."]}
+    with Store(db) as store:
+        model = Stub()
+        first = cache.SentenceVectors(store, sents).get(model, ["a", "b"])
+        assert model.calls == 3
+        assert store.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 0  # nothing kept
+        again = cache.SentenceVectors(store, sents).get(model, ["a", "b"])  # a later chunk: remembered
+        assert model.calls == 3 and all(np.array_equal(first[k], again[k]) for k in "ab")
+        cache.RECENT.clear()  # a new process: computed again, the very same rows
+        anew = cache.SentenceVectors(store, sents).get(model, ["a", "b"])
+        assert model.calls == 6 and all(np.array_equal(first[k], anew[k]) for k in "ab")
+        changed = cache.SentenceVectors(store, {**sents, "a": ["One sentence, cleaned again."]}).get(model, ["a"])
+        assert model.calls == 7 and changed["a"].shape == (1, 8)
+        cache.SentenceVectors(store, {f"x{i}": [f"Sentence {i}."] for i in range(5)}).get(model, [f"x{i}" for i in range(5)])
+        assert len(cache.RECENT) == 3  # bounded
+        _Head(store, sents).get(model, ["a"])  # the slow model's cascade matrices are kept
+        assert [r[0] for r in store.conn.execute("SELECT model FROM embeddings")] == ["stub#head"]
+        with store.transaction() as c:  # what the code before migration 15 kept
+            c.execute("INSERT INTO embeddings (article_id, model, codec, vec) VALUES ('a', 'use-m3#sents', 'i8', ?)",
+                      (cache.pack("x", np.ones((1, 8), np.float32)),))
+    back_to(db, 14)
+    with Store(db) as store:
+        assert store.schema_version() == LATEST >= 15
+        assert [r[0] for r in store.conn.execute("SELECT model FROM embeddings")] == ["stub#head"]
+
+
+def test_declared_fields_are_packed_against_the_raw_input_and_read_back(tmp_path: Path) -> None:
+    """What the source said of an item (``articles.declared``) is in its raw input: it is packed against it, and
+    the article page, the batch export and a re-clean read the same JSON as before; a plain row reads as it is."""
+    from storyloom.ingest.records import record_to_raw
+    from storyloom.pipeline import reclean
+    from storyloom.store.load import export_rows
+    from storyloom.store.sqlite import declared_fields
+
+    records = [{"title": f"Floods hit town {i}", "text": " ".join(["The river rose over the bridge."] * 20),
+                "url": f"https://wire.example/flood-{i}", "outlet": "Wire Example", "author": "A. Writer",
+                "published": "2024-03-05T08:00:00Z"} for i in range(3)]
+    items = [record_to_raw(r, json.dumps(r).encode(), "jsonl", f"w.jsonl:{i}") for i, r in enumerate(records)]
+    want = {content_id(d.raw): json.loads(json.dumps(declared_fields(d))) for d in items}
+    db = tmp_path / "s.db"
+    settings = Settings(db_path=str(db), run_copies=False, run_stories=False)
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        kept = dict(store.conn.execute("SELECT id, declared FROM articles").fetchall())
+        assert all(isinstance(v, bytes) and len(v) < len(json.dumps(want[k])) / 3 for k, v in kept.items())
+        for aid, fields in want.items():
+            art = get_article(store, aid)
+            assert art is not None and art.declared == fields and fields["url"].startswith("https://wire")
+        assert {r["id"]: json.loads(r["declared"]) for r in export_rows(store, "articles")} == want
+        aid = next(iter(want))
+        store.conn.execute("UPDATE articles SET declared = ? WHERE id = ?", (json.dumps(want[aid]), aid))  # an older row
+        assert get_article(store, aid).declared == want[aid]  # type: ignore[union-attr]
+        rep = reclean(store, settings)
+        assert rep.checked == 3 and rep.changed == 0 and rep.failed == []  # cleaned again from the raw input and the declared fields
+
+
+def test_an_article_s_removed_spans_are_one_packed_row() -> None:
+    from storyloom.store.packing import pack_spans, unpack_spans
+
+    furniture = "learned line classifier: looks like page furniture (p=1.00)"
+    spans = [(300, 340, furniture, "classifier"), (0, 12, "a byline", "byline"), (120, 160, furniture, "classifier")]
+    packed = pack_spans(spans)
+    assert isinstance(packed, bytes) and len(packed) < len(json.dumps(spans))
+    assert unpack_spans(packed) == sorted(spans)
+    assert unpack_spans(pack_spans([*spans, (0, 15, "a longer byline", "byline")]))[0] == (0, 15, "a longer byline", "byline")
+    assert pack_spans([]) is None and unpack_spans(None) == []

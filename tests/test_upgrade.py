@@ -20,6 +20,7 @@ from storyloom.pipeline import reclean
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as stories_sql
+from storyloom.store.load import export_rows
 from storyloom.store.migrations import LATEST, MIGRATIONS
 from storyloom.store.packing import read_body
 from storyloom.store.queries import get_article, search
@@ -88,8 +89,9 @@ def test_data_survives_the_upgrade(upgraded: tuple[Path, list[dict[str, str]]]) 
             raw = store.raw_bytes(r["blob"])
             assert raw is not None and r["title"].encode() in raw
             assert get_article(store, r["id"]) is not None  # the article page's read works on old rows
-        spans = store.conn.execute("SELECT article_id, rule FROM removed_spans").fetchall()
-        assert [tuple(x) for x in spans] == [(rows[0]["id"], "test")]
+        spans = list(export_rows(store, "removed_spans"))  # packed a row per article by migration 16
+        assert spans == [{"article_id": rows[0]["id"], "start": 0, "end": 5, "reason": "a test span", "rule": "test"}]
+        assert [s.reason for s in get_article(store, rows[0]["id"]).removed] == ["a test span"]  # type: ignore[union-attr]
         # the version-1 FTS index still answers, through the search the pages use and directly
         assert len(search(store, "Danube")) == 2
         fts = store.conn.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'Vukovar'").fetchall()

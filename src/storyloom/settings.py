@@ -65,6 +65,8 @@ class Settings:
     run_copies: bool = opt(True, "find copies as articles are ingested (else: `storyloom copies` later)")
     copy_bucket_cap: int = opt(500, "an LSH band / sentence bucket with more articles than this is skipped (logged)",
                                lo=2)
+    copy_sketches: bool = opt(False, "keep each text's MinHash sketch in the store (512 bytes an article; only the "
+                              "batch tables need it, else it is computed again from the text when needed)")
     translations: bool = opt(True, "find translated copies (needs the embedding models; see storyloom.embed)")
     translation_window_days: int = opt(7, "a translation is looked for among articles published this close", lo=0,
                                        hi=3650)

@@ -74,7 +74,8 @@ def load_batch(out: str | Path, store: Store, on_table: Callable[[str, int], Non
         counts["removed_spans"] = sql.load_spans(store, spans)
     each("sightings", lambda rows: sql.load_sightings(store, rows, seen_at))
     each("copy_prints", lambda rows: copies_sql.save_prints(store, [
-        (r["article_id"], r["version"], r["exact"], r["n_words"], r["sketch"], r["bands"] or [], r["skeys"] or [])
+        # a store keeps no sketch (Settings.copy_sketches: only batch tables hold it)
+        (r["article_id"], r["version"], r["exact"], r["n_words"], b"", r["bands"] or [], r["skeys"] or [])
         for r in rows]))
     each("copy_links", lambda rows: copies_sql.save_links(store, [
         {**r, "details": sql.json_field(r["details"]), "evidence": sql.json_field(r["evidence"])} for r in rows]))

@@ -85,6 +85,7 @@ def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embe
 
 def write_local_tables(store: Any, errors: list[dict[str, Any]], out: str, manifest: dict[str, Any]) -> None:
     """The batch tables of a store, written to a staging folder and swapped into ``out`` by rename."""
+    from storyloom.copies import text_sketch
     from storyloom.store.load import export_rows
 
     root = Path(out)
@@ -94,7 +95,7 @@ def write_local_tables(store: Any, errors: list[dict[str, Any]], out: str, manif
     run_id = uuid.uuid4().hex[:12]
     staging, old = root / f"_staging-{run_id}", root / f"_old-{run_id}"
     for name in TABLES:
-        rows = iter(errors) if name == "errors" else export_rows(store, name)
+        rows = iter(errors) if name == "errors" else export_rows(store, name, sketch_of=text_sketch)
         write_parquet(rows, name, staging / name)
     old.mkdir()
     (root / MANIFEST).unlink(missing_ok=True)

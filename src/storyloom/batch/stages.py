@@ -34,7 +34,9 @@ def batch_settings(settings: Settings, story_embeddings: bool = False) -> Settin
     the incremental stages off during ingest (the batch runs them once, over everything).  Translated copies
     as the settings say (on by default: both engines run the same cascade, see
     :mod:`storyloom.batch.spark.translations`)."""
-    return settings.with_overrides(story_embeddings=story_embeddings,
+    # copy_sketches: the batch tables hold each text's sketch; a scratch store keeps it rather than computing it
+    # again for the export
+    return settings.with_overrides(story_embeddings=story_embeddings, copy_sketches=True,
                                    max_file_bytes=BATCH_FILE_CAP, run_copies=False, run_stories=False)
 
 

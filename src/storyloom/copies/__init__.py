@@ -75,6 +75,12 @@ def fingerprint(aid: str, text: str) -> tuple[TextPrint, Prints]:
                       band_keys(sig) if tp.shingles else [], sentence_keys(text, tp.sentences))
 
 
+def text_sketch(text: str) -> bytes:
+    """The MinHash sketch :func:`fingerprint` gives ``text`` (what the batch tables hold of a print whose store
+    kept none: :func:`storyloom.store.load.export_rows`)."""
+    return fingerprint("", text)[1].sketch
+
+
 PRINTS_OFFERED_MAX = 4096
 # fingerprint() of a text computed elsewhere (a cleaning worker, storyloom.lookahead), by the text
 OFFERED: Offered[str, tuple[TextPrint, Prints]] = Offered("copy fingerprints", PRINTS_OFFERED_MAX)
@@ -125,7 +131,10 @@ def process_chunk(store: Store, ids: list[str], settings: Settings, report: Copy
             sql.forget_links(store, sorted(previous))
             sql.drop_keys(store, sorted(previous))
             classes.restore_keys(store, sorted(set(mates) - set(ids)))
-        sql.save_prints(store, [fp._replace(bands=[], skeys=[]) for fp in saved])
+        # the sketch (512 bytes) is kept only where the batch tables want it: what the store reads of it, its
+        # band keys, is computed again from the text (classes.stored_keys), which the store keeps anyway
+        sql.save_prints(store, [fp._replace(bands=[], skeys=[], sketch=fp.sketch if settings.copy_sketches else b"")
+                                for fp in saved])
         plan = classes.settle(store, ids, keyed, before, {fp.article_id: (fp.bands, fp.skeys) for fp in saved})
         if plan.promoted:
             rows.update(sql.texts(store, plan.promoted))

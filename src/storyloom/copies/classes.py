@@ -19,9 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from storyloom.copies.fingerprint import band_keys, sentence_keys
 from storyloom.store import Store
 from storyloom.store import copies as sql
 
@@ -92,6 +89,10 @@ def restore_keys(store: Store, ids: list[str]) -> None:
 
 
 def stored_keys(store: Store, aid: str) -> tuple[list[int], list[int]]:
-    _, _, sk = sql.stored_prints(store, [aid])[aid]
+    """The band and sentence keys of a stored article's text, as fingerprinting it gives them: the store keeps
+    no sketch (Settings.copy_sketches), and a sketch is a function of the text alone."""
+    from storyloom.copies import fingerprint
+
     text = sql.texts(store, [aid]).get(aid, {}).get("text") or ""
-    return band_keys(np.frombuffer(sk, dtype="<u4")), sentence_keys(text)
+    fp = fingerprint(aid, text)[1]
+    return fp.bands, fp.skeys

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from storyloom.readmodels import CopyGroup, CopyGroupSummary, CopyLink, CopyMember
-from storyloom.store.packing import article_of, key_of, pack_keys, unpack_keys
+from storyloom.store.packing import article_of, json_text, key_of, pack_json_if_smaller, pack_keys, unpack_keys
 from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import utc_key
 
@@ -273,7 +273,7 @@ def save_links(store: Store, links: Iterable[dict[str, Any]]) -> int:
         store.conn.execute(
             "INSERT OR REPLACE INTO copy_links VALUES (?, ?, ?, ?, ?, ?, ?)",
             (link["a"], link["b"], link["kind"], link["score"], link["direction"],
-             _json(link.get("details", {})), _json(link.get("evidence", []))),
+             _json(link.get("details", {})), pack_json_if_smaller(link.get("evidence", []))),
         )
         n += 1
     return n
@@ -324,7 +324,7 @@ def group_detail(store: Store, group_id: str) -> CopyGroup | None:
         "WHERE ga.group_id = ? ORDER BY l.a, l.b", (group_id,))]
     for link in links:
         link["details"] = json.loads(link["details"])
-        link["evidence"] = json.loads(link["evidence"])
+        link["evidence"] = json.loads(json_text(link["evidence"]))
     return CopyGroup(group_id=group_id, canonical=ids[0], members=[CopyMember(**m) for m in mem],
                      links=[CopyLink(**link) for link in links])
 

@@ -9,17 +9,22 @@ loading the same batch twice leaves the store as loading it once did.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
+from storyloom.store.migrations import DECLARED_OF
 from storyloom.store.packing import (
     article_of,
     decode_blob,
     encode_blob,
     json_text,
+    pack_spans,
     pack_text,
     read_centroid,
     stored_body,
+    unpack_spans,
 )
 from storyloom.store.sqlite import Store
 
@@ -54,7 +59,9 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     marks = ", ".join("?" * (len(ARTICLE_COLUMNS) + 1))
     for r in rows:
         text = r.get("text") or ""
-        stored = {"body": stored_body(r.get("body"), text), "text": pack_text(text, store.raw_bytes(r["blob"]))}
+        raw = store.raw_bytes(r["blob"])
+        stored = {"body": stored_body(r.get("body"), text), "text": pack_text(text, raw),
+                  "declared": None if r.get("declared") is None else pack_text(r["declared"], raw)}
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
             [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text)],
@@ -65,14 +72,12 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
 
 def load_spans(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     """Removed spans; an article's spans are replaced as a whole (rows must come grouped by article)."""
-    n, cleared = 0, set()
-    for r in rows:
-        if r["article_id"] not in cleared:
-            store.conn.execute("DELETE FROM removed_spans WHERE article_id = ?", (r["article_id"],))
-            cleared.add(r["article_id"])
-        store.conn.execute("INSERT OR REPLACE INTO removed_spans VALUES (?, ?, ?, ?, ?)",
-                           (r["article_id"], r["start"], r["end"], r["reason"], r["rule"]))
-        n += 1
+    n = 0
+    for aid, group in groupby(rows, key=itemgetter("article_id")):
+        spans = [(r["start"], r["end"], r["reason"], r["rule"]) for r in group]
+        store.conn.execute("INSERT INTO article_spans (article_id, spans) VALUES (?, ?) "
+                           "ON CONFLICT(article_id) DO UPDATE SET spans = excluded.spans", (aid, pack_spans(spans)))
+        n += len(spans)
     return n
 
 
@@ -126,10 +131,16 @@ def first_version_bodies(store: Store) -> Iterator[tuple[str, str]]:
 
 # -- reading a store out as batch tables ----------------------------------------------------------
 
+def _exported(column: str) -> str:
+    """How the articles export reads a column: text and body decoded by the view, declared fields decoded too."""
+    if column in ("text", "body"):
+        return f"t.{column}"
+    return f"{DECLARED_OF.format(r='a')} AS declared" if column == "declared" else f"a.{column}"
+
+
 EXPORTS: dict[str, str] = {
-    "articles": f"SELECT {', '.join(f't.{c}' if c in ('text', 'body') else f'a.{c}' for c in ARTICLE_COLUMNS)} "
+    "articles": f"SELECT {', '.join(_exported(c) for c in ARTICLE_COLUMNS)} "
                 "FROM articles a JOIN article_texts t ON t.rowid = a.rowid ORDER BY a.rowid",
-    "removed_spans": "SELECT article_id, start, end, reason, rule FROM removed_spans ORDER BY article_id, start",
     "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
     "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",
     "copy_groups": "SELECT article_id, group_id FROM copy_groups ORDER BY article_id",
@@ -141,8 +152,11 @@ EXPORTS: dict[str, str] = {
 }
 
 
-def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
-    """The rows of one batch table, read from a store (``blobs`` and ``copy_prints`` are assembled)."""
+def export_rows(store: Store, table: str,
+                sketch_of: Callable[[str], bytes] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of one batch table, read from a store (``blobs`` and ``copy_prints`` are assembled).
+    ``sketch_of``: a text's MinHash sketch (storyloom.copies.text_sketch), for the prints a store keeps without
+    one (else exported empty)."""
     if table == "blobs":
         for r in store.conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY sha256"):
             data = decode_blob(r["codec"], r["data"])
@@ -151,10 +165,21 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
     if table == "copy_prints":
         bands = _keys_by_article(store, "SELECT article_id, band FROM copy_bands ORDER BY article_id, band")
         skeys = _keys_by_article(store, "SELECT article_id, skey FROM copy_sentences ORDER BY article_id, skey")
-        for r in store.conn.execute("SELECT article_id, version, exact, n_words, sketch FROM copy_prints "
-                                    "ORDER BY article_id"):
+        # a store built without Settings.copy_sketches keeps none: the sketch is computed again from the text by
+        # ``sketch_of`` (the batch engines keep it, so their export reads it)
+        for r in store.conn.execute("SELECT p.article_id, p.version, p.exact, p.n_words, p.sketch, "
+                                    "CASE WHEN length(p.sketch) = 0 THEN t.text END AS text FROM copy_prints p "
+                                    "LEFT JOIN articles a ON a.id = p.article_id "
+                                    "LEFT JOIN article_texts t ON t.rowid = a.rowid ORDER BY p.article_id"):
             aid = r["article_id"]
-            yield {**dict(r), "sketch": bytes(r["sketch"]), "bands": bands.get(aid, []), "skeys": skeys.get(aid, [])}
+            sketch = bytes(r["sketch"]) or (sketch_of(r["text"] or "") if sketch_of is not None else b"")
+            yield {"article_id": aid, "version": r["version"], "exact": r["exact"], "n_words": r["n_words"],
+                   "sketch": sketch, "bands": bands.get(aid, []), "skeys": skeys.get(aid, [])}
+        return
+    if table == "removed_spans":
+        for aid, packed in store.conn.execute("SELECT article_id, spans FROM article_spans ORDER BY article_id"):
+            for start, end, reason, rule in unpack_spans(packed):
+                yield {"article_id": aid, "start": start, "end": end, "reason": reason, "rule": rule}
         return
     if table not in EXPORTS:
         raise ValueError(f"not a batch table: {table}")
@@ -164,6 +189,8 @@ def export_rows(store: Store, table: str) -> Iterator[dict[str, Any]]:
             d["centroid"] = read_centroid(bytes(d["centroid"]))
         if "terms" in d:
             d["terms"] = json_text(d["terms"])
+        if "evidence" in d:
+            d["evidence"] = json_text(d["evidence"])
         yield d
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 TEXT_OF = ("storyloom_text({r}.text, CASE WHEN substr({r}.text, 1, 4) = X'7a72313a' "
            "THEN (SELECT storyloom_raw(b.codec, b.data) FROM blobs b WHERE b.sha256 = {r}.blob) END)")
 
+# An article's declared fields as JSON text, from the row ``{r}``: kept as its text is (store.packing.pack_text,
+# against the raw input those fields were read from), so read through the same function.
+DECLARED_OF = TEXT_OF.replace("{r}.text", "{r}.declared")
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -501,6 +505,40 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT OR REPLACE INTO counters (key, value) SELECT 'texts_plain_upto', coalesce(max(rowid), 0) FROM articles;
         """.replace("@TEXT_A", TEXT_OF.format(r="a"))
         .replace("@TEXT_OLD", TEXT_OF.format(r="old")).replace("@TEXT_NEW", TEXT_OF.format(r="new")),
+    ),
+    (
+        14,
+        "issue 23's disk budget: no MinHash sketch kept per article (512 bytes; the store reads only its band "
+        "keys, computed again from the text: copies.classes.stored_keys; the batch export computes it too)",
+        """
+        -- an empty blob, not NULL: the column is NOT NULL, and a scratch store of the batch engines keeps sketches
+        -- (Settings.copy_sketches); the pages freed are reused by later writes
+        UPDATE copy_prints SET sketch = X'' WHERE length(sketch) > 0;
+        """,
+    ),
+    (
+        15,
+        "issue 23's disk budget: the fast model's sentence matrices (a translation check's cache, 1.94 KB a real "
+        "article, 22 % of them read back) are no longer kept (embed.cache.SentenceVectors)",
+        """
+        -- the slow model's cascade matrices (#head, #tail) stay
+        DELETE FROM embeddings WHERE model LIKE '%#sents';
+        """,
+    ),
+    (
+        16,
+        "issue 23's disk budget: an article's removed spans as one deflated row (store.packing.pack_spans), not a "
+        "row per span: 0.35 -> 0.05 KB a real article",
+        """
+        CREATE TABLE article_spans (
+            article_id TEXT NOT NULL UNIQUE,
+            spans BLOB NOT NULL           -- [[start, end, reason, rule], ...] by start, deflated JSON
+        );
+        INSERT INTO article_spans (article_id, spans)
+            SELECT article_id, storyloom_pack_spans(start, end, reason, rule) FROM removed_spans
+            GROUP BY article_id ORDER BY article_id;
+        DROP TABLE removed_spans;
+        """,
     ),
 ]
 

@@ -18,6 +18,8 @@ from storyloom.readmodels import (
     Sighting,
     StoreStats,
 )
+from storyloom.store.migrations import DECLARED_OF
+from storyloom.store.packing import unpack_spans
 from storyloom.store.sqlite import Store
 from storyloom.timeparse import end_of_day
 
@@ -78,13 +80,14 @@ def resolve_id(store: Store, prefix: str) -> str | None:
 # of ``articles a`` joined with ``article_texts t`` (the text and body decoded: migration 13, store.packing)
 ARTICLE_COLUMNS = ("a.id, a.blob, a.kind, a.location, a.url, a.canonical_url, a.title, t.text, a.text_hash, a.published, "
                    "a.date_flag, a.outlet, a.author, a.language, a.extra, a.warnings, a.previous_id, a.ingested_at, t.body, "
-                   "a.meta, a.declared, a.template_group")
+                   f"a.meta, {DECLARED_OF.format(r='a')} AS declared, a.template_group")
 ARTICLE_FROM = "articles a JOIN article_texts t ON t.rowid = a.rowid"
 
 
 def removed_spans(store: Store, article_id: str) -> list[RemovedSpan]:
-    return [RemovedSpan(**_row(s)) for s in store.conn.execute(
-        "SELECT start, end, reason, rule FROM removed_spans WHERE article_id = ? ORDER BY start", (article_id,))]
+    row = store.conn.execute("SELECT spans FROM article_spans WHERE article_id = ?", (article_id,)).fetchone()
+    return [RemovedSpan(start=s, end=e, reason=reason, rule=rule)
+            for s, e, reason, rule in unpack_spans(row[0] if row else None)]
 
 
 def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleDetail | None:
