@@ -212,10 +212,8 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
         model = model_for(fast, wide, rows[a]["language"], rows[b]["language"])
         if model is None:
             continue
-        if model is not fast:  # the slow model: anchors that barely meet refuse the pair before it embeds
-            agreement = tr._anchor_agreement(prints[a], prints[b])
-            if agreement is not None and agreement[0] < tr.WIDE_MIN_OVERLAP:
-                continue
+        if model is not fast and tr.refused_before_slow_model(prints[a], prints[b]):
+            continue
         todo.append((a, b, model))
     # the embeddings of each model in one call (the slow model's batch gives the same bits as one text at a time)
     for model in dict.fromkeys(m for _, _, m in todo):
