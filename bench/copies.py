@@ -393,16 +393,13 @@ def translation_facts(sc: Scorer, a: str, b: str) -> str:
 
     T = importlib.import_module("storyloom.copies.translation")
     from storyloom.embed import USE_LANGUAGES
-    from storyloom.embed.cache import unpack
 
     pa = T.TransPrint.of(sc.rows[a]["text"], sc.lang[a])
     pb = T.TransPrint.of(sc.rows[b]["text"], sc.lang[b])
     model = "use-m3" if {sc.lang[a], sc.lang[b]} <= USE_LANGUAGES else "e5-small-q4"
     inv = {v: k for k, v in sc.bid_of.items()}
     conn = sqlite3.connect(sc.db)
-    dim = 512 if model == "use-m3" else 384
-    vec = {r[0]: unpack(r[1], dim)[1][0] for r in conn.execute(
-        "SELECT article_id, vec FROM embeddings WHERE model = ? AND article_id IN (?, ?)", (model, inv[a], inv[b]))}
+    vec = {r: v for (m, r), v in stored_leads(conn, [inv[a], inv[b]]).items() if m == model}
     shared = len(T.anchor_keys(list(pa.anchors))) and len(set(T.anchor_keys(list(pa.anchors))) & set(T.anchor_keys(list(pb.anchors))))
     conn.close()
     cos = float(vec[inv[a]] @ vec[inv[b]]) if len(vec) == 2 else None
@@ -509,19 +506,34 @@ def same_language_misses(sc: Scorer, cands: set[frozenset[str]]) -> list[list[st
     return [[k, r, w, str(n)] for (k, r, w), n in sorted(reasons.items(), key=lambda kv: -kv[1])]
 
 
+def stored_leads(conn: sqlite3.Connection, ids: list[str] | None = None) -> dict[tuple[str, str], Any]:
+    """(model, article id) -> the title + lead vector the translation search compared: the stored lead, or for a
+    model whose lead is its first rows (``crossalign.Cascade.lead_rows``: e5) their normalised sum."""
+    from storyloom.copies import crossalign
+    from storyloom.embed.cache import unpack
+
+    dims = {"use-m3": 512, "e5-small-q4": 384}
+    out = {}
+    for a, m, v in conn.execute("SELECT article_id, model, vec FROM embeddings"):
+        name, _, kind = m.partition("#")
+        cascade = crossalign.CASCADE.get(name)
+        wanted = "first" if cascade is not None and cascade.lead_rows else ""
+        if name in dims and kind == wanted and (ids is None or a in ids):
+            rows = unpack(v, dims[name])[1]
+            out[(name, a)] = crossalign.lead_of_rows(rows) if kind else rows[0]
+    return out
+
+
 def translation_misses(sc: Scorer) -> list[list[str]]:
     """Why labelled translations have no link: the first check of the cascade (copies/translation.py) that
     fails, recomputed from the store's own title + lead vectors; 'no stored vector' means the pair was never
     scored (not a candidate, or refused before embedding)."""
     T = importlib.import_module("storyloom.copies.translation")
     from storyloom.embed import USE_LANGUAGES
-    from storyloom.embed.cache import unpack
 
     inv = {v: k for k, v in sc.bid_of.items()}
     conn = sqlite3.connect(sc.db)
-    dims = {"use-m3": 512, "e5-small-q4": 384}
-    vec = {(m, a): unpack(v, dims[m])[1][0] for a, m, v in conn.execute("SELECT article_id, model, vec FROM embeddings")
-           if m in dims}
+    vec = stored_leads(conn)
     conn.close()
     tot: Counter[str] = Counter()
     why: Counter[tuple[str, str]] = Counter()

@@ -124,6 +124,7 @@ def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_ma
     from standin_embedders import AnchorVectorsWide  # plugged in by name, carrying their own thresholds
 
     embed._load.cache_clear()
+    AnchorVectorsWide.seen.clear()  # what other tests embedded with it is not this test's count
     items = [_article(k, lang, 1 + (k + i) % 3, short)
              for i, (lang, short) in enumerate([("en", False), ("de", False), ("is", False), ("is", True),
                                                 ("en", True)])
@@ -132,6 +133,7 @@ def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_ma
         fast = _ingest(tmp_path, "fast", items)
         wide_fast = len(AnchorVectorsWide.seen)
         monkeypatch.setattr(tr, "rejected_before_cosine", lambda a, b: False)  # every pair embedded, as before
+        monkeypatch.setattr(tr, "refused_before_slow_model", lambda a, b: False)
         tr._print_of.cache_clear()
         plain = _ingest(tmp_path, "plain", items)
         wide_plain = len(AnchorVectorsWide.seen) - wide_fast

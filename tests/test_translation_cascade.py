@@ -189,3 +189,54 @@ def test_a_head_alignment_is_decided_only_beyond_the_bars(monkeypatch: Any) -> N
     assert not head(0.85).short  # four rows of longer texts: not a short pair's bar
     assert crossalign.decided(crossalign.Alignment(0.65, 1.0, [], 8), "m")  # a whole alignment settles its pair
     assert not crossalign.decided(head(0.99), "a-model-without-cascade")
+
+
+class _Nothing:
+    """A fast model that covers no language, so the pairs go to the wide (cascade) model."""
+
+    name, dim, languages = "covers-nothing", 32, frozenset()  # type: ignore[var-annotated]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("the fast model covers neither language")
+
+
+_DE = ["Der Hund läuft heute schnell über die Wiese.", "Die Katze schläft den ganzen Tag im Garten.",
+       "Am Abend regnet es in der ganzen Stadt.", "Die Kinder spielen lange auf dem Hof.",
+       "Der Bäcker öffnet seinen Laden sehr früh.", "Im Sommer ist der See warm und ruhig.",
+       "Die Straße wird im Herbst neu gebaut."]
+_EN = ["The dog runs fast across the meadow today.", "The cat sleeps all day long in the garden.",
+       "In the evening it rains across the whole town.", "The children play for a long time in the yard.",
+       "The baker opens his shop very early.", "In summer the lake is warm and calm.",
+       "The road is being rebuilt in the autumn."]
+
+
+def test_a_cascade_models_lead_is_its_first_rows_embedded_once(monkeypatch: Any) -> None:
+    """With ``lead_rows``, the title + lead cosine is that of each text's first rows summed (no passage of its
+    own), and the head of an uncertain pair reuses those rows: every row is embedded once, the rest never for a
+    pair its head settles."""
+    from storyloom.copies import translation as tr
+    from storyloom.copies import transsearch as ts
+    from storyloom.enrich.sentences import split_sentences
+
+    rng = np.random.default_rng(5)
+    base = _unit(rng, 8)
+    de = ["Hunde und Katzen in der Stadt", *split_sentences(" ".join(_DE))]
+    en = ["Dogs and cats in the town", *split_sentences(" ".join(_EN))]
+    assert len(de) == len(en) == 8
+    translated = _noisy(base, rng, 0.05)
+    translated[0] = _noisy(base[:1], rng, 0.4)[0]  # a freer title: its own cosine is not the lead's
+    model = _Table({**dict(zip(de, base)), **dict(zip(en, translated))})
+    monkeypatch.setitem(crossalign.CASCADE, model.name,
+                        crossalign.Cascade(rows=4, refuse=0.3, accept=0.7, lead_rows=2))
+    monkeypatch.setitem(crossalign.ALIGN, model.name, 0.6)
+    monkeypatch.setitem(tr.COSINE_FLOOR, model.name, 0.5)
+    rows = {"d": {"title": de[0], "text": " ".join(_DE), "language": "de", "published": None},
+            "e": {"title": en[0], "text": " ".join(_EN), "language": "en", "published": None}}
+    links = ts.judge([("d", "e")], rows, _Nothing(), model, ts.Caches(None))
+    assert [(x["a"], x["b"]) for x in links] == [("d", "e")]
+    assert links[0]["details"]["first_sentences_only"] == 4  # settled on its head
+    assert sorted(model.seen) == sorted(de[:4] + en[:4])  # each head row once, no lead passage, no tail
+    kept = {t: unpack(pack(t, model.table[t][None]), 32)[1][0] for t in de[:2] + en[:2]}  # as the cache keeps rows
+    lead_d, lead_e = (crossalign.lead_of_rows(np.vstack([kept[x[0]], kept[x[1]]])) for x in (de, en))
+    assert abs(links[0]["details"]["cosine"] - float(lead_d @ lead_e)) < 1e-3
+    assert abs(float(kept[de[0]] @ kept[en[0]]) - float(lead_d @ lead_e)) > 0.02  # not the title's alone

@@ -342,3 +342,25 @@ def test_the_cascade_keeps_links_whatever_the_chunking(tmp_path: Path, monkeypat
     assert [(a, b, k) for a, b, k, _ in one] == [(a, b, k) for a, b, k, _ in plain]
     wide = [json.loads(d) for _, _, k, d in one if k == "translation" and json.loads(d)["model"] == "anchors-wide"]
     assert any(d.get("first_sentences_only") == 2 for d in wide), wide  # some decided on their heads
+
+
+def test_the_slow_model_never_embeds_a_pair_whose_sentence_counts_are_far_apart() -> None:
+    """Only the slow (wide) model covers Icelandic: a pair whose sentence counts differ more than any translation's
+    on the dev split (ratio under WIDE_MIN_RATIO, though over MIN_SENTENCE_RATIO, the bar of every pair) costs no
+    embedding at all; at a translation's ratio, the same texts are embedded."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+
+    lines = [f"Ostwald met Berger in Riverton on day {i}, with Kranz and {100 + i} guests." for i in range(9)]
+
+    def embedded(n_is: int) -> list[str]:
+        rows = {"en0": {"title": "Riverton", "text": " ".join(lines), "language": "en", "published": None},
+                "is0": {"title": "Riverton", "text": " ".join(lines[:n_is]), "language": "is", "published": None}}
+        pa, pb = (tr.TransPrint.of(rows[x]["text"], rows[x]["language"]) for x in ("en0", "is0"))
+        assert not tr.rejected_before_cosine(pa, pb) and tr.anchors_agree(pa, pb)
+        AnchorVectorsWide.seen.clear()
+        ts.judge([("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), ts.Caches(None))
+        return list(AnchorVectorsWide.seen)
+
+    assert tr.MIN_SENTENCE_RATIO < 5 / 9 < tr.WIDE_MIN_RATIO <= 6 / 9
+    assert embedded(5) == []
+    assert embedded(6)

@@ -142,12 +142,14 @@ def model_for(fast: Any, wide: Any, la: str | None, lb: str | None) -> Any | Non
 @dataclass
 class Caches:
     """The embedding caches of a search, one per model and kind — each model embeds its own lead
-    (:func:`storyloom.embed.lead_for`) and its own number of sentences, its thresholds were calibrated on them —
-    backed by the store (locally) or kept in memory (``store=None``: a Spark task)."""
+    (:func:`storyloom.embed.lead_for`, or for a cascade model with ``lead_rows`` its first sentence rows) and its
+    own number of sentences, its thresholds were calibrated on them — backed by the store (locally) or kept in
+    memory (``store=None``: a Spark task)."""
 
     store: Any
     leads: dict[str, Vectors] = field(default_factory=dict)
     sents: dict[str, SentenceVectors] = field(default_factory=dict)
+    firsts: dict[str, SentenceVectors] = field(default_factory=dict)
     heads: dict[str, SentenceVectors] = field(default_factory=dict)
     tails: dict[str, SentenceVectors] = field(default_factory=dict)
 
@@ -157,17 +159,31 @@ class Caches:
     def sentences(self, model: Any) -> SentenceVectors:
         return self.sents.setdefault(model.name, SentenceVectors(self.store, {}))
 
+    def first(self, model: Any) -> SentenceVectors:
+        """A cascade model's first rows that make its title + lead vector (``Cascade.lead_rows``): embedded for
+        every pair it looks at, and the start of the head of the pairs the lead leaves uncertain."""
+        return self.firsts.setdefault(model.name, _First(self.store, {}))
+
     def head(self, model: Any) -> SentenceVectors:
-        """A cascade model's first sentences (:data:`storyloom.copies.crossalign.CASCADE`), kept apart from
-        the rest (:meth:`tail`): a pair its heads decide never embeds the rest."""
+        """A cascade model's first sentences (:data:`storyloom.copies.crossalign.CASCADE`; past the rows of
+        :meth:`first` when it has them), kept apart from the rest (:meth:`tail`): a pair its heads decide never
+        embeds the rest."""
         return self.heads.setdefault(model.name, _Head(self.store, {}))
 
     def tail(self, model: Any) -> SentenceVectors:
         return self.tails.setdefault(model.name, _Tail(self.store, {}))
 
     def size(self) -> int:
-        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values(), *self.heads.values(),
-                                          *self.tails.values()])
+        return sum(len(c.texts) for c in [*self.leads.values(), *self.sents.values(), *self.firsts.values(),
+                                          *self.heads.values(), *self.tails.values()])
+
+
+class _First(SentenceVectors):
+    suffix = "#first"
+    # kept in the store as the lead vector it replaces was (main's embedding cache keeps only the matrices that
+    # say so, as the slow model's #head / #tail do): else an earlier ingest's article meeting a new candidate
+    # would embed its first rows again with the slow model
+    kept = True
 
 
 class _Head(SentenceVectors):
@@ -214,22 +230,28 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
         model = model_for(fast, wide, rows[a]["language"], rows[b]["language"])
         if model is None:
             continue
-        if model is not fast:  # the slow model: anchors that barely meet refuse the pair before it embeds
-            agreement = tr._anchor_agreement(prints[a], prints[b])
-            if agreement is not None and agreement[0] < tr.WIDE_MIN_OVERLAP:
-                continue
+        if model is not fast and tr.refused_before_slow_model(prints[a], prints[b]):
+            continue
         todo.append((a, b, model))
     # the embeddings of each model in one call (the slow model's batch gives the same bits as one text at a time)
+    leads: dict[str, dict[str, Any]] = {}
     for model in dict.fromkeys(m for _, _, m in todo):
-        cache = caches.lead(model)
         mine = list(dict.fromkeys(x for a, b, m in todo if m is model for x in (a, b)))
+        cascade = crossalign.CASCADE.get(model.name)
+        if cascade is not None and cascade.lead_rows:
+            first = caches.first(model)
+            for x in mine:
+                first.texts.setdefault(x, _sentences(rows, prints, x, model)[: cascade.lead_rows])
+            leads[model.name] = {x: crossalign.lead_of_rows(m) for x, m in first.get(model, mine).items()}
+            continue
+        cache = caches.lead(model)
         for x in mine:
             cache.texts.setdefault(x, lead_for(model, rows[x]["title"], rows[x]["text"]))
-        cache.get(model, mine)
+        leads[model.name] = cache.get(model, mine)
     uncertain: list[tuple[str, str, Any, float]] = []
     verdicts: list[tuple[str, str, tr.TransVerdict]] = []
     for a, b, model in todo:
-        vec = caches.lead(model).get(model, [a, b])
+        vec = leads[model.name]
         if a not in vec or b not in vec:
             continue
         cos = float(vec[a] @ vec[b])
@@ -249,6 +271,10 @@ def judge(pairs: Sequence[tuple[str, str]], rows: dict[str, dict[str, Any]], fas
             if not same_language(rows[a], rows[b])]
 
 
+def _sentences(rows: dict[str, dict[str, Any]], prints: dict[str, tr.TransPrint], x: str, model: Any) -> list[str]:
+    return crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name)
+
+
 def aligned(uncertain: Sequence[tuple[str, str, Any, float]], rows: dict[str, dict[str, Any]],
             prints: dict[str, tr.TransPrint], caches: Caches) -> list[tuple[Any, dict[str, list[str]]]]:
     """Each uncertain pair's sentence alignment (or None), with the sentences it was made of per article, in
@@ -263,7 +289,7 @@ def aligned(uncertain: Sequence[tuple[str, str, Any, float]], rows: dict[str, di
     for model in dict.fromkeys(m for _, _, m, _ in uncertain):
         mine_pairs = [(a, b) for a, b, m, _ in uncertain if m is model]
         mine = list(dict.fromkeys(x for p in mine_pairs for x in p))
-        lists = {x: crossalign.sentences_for(rows[x]["title"], prints[x].sentences, model.name) for x in mine}
+        lists = {x: _sentences(rows, prints, x, model) for x in mine}
         cascade = crossalign.CASCADE.get(model.name)
         if cascade is None:
             sents = caches.sentences(model)
@@ -273,17 +299,23 @@ def aligned(uncertain: Sequence[tuple[str, str, Any, float]], rows: dict[str, di
             for a, b in mine_pairs:
                 out[(a, b, model.name)] = (crossalign.align(got.get(a), got.get(b)), sents.texts)
             continue
-        k = cascade.rows
+        k, j = cascade.rows, cascade.lead_rows
         head = caches.head(model)
         for x in mine:
-            head.texts.setdefault(x, lists[x][:k])
+            head.texts.setdefault(x, lists[x][j:k])
         heads = head.get(model, mine)
+        if j:  # the lead's rows, embedded for the cosine (judge), start the head
+            first = caches.first(model)
+            for x in mine:
+                first.texts.setdefault(x, lists[x][:j])
+            firsts = first.get(model, mine)
+            heads = {x: np.vstack([firsts[x], heads[x]]) if x in heads else firsts[x] for x in mine if x in firsts}
         open_pairs = []
         for a, b in mine_pairs:
             cut = len(lists[a]) > k or len(lists[b]) > k
-            first = crossalign.align(heads.get(a), heads.get(b), head=cut)
-            if crossalign.decided(first, model.name):
-                out[(a, b, model.name)] = (first, head.texts)
+            at_head = crossalign.align(heads.get(a), heads.get(b), head=cut)
+            if crossalign.decided(at_head, model.name):
+                out[(a, b, model.name)] = (at_head, lists)
             else:
                 open_pairs.append((a, b))
         longer = list(dict.fromkeys(x for p in open_pairs for x in p if len(lists[x]) > k))

@@ -92,7 +92,9 @@ class E5Embedder:
     # Its title + lead is the title and first sentence (300 characters), not three sentences: 2.4x less CPU (the
     # lead passages were half of the copies stage's CPU on real text) and, on the 817 pairs it judged on the
     # wmt21 dev split, the same separation: every translation at >= 0.818 (0.824 with three sentences), 44 other
-    # pairs over the 0.80 floor (38), 68 translations "sure" at 0.86 (67), none of the others.
+    # pairs over the 0.80 floor (38), 68 translations "sure" at 0.86 (67), none of the others.  The translation
+    # search no longer embeds this passage: its e5 title + lead is the title and first-sentence rows it aligns
+    # anyway (storyloom.copies.crossalign.Cascade.lead_rows); lead_for(e5) is what a caller of its own gets.
     lead_sentences, lead_chars = 1, 300
     # The same bits for a text whatever the batch around it (60 wmt21 leads, in one call and one at a time, 1 and 2
     # threads: identical): the embedding cache may embed many articles in one call (storyloom.embed.cache).
