@@ -180,9 +180,9 @@ class Caches:
 
 class _First(SentenceVectors):
     suffix = "#first"
-    # kept in the store as the lead vector it replaces was (main's embedding cache keeps only the matrices that
-    # say so, as the slow model's #head / #tail do): else an earlier ingest's article meeting a new candidate
-    # would embed its first rows again with the slow model
+    # kept in the store as the lead vector it replaces was (the embedding cache keeps only the matrices that say
+    # so, as the slow model's #head / #tail do): else an earlier ingest's article meeting a new candidate would
+    # embed its first rows again with the slow model
     kept = True
 
 
