@@ -6,13 +6,20 @@ mirrored in ``schema_migrations`` for humans.
 
 from __future__ import annotations
 
+
+def packed_read(column: str, raw: str) -> str:
+    """SQL reading a value kept by store.packing.pack_text as text; ``raw``: SQL giving the row's raw input, which
+    is read only for a value packed against it (X'7a72313a' is 'zr1:', packing.TEXT_RAW_MAGIC)."""
+    return f"storyloom_text({column}, CASE WHEN substr({column}, 1, 4) = X'7a72313a' THEN {raw} END)"
+
+
+_RAW_OF = "(SELECT storyloom_raw(b.codec, b.data) FROM blobs b WHERE b.sha256 = {r}.blob)"
 # An article's text as text, from the row ``{r}`` of ``articles`` (see migration 13 and store.packing.read_text).
-TEXT_OF = ("storyloom_text({r}.text, CASE WHEN substr({r}.text, 1, 4) = X'7a72313a' "
-           "THEN (SELECT storyloom_raw(b.codec, b.data) FROM blobs b WHERE b.sha256 = {r}.blob) END)")
+TEXT_OF = packed_read("{r}.text", _RAW_OF)
 
 # An article's declared fields as JSON text, from the row ``{r}``: kept as its text is (store.packing.pack_text,
 # against the raw input those fields were read from), so read through the same function.
-DECLARED_OF = TEXT_OF.replace("{r}.text", "{r}.declared")
+DECLARED_OF = packed_read("{r}.declared", _RAW_OF)
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (

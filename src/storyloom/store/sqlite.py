@@ -24,7 +24,7 @@ from storyloom.canonical import canonical_json
 from storyloom.errors import StoreError
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
-from storyloom.store.migrations import LATEST, MIGRATIONS
+from storyloom.store.migrations import LATEST, MIGRATIONS, packed_read
 from storyloom.store.packing import (
     decode_blob,
     encode_blob,
@@ -73,8 +73,7 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
 # What re-cleaning reads of stored articles (Store.iter_for_reclean, store.templates.rows_for_reclean): the raw
 # input to clean again, the stored text and body to compare with, the fields a re-clean may change; + a WHERE clause
 RECLEAN_SELECT = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, "
-                  "storyloom_text(a.declared, CASE WHEN substr(a.declared, 1, 4) = X'7a72313a' "
-                  "THEN storyloom_raw(b.codec, b.data) END) AS declared, a.extra, a.previous_id, "
+                  f"{packed_read('a.declared', 'storyloom_raw(b.codec, b.data)')} AS declared, a.extra, a.previous_id, "
                   "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
                   "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
                   "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid ")
