@@ -159,7 +159,7 @@ def export_rows(store: Store, table: str,
     one (else exported empty)."""
     if table == "blobs":
         for r in store.conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY sha256"):
-            data = decode_blob(r["codec"], r["data"])
+            data = decode_blob(r["codec"], r["data"], store.blobs)
             yield {"sha256": r["sha256"], "size": len(data), "data": data}
         return
     if table == "copy_prints":

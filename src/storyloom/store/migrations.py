@@ -547,6 +547,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         DROP TABLE removed_spans;
         """,
     ),
+    (
+        17,
+        "issue 23's disk budget: raw inputs compressed with a zstd dictionary the store trains on its first raw "
+        "inputs (store.packing.train_blob_dict): 17-19 % smaller than zlib alone on the real texts",
+        """
+        -- A dictionary is written once and never changed; a raw input compressed with one says which in its
+        -- codec ('zstd:1').  An empty dict: the training found too little, new raw inputs stay zlib.  Older raw
+        -- inputs keep their codec (zlib reads as before); the ones the dictionary was trained on are recompressed
+        -- with it (Store.write_batch), so a store's bytes do not depend on how its input was cut into batches.
+        CREATE TABLE IF NOT EXISTS blob_dicts (
+            id INTEGER PRIMARY KEY,
+            samples INTEGER NOT NULL,     -- trained on the store's first `samples` raw inputs, by rowid
+            dict BLOB NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -26,6 +26,7 @@ from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store.migrations import LATEST, MIGRATIONS, packed_read
 from storyloom.store.packing import (
+    BLOB_DICT_AFTER,
     decode_blob,
     encode_blob,
     line_hex,
@@ -34,6 +35,7 @@ from storyloom.store.packing import (
     pack_text,
     register,
     stored_body,
+    train_blob_dict,
 )
 from storyloom.timeparse import utc_now
 
@@ -154,7 +156,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                         cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
-        register(self.conn)
+        self.blobs = register(self.conn)
         if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
             self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -316,7 +318,7 @@ class Store:
                     "WHERE a.rowid > ? AND a.rowid <= ? ORDER BY a.rowid LIMIT ?", (lo, hi, batch)).fetchall()
                 for rowid, text, codec, data in rows:
                     if isinstance(text, str):
-                        packed = pack_text(text, decode_blob(codec, data))
+                        packed = pack_text(text, decode_blob(codec, data, self.blobs))
                         if packed is not text:
                             c.execute("UPDATE articles SET text = ?, chars = ? WHERE rowid = ?", (packed, len(text), rowid))
                             done += 1
@@ -405,17 +407,54 @@ class Store:
         compressing 500 web pages (~110 MB) took 1.8 s of a 4.6 s hold when it was done inside.
         """
         items = list(items)
-        packed = {art.blob: encode_blob(raw.raw) for raw, art in items if not self.has_blob(art.blob)}
+        new: dict[str, bytes] = {}  # the raw inputs this batch stores, in the order they are written
+        for raw, art in items:
+            if art.blob not in new and not self.has_blob(art.blob):
+                new[art.blob] = raw.raw
+        used = self.blobs.latest()
+        packed = {key: encode_blob(data, self.blobs, used) for key, data in new.items()}
         # an item whose raw input is stored already is a duplicate, its text never written: a re-run packs nothing
         texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items if art.blob in packed}
         outcomes: list[WriteOutcome] = []
         now = _now()
         with self.transaction() as c:
+            current = self.blobs.latest()
+            if current is None:
+                current = self._train_blob_dict(c, list(new.values()))
+            if current != used:  # trained now, or by another writer since: the dictionary is read under the lock
+                packed = {key: encode_blob(data, self.blobs, current) for key, data in new.items()}
             for raw, art in items:
                 outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob), texts.get(art.id)))
             if then is not None:
                 then()
         return outcomes
+
+    def _train_blob_dict(self, c: sqlite3.Connection, new: Sequence[bytes]) -> int | None:
+        """The store's zstd dictionary for raw inputs (:func:`storyloom.store.packing.train_blob_dict`), trained in
+        the batch that brings the store to :data:`BLOB_DICT_AFTER` raw inputs, on exactly the first that many (by
+        rowid; those stored already, then this batch's ``new`` ones in order); the ones stored already are
+        recompressed with it.  So every raw input of a store is compressed alike whatever the batches were (the
+        first ones too), and a store written before migration 17 gets its dictionary from its own first raw
+        inputs at its next write (its later ones stay zlib).  Returns the dictionary's id, None until then (or
+        when the training found too little: an empty row says it was tried)."""
+        if c.execute("SELECT 1 FROM blob_dicts LIMIT 1").fetchone() is not None:
+            return None
+        stored = c.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        if stored + len(new) < BLOB_DICT_AFTER:
+            return None
+        firsts = c.execute("SELECT rowid, codec, data FROM blobs ORDER BY rowid LIMIT ?", (BLOB_DICT_AFTER,)).fetchall()
+        samples = [decode_blob(r[1], r[2], self.blobs) for r in firsts]
+        samples += list(new[: BLOB_DICT_AFTER - len(samples)])
+        made = train_blob_dict(samples)
+        did = int(c.execute("INSERT INTO blob_dicts (samples, dict) VALUES (?, ?) RETURNING id",
+                            (len(samples), made)).fetchone()[0])
+        if not made:
+            return None
+        for rowid, codec, data in firsts:
+            if codec == "zlib":
+                c.execute("UPDATE blobs SET codec = ?, data = ? WHERE rowid = ?",
+                          (*encode_blob(decode_blob(codec, data), self.blobs, did), rowid))
+        return did
 
     def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
                    packed: tuple[str, bytes] | None = None, text: str | bytes | None = None) -> WriteOutcome:
@@ -433,7 +472,7 @@ class Store:
                 "SELECT id, text_hash FROM articles WHERE url = ? AND kind = ? ORDER BY rowid DESC LIMIT 1",
                 (art.url, art.kind),
             ).fetchone()
-        codec, data = packed or encode_blob(raw.raw)
+        codec, data = packed or encode_blob(raw.raw, self.blobs, self.blobs.latest())
         c.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
                   (key, len(raw.raw), codec, data))
         if previous is not None and previous["text_hash"] == th:
@@ -550,7 +589,7 @@ class Store:
 
     def raw_bytes(self, key: str) -> bytes | None:
         row = self.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (key,)).fetchone()
-        return decode_blob(row["codec"], row["data"]) if row else None
+        return decode_blob(row["codec"], row["data"], self.blobs) if row else None
 
     # -- feed polling state -------------------------------------------------------------------------
 
