@@ -231,8 +231,10 @@ def test_migration_12_keeps_every_row_and_every_reader_works(tmp_path: Path) -> 
         assert store.line_counts("outlet:wire", [*LINES, "1234567890abcdef"]) == {
             "00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 4, "1234567890abcdef": 1}
         assert store.group_size("outlet:wire") == 4
-        # the key tables hold the ids as bytes now, and every reader gives the ids back
-        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"blob"}
+        # the key tables hold the stored articles by rowid now (migrations 12 and 18), an id no article has as
+        # itself ("not-a-hex-id"), and every reader gives the ids back
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"integer"}
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_anchors")} == {"integer", "text"}
         assert copies_sql.keys_of(store, arts[1]["id"]) == ([101], [7])
         hits, _ = copies_sql.keyed_candidates(store, "copy_anchors", "akey", [-5], arts[0]["id"], 10)
         assert hits == {arts[1]["id"]: 1, arts[2]["id"]: 1, "not-a-hex-id": 1}
@@ -593,6 +595,7 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
                 "keys": store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys ORDER BY 1").fetchall(),
                 "export": list(export_rows(store, "copy_prints", sketch_of=text_sketch)),
                 "sketches": dict(store.conn.execute("SELECT article_id, sketch FROM copy_prints").fetchall()),
+                "promoted": copies_sql.held_of(store, pair[1]),  # as the key tables hold it
             }
         return db, state
 
@@ -602,8 +605,9 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
     assert set(map(len, kept["sketches"].values())) == {512}  # type: ignore[attr-defined]
     for k in ("links", "keys", "export"):
         assert bare[k] == kept[k], k
-    assert any(r[0] == key_of(pair[1]) for r in bare["keys"])  # type: ignore[attr-defined]  # promoted: in the buckets
-    promoted = next(unpack_keys(r[1]) for r in bare["keys"] if r[0] == key_of(pair[1]))  # type: ignore[attr-defined]
+    assert bare["promoted"] == kept["promoted"]
+    assert any(r[0] == bare["promoted"] for r in bare["keys"])  # type: ignore[attr-defined]  # promoted: in the buckets
+    promoted = next(unpack_keys(r[1]) for r in bare["keys"] if r[0] == bare["promoted"])  # type: ignore[attr-defined]
     assert promoted == sorted(band_keys(np.frombuffer(kept["sketches"][pair[1]], dtype="<u4")))  # type: ignore[index]
     assert {r["article_id"]: r["sketch"] for r in kept["export"]} == kept["sketches"]  # type: ignore[attr-defined]
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from storyloom.store.migrations import DECLARED_OF
 from storyloom.store.packing import (
-    article_of,
     decode_blob,
     encode_blob,
     json_text,
@@ -195,10 +194,17 @@ def export_rows(store: Store, table: str,
 
 
 def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
+    """An article's keys in one key table, by article id, each list sorted (the tables hold an article by its
+    rowid, or the 8 bytes of its id: store.copies.held_of)."""
+    from storyloom.store.copies import ids_of
+
+    rows = store.conn.execute(sql).fetchall()
+    ids = ids_of(store, [held for held, _ in rows])
     out: dict[str, list[int]] = {}
-    for held, key in store.conn.execute(sql):
-        out.setdefault(article_of(held), []).append(key)
-    return out
+    for held, key in rows:
+        if held in ids:
+            out.setdefault(ids[held], []).append(key)
+    return {aid: sorted(keys) for aid, keys in out.items()}
 
 
 # -- the scratch store of one story block (Spark) -------------------------------------------------

@@ -563,6 +563,36 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        18,
+        "issue 23's disk budget: the copy key tables and copy_keys hold an article by its rowid (2-3 bytes) where "
+        "they held the 8 bytes of its id (store.copies.held_of): 86 rows a real article, 0.46 KB",
+        """
+        -- what each stored article was held as (store.packing.key_of) and is held as now; a row of an article that
+        -- is not stored keeps its 8 bytes (store.copies.ids_of reads both).  Run again, it changes nothing: a
+        -- rowid is no key_of value.
+        CREATE TEMP TABLE held_v18 (k PRIMARY KEY, r INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT OR IGNORE INTO temp.held_v18 SELECT storyloom_id_key(id), rowid FROM articles;
+        CREATE TABLE copy_bands_v18 (band INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (band, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_bands_v18 SELECT k.band, coalesce(m.r, k.article_id) FROM copy_bands k
+            LEFT JOIN temp.held_v18 m ON m.k = k.article_id ORDER BY 1, 2;
+        DROP TABLE copy_bands;
+        ALTER TABLE copy_bands_v18 RENAME TO copy_bands;
+        CREATE TABLE copy_sentences_v18 (skey INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (skey, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_sentences_v18 SELECT k.skey, coalesce(m.r, k.article_id) FROM copy_sentences k
+            LEFT JOIN temp.held_v18 m ON m.k = k.article_id ORDER BY 1, 2;
+        DROP TABLE copy_sentences;
+        ALTER TABLE copy_sentences_v18 RENAME TO copy_sentences;
+        CREATE TABLE copy_anchors_v18 (akey INTEGER NOT NULL, article_id NOT NULL, PRIMARY KEY (akey, article_id)) WITHOUT ROWID;
+        INSERT INTO copy_anchors_v18 SELECT k.akey, coalesce(m.r, k.article_id) FROM copy_anchors k
+            LEFT JOIN temp.held_v18 m ON m.k = k.article_id ORDER BY 1, 2;
+        DROP TABLE copy_anchors;
+        ALTER TABLE copy_anchors_v18 RENAME TO copy_anchors;
+        UPDATE copy_keys SET article_id = (SELECT m.r FROM temp.held_v18 m WHERE m.k = copy_keys.article_id)
+            WHERE article_id IN (SELECT k FROM temp.held_v18);
+        DROP TABLE temp.held_v18;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
