@@ -695,3 +695,59 @@ def test_an_article_s_removed_spans_are_one_packed_row() -> None:
     assert unpack_spans(packed) == sorted(spans)
     assert unpack_spans(pack_spans([*spans, (0, 15, "a longer byline", "byline")]))[0] == (0, 15, "a longer byline", "byline")
     assert pack_spans([]) is None and unpack_spans(None) == []
+
+
+# -- the key tables hold an article by its rowid (migration 18) -------------------------------------------------
+
+
+def test_key_tables_hold_rowids_and_migration_18_converts_the_8_byte_ids(tmp_path: Path) -> None:
+    """The key tables and ``copy_keys`` hold a stored article by its rowid (an integer of 2-3 bytes, not the 8
+    bytes of its id); a store that held the ids (what migrations 12-17 left) is converted by migration 18 to the
+    very rows a fresh store holds, a row of an article that is not stored keeps its bytes, and the candidates
+    and the batch export read the same before and after."""
+    from storyloom.copies import find_copies
+    from storyloom.store.load import export_rows
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    settings = Settings(db_path=str(db), run_stories=False)
+
+    def state(store: Store) -> dict[str, object]:
+        aid = content_id(items[1].raw)
+        bands, skeys = copies_sql.keys_of(store, aid)
+        return {t: store.conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                for t in ("copy_bands", "copy_sentences", "copy_anchors", "copy_keys")} | {
+            "export": list(export_rows(store, "copy_prints")),
+            "candidates": copies_sql.keyed_candidates(store, "copy_sentences", "skey", skeys, aid, 100),
+            "bands": copies_sql.keyed_candidates(store, "copy_bands", "band", bands, aid, 100)}
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        find_copies(store, settings)
+        with store.transaction() as c:  # an article no longer stored, as its 8 bytes (kept as they are)
+            c.execute("INSERT INTO copy_anchors VALUES (-5, ?)", (key_of("00000000000000aa"),))
+        fresh = state(store)
+        assert sum(len(fresh[t]) for t in ("copy_bands", "copy_sentences")) > 50  # type: ignore[arg-type]
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_sentences")} == {"integer"}
+        assert store.conn.execute("SELECT max(length(CAST(article_id AS BLOB))) FROM copy_keys").fetchone()[0] <= 2
+    conn = sqlite3.connect(db, isolation_level=None)  # back to what migrations 12-17 left: the ids' 8 bytes
+    conn.create_function("storyloom_id_key", 1, key_of)
+    conn.execute("BEGIN")
+    for table in ("copy_bands", "copy_sentences", "copy_anchors", "copy_keys"):
+        conn.execute(f"UPDATE {table} SET article_id = (SELECT storyloom_id_key(a.id) FROM articles a "
+                     f"WHERE a.rowid = {table}.article_id) WHERE typeof(article_id) = 'integer'")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
+    conn.execute("PRAGMA user_version = 17")
+    conn.execute("COMMIT")
+    assert {r[0] for r in conn.execute("SELECT typeof(article_id) FROM copy_sentences")} == {"blob"}
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        assert state(store) == fresh
+        assert store.conn.execute("SELECT count(*) FROM copy_anchors WHERE article_id = ?",
+                                  (key_of("00000000000000aa"),)).fetchone()[0] == 1
+    with Store(db) as store:  # run again (a store told it is at 17 once more): nothing changes
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
+        store.conn.execute("PRAGMA user_version = 17")
+        store.migrate()
+        assert state(store) == fresh

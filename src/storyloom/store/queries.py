@@ -134,17 +134,27 @@ def _fts_query(q: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
+def _fts_columns(store: Store) -> tuple[int, int]:
+    """The FTS index's column numbers of (title, text): (1, 0) since migration 19, (0, 1) in a store a reader
+    could not upgrade.  Read each search (a schema look-up, microseconds), not kept: another process may upgrade
+    the store under a long-lived reader."""
+    names = [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")]
+    return names.index("title"), names.index("text")
+
+
 def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[SearchHit]:
     """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets.
 
     Two steps: rank every match and keep the page (rowid and score only), then build the snippets of that
     page alone.  In one statement SQLite makes a snippet for every match before sorting: a common word in a
     100k-article store (24k matches) took 66 ms that way and 30 ms this way, with the same rows."""
-    rank = ("SELECT rowid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ? "
+    title, text = _fts_columns(store)
+    weights = ", ".join("5.0" if i == title else "1.0" for i in range(2))
+    rank = (f"SELECT rowid, bm25(articles_fts, {weights}) AS score FROM articles_fts WHERE articles_fts MATCH ? "
             "ORDER BY score, rowid LIMIT ? OFFSET ?")
     page = (
         "SELECT a.id, a.title, a.outlet, a.language, a.published, "
-        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet "
+        f"snippet(articles_fts, {text}, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet "
         "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
         "WHERE articles_fts MATCH ? AND articles_fts.rowid = ?"
     )
