@@ -16,8 +16,8 @@ from storyloom.pipeline import ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import sqlite as store_sqlite
-from storyloom.store.packing import ZSTD_CODEC, decode_blob, register, train_blob_dict
 from storyloom.store.migrations import LATEST
+from storyloom.store.packing import ZSTD_CODEC, decode_blob, register, train_blob_dict
 from storyloom.store.queries import get_article, search
 
 AFTER = 12  # the dictionary's threshold in these tests (BLOB_DICT_AFTER is 256)

@@ -751,3 +751,53 @@ def test_key_tables_hold_rowids_and_migration_18_converts_the_8_byte_ids(tmp_pat
         store.conn.execute("PRAGMA user_version = 17")
         store.migrate()
         assert state(store) == fresh
+
+
+# -- the FTS index's columns as (text, title) (migration 19) ---------------------------------------------------
+
+
+def test_fts_text_first_answers_the_same_and_migration_19_converts_an_old_index(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The FTS index holds the text as its first column (FTS5 marks a later column's positions with two bytes a
+    term and article); searches give the same hits, scores and snippets as the (title, text) index older stores
+    hold, which a reader that cannot upgrade still searches right, and migration 19 rebuilds it."""
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        ingest_items(flood_items(), store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        fresh = searches(store)
+        assert [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")] == ["text", "title"]
+    assert sum(map(len, fresh)) > 20
+    conn = sqlite3.connect(db, isolation_level=None)  # the index as migrations 13-18 left it
+    register_all(conn)
+    conn.execute("BEGIN")
+    conn.execute("DROP TABLE articles_fts")
+    conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='article_texts', "
+                 "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 19")
+    conn.execute("PRAGMA user_version = 18")
+    conn.execute("COMMIT")
+    old_size = conn.execute("SELECT sum(length(block)) FROM articles_fts_data").fetchone()[0]
+    conn.close()
+    with monkeypatch.context() as m:  # a reader that cannot upgrade the store (a read-only file) searches the old index
+        m.setattr(Store, "_upgrade_for_reading", lambda self: None)
+        with Store(db, readonly=True) as reader:
+            assert reader.schema_version() == 18 and searches(reader) == fresh
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        assert [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")] == ["text", "title"]
+        assert searches(store) == fresh
+        # both rebuilt in one segment: the same terms and positions, less the column marks
+        assert store.conn.execute("SELECT sum(length(block)) FROM articles_fts_data").fetchone()[0] < 0.9 * old_size
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+        aid = content_id(flood_items()[0].raw)  # the triggers still keep the index: a re-clean, a delete
+        with store.transaction() as c:
+            c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("moonlight sonata", None), aid))
+        assert [h.id for h in search(store, "moonlight")] == [aid]
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def register_all(conn: sqlite3.Connection) -> None:
+    from storyloom.store.packing import register
+
+    register(conn)

@@ -197,7 +197,7 @@ def train_blob_dict(samples: Sequence[bytes]) -> bytes:
     same bytes (fixed parameters, one thread), so a store's bytes do not depend on when or by whom it was made."""
     import zstandard
 
-    cut = [bytes(s[:BLOB_DICT_SAMPLE]) for s in samples if s]
+    cut: list[bytes | bytearray | memoryview] = [bytes(s[:BLOB_DICT_SAMPLE]) for s in samples if s]
     try:
         made = zstandard.train_dictionary(BLOB_DICT_SIZE, cut, k=1024, d=8, threads=0, dict_id=1)
     except zstandard.ZstdError:  # too few or too small samples
