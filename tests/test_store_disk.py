@@ -801,3 +801,60 @@ def register_all(conn: sqlite3.Connection) -> None:
     from storyloom.store.packing import register
 
     register(conn)
+
+
+# -- an article's meta and a story's term weights, packed (no migration: older rows are read as they are) --------
+
+
+@pytest.mark.parametrize("value", [
+    {"flood": 0.2402239099548189, "river": 0.08326751748639137, "Ünïcödé": 1e-300, "中文": 3.0},
+    {"one": 1, "two": 0.5},  # an integer weight: kept as JSON text (a float64 would write 1.0)
+    {"": 0.5, "a": 0.25},  # an empty term: kept as JSON text
+    {"nan": float("nan")},
+    {},
+])
+def test_term_weights_are_packed_as_floats_and_read_back_as_the_same_json_text(value: dict[str, float]) -> None:
+    from storyloom.canonical import canonical_json
+    from storyloom.store.packing import WEIGHTS_MAGIC, json_text, pack_json, pack_weights
+
+    packed = pack_weights(value)
+    assert json_text(packed) == canonical_json(value) == json_text(pack_json(value))
+    binary = bool(value) and all(k and type(v) is float and v == v for k, v in value.items())
+    assert packed.startswith(WEIGHTS_MAGIC) == binary
+
+
+def test_weights_of_real_size_are_smaller_than_their_deflated_json() -> None:
+    import math
+    import random
+
+    from storyloom.store.packing import pack_json, pack_weights
+
+    rng = random.Random(2)  # as a story's are: ~64 terms, each tf times idf over a norm (17 digits in JSON)
+    words = "river flood council budget mayor protest storm court police market election minister".split()
+    terms = {w + str(i): math.log(2134 / rng.randint(1, 50)) * rng.randint(1, 3) / 97.0
+             for i, w in enumerate(rng.choices(words, k=64))}
+    assert len(pack_weights(terms)) < 0.9 * len(pack_json(terms))
+
+
+def test_an_article_meta_is_kept_deflated_when_smaller_and_every_reader_reads_it(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+    from storyloom.store.packing import JSON_MAGIC, json_text, pack_json_text
+
+    assert pack_json_text("{}") == "{}"
+    long = json.dumps({"attributions": [{"sentence": i, "source": "Keatley", "verb": "says"} for i in range(9)]})
+    assert isinstance(pack_json_text(long), bytes) and json_text(pack_json_text(long)) == long
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        ingest_items(flood_items(), store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        raw = dict(store.conn.execute("SELECT id, meta FROM articles").fetchall())
+        assert any(isinstance(v, bytes) and v.startswith(JSON_MAGIC) for v in raw.values()) or all(
+            isinstance(v, str) for v in raw.values())
+        for aid, v in raw.items():
+            art = get_article(store, aid)
+            assert art is not None and art.meta == json.loads(json_text(v))
+        exported = {r["id"]: r["meta"] for r in export_rows(store, "articles")}
+        assert exported == {aid: json_text(v) for aid, v in raw.items()}
+        with store.transaction() as c:  # a plain row (an older store's) reads the same
+            aid = next(iter(raw))
+            c.execute("UPDATE articles SET meta = ? WHERE id = ?", (json_text(raw[aid]), aid))
+        assert get_article(store, aid).meta == json.loads(json_text(raw[aid]))  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from storyloom.store.packing import (
     decode_blob,
     encode_blob,
     json_text,
+    pack_json_text,
     pack_spans,
     pack_text,
     read_centroid,
@@ -60,7 +61,8 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
         text = r.get("text") or ""
         raw = store.raw_bytes(r["blob"])
         stored = {"body": stored_body(r.get("body"), text), "text": pack_text(text, raw),
-                  "declared": None if r.get("declared") is None else pack_text(r["declared"], raw)}
+                  "declared": None if r.get("declared") is None else pack_text(r["declared"], raw),
+                  "meta": None if r.get("meta") is None else pack_json_text(r["meta"])}
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
             [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text)],
@@ -134,6 +136,8 @@ def _exported(column: str) -> str:
     """How the articles export reads a column: text and body decoded by the view, declared fields decoded too."""
     if column in ("text", "body"):
         return f"t.{column}"
+    if column == "meta":
+        return "storyloom_json(a.meta) AS meta"
     return f"{DECLARED_OF.format(r='a')} AS declared" if column == "declared" else f"a.{column}"
 
 

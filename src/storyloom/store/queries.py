@@ -80,7 +80,7 @@ def resolve_id(store: Store, prefix: str) -> str | None:
 # of ``articles a`` joined with ``article_texts t`` (the text and body decoded: migration 13, store.packing)
 ARTICLE_COLUMNS = ("a.id, a.blob, a.kind, a.location, a.url, a.canonical_url, a.title, t.text, a.text_hash, a.published, "
                    "a.date_flag, a.outlet, a.author, a.language, a.extra, a.warnings, a.previous_id, a.ingested_at, t.body, "
-                   f"a.meta, {DECLARED_OF.format(r='a')} AS declared, a.template_group")
+                   f"storyloom_json(a.meta) AS meta, {DECLARED_OF.format(r='a')} AS declared, a.template_group")
 ARTICLE_FROM = "articles a JOIN article_texts t ON t.rowid = a.rowid"
 
 

@@ -31,6 +31,7 @@ from storyloom.store.packing import (
     encode_blob,
     line_hex,
     line_int,
+    pack_json_text,
     pack_spans,
     pack_text,
     register,
@@ -77,7 +78,7 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
 RECLEAN_SELECT = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, "
                   f"{packed_read('a.declared', 'storyloom_raw(b.codec, b.data)')} AS declared, a.extra, a.previous_id, "
                   "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
-                  "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+                  "storyloom_json(a.meta) AS meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
                   "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid ")
 IN_CHUNK = 400  # ids per "IN (…)" list: well under SQLite's 32,766 bound variables, even doubled
 
@@ -488,7 +489,7 @@ class Store:
                 pack_text(art.text, raw.raw) if text is None else text, th,
                 art.published, art.date_flag, art.outlet, art.author, art.language, _json(art.extra),
                 _json(list(art.warnings)), previous["id"] if previous is not None else None, now,
-                stored_body(art.body, art.text), _json(art.meta),
+                stored_body(art.body, art.text), pack_json_text(_json(art.meta)),
                 # what the source said of the item is in its raw input: packed against it as the text is
                 # (0.25 -> 0.03 KB a real article)
                 pack_text(_json(declared_fields(raw)), raw.raw), art.template_group,
@@ -572,7 +573,7 @@ class Store:
                        template_group = ?, warnings = ?, chars = ?
                    WHERE id = ?""",
                 (art.title, pack_text(art.text, self.raw_bytes(art.blob)), text_hash(art.title, art.text),
-                 stored_body(art.body, art.text), _json(art.meta),
+                 stored_body(art.body, art.text), pack_json_text(_json(art.meta)),
                  art.author,
                  art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
                  art.template_group, _json(list(art.warnings)), len(art.text), art.id),
