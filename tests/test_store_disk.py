@@ -858,3 +858,44 @@ def test_an_article_meta_is_kept_deflated_when_smaller_and_every_reader_reads_it
             aid = next(iter(raw))
             c.execute("UPDATE articles SET meta = ? WHERE id = ?", (json_text(raw[aid]), aid))
         assert get_article(store, aid).meta == json.loads(json_text(raw[aid]))  # type: ignore[union-attr]
+
+
+# -- a sighting's blob key as its 32 bytes (migration 20) -------------------------------------------------------
+
+
+def test_sightings_hold_blob_keys_as_bytes_and_migration_20_converts_hex(tmp_path: Path) -> None:
+    """A sighting holds its raw input's SHA-256 as 32 bytes; the article page and the export give the hex back;
+    a store whose sightings hold hex (migrations 1-19) is converted to the very rows a fresh store holds, and
+    finds a raw input it has seen as before (a duplicate)."""
+    from storyloom.store.load import export_rows
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    settings = Settings(db_path=str(db), run_copies=False, run_stories=False)
+
+    def state(store: Store) -> dict[str, object]:
+        aid = content_id(items[2].raw)
+        return {"rows": store.conn.execute("SELECT * FROM sightings ORDER BY 1, 2, 3").fetchall(),
+                "export": list(export_rows(store, "sightings")),
+                "page": get_article(store, aid).sightings}  # type: ignore[union-attr]
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        fresh = state(store)
+        assert {r[0] for r in store.conn.execute("SELECT length(blob) FROM sightings")} == {32}
+        assert fresh["page"][0].blob == blob_key(items[2].raw)  # type: ignore[index]
+        assert {r["blob"] for r in fresh["export"]} == {blob_key(it.raw) for it in items}  # type: ignore[attr-defined]
+    conn = sqlite3.connect(db, isolation_level=None)  # back to what migrations 1-19 left: hex text
+    conn.execute("BEGIN")
+    rows = conn.execute("SELECT article_id, location, blob, first_seen FROM sightings").fetchall()
+    conn.execute("DELETE FROM sightings")
+    conn.executemany("INSERT INTO sightings VALUES (?, ?, ?, ?)", [(a, loc, bytes(b).hex(), t) for a, loc, b, t in rows])
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 20")
+    conn.execute("PRAGMA user_version = 19")
+    conn.execute("COMMIT")
+    assert {r[0] for r in conn.execute("SELECT typeof(blob) FROM sightings")} == {"text"}
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == LATEST and state(store) == fresh
+        rep = ingest_items(items[:3], store, settings)
+        assert rep.counts.get("duplicate") == 3

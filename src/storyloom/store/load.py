@@ -19,6 +19,7 @@ from storyloom.store.packing import (
     decode_blob,
     encode_blob,
     json_text,
+    key_of,
     pack_json_text,
     pack_spans,
     pack_text,
@@ -86,7 +87,7 @@ def load_sightings(store: Store, rows: Iterable[dict[str, Any]], seen_at: str) -
     n = 0
     for r in rows:
         store.conn.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)",
-                           (r["article_id"], r["location"], r["blob"], seen_at))
+                           (r["article_id"], r["location"], key_of(r["blob"]), seen_at))
         n += 1
     return n
 
@@ -144,7 +145,7 @@ def _exported(column: str) -> str:
 EXPORTS: dict[str, str] = {
     "articles": f"SELECT {', '.join(_exported(c) for c in ARTICLE_COLUMNS)} "
                 "FROM articles a JOIN article_texts t ON t.rowid = a.rowid ORDER BY a.rowid",
-    "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
+    "sightings": "SELECT article_id, location, storyloom_hex(blob) AS blob FROM sightings ORDER BY article_id, location, blob",
     "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",
     "copy_groups": "SELECT article_id, group_id FROM copy_groups ORDER BY article_id",
     "stories": "SELECT id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "

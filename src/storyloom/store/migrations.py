@@ -608,6 +608,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');
         """,
     ),
+    (
+        20,
+        "issue 23's disk budget: a sighting holds its raw input's SHA-256 as its 32 bytes, not 64 hex characters "
+        "(in the table and both its indexes: 0.09 KB a real article); readers get the hex back (storyloom_hex)",
+        """
+        CREATE TABLE sightings_v20 (
+            article_id TEXT NOT NULL,
+            location TEXT NOT NULL,
+            blob NOT NULL,                -- store.packing.key_of of the blob's key: its bytes (hex keys), else the text
+            first_seen TEXT NOT NULL,
+            PRIMARY KEY (article_id, location, blob)
+        ) WITHOUT ROWID;
+        INSERT INTO sightings_v20 SELECT article_id, location,
+            CASE WHEN typeof(blob) = 'text' THEN storyloom_id_key(blob) ELSE blob END, first_seen
+            FROM sightings ORDER BY 1, 2, 3;
+        DROP TABLE sightings;
+        ALTER TABLE sightings_v20 RENAME TO sightings;
+        CREATE INDEX sightings_blob ON sightings(blob);
+        CREATE INDEX sightings_location ON sightings(location);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

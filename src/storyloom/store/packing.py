@@ -35,6 +35,7 @@ def register(conn: sqlite3.Connection) -> BlobDicts:
     dicts = BlobDicts(conn)
     conn.create_function("storyloom_raw", 2, lambda codec, data: decode_blob(codec, data, dicts), deterministic=True)
     conn.create_function("storyloom_id_key", 1, key_of, deterministic=True)
+    conn.create_function("storyloom_hex", 1, article_of, deterministic=True)
     conn.create_function("storyloom_json", 1, read_json, deterministic=True)
     conn.create_function("storyloom_line_int", 1, line_int, deterministic=True)
     conn.create_aggregate("storyloom_pack_keys", 1, KeysAggregate)  # type: ignore[arg-type]

@@ -104,7 +104,8 @@ def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleD
         art[key] = json.loads(art[key])
     art["removed"] = removed_spans(store, full)
     art["sightings"] = [Sighting(**_row(s)) for s in store.conn.execute(
-        "SELECT location, blob, first_seen FROM sightings WHERE article_id = ? ORDER BY first_seen, location", (full,))]
+        "SELECT location, storyloom_hex(blob) AS blob, first_seen FROM sightings WHERE article_id = ? "
+        "ORDER BY first_seen, location", (full,))]
     art["next_id"] = next(
         iter(r["id"] for r in store.conn.execute("SELECT id FROM articles WHERE previous_id = ?", (full,))), None
     )

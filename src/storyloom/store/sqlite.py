@@ -29,6 +29,7 @@ from storyloom.store.packing import (
     BLOB_DICT_AFTER,
     decode_blob,
     encode_blob,
+    key_of,
     line_hex,
     line_int,
     pack_json_text,
@@ -460,10 +461,11 @@ class Store:
     def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
                    packed: tuple[str, bytes] | None = None, text: str | bytes | None = None) -> WriteOutcome:
         key = art.blob
-        existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (key,)).fetchone()
+        seen_as = key_of(key)  # how sightings hold a blob key: its 32 bytes (migration 20)
+        existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (seen_as,)).fetchone()
         if existing is not None:
             c.execute(
-                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (existing[0], raw.location, key, now)
+                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (existing[0], raw.location, seen_as, now)
             )
             return WriteOutcome("duplicate", existing[0])
         th = text_hash(art.title, art.text)
@@ -477,7 +479,7 @@ class Store:
         c.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
                   (key, len(raw.raw), codec, data))
         if previous is not None and previous["text_hash"] == th:
-            c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, key, now))
+            c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, seen_as, now))
             return WriteOutcome("unchanged", previous["id"])
         c.execute(
             """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
@@ -500,7 +502,7 @@ class Store:
         c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
         if previous is None and art.template_group:
             self._count_template_lines(c, art.template_group, art.line_keys)
-        c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, key, now))
+        c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, seen_as, now))
         return WriteOutcome("version" if previous is not None else "added", art.id)
 
     @staticmethod
