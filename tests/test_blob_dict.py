@@ -149,3 +149,17 @@ def test_a_store_from_before_the_dictionary_upgrades_and_reads_the_same(tmp_path
             assert art is not None and store.raw_bytes(art.blob) == doc.raw and art.text == doc.text
         assert {k: v for k, v in store.conn.execute("SELECT id, text FROM article_texts") if k in texts} == texts
         store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_gzipped_raw_input_is_deflated_as_before(tmp_path: Path, small_after: None) -> None:
+    import gzip
+
+    docs = items(20)
+    noise = random.Random(1).randbytes(3000)  # gzipped, still over COMPRESS_OVER
+    page = RawDoc(kind="jsonl", location="page.jsonl:0", raw=gzip.compress(docs[0].raw + noise, mtime=0),
+                  title="A gzipped input", text=docs[0].text)
+    build(tmp_path / "g.db", [*docs, page], batch=500)
+    with Store(tmp_path / "g.db") as store:
+        codecs = dict(store.conn.execute("SELECT sha256, codec FROM blobs").fetchall())
+        assert codecs.pop(page.blob) == "zlib" and set(codecs.values()) == {f"{ZSTD_CODEC}1"}
+        assert store.raw_bytes(page.blob) == page.raw
