@@ -171,7 +171,7 @@ def test_reclean_after_disabling_a_rule(settings: Settings, store: Store) -> Non
     s2 = Settings(db_path=store.path, line_classifier=False, disabled_rules=("author_bio",))
     rep = reclean(store, s2)
     assert rep.changed == 1
-    row = store.conn.execute("SELECT t.text, a.author, a.meta FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE t.text LIKE '%David Wyatt%'").fetchone()
+    row = store.conn.execute("SELECT t.text, a.author, storyloom_json(a.meta) AS meta FROM articles a JOIN article_texts t ON t.rowid = a.rowid WHERE t.text LIKE '%David Wyatt%'").fetchone()
     assert row is not None and row["author"] is None and "bio_author" not in json.loads(row["meta"])
     assert reclean(store, s1).changed == 1  # and back
 

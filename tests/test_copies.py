@@ -18,7 +18,7 @@ from storyloom.pipeline import ingest, ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import copies as sql
-from storyloom.store.packing import article_of, json_text
+from storyloom.store.packing import json_text
 
 EXPRESS = (SAMPLE / "seeds" / "000_cceaec4a70c2c81f.txt").read_text(encoding="utf-8")
 PARAS = [l for l in EXPRESS.split("\n")[2:] if len(l.split()) > 12]
@@ -161,7 +161,7 @@ def test_exact_copies_are_a_star_whatever_the_order(tmp_path: Path) -> None:
             results.append((links_of(st), sorted(tuple(r) for r in st.conn.execute("SELECT * FROM copy_groups"))))
             ids = sorted(i.id for i in items[:9])
             rep = ids[0]
-            held = {article_of(r[0]) for r in st.conn.execute("SELECT DISTINCT article_id FROM copy_bands")}
+            held = set(sql.ids_of(st, [r[0] for r in st.conn.execute("SELECT DISTINCT article_id FROM copy_bands")]).values())
             assert rep in held and not held & set(ids[1:])
     links, groups = results[0]
     assert results[1] == results[2] == results[0]
@@ -208,7 +208,7 @@ def test_a_changed_representative_hands_its_class_over(store: Store) -> None:
     links = links_of(store)
     assert [(a, b) for a, b, k in links if k == "exact"] == [(ids[1], m) for m in ids[2:]]
     assert [(a, b) for a, b, k in links if k != "exact"] == [tuple(sorted((ids[1], noisy)))]
-    held = {article_of(r[0]) for r in store.conn.execute("SELECT DISTINCT article_id FROM copy_bands")}
+    held = set(sql.ids_of(store, [r[0] for r in store.conn.execute("SELECT DISTINCT article_id FROM copy_bands")]).values())
     assert held >= {ids[1]} and not held & set(ids[2:])
     group = dict(store.conn.execute("SELECT * FROM copy_groups").fetchall())
     assert group[ids[0]] == "g" + ids[0] and {group[m] for m in ids[1:] + [noisy]} == {"g" + min(ids[1], noisy)}

@@ -199,7 +199,8 @@ def test_a_headlines_site_name_is_cut_and_kept_in_the_meta(tmp_path: Path, setti
     (tmp_path / "one.json").write_text(json.dumps(rec), encoding="utf-8")
     rep = ingest([str(tmp_path)], store, settings)
     assert rep.counts["added"] == 2, rep.errors
-    titles = {r["title"]: json.loads(r["meta"]).get("title_removed") for r in store.conn.execute("SELECT * FROM articles")}
+    titles = {r["title"]: json.loads(r["meta"]).get("title_removed")
+              for r in store.conn.execute("SELECT title, storyloom_json(meta) AS meta FROM articles")}
     assert titles == {"Dam bursts in the valley": {"text": " | Daily Planet", "rule": "title_site"},
                       "Markets slide as rates rise": {"text": " - Reuters", "rule": "title_site"}}
 

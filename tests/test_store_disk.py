@@ -231,8 +231,10 @@ def test_migration_12_keeps_every_row_and_every_reader_works(tmp_path: Path) -> 
         assert store.line_counts("outlet:wire", [*LINES, "1234567890abcdef"]) == {
             "00ff10ab3c4d5e6f": 2, "ff00aa0000000001": 4, "1234567890abcdef": 1}
         assert store.group_size("outlet:wire") == 4
-        # the key tables hold the ids as bytes now, and every reader gives the ids back
-        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"blob"}
+        # the key tables hold the stored articles by rowid now (migrations 12 and 18), an id no article has as
+        # itself ("not-a-hex-id"), and every reader gives the ids back
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_bands")} == {"integer"}
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_anchors")} == {"integer", "text"}
         assert copies_sql.keys_of(store, arts[1]["id"]) == ([101], [7])
         hits, _ = copies_sql.keyed_candidates(store, "copy_anchors", "akey", [-5], arts[0]["id"], 10)
         assert hits == {arts[1]["id"]: 1, arts[2]["id"]: 1, "not-a-hex-id": 1}
@@ -593,6 +595,7 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
                 "keys": store.conn.execute("SELECT article_id, bands, skeys, akeys FROM copy_keys ORDER BY 1").fetchall(),
                 "export": list(export_rows(store, "copy_prints", sketch_of=text_sketch)),
                 "sketches": dict(store.conn.execute("SELECT article_id, sketch FROM copy_prints").fetchall()),
+                "promoted": copies_sql.held_of(store, pair[1]),  # as the key tables hold it
             }
         return db, state
 
@@ -602,8 +605,9 @@ def test_no_sketch_is_kept_and_keys_and_exports_are_those_a_kept_sketch_gives(tm
     assert set(map(len, kept["sketches"].values())) == {512}  # type: ignore[attr-defined]
     for k in ("links", "keys", "export"):
         assert bare[k] == kept[k], k
-    assert any(r[0] == key_of(pair[1]) for r in bare["keys"])  # type: ignore[attr-defined]  # promoted: in the buckets
-    promoted = next(unpack_keys(r[1]) for r in bare["keys"] if r[0] == key_of(pair[1]))  # type: ignore[attr-defined]
+    assert bare["promoted"] == kept["promoted"]
+    assert any(r[0] == bare["promoted"] for r in bare["keys"])  # type: ignore[attr-defined]  # promoted: in the buckets
+    promoted = next(unpack_keys(r[1]) for r in bare["keys"] if r[0] == bare["promoted"])  # type: ignore[attr-defined]
     assert promoted == sorted(band_keys(np.frombuffer(kept["sketches"][pair[1]], dtype="<u4")))  # type: ignore[index]
     assert {r["article_id"]: r["sketch"] for r in kept["export"]} == kept["sketches"]  # type: ignore[attr-defined]
 
@@ -691,3 +695,207 @@ def test_an_article_s_removed_spans_are_one_packed_row() -> None:
     assert unpack_spans(packed) == sorted(spans)
     assert unpack_spans(pack_spans([*spans, (0, 15, "a longer byline", "byline")]))[0] == (0, 15, "a longer byline", "byline")
     assert pack_spans([]) is None and unpack_spans(None) == []
+
+
+# -- the key tables hold an article by its rowid (migration 18) -------------------------------------------------
+
+
+def test_key_tables_hold_rowids_and_migration_18_converts_the_8_byte_ids(tmp_path: Path) -> None:
+    """The key tables and ``copy_keys`` hold a stored article by its rowid (an integer of 2-3 bytes, not the 8
+    bytes of its id); a store that held the ids (what migrations 12-17 left) is converted by migration 18 to the
+    very rows a fresh store holds, a row of an article that is not stored keeps its bytes, and the candidates
+    and the batch export read the same before and after."""
+    from storyloom.copies import find_copies
+    from storyloom.store.load import export_rows
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    settings = Settings(db_path=str(db), run_stories=False)
+
+    def state(store: Store) -> dict[str, object]:
+        aid = content_id(items[1].raw)
+        bands, skeys = copies_sql.keys_of(store, aid)
+        return {t: store.conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                for t in ("copy_bands", "copy_sentences", "copy_anchors", "copy_keys")} | {
+            "export": list(export_rows(store, "copy_prints")),
+            "candidates": copies_sql.keyed_candidates(store, "copy_sentences", "skey", skeys, aid, 100),
+            "bands": copies_sql.keyed_candidates(store, "copy_bands", "band", bands, aid, 100)}
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        find_copies(store, settings)
+        with store.transaction() as c:  # an article no longer stored, as its 8 bytes (kept as they are)
+            c.execute("INSERT INTO copy_anchors VALUES (-5, ?)", (key_of("00000000000000aa"),))
+        fresh = state(store)
+        assert sum(len(fresh[t]) for t in ("copy_bands", "copy_sentences")) > 50  # type: ignore[arg-type]
+        assert {r[0] for r in store.conn.execute("SELECT typeof(article_id) FROM copy_sentences")} == {"integer"}
+        assert store.conn.execute("SELECT max(length(CAST(article_id AS BLOB))) FROM copy_keys").fetchone()[0] <= 2
+    conn = sqlite3.connect(db, isolation_level=None)  # back to what migrations 12-17 left: the ids' 8 bytes
+    conn.create_function("storyloom_id_key", 1, key_of)
+    conn.execute("BEGIN")
+    for table in ("copy_bands", "copy_sentences", "copy_anchors", "copy_keys"):
+        conn.execute(f"UPDATE {table} SET article_id = (SELECT storyloom_id_key(a.id) FROM articles a "
+                     f"WHERE a.rowid = {table}.article_id) WHERE typeof(article_id) = 'integer'")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
+    conn.execute("PRAGMA user_version = 17")
+    conn.execute("COMMIT")
+    assert {r[0] for r in conn.execute("SELECT typeof(article_id) FROM copy_sentences")} == {"blob"}
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        assert state(store) == fresh
+        assert store.conn.execute("SELECT count(*) FROM copy_anchors WHERE article_id = ?",
+                                  (key_of("00000000000000aa"),)).fetchone()[0] == 1
+    with Store(db) as store:  # run again (a store told it is at 17 once more): nothing changes
+        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
+        store.conn.execute("PRAGMA user_version = 17")
+        store.migrate()
+        assert state(store) == fresh
+
+
+# -- the FTS index's columns as (text, title) (migration 19) ---------------------------------------------------
+
+
+def test_fts_text_first_answers_the_same_and_migration_19_converts_an_old_index(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The FTS index holds the text as its first column (FTS5 marks a later column's positions with two bytes a
+    term and article); searches give the same hits, scores and snippets as the (title, text) index older stores
+    hold, which a reader that cannot upgrade still searches right, and migration 19 rebuilds it."""
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        ingest_items(flood_items(), store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        fresh = searches(store)
+        assert [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")] == ["text", "title"]
+    assert sum(map(len, fresh)) > 20
+    conn = sqlite3.connect(db, isolation_level=None)  # the index as migrations 13-18 left it
+    register_all(conn)
+    conn.execute("BEGIN")
+    conn.execute("DROP TABLE articles_fts")
+    conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='article_texts', "
+                 "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 19")
+    conn.execute("PRAGMA user_version = 18")
+    conn.execute("COMMIT")
+    old_size = conn.execute("SELECT sum(length(block)) FROM articles_fts_data").fetchone()[0]
+    conn.close()
+    with monkeypatch.context() as m:  # a reader that cannot upgrade the store (a read-only file) searches the old index
+        m.setattr(Store, "_upgrade_for_reading", lambda self: None)
+        with Store(db, readonly=True) as reader:
+            assert reader.schema_version() == 18 and searches(reader) == fresh
+    with Store(db) as store:
+        assert store.schema_version() == LATEST
+        assert [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")] == ["text", "title"]
+        assert searches(store) == fresh
+        # both rebuilt in one segment: the same terms and positions, less the column marks
+        assert store.conn.execute("SELECT sum(length(block)) FROM articles_fts_data").fetchone()[0] < 0.9 * old_size
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+        aid = content_id(flood_items()[0].raw)  # the triggers still keep the index: a re-clean, a delete
+        with store.transaction() as c:
+            c.execute("UPDATE articles SET text = ? WHERE id = ?", (pack_text("moonlight sonata", None), aid))
+        assert [h.id for h in search(store, "moonlight")] == [aid]
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def register_all(conn: sqlite3.Connection) -> None:
+    from storyloom.store.packing import register
+
+    register(conn)
+
+
+# -- an article's meta and a story's term weights, packed (no migration: older rows are read as they are) --------
+
+
+@pytest.mark.parametrize("value", [
+    {"flood": 0.2402239099548189, "river": 0.08326751748639137, "Ünïcödé": 1e-300, "中文": 3.0},
+    {"one": 1, "two": 0.5},  # an integer weight: kept as JSON text (a float64 would write 1.0)
+    {"": 0.5, "a": 0.25},  # an empty term: kept as JSON text
+    {"nan": float("nan")},
+    {},
+])
+def test_term_weights_are_packed_as_floats_and_read_back_as_the_same_json_text(value: dict[str, float]) -> None:
+    from storyloom.canonical import canonical_json
+    from storyloom.store.packing import WEIGHTS_MAGIC, json_text, pack_json, pack_weights
+
+    packed = pack_weights(value)
+    assert json_text(packed) == canonical_json(value) == json_text(pack_json(value))
+    binary = bool(value) and all(k and type(v) is float and v == v for k, v in value.items())
+    assert packed.startswith(WEIGHTS_MAGIC) == binary
+
+
+def test_weights_of_real_size_are_smaller_than_their_deflated_json() -> None:
+    import math
+    import random
+
+    from storyloom.store.packing import pack_json, pack_weights
+
+    rng = random.Random(2)  # as a story's are: ~64 terms, each tf times idf over a norm (17 digits in JSON)
+    words = "river flood council budget mayor protest storm court police market election minister".split()
+    terms = {w + str(i): math.log(2134 / rng.randint(1, 50)) * rng.randint(1, 3) / 97.0
+             for i, w in enumerate(rng.choices(words, k=64))}
+    assert len(pack_weights(terms)) < 0.9 * len(pack_json(terms))
+
+
+def test_an_article_meta_is_kept_deflated_when_smaller_and_every_reader_reads_it(tmp_path: Path) -> None:
+    from storyloom.store.load import export_rows
+    from storyloom.store.packing import JSON_MAGIC, json_text, pack_json_text
+
+    assert pack_json_text("{}") == "{}"
+    long = json.dumps({"attributions": [{"sentence": i, "source": "Keatley", "verb": "says"} for i in range(9)]})
+    assert isinstance(pack_json_text(long), bytes) and json_text(pack_json_text(long)) == long
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        ingest_items(flood_items(), store, Settings(db_path=str(db), run_copies=False, run_stories=False))
+        raw = dict(store.conn.execute("SELECT id, meta FROM articles").fetchall())
+        assert any(isinstance(v, bytes) and v.startswith(JSON_MAGIC) for v in raw.values()) or all(
+            isinstance(v, str) for v in raw.values())
+        for aid, v in raw.items():
+            art = get_article(store, aid)
+            assert art is not None and art.meta == json.loads(json_text(v))
+        exported = {r["id"]: r["meta"] for r in export_rows(store, "articles")}
+        assert exported == {aid: json_text(v) for aid, v in raw.items()}
+        with store.transaction() as c:  # a plain row (an older store's) reads the same
+            aid = next(iter(raw))
+            c.execute("UPDATE articles SET meta = ? WHERE id = ?", (json_text(raw[aid]), aid))
+        assert get_article(store, aid).meta == json.loads(json_text(raw[aid]))  # type: ignore[union-attr]
+
+
+# -- a sighting's blob key as its 32 bytes (migration 20) -------------------------------------------------------
+
+
+def test_sightings_hold_blob_keys_as_bytes_and_migration_20_converts_hex(tmp_path: Path) -> None:
+    """A sighting holds its raw input's SHA-256 as 32 bytes; the article page and the export give the hex back;
+    a store whose sightings hold hex (migrations 1-19) is converted to the very rows a fresh store holds, and
+    finds a raw input it has seen as before (a duplicate)."""
+    from storyloom.store.load import export_rows
+
+    db = tmp_path / "s.db"
+    items = flood_items()
+    settings = Settings(db_path=str(db), run_copies=False, run_stories=False)
+
+    def state(store: Store) -> dict[str, object]:
+        aid = content_id(items[2].raw)
+        return {"rows": store.conn.execute("SELECT * FROM sightings ORDER BY 1, 2, 3").fetchall(),
+                "export": list(export_rows(store, "sightings")),
+                "page": get_article(store, aid).sightings}  # type: ignore[union-attr]
+
+    with Store(db) as store:
+        ingest_items(items, store, settings)
+        fresh = state(store)
+        assert {r[0] for r in store.conn.execute("SELECT length(blob) FROM sightings")} == {32}
+        assert fresh["page"][0].blob == blob_key(items[2].raw)  # type: ignore[index]
+        assert {r["blob"] for r in fresh["export"]} == {blob_key(it.raw) for it in items}  # type: ignore[attr-defined]
+    conn = sqlite3.connect(db, isolation_level=None)  # back to what migrations 1-19 left: hex text
+    conn.execute("BEGIN")
+    rows = conn.execute("SELECT article_id, location, blob, first_seen FROM sightings").fetchall()
+    conn.execute("DELETE FROM sightings")
+    conn.executemany("INSERT INTO sightings VALUES (?, ?, ?, ?)", [(a, loc, bytes(b).hex(), t) for a, loc, b, t in rows])
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 20")
+    conn.execute("PRAGMA user_version = 19")
+    conn.execute("COMMIT")
+    assert {r[0] for r in conn.execute("SELECT typeof(blob) FROM sightings")} == {"text"}
+    conn.close()
+    with Store(db) as store:
+        assert store.schema_version() == LATEST and state(store) == fresh
+        rep = ingest_items(items[:3], store, settings)
+        assert rep.counts.get("duplicate") == 3

@@ -250,7 +250,7 @@ def reclean_row(store: Store, settings: Settings, r: sqlite3.Row) -> Article | N
     from storyloom.store.packing import decode_blob
     from storyloom.store.queries import removed_spans
 
-    raw = rebuild_raw(r["kind"], r["location"], decode_blob(r["codec"], r["data"]),
+    raw = rebuild_raw(r["kind"], r["location"], decode_blob(r["codec"], r["data"], store.blobs),
                       json.loads(r["declared"]), json.loads(r["extra"]))
     own = {line_key(line) for line in (r["body"] or "").split("\n") if line.strip()}
     templates = WithoutSelf(store, r["template_group"], own, r["previous_id"] is None)

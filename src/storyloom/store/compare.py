@@ -19,7 +19,7 @@ def story(store: Store, story_id: str) -> dict[str, Any] | None:
 def members(store: Store, story_id: str) -> list[dict[str, Any]]:
     """Members by time (trusted publication times first), with text, metadata and copy group."""
     rows = store.conn.execute(
-        "SELECT a.id, a.title, t.text, a.outlet, a.language, a.published, a.date_flag, a.url, a.location, a.meta, "
+        "SELECT a.id, a.title, t.text, a.outlet, a.language, a.published, a.date_flag, a.url, a.location, storyloom_json(a.meta) AS meta, "
         "m.time, g.group_id FROM story_members m JOIN articles a ON a.id = m.article_id JOIN article_texts t ON t.rowid = a.rowid "
         "LEFT JOIN copy_groups g ON g.article_id = a.id WHERE m.story_id = ? ORDER BY m.time, a.id", (story_id,)).fetchall()
     out = []

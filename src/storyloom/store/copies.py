@@ -57,7 +57,7 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
     """(article_id, version, exact, n_words, sketch, band keys, sentence keys) for each article."""
     c = store.conn
     for aid, version, exact, n_words, sk, bands, skeys in rows:
-        k = key_of(aid)
+        k = held_of(store, aid)
         old = _lists(store, k)
         _delete(store, k, old[0], old[1], [])
         c.execute("INSERT OR REPLACE INTO copy_prints VALUES (?, ?, ?, ?, ?)", (aid, version, exact, n_words, sk))
@@ -65,16 +65,45 @@ def save_prints(store: Store, rows: Iterable[tuple[str, str, str, int, bytes, li
         _put_lists(store, k, bands, skeys, old[2])
 
 
+# -- how the key tables hold an article: its rowid (migration 18) -------------------------------------------
+
+Held = int | bytes | str  # an article as the key tables hold it: its rowid, or (not stored) packing.key_of
+
+
+def held_of(store: Store, aid: str) -> Held:
+    """How the key tables (``copy_bands``, ``copy_sentences``, ``copy_anchors``, ``copy_keys``) hold an article:
+    its rowid in ``articles`` (2-3 bytes in a row, where its id took 8: 86 rows a real article, 0.46 KB; the
+    rowid of an article never changes: every writer updates a row in place), or, for an article that is not
+    stored (none of the stages' stores has one), the 8 bytes of its id (:func:`storyloom.store.packing.key_of`)."""
+    row = store.conn.execute("SELECT rowid FROM articles WHERE id = ?", (aid,)).fetchone()
+    return int(row[0]) if row else key_of(aid)
+
+
+def ids_of(store: Store, helds: Iterable[Held]) -> dict[Held, str]:
+    """The article ids the key tables' ``article_id`` values stand for (see :func:`held_of`), one query for all
+    the rowids; a rowid no stored article has (none should) is left out."""
+    out: dict[Held, str] = {}
+    rowids = []
+    for h in set(helds):
+        if isinstance(h, int):
+            rowids.append(h)
+        else:
+            out[h] = article_of(h)
+    for r, i in select_in(store.conn, "SELECT rowid, id FROM articles WHERE rowid IN ({in})", sorted(rowids)):
+        out[int(r)] = i
+    return out
+
+
 # -- an article's keys (copy_keys): what it holds in each key table, kept beside them ----------------------
 
 
-def _lists(store: Store, held: bytes | str) -> tuple[list[int], list[int], list[int]]:
+def _lists(store: Store, held: Held) -> tuple[list[int], list[int], list[int]]:
     """(band, sentence, anchor keys) an article (as the key tables hold its id) holds in the key tables."""
     r = store.conn.execute("SELECT bands, skeys, akeys FROM copy_keys WHERE article_id = ?", (held,)).fetchone()
     return (unpack_keys(r[0]), unpack_keys(r[1]), unpack_keys(r[2])) if r else ([], [], [])
 
 
-def _put_lists(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+def _put_lists(store: Store, held: Held, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
     if not (bands or skeys or akeys):
         store.conn.execute("DELETE FROM copy_keys WHERE article_id = ?", (held,))
         return
@@ -84,13 +113,13 @@ def _put_lists(store: Store, held: bytes | str, bands: Sequence[int], skeys: Seq
         (held, pack_keys(bands), pack_keys(skeys), pack_keys(akeys)))
 
 
-def _delete(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+def _delete(store: Store, held: Held, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
     for table, col, keys in (("copy_bands", "band", bands), ("copy_sentences", "skey", skeys),
                              ("copy_anchors", "akey", akeys)):
         store.conn.executemany(f"DELETE FROM {table} WHERE {col} = ? AND article_id = ?", [(x, held) for x in keys])
 
 
-def _insert(store: Store, held: bytes | str, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
+def _insert(store: Store, held: Held, bands: Sequence[int], skeys: Sequence[int], akeys: Sequence[int]) -> None:
     for table, keys in (("copy_bands", bands), ("copy_sentences", skeys), ("copy_anchors", akeys)):
         store.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?)", [(x, held) for x in keys])
 
@@ -129,7 +158,7 @@ def stored_prints(store: Store, ids: Sequence[str]) -> dict[str, tuple[str, int,
 
 def keys_of(store: Store, aid: str) -> tuple[list[int], list[int]]:
     """The band and sentence keys an article holds in the buckets (none for a member of an exact class)."""
-    bands, skeys, _ = _lists(store, key_of(aid))
+    bands, skeys, _ = _lists(store, held_of(store, aid))
     return bands, skeys
 
 
@@ -137,13 +166,13 @@ def drop_keys(store: Store, ids: Sequence[str]) -> None:
     """Take articles out of the candidate buckets (band, sentence and anchor keys): a member of an exact class
     is found through its representative, so a heap of copies holds one entry per bucket, not one each."""
     for i in ids:
-        held = key_of(i)
+        held = held_of(store, i)
         _delete(store, held, *_lists(store, held))
         _put_lists(store, held, [], [], [])
 
 
 def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int]) -> None:
-    k = key_of(aid)
+    k = held_of(store, aid)
     old = _lists(store, k)
     _insert(store, k, bands, skeys, [])
     _put_lists(store, k, [*old[0], *bands], [*old[1], *skeys], old[2])
@@ -151,14 +180,14 @@ def set_keys(store: Store, aid: str, bands: Sequence[int], skeys: Sequence[int])
 
 def prune_keys(store: Store, aid: str, holders: Sequence[str]) -> None:
     """Take ``aid`` out of the band and sentence buckets that any of ``holders`` (its copy group) is in."""
-    held = key_of(aid)
+    held = held_of(store, aid)
     bands, skeys, akeys = _lists(store, held)
     if not (bands or skeys):
         return
     theirs_b: set[int] = set()
     theirs_s: set[int] = set()
     for h in holders:
-        hb, hs, _ = _lists(store, key_of(h))
+        hb, hs, _ = _lists(store, held_of(store, h))
         theirs_b.update(hb)
         theirs_s.update(hs)
     gone_b, gone_s = [b for b in bands if b in theirs_b], [x for x in skeys if x in theirs_s]
@@ -211,19 +240,19 @@ def keyed_candidates(store: Store, table: str, column: str, keys: Sequence[int],
         f"SELECT {column}, count(*) FROM {table} WHERE {column} IN ({placeholders(len(keys))}) GROUP BY {column}", keys))
     over = [k for k in keys if sizes.get(k, 0) > cap]
     usable = [k for k in keys if 0 < sizes.get(k, 0) <= cap]
-    hits: dict[str, int] = {}
+    held_hits: dict[Held, int] = {}
     if usable and min_shared > 1:
         for held, n in store.conn.execute(
             f"SELECT article_id, count(*) FROM {table} WHERE {column} IN ({placeholders(len(usable))}) "
-            "AND article_id != ? GROUP BY article_id HAVING count(*) >= ?", [*usable, key_of(exclude), min_shared]):
-            hits[article_of(held)] = n
+            "AND article_id != ? GROUP BY article_id HAVING count(*) >= ?", [*usable, held_of(store, exclude), min_shared]):
+            held_hits[held] = n
     elif usable:
         for (held,) in store.conn.execute(
             f"SELECT article_id FROM {table} WHERE {column} IN ({placeholders(len(usable))}) AND article_id != ?",
-            [*usable, key_of(exclude)]):
-            aid = article_of(held)
-            hits[aid] = hits.get(aid, 0) + 1
-    return hits, over
+            [*usable, held_of(store, exclude)]):
+            held_hits[held] = held_hits.get(held, 0) + 1
+    ids = ids_of(store, held_hits)
+    return {ids[h]: n for h, n in held_hits.items() if h in ids}, over
 
 
 def keyed_candidates_many(store: Store, table: str, column: str, keyed: Mapping[str, Sequence[int]], cap: int,
@@ -245,17 +274,18 @@ def keyed_candidates_many(store: Store, table: str, column: str, keyed: Mapping[
                           f"GROUP BY {column}", every):
         sizes[k] = n
     usable = [k for k in every if k in sizes and sizes[k] <= cap]
-    held_by: dict[int, list[bytes | str]] = {}
+    held_by: dict[int, list[Held]] = {}
     for k, held in select_in(store.conn, f"SELECT {column}, article_id FROM {table} WHERE {column} IN ({{in}})", usable):
         held_by.setdefault(k, []).append(held)
+    ids = ids_of(store, {h for helds in held_by.values() for h in helds})
     out: dict[str, tuple[dict[str, int], list[int]]] = {}
     for aid, keys in wanted.items():
-        counts: Counter[bytes | str] = Counter()
+        counts: Counter[Held] = Counter()
         for k in keys:
             if k in held_by:
                 counts.update(held_by[k])
-        counts.pop(key_of(aid), None)
-        out[aid] = ({article_of(held): n for held, n in counts.items() if n >= min_shared},
+        counts.pop(held_of(store, aid), None)
+        out[aid] = ({ids[held]: n for held, n in counts.items() if n >= min_shared and held in ids},
                     [k for k in keys if sizes.get(k, 0) > cap])
     return out
 
@@ -355,7 +385,7 @@ def list_groups(store: Store, min_size: int = 2, limit: int = 50, offset: int = 
 
 def save_anchors(store: Store, rows: Iterable[tuple[str, list[int]]]) -> None:
     for aid, keys in rows:
-        held = key_of(aid)
+        held = held_of(store, aid)
         bands, skeys, old = _lists(store, held)
         _delete(store, held, [], [], old)
         _insert(store, held, [], [], keys)

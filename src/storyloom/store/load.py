@@ -16,10 +16,11 @@ from typing import Any
 
 from storyloom.store.migrations import DECLARED_OF
 from storyloom.store.packing import (
-    article_of,
     decode_blob,
     encode_blob,
     json_text,
+    key_of,
+    pack_json_text,
     pack_spans,
     pack_text,
     read_centroid,
@@ -61,7 +62,8 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
         text = r.get("text") or ""
         raw = store.raw_bytes(r["blob"])
         stored = {"body": stored_body(r.get("body"), text), "text": pack_text(text, raw),
-                  "declared": None if r.get("declared") is None else pack_text(r["declared"], raw)}
+                  "declared": None if r.get("declared") is None else pack_text(r["declared"], raw),
+                  "meta": None if r.get("meta") is None else pack_json_text(r["meta"])}
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
             [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text)],
@@ -85,7 +87,7 @@ def load_sightings(store: Store, rows: Iterable[dict[str, Any]], seen_at: str) -
     n = 0
     for r in rows:
         store.conn.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)",
-                           (r["article_id"], r["location"], r["blob"], seen_at))
+                           (r["article_id"], r["location"], key_of(r["blob"]), seen_at))
         n += 1
     return n
 
@@ -135,13 +137,15 @@ def _exported(column: str) -> str:
     """How the articles export reads a column: text and body decoded by the view, declared fields decoded too."""
     if column in ("text", "body"):
         return f"t.{column}"
+    if column == "meta":
+        return "storyloom_json(a.meta) AS meta"
     return f"{DECLARED_OF.format(r='a')} AS declared" if column == "declared" else f"a.{column}"
 
 
 EXPORTS: dict[str, str] = {
     "articles": f"SELECT {', '.join(_exported(c) for c in ARTICLE_COLUMNS)} "
                 "FROM articles a JOIN article_texts t ON t.rowid = a.rowid ORDER BY a.rowid",
-    "sightings": "SELECT article_id, location, blob FROM sightings ORDER BY article_id, location, blob",
+    "sightings": "SELECT article_id, location, storyloom_hex(blob) AS blob FROM sightings ORDER BY article_id, location, blob",
     "copy_links": "SELECT a, b, kind, score, direction, details, evidence FROM copy_links ORDER BY a, b",
     "copy_groups": "SELECT article_id, group_id FROM copy_groups ORDER BY article_id",
     "stories": "SELECT id, label, label_article, label_score, first_seen, last_seen, n_articles, outlets, languages, "
@@ -159,7 +163,7 @@ def export_rows(store: Store, table: str,
     one (else exported empty)."""
     if table == "blobs":
         for r in store.conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY sha256"):
-            data = decode_blob(r["codec"], r["data"])
+            data = decode_blob(r["codec"], r["data"], store.blobs)
             yield {"sha256": r["sha256"], "size": len(data), "data": data}
         return
     if table == "copy_prints":
@@ -195,10 +199,17 @@ def export_rows(store: Store, table: str,
 
 
 def _keys_by_article(store: Store, sql: str) -> dict[str, list[int]]:
+    """An article's keys in one key table, by article id, each list sorted (the tables hold an article by its
+    rowid, or the 8 bytes of its id: store.copies.held_of)."""
+    from storyloom.store.copies import ids_of
+
+    rows = store.conn.execute(sql).fetchall()
+    ids = ids_of(store, [held for held, _ in rows])
     out: dict[str, list[int]] = {}
-    for held, key in store.conn.execute(sql):
-        out.setdefault(article_of(held), []).append(key)
-    return out
+    for held, key in rows:
+        if held in ids:
+            out.setdefault(ids[held], []).append(key)
+    return {aid: sorted(keys) for aid, keys in out.items()}
 
 
 # -- the scratch store of one story block (Spark) -------------------------------------------------

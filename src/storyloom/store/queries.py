@@ -80,7 +80,7 @@ def resolve_id(store: Store, prefix: str) -> str | None:
 # of ``articles a`` joined with ``article_texts t`` (the text and body decoded: migration 13, store.packing)
 ARTICLE_COLUMNS = ("a.id, a.blob, a.kind, a.location, a.url, a.canonical_url, a.title, t.text, a.text_hash, a.published, "
                    "a.date_flag, a.outlet, a.author, a.language, a.extra, a.warnings, a.previous_id, a.ingested_at, t.body, "
-                   f"a.meta, {DECLARED_OF.format(r='a')} AS declared, a.template_group")
+                   f"storyloom_json(a.meta) AS meta, {DECLARED_OF.format(r='a')} AS declared, a.template_group")
 ARTICLE_FROM = "articles a JOIN article_texts t ON t.rowid = a.rowid"
 
 
@@ -104,7 +104,8 @@ def get_article(store: Store, article_id: str, *, raw: bool = False) -> ArticleD
         art[key] = json.loads(art[key])
     art["removed"] = removed_spans(store, full)
     art["sightings"] = [Sighting(**_row(s)) for s in store.conn.execute(
-        "SELECT location, blob, first_seen FROM sightings WHERE article_id = ? ORDER BY first_seen, location", (full,))]
+        "SELECT location, storyloom_hex(blob) AS blob, first_seen FROM sightings WHERE article_id = ? "
+        "ORDER BY first_seen, location", (full,))]
     art["next_id"] = next(
         iter(r["id"] for r in store.conn.execute("SELECT id FROM articles WHERE previous_id = ?", (full,))), None
     )
@@ -134,17 +135,27 @@ def _fts_query(q: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
+def _fts_columns(store: Store) -> tuple[int, int]:
+    """The FTS index's column numbers of (title, text): (1, 0) since migration 19, (0, 1) in a store a reader
+    could not upgrade.  Read each search (a schema look-up, microseconds), not kept: another process may upgrade
+    the store under a long-lived reader."""
+    names = [r[1] for r in store.conn.execute("PRAGMA table_info(articles_fts)")]
+    return names.index("title"), names.index("text")
+
+
 def search(store: Store, q: str, limit: int = 20, offset: int = 0) -> list[SearchHit]:
     """Full-text search over headline + text, best first (BM25, headline weighted ×5), with snippets.
 
     Two steps: rank every match and keep the page (rowid and score only), then build the snippets of that
     page alone.  In one statement SQLite makes a snippet for every match before sorting: a common word in a
     100k-article store (24k matches) took 66 ms that way and 30 ms this way, with the same rows."""
-    rank = ("SELECT rowid, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ? "
+    title, text = _fts_columns(store)
+    weights = ", ".join("5.0" if i == title else "1.0" for i in range(2))
+    rank = (f"SELECT rowid, bm25(articles_fts, {weights}) AS score FROM articles_fts WHERE articles_fts MATCH ? "
             "ORDER BY score, rowid LIMIT ? OFFSET ?")
     page = (
         "SELECT a.id, a.title, a.outlet, a.language, a.published, "
-        f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet "
+        f"snippet(articles_fts, {text}, '{MARK_START}', '{MARK_END}', ' … ', 12) AS snippet "
         "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
         "WHERE articles_fts MATCH ? AND articles_fts.rowid = ?"
     )

@@ -26,14 +26,18 @@ from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store.migrations import LATEST, MIGRATIONS, packed_read
 from storyloom.store.packing import (
+    BLOB_DICT_AFTER,
     decode_blob,
     encode_blob,
+    key_of,
     line_hex,
     line_int,
+    pack_json_text,
     pack_spans,
     pack_text,
     register,
     stored_body,
+    train_blob_dict,
 )
 from storyloom.timeparse import utc_now
 
@@ -75,7 +79,7 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
 RECLEAN_SELECT = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, "
                   f"{packed_read('a.declared', 'storyloom_raw(b.codec, b.data)')} AS declared, a.extra, a.previous_id, "
                   "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
-                  "a.meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+                  "storyloom_json(a.meta) AS meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
                   "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid ")
 IN_CHUNK = 400  # ids per "IN (…)" list: well under SQLite's 32,766 bound variables, even doubled
 
@@ -154,7 +158,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                         cached_statements=CACHED_STATEMENTS)
         self.conn.row_factory = sqlite3.Row
-        register(self.conn)
+        self.blobs = register(self.conn)
         if not readonly:  # readers (the server's threads, one connection each) keep SQLite's 2 MB
             self.set_cache_mb(DEFAULT_CACHE_MB)
         self.conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -316,7 +320,7 @@ class Store:
                     "WHERE a.rowid > ? AND a.rowid <= ? ORDER BY a.rowid LIMIT ?", (lo, hi, batch)).fetchall()
                 for rowid, text, codec, data in rows:
                     if isinstance(text, str):
-                        packed = pack_text(text, decode_blob(codec, data))
+                        packed = pack_text(text, decode_blob(codec, data, self.blobs))
                         if packed is not text:
                             c.execute("UPDATE articles SET text = ?, chars = ? WHERE rowid = ?", (packed, len(text), rowid))
                             done += 1
@@ -405,25 +409,63 @@ class Store:
         compressing 500 web pages (~110 MB) took 1.8 s of a 4.6 s hold when it was done inside.
         """
         items = list(items)
-        packed = {art.blob: encode_blob(raw.raw) for raw, art in items if not self.has_blob(art.blob)}
+        new: dict[str, bytes] = {}  # the raw inputs this batch stores, in the order they are written
+        for raw, art in items:
+            if art.blob not in new and not self.has_blob(art.blob):
+                new[art.blob] = raw.raw
+        used = self.blobs.latest()
+        packed = {key: encode_blob(data, self.blobs, used) for key, data in new.items()}
         # an item whose raw input is stored already is a duplicate, its text never written: a re-run packs nothing
         texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items if art.blob in packed}
         outcomes: list[WriteOutcome] = []
         now = _now()
         with self.transaction() as c:
+            current = self.blobs.latest()
+            if current is None:
+                current = self._train_blob_dict(c, list(new.values()))
+            if current != used:  # trained now, or by another writer since: the dictionary is read under the lock
+                packed = {key: encode_blob(data, self.blobs, current) for key, data in new.items()}
             for raw, art in items:
                 outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob), texts.get(art.id)))
             if then is not None:
                 then()
         return outcomes
 
+    def _train_blob_dict(self, c: sqlite3.Connection, new: Sequence[bytes]) -> int | None:
+        """The store's zstd dictionary for raw inputs (:func:`storyloom.store.packing.train_blob_dict`), trained in
+        the batch that brings the store to :data:`BLOB_DICT_AFTER` raw inputs, on exactly the first that many (by
+        rowid; those stored already, then this batch's ``new`` ones in order); the ones stored already are
+        recompressed with it.  So every raw input of a store is compressed alike whatever the batches were (the
+        first ones too), and a store written before migration 17 gets its dictionary from its own first raw
+        inputs at its next write (its later ones stay zlib).  Returns the dictionary's id, None until then (or
+        when the training found too little: an empty row says it was tried)."""
+        if c.execute("SELECT 1 FROM blob_dicts LIMIT 1").fetchone() is not None:
+            return None
+        stored = c.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        if stored + len(new) < BLOB_DICT_AFTER:
+            return None
+        firsts = c.execute("SELECT rowid, codec, data FROM blobs ORDER BY rowid LIMIT ?", (BLOB_DICT_AFTER,)).fetchall()
+        samples = [decode_blob(r[1], r[2], self.blobs) for r in firsts]
+        samples += list(new[: BLOB_DICT_AFTER - len(samples)])
+        made = train_blob_dict(samples)
+        did = int(c.execute("INSERT INTO blob_dicts (samples, dict) VALUES (?, ?) RETURNING id",
+                            (len(samples), made)).fetchone()[0])
+        if not made:
+            return None
+        for rowid, codec, data in firsts:
+            if codec == "zlib":
+                c.execute("UPDATE blobs SET codec = ?, data = ? WHERE rowid = ?",
+                          (*encode_blob(decode_blob(codec, data), self.blobs, did), rowid))
+        return did
+
     def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
                    packed: tuple[str, bytes] | None = None, text: str | bytes | None = None) -> WriteOutcome:
         key = art.blob
-        existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (key,)).fetchone()
+        seen_as = key_of(key)  # how sightings hold a blob key: its 32 bytes (migration 20)
+        existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (seen_as,)).fetchone()
         if existing is not None:
             c.execute(
-                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (existing[0], raw.location, key, now)
+                "INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (existing[0], raw.location, seen_as, now)
             )
             return WriteOutcome("duplicate", existing[0])
         th = text_hash(art.title, art.text)
@@ -433,11 +475,11 @@ class Store:
                 "SELECT id, text_hash FROM articles WHERE url = ? AND kind = ? ORDER BY rowid DESC LIMIT 1",
                 (art.url, art.kind),
             ).fetchone()
-        codec, data = packed or encode_blob(raw.raw)
+        codec, data = packed or encode_blob(raw.raw, self.blobs, self.blobs.latest())
         c.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
                   (key, len(raw.raw), codec, data))
         if previous is not None and previous["text_hash"] == th:
-            c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, key, now))
+            c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, seen_as, now))
             return WriteOutcome("unchanged", previous["id"])
         c.execute(
             """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
@@ -449,7 +491,7 @@ class Store:
                 pack_text(art.text, raw.raw) if text is None else text, th,
                 art.published, art.date_flag, art.outlet, art.author, art.language, _json(art.extra),
                 _json(list(art.warnings)), previous["id"] if previous is not None else None, now,
-                stored_body(art.body, art.text), _json(art.meta),
+                stored_body(art.body, art.text), pack_json_text(_json(art.meta)),
                 # what the source said of the item is in its raw input: packed against it as the text is
                 # (0.25 -> 0.03 KB a real article)
                 pack_text(_json(declared_fields(raw)), raw.raw), art.template_group,
@@ -460,7 +502,7 @@ class Store:
         c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
         if previous is None and art.template_group:
             self._count_template_lines(c, art.template_group, art.line_keys)
-        c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, key, now))
+        c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (art.id, raw.location, seen_as, now))
         return WriteOutcome("version" if previous is not None else "added", art.id)
 
     @staticmethod
@@ -533,7 +575,7 @@ class Store:
                        template_group = ?, warnings = ?, chars = ?
                    WHERE id = ?""",
                 (art.title, pack_text(art.text, self.raw_bytes(art.blob)), text_hash(art.title, art.text),
-                 stored_body(art.body, art.text), _json(art.meta),
+                 stored_body(art.body, art.text), pack_json_text(_json(art.meta)),
                  art.author,
                  art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
                  art.template_group, _json(list(art.warnings)), len(art.text), art.id),
@@ -550,7 +592,7 @@ class Store:
 
     def raw_bytes(self, key: str) -> bytes | None:
         row = self.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (key,)).fetchone()
-        return decode_blob(row["codec"], row["data"]) if row else None
+        return decode_blob(row["codec"], row["data"], self.blobs) if row else None
 
     # -- feed polling state -------------------------------------------------------------------------
 

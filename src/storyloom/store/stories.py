@@ -9,7 +9,7 @@ from typing import Any
 
 from storyloom.readmodels import Mention, StoryCard, StoryDetail, StoryEvent, StoryMember
 from storyloom.store.copies import placeholders
-from storyloom.store.packing import json_text, pack_centroid, pack_json, read_centroid
+from storyloom.store.packing import json_text, pack_centroid, pack_weights, read_centroid
 from storyloom.store.sqlite import Store, _json, _now, select_in
 from storyloom.timeparse import end_of_day
 
@@ -123,7 +123,7 @@ def save_stories(store: Store, stories: Iterable[dict[str, Any]]) -> None:
         store.conn.execute(
             f"INSERT OR REPLACE INTO stories ({STORY_COLUMNS}, updated_at) VALUES ({placeholders(14)})",
             (s["id"], s["label"], s["label_article"], s["label_score"], s["first_seen"], s["last_seen"], s["n_articles"],
-             _json(s["outlets"]), _json(s["languages"]), pack_centroid(s["centroid"]), s["n_vectors"], pack_json(s["terms"]),
+             _json(s["outlets"]), _json(s["languages"]), pack_centroid(s["centroid"]), s["n_vectors"], pack_weights(s["terms"]),
              _json(s["entities"]), now))
         store.conn.execute("DELETE FROM story_entities WHERE story_id = ?", (s["id"],))
         store.conn.executemany("INSERT OR IGNORE INTO story_entities VALUES (?, ?)",

@@ -1,0 +1,165 @@
+"""Raw inputs compressed with a zstd dictionary the store trains on its own first raw inputs (migration 17, issue
+23's disk budget): every raw input comes back byte for byte, through every reader; the store's bytes do not depend
+on how the input was cut into batches; a store written before the dictionary upgrades and reads the same."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storyloom.models import RawDoc, content_id
+from storyloom.pipeline import ingest_items
+from storyloom.settings import Settings
+from storyloom.store import Store
+from storyloom.store import sqlite as store_sqlite
+from storyloom.store.migrations import LATEST
+from storyloom.store.packing import ZSTD_CODEC, decode_blob, register, train_blob_dict
+from storyloom.store.queries import get_article, search
+
+AFTER = 12  # the dictionary's threshold in these tests (BLOB_DICT_AFTER is 256)
+
+
+def items(n: int, seed: int = 3) -> list[RawDoc]:
+    """JSON records of one outlet: the field names and the furniture recur, the words do not."""
+    rng = random.Random(seed)
+    words = ("the council voted on the budget while protesters gathered outside the hall and the mayor said "
+             "that the river flood defences would be paid for by a new tax on parking in the old town").split()
+    out = []
+    for i in range(n):
+        text = "\n\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(20, 50))) + "."
+                           for _ in range(rng.randint(2, 6)))
+        rec = {"id": f"item-{i}", "url": f"https://news.example.com/local/2026/12/{i:04d}-council-budget",
+               "title": f"Council report {i}", "outlet": "Example News", "author": "Local desk",
+               "published": f"2026-12-{1 + i % 28:02d}T08:00:00Z", "language": "en",
+               "footer": "Subscribe to Example News for unlimited access. Follow us on social media. " * 3,
+               "text": text}
+        raw = json.dumps(rec).encode()
+        out.append(RawDoc(kind="jsonl", location=f"news.jsonl:{i}", raw=raw, title=rec["title"], text=text,
+                          url=rec["url"], outlet="Example News", language="en"))
+    return out
+
+
+def build(db: Path, docs: list[RawDoc], batch: int) -> None:
+    with Store(db) as store:
+        ingest_items(docs, store, Settings(db_path=str(db), batch_size=batch, run_copies=False, run_stories=False))
+
+
+def blob_rows(db: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT rowid, sha256, size, codec, data FROM blobs ORDER BY rowid").fetchall()
+    rows += conn.execute("SELECT id, samples, dict FROM blob_dicts ORDER BY id").fetchall()
+    conn.close()
+    return rows
+
+
+@pytest.fixture
+def small_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", AFTER)
+
+
+def test_raw_inputs_take_the_dictionary_and_come_back_byte_for_byte(tmp_path: Path, small_after: None) -> None:
+    docs = items(40)
+    build(tmp_path / "d.db", docs, batch=7)
+    with Store(tmp_path / "d.db") as store:
+        codecs = [r[0] for r in store.conn.execute("SELECT codec FROM blobs ORDER BY rowid")]
+        # the first ones too: recompressed with the dictionary they trained
+        assert codecs == [f"{ZSTD_CODEC}1"] * len(docs)
+        assert [tuple(r) for r in store.conn.execute("SELECT samples, length(dict) > 0 FROM blob_dicts")] == [(AFTER, 1)]
+        for doc in docs:
+            art = get_article(store, content_id(doc.raw), raw=True)
+            assert art is not None and store.raw_bytes(art.blob) == doc.raw
+            assert art.raw is not None and art.raw.data.encode() == doc.raw
+            assert art.text == doc.text  # a text packed against its raw input reads it through the SQL function
+        assert [h.id for h in search(store, '"flood defences"')]
+    # a reader of its own, and a bare connection with the store's functions, read them too
+    with Store(tmp_path / "d.db", readonly=True) as reader:
+        assert all(reader.raw_bytes(r[0]) == d.raw for r, d in
+                   zip(reader.conn.execute("SELECT sha256 FROM blobs ORDER BY rowid"), docs, strict=True))
+    conn = sqlite3.connect(tmp_path / "d.db")
+    dicts = register(conn)
+    got = [decode_blob(c, d, dicts) for c, d in conn.execute("SELECT codec, data FROM blobs ORDER BY rowid")]
+    assert got == [d.raw for d in docs]
+    assert [r[0] for r in conn.execute("SELECT text FROM article_texts ORDER BY rowid")] == [d.text for d in docs]
+    conn.close()
+
+
+def test_the_dictionary_makes_raw_inputs_smaller_than_zlib(tmp_path: Path, small_after: None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = items(60)
+    build(tmp_path / "d.db", docs, batch=500)
+    monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", 10**9)  # never: zlib alone, as before migration 17
+    build(tmp_path / "z.db", docs, batch=500)
+    size = {name: sqlite3.connect(tmp_path / f"{name}.db").execute("SELECT sum(length(data)) FROM blobs").fetchone()[0]
+            for name in ("d", "z")}
+    assert size["d"] < 0.8 * size["z"]
+
+
+def test_the_store_is_the_same_whatever_the_batches(tmp_path: Path, small_after: None) -> None:
+    docs = items(40)
+    for batch in (1, 5, 12, 500):
+        build(tmp_path / f"b{batch}.db", docs, batch=batch)
+    one = blob_rows(tmp_path / "b1.db")
+    assert all(blob_rows(tmp_path / f"b{batch}.db") == one for batch in (5, 12, 500))
+    assert train_blob_dict([d.raw for d in docs[:AFTER]]) == one[-1][2]  # deterministic: trained again, the same
+
+
+def test_too_little_to_train_on_is_tried_once_and_stays_zlib(tmp_path: Path, small_after: None,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def nothing(samples: list[bytes]) -> bytes:
+        calls.append(len(samples))
+        return b""
+
+    monkeypatch.setattr(store_sqlite, "train_blob_dict", nothing)
+    docs = items(40)
+    build(tmp_path / "n.db", docs, batch=5)
+    assert calls == [AFTER]
+    with Store(tmp_path / "n.db") as store:
+        assert {r[0] for r in store.conn.execute("SELECT codec FROM blobs")} == {"zlib"}
+        assert all(store.raw_bytes(r[0]) for r in store.conn.execute("SELECT sha256 FROM blobs"))
+
+
+def test_a_store_from_before_the_dictionary_upgrades_and_reads_the_same(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "old.db"
+    first, later = items(30), items(10, seed=4)
+    monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", 10**9)
+    build(db, first, batch=500)
+    conn = sqlite3.connect(db, isolation_level=None)  # back to what the code before migration 17 left
+    conn.execute("DROP TABLE blob_dicts")
+    conn.execute("DELETE FROM schema_migrations WHERE version >= 17")
+    conn.execute("PRAGMA user_version = 16")
+    before = conn.execute("SELECT sha256, codec, data FROM blobs ORDER BY rowid").fetchall()
+    conn.close()
+    with Store(db) as store:
+        texts = dict(store.conn.execute("SELECT id, text FROM article_texts").fetchall())
+        assert store.schema_version() == LATEST and {c for _, c, _ in before} == {"zlib"}
+    monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", AFTER)
+    build(db, later, batch=500)  # the next write trains on the store's own first raw inputs
+    with Store(db) as store:
+        codecs = [r[0] for r in store.conn.execute("SELECT codec FROM blobs ORDER BY rowid")]
+        assert codecs == [f"{ZSTD_CODEC}1"] * AFTER + ["zlib"] * (len(first) - AFTER) + [f"{ZSTD_CODEC}1"] * len(later)
+        for doc in first + later:
+            art = get_article(store, content_id(doc.raw), raw=True)
+            assert art is not None and store.raw_bytes(art.blob) == doc.raw and art.text == doc.text
+        assert {k: v for k, v in store.conn.execute("SELECT id, text FROM article_texts") if k in texts} == texts
+        store.conn.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_gzipped_raw_input_is_deflated_as_before(tmp_path: Path, small_after: None) -> None:
+    import gzip
+
+    docs = items(20)
+    noise = random.Random(1).randbytes(3000)  # gzipped, still over COMPRESS_OVER
+    page = RawDoc(kind="jsonl", location="page.jsonl:0", raw=gzip.compress(docs[0].raw + noise, mtime=0),
+                  title="A gzipped input", text=docs[0].text)
+    build(tmp_path / "g.db", [*docs, page], batch=500)
+    with Store(tmp_path / "g.db") as store:
+        codecs = dict(store.conn.execute("SELECT sha256, codec FROM blobs").fetchall())
+        assert codecs.pop(page.blob) == "zlib" and set(codecs.values()) == {f"{ZSTD_CODEC}1"}
+        assert store.raw_bytes(page.blob) == page.raw
