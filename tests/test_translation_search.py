@@ -364,3 +364,41 @@ def test_the_slow_model_never_embeds_a_pair_whose_sentence_counts_are_far_apart(
     assert tr.MIN_SENTENCE_RATIO < 5 / 9 < tr.WIDE_MIN_RATIO <= 6 / 9
     assert embedded(5) == []
     assert embedded(6)
+
+
+def test_the_slow_model_never_embeds_latin_script_pairs_whose_anchors_barely_meet() -> None:
+    """Between two Latin-script languages a translation keeps most of its source's names and numbers (dev split:
+    overlap >= 0.50), so a pair whose anchors meet less than WIDE_MIN_OVERLAP_LATIN costs the slow model nothing;
+    a pair with a language of another script keeps the lower bar of every script (capitals differ there)."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+
+    names = ["Ostwald", "Berger", "Riverton", "Kranz", "Lindqvist", "Moreau", "Haldane", "Petrov", "Sorel", "Vinter"]
+
+    def pair(shared: int, la: str, lb: str) -> tuple[tr.TransPrint, tr.TransPrint]:
+        own = tuple(n.lower() for n in names)
+        other = own[:shared] + tuple(f"x{k}" for k in range(len(names) - shared))
+        sents = tuple(f"Sentence {k}." for k in range(8))
+        return tr.TransPrint(la, 8, own, sents), tr.TransPrint(lb, 8, other, sents)
+
+    assert tr.WIDE_MIN_OVERLAP < 0.3 < tr.WIDE_MIN_OVERLAP_LATIN <= 0.4 < 0.5
+    assert tr.refused_before_slow_model(*pair(3, "en", "is"))  # overlap 0.3, both Latin script
+    assert not tr.refused_before_slow_model(*pair(3, "en", "uk"))  # Cyrillic: only the bar of every script
+    assert tr.refused_before_slow_model(*pair(1, "en", "uk"))  # overlap 0.1: under that bar too
+    assert not tr.refused_before_slow_model(*pair(5, "en", "is"))  # overlap 0.5, as the dev split's lowest
+    assert {"en", "is", "fr", "de"} <= tr.LATIN_SCRIPT and not {"ru", "uk", "ja", "el"} & tr.LATIN_SCRIPT
+
+    def embedded(shared: int) -> list[str]:
+        own = names[:6]
+        other = names[:shared] + ["Quill", "Tarn", "Odin", "Yrsa", "Ulf", "Birk"][: 6 - shared]
+        en = " ".join(f"Today {own[i]} met {own[(i + 1) % 6]} and {own[(i + 2) % 6]} in the hall." for i in range(6))
+        is_ = " ".join(f"Í dag hitti {other[i]} {other[(i + 1) % 6]} og {other[(i + 2) % 6]} í salnum." for i in range(6))
+        rows = {"en0": {"title": "Hall", "text": en, "language": "en", "published": None},
+                "is0": {"title": "Salur", "text": is_, "language": "is", "published": None}}
+        pa, pb = (tr.TransPrint.of(rows[x]["text"], rows[x]["language"]) for x in ("en0", "is0"))
+        assert not tr.rejected_before_cosine(pa, pb)
+        AnchorVectorsWide.seen.clear()
+        ts.judge([("en0", "is0")], rows, AnchorVectors(), AnchorVectorsWide(), ts.Caches(None))
+        return list(AnchorVectorsWide.seen)
+
+    assert embedded(2) == []  # 2 of 6 names shared: overlap 0.33
+    assert embedded(6)
