@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyloom import blas, lookahead
+from storyloom.bootstrap import refuse_while_bootstrapping
 from storyloom.clean import Prepared
 from storyloom.clean.pool import CleanPool, Job, pool_size, prepare_outcome
 from storyloom.copies import find_copies
@@ -88,6 +89,7 @@ def ingest_items(
     failing (see :meth:`Store.transaction`).  With cleaning workers, BLAS runs on one thread here
     (:mod:`storyloom.blas`: its spinning threads took the cores the workers and the models needed).
     """
+    refuse_while_bootstrapping("ingest")
     with blas.one_thread_while(pool_size(settings) > 1):
         return _ingest_items(items, store, settings, on_event, report)
 
@@ -262,6 +264,7 @@ def stages_turn(store: Store, wait: bool) -> Iterator[bool]:
     ingesting (that pass re-reads the queue until it is empty); at its last batch it waits for its turn, so
     no article it queued is left for later.  Without ``fcntl`` (Windows) or a writable folder: no lock.
     """
+    refuse_while_bootstrapping("copies and stories stages")  # before the lock its parent may hold
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -304,6 +307,7 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
     Idempotent: an article whose result is unchanged is not written.  Template counts are first rebuilt
     from the stored texts, and each article is judged against every *other* article of its group.
     """
+    refuse_while_bootstrapping("clean")
     from storyloom.clean.text import line_key
 
     emit = on_event or (lambda kind, payload: None)

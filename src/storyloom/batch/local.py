@@ -20,6 +20,7 @@ from typing import Any
 from storyloom.batch import stages
 from storyloom.batch.report import BatchReport, notes_for
 from storyloom.batch.tables import MANIFEST, TABLES, arrow_schema, columns
+from storyloom.bootstrap import refuse_while_bootstrapping
 from storyloom.errors import Skipped
 from storyloom.settings import Settings
 
@@ -40,6 +41,7 @@ def iter_batch_inputs(inputs: Iterable[str], settings: Settings) -> Iterator[Any
 def run_local(inputs: Iterable[str], out: str, settings: Settings, *, story_embeddings: bool = False,
               keep_db: str | None = None, on_stage: Callable[[str], None] | None = None) -> BatchReport:
     """Run the local pipeline over ``inputs`` into a scratch store and write the batch tables to ``out``."""
+    refuse_while_bootstrapping("batch")
     from storyloom.copies import find_copies
     from storyloom.pipeline import ingest_items
     from storyloom.store import Store

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from storyloom.bootstrap import refuse_while_bootstrapping
 from storyloom.copies import classes, groups, search
 from storyloom.copies.fingerprint import (  # noqa: F401 - the interface
     FEW_SENTENCE_KEYS,
@@ -188,6 +189,7 @@ def exact_link(a: str, b: str) -> dict[str, Any]:
 
 def find_copies(store: Store, settings: Settings, on_event: Event | None = None, chunk: int = 200) -> CopyReport:
     """Process every article still waiting for copy detection (all of them after ``--rebuild``)."""
+    refuse_while_bootstrapping("copies stage")
     emit = on_event or (lambda kind, payload: None)
     report = CopyReport()
     start = time.perf_counter()

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from storyloom.bootstrap import refuse_while_bootstrapping
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import stories as sql
@@ -381,6 +382,7 @@ def build_stories(store: Store, settings: Settings, on_event: Event | None = Non
                   parts: Mapping[str, TextParts] | None = None) -> StoryReport:
     """Assign every queued article to a story (online, in publication-time order).  ``parts``: the text
     parts of some queued articles, computed already (the Spark story stage's block runs)."""
+    refuse_while_bootstrapping("stories stage")
     emit = on_event or (lambda kind, payload: None)
     builder = StoryBuilder(store, settings)
     start = time.perf_counter()
