@@ -36,12 +36,19 @@ from storyloom.store.queries import get_article, search
 from storyloom.store.sqlite import sql_statements, text_hash
 
 
+def told_it_is_at(conn: sqlite3.Connection, version: int) -> None:
+    """Make a store say it is at schema ``version`` (the migrations after it are run again at its next open)."""
+    conn.execute("DELETE FROM schema_migrations WHERE version > ?", (version,))
+    conn.execute(f"PRAGMA user_version = {int(version)}")
+
+
 @pytest.mark.parametrize("data", [
     b"short",  # kept as it is
     ("Título\r\n\r\n" + "Texto del artículo, línea larga. " * 300).encode("utf-8"),  # deflated
     bytes(range(256)) * 40,  # not text at all
     "Заголовок\n\nТекст статьи. ".encode("cp1251") * 50,  # a legacy encoding
 ], ids=["short", "utf8", "binary", "cp1251"])
+
 def test_raw_input_comes_back_byte_for_byte(data: bytes, tmp_path: Path) -> None:
     settings = Settings(db_path=str(tmp_path / "s.db"), run_copies=False, run_stories=False)
     with Store(settings.db_path) as store:
@@ -736,8 +743,7 @@ def test_key_tables_hold_rowids_and_migration_18_converts_the_8_byte_ids(tmp_pat
     for table in ("copy_bands", "copy_sentences", "copy_anchors", "copy_keys"):
         conn.execute(f"UPDATE {table} SET article_id = (SELECT storyloom_id_key(a.id) FROM articles a "
                      f"WHERE a.rowid = {table}.article_id) WHERE typeof(article_id) = 'integer'")
-    conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
-    conn.execute("PRAGMA user_version = 17")
+    told_it_is_at(conn, 17)
     conn.execute("COMMIT")
     assert {r[0] for r in conn.execute("SELECT typeof(article_id) FROM copy_sentences")} == {"blob"}
     conn.close()
@@ -747,8 +753,7 @@ def test_key_tables_hold_rowids_and_migration_18_converts_the_8_byte_ids(tmp_pat
         assert store.conn.execute("SELECT count(*) FROM copy_anchors WHERE article_id = ?",
                                   (key_of("00000000000000aa"),)).fetchone()[0] == 1
     with Store(db) as store:  # run again (a store told it is at 17 once more): nothing changes
-        store.conn.execute("DELETE FROM schema_migrations WHERE version >= 18")
-        store.conn.execute("PRAGMA user_version = 17")
+        told_it_is_at(store.conn, 17)
         store.migrate()
         assert state(store) == fresh
 
@@ -774,8 +779,7 @@ def test_fts_text_first_answers_the_same_and_migration_19_converts_an_old_index(
     conn.execute("CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='article_texts', "
                  "content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')")
     conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
-    conn.execute("DELETE FROM schema_migrations WHERE version >= 19")
-    conn.execute("PRAGMA user_version = 18")
+    told_it_is_at(conn, 18)
     conn.execute("COMMIT")
     old_size = conn.execute("SELECT sum(length(block)) FROM articles_fts_data").fetchone()[0]
     conn.close()
@@ -890,8 +894,7 @@ def test_sightings_hold_blob_keys_as_bytes_and_migration_20_converts_hex(tmp_pat
     rows = conn.execute("SELECT article_id, location, blob, first_seen FROM sightings").fetchall()
     conn.execute("DELETE FROM sightings")
     conn.executemany("INSERT INTO sightings VALUES (?, ?, ?, ?)", [(a, loc, bytes(b).hex(), t) for a, loc, b, t in rows])
-    conn.execute("DELETE FROM schema_migrations WHERE version >= 20")
-    conn.execute("PRAGMA user_version = 19")
+    told_it_is_at(conn, 19)
     conn.execute("COMMIT")
     assert {r[0] for r in conn.execute("SELECT typeof(blob) FROM sightings")} == {"text"}
     conn.close()
