@@ -465,7 +465,9 @@ def candidate_pairs(db: Path, bid_of: dict[str, str], cap: int, chunk: int = 200
     for (ids,) in conn.execute("SELECT group_concat(article_id, ' ') FROM copy_prints GROUP BY exact HAVING count(*) > 1"):
         for a, b in itertools.combinations(ids.split(), 2):
             out.add(frozenset((bid_of[a], bid_of[b])))
-    held = "CASE typeof(article_id) WHEN 'blob' THEN lower(hex(article_id)) ELSE article_id END"  # store.sqlite.key_of
+    # how the key tables hold an article (store.copies.held_of): its rowid since migration 18, else its id's bytes
+    held = ("CASE typeof(article_id) WHEN 'integer' THEN (SELECT a.id FROM articles a WHERE a.rowid = article_id) "
+            "WHEN 'blob' THEN lower(hex(article_id)) ELSE article_id END")
     for (ids,) in conn.execute(f"SELECT group_concat({held}, ' ') FROM copy_bands GROUP BY band "
                                f"HAVING count(*) BETWEEN 2 AND {cap}"):
         for a, b in itertools.combinations(ids.split(), 2):
