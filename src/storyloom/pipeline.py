@@ -264,7 +264,6 @@ def stages_turn(store: Store, wait: bool) -> Iterator[bool]:
     ingesting (that pass re-reads the queue until it is empty); at its last batch it waits for its turn, so
     no article it queued is left for later.  Without ``fcntl`` (Windows) or a writable folder: no lock.
     """
-    refuse_while_bootstrapping("copies and stories stages")  # before the lock its parent may hold
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX

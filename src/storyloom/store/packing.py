@@ -154,9 +154,7 @@ def pack_json_if_smaller(value: object) -> str | bytes:
     """A JSON value as its text, or deflated (:func:`pack_json`) when that is smaller: a copy link's evidence,
     the aligned passages of both articles (0.46 -> 0.25 KB per real article, most of ``copy_links``; an empty
     list stays ``[]``).  Read back with :func:`json_text`."""
-    text = _json(value)
-    packed = pack_json(value)
-    return packed if len(packed) < len(text.encode("utf-8")) else text
+    return pack_json_text(_json(value))
 
 
 WEIGHTS_MAGIC = b"zw1:"  # a {term: float} object as its terms and float64s, deflated (pack_weights)
