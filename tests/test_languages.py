@@ -16,6 +16,7 @@ from storyloom import coverage as C
 from storyloom.cli import cli
 from storyloom.copies.fingerprint import words
 from storyloom.embed import USE_LANGUAGES
+from storyloom.enrich.scripts import LATIN_SCRIPT, script_of
 from storyloom.enrich.sentences import split_sentences
 from storyloom.ingest.feeds import parse_opml
 
@@ -82,17 +83,33 @@ def test_malformed_measurements_keep_every_row() -> None:
 
 @pytest.mark.parametrize("script, text, n", [
     ("Latin", "Il pleut sur Paris. Le vent souffle fort.", 2),
-    ("Latin", "To jest zdanie o Polsce. Łódź jest miastem.", 1),  # Ł is not among the capitals it knows
+    ("Latin", "To jest zdanie o Polsce. Łódź jest miastem.", 2),  # Ł is a capital, not only A-Z and À-Þ
+    ("Latin", "Vláda oznámila opatření. Česká vláda souhlasí. Řekl to ministr.", 3),
+    ("Latin", "Yağmur yağıyor. İstanbul'da rüzgar var. Şimdi durdu.", 3),
+    ("Latin", "Es kostet ca. zehn Euro. Das ist viel.", 2),  # a lower-case word after "ca." starts nothing
     ("Cyrillic", "В Москве идёт дождь. Ветер дует сильно.", 2),
+    ("Greek", "Η κυβέρνηση ανακοίνωσε μέτρα. Ο πρόεδρος συμφώνησε.", 2),
     ("CJK", "東京は雨です。風が強いです。", 2),
-    ("Hangul", "서울에 비가 온다. 바람이 세게 분다.", 1),
-    ("Arabic", "تمطر في القاهرة. الرياح قوية اليوم؟ نعم", 1),
-    ("Devanagari", "दिल्ली में बारिश हो रही है। हवा तेज़ है।", 1),
+    ("Hangul", "서울에 비가 온다. 바람이 세게 분다.", 2),
+    ("Arabic", "تمطر في القاهرة. الرياح قوية اليوم؟ نعم", 3),
+    ("Devanagari", "दिल्ली में बारिश हो रही है। हवा तेज़ है।", 2),
     ("Thai", "ฝนตกที่กรุงเทพ ลมพัดแรงมาก", 1),
 ])
 def test_splitter_rules_in_the_table_are_what_the_splitter_does(script: str, text: str, n: int) -> None:
     assert len(split_sentences(text)) == n, (script, split_sentences(text))
     assert ("paragraphs only" in C.SPLITTER[script]) == (n == 1 and script not in ("Latin",))
+
+
+def test_every_claimed_and_detectable_language_has_its_script_in_one_table() -> None:
+    """The coverage table, the splitter and the copies stage's Latin-script bar read one table: every language
+    the detector can return (but "no language") and every claimed one is in it, Greek and Hebrew are not filed
+    as Latin (the coverage table's old default), and a code it lacks has no script rather than a guessed one."""
+    detectable = set(C._detector_languages()) - {"zxx"}
+    assert {c for c in detectable | set(C.NAMES) if script_of(c) is None} == set()
+    assert script_of("el") == "Greek" and script_of("he") == "Hebrew" and script_of("ar") == "Arabic"
+    assert script_of("xx") is None and script_of(None) is None
+    assert {"en", "is", "fr", "de", "pl", "tr", "cs"} <= LATIN_SCRIPT and not {"ru", "uk", "el", "he", "ja"} & LATIN_SCRIPT
+    assert C.tools("el").script == "Greek" and C.tools("pl").script == "Latin" and C.tools("he").splitter
 
 
 def test_tokenizer_rules_in_the_table_are_what_the_tokenizer_does() -> None:

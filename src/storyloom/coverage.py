@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from storyloom.embed import E5_LANGUAGES, USE_LANGUAGES, E5Embedder, USEEmbedder
+from storyloom.enrich.scripts import script_of
 
 WMT21_LANGUAGES = ("de", "en", "fr", "is", "ja", "ru")
 DETECTOR = "py3langid"
@@ -33,22 +34,22 @@ NAMES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr":
          "is": "Icelandic", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish",
          "pt": "Portuguese", "ru": "Russian", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese"}
 
-SCRIPTS = {"ar": "Arabic", "hi": "Devanagari", "ja": "CJK", "ko": "Hangul", "ru": "Cyrillic", "th": "Thai",
-           "uk": "Cyrillic", "zh": "CJK"}  # every other claimed language is written in Latin script
-
-# What split_sentences and copies.fingerprint.words do with each script (tests/test_languages.py checks it).
+# What split_sentences and copies.fingerprint.words do with each script (tests/test_languages.py checks it); the
+# script of a language is storyloom.enrich.scripts' table.
 SPLITTER = {
-    "Latin": ". ! ? … then A-Z, À-Þ or a digit (not Ł Ś Ż Ş İ …); abbreviations kept",
+    "Latin": ". ! ? … then a capital (A-Z, À-Þ, Ł Ś Ż Č Ş İ …) or a digit; abbreviations kept",
     "Cyrillic": ". ! ? … then a Cyrillic capital or digit",
+    "Greek": ". ! ? … (and the Greek question mark) then a Greek capital or digit",
     "CJK": "。！？ always; . ! ? then a Latin capital",
-    "Hangul": "paragraphs only: Hangul has no capitals, so '. ' never splits",
-    "Arabic": "paragraphs only: no capitals, and ؟ is not a stop",
-    "Devanagari": "paragraphs only: । (danda) is not a stop",
+    "Hangul": ". ! ? then a Hangul syllable or digit (no capitals to wait for)",
+    "Arabic": ". ! ? ؟ ۔ then an Arabic letter or digit (no capitals to wait for)",
+    "Devanagari": "। ॥ . ! ? then a Devanagari letter or digit (no capitals to wait for)",
     "Thai": "paragraphs only: Thai marks sentences with spaces",
 }
 TOKENIZER = {
     "Latin": r"\w+ words (NFKC, case-folded)",
     "Cyrillic": r"\w+ words (NFKC, case-folded)",
+    "Greek": r"\w+ words (NFKC, case-folded)",
     "Arabic": r"\w+ words (NFKC)",
     "Devanagari": r"\w+ runs (NFKC; vowel signs are not \w, so words break inside)",
     "Hangul": r"\w+ words (space-separated eojeol)",
@@ -154,12 +155,13 @@ def _detector_languages() -> frozenset[str]:
 
 def tools(code: str) -> LanguageCoverage:
     """A language's tools (no figures)."""
-    script = SCRIPTS.get(code, "Latin")
+    script = script_of(code) or "Latin"  # a code the table lacks: the splitter and tokenizer treat it as Latin
     return LanguageCoverage(
         code=code, name=NAMES.get(code, code), feeds=feed_languages().get(code, 0), wmt21=code in WMT21_LANGUAGES,
         script=script, detector=DETECTOR, detector_knows=code in _detector_languages(),
         copies_model=copies_model(code), stories_model=fast_model(code), compare_model=copies_model(code),
-        tokenizer=TOKENIZER[script], splitter=SPLITTER[script])
+        tokenizer=TOKENIZER.get(script, r"\w+ words (NFKC)"),
+        splitter=SPLITTER.get(script, "see storyloom.enrich.sentences"))
 
 
 def _figures(raw: Any) -> dict[str, Figure]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from storyloom.copies import crossalign
 from storyloom.enrich.anchors import anchor_keys, anchors_in
+from storyloom.enrich.scripts import LATIN_SCRIPT
 from storyloom.enrich.sentences import split_sentences
 from storyloom.offered import Offered
 
@@ -72,9 +73,7 @@ WIDE_MIN_RATIO = 0.6
 # and 0.52 (en-is, the one pair of the slow model there); 0.4 leaves 0.10 below both.  On the real texts of
 # bench/pipeline.py, 152 of the 280 pairs that reached the slow model were not linked; 130 of them (en-is, fr-is,
 # de-is) had anchors meeting under 0.4, every linked pair 0.47 or more: 66 fewer articles embedded.
-LATIN_SCRIPT = frozenset(
-    "af az br bs ca cs cy da de en eo es et eu fi fr fy ga gd gl ha hr hu id is it jv ku la lt lv mg ms nl no om pl "
-    "pt ro sk sl so sq su sv sw tl tr uz vi xh".split())
+# (Which languages are Latin-script: storyloom.enrich.scripts, the one table of scripts.)
 WIDE_MIN_OVERLAP_LATIN = 0.4
 
 

@@ -1,13 +1,19 @@
 """Sentence splitting good enough for news prose, without a model.
 
 Splits after . ! ? … (and a closing quote) when the next word starts a sentence, but not after common
-abbreviations (Mr., U.S., Jan.) or initials; CJK full stops always split.
+abbreviations (Mr., U.S., Jan.) or initials; CJK full stops always split.  A sentence starts with a capital of
+any cased script (Ł, Č, İ, Greek, Armenian and Cyrillic capitals as well as A-Z), a digit, or a letter of a script
+without capitals whose writers end sentences with ". " (Arabic, Hebrew, Hangul, the Indic scripts, Georgian,
+Ethiopic; :mod:`storyloom.enrich.scripts`).  Those scripts' own stops split too: ؟ and ۔ (Arabic, Urdu), । and ॥
+(Devanagari and its kin), ։ (Armenian), ። (Ethiopic) and the Greek question mark.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+
+from storyloom.enrich.scripts import CAPITALS, CASELESS_LETTERS
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "sgt", "st", "jr", "sr", "co", "inc",
@@ -16,7 +22,8 @@ _ABBREV = {
 }
 _LAST_WORD = re.compile(r"([\w.]+)[.!?…]+[\"”’»)]*$")
 _WORDISH = re.compile(r"[\w.]")
-_BOUNDARY = re.compile(r"([.!?…]+[\"”’»)]*)(\s+)(?=[\"“‘«(]?[A-ZÀ-ÞА-ЯЁІЇЄҐ0-9])|([。！？]+)")
+_STOPS = ".!?…؟۔।॥։።\u037e"
+_BOUNDARY = re.compile(rf"([{_STOPS}]+[\"”’»)]*)(\s+)(?=[\"“‘«(]?[{CAPITALS}{CASELESS_LETTERS}0-9])|([。！？]+)")
 
 
 def split_sentences(text: str) -> list[str]:
