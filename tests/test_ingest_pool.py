@@ -303,3 +303,25 @@ def test_the_workers_compress_raw_inputs_once_the_store_has_its_dictionary(tmp_p
     # batches of 30: trained in the first; the next batch's items, in the pool already, were compressed there by
     # jobs of their own (this process compressed only the first batch's)
     assert packed_here[2, 30][0] <= 30 and packed_here[2, 30][1] == 0, packed_here
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) -> None:
+    """The pool remembers the jobs submitted before the store's dictionary (to compress their raw inputs when
+    it comes) only while its caller holds them: an item found stored meanwhile is never asked for, and its raw
+    input must not stay in memory for the rest of an ingest that may never train a dictionary."""
+    import gc
+
+    from storyloom.clean.pool import CleanPool
+
+    raws = [RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(article(i, OUTLETS[0])).encode() * 3,
+                   title=f"t{i}", text=str(article(i, OUTLETS[0])["text"])) for i in range(3)]
+    with CleanPool(Settings(ingest_workers=2, translations=False, story_embeddings=False)) as pool:
+        jobs = [pool.submit(r) for r in raws]
+        assert len(pool.unpacked) == 3
+        pool.result(jobs[0])  # asked for: forgotten
+        del jobs[1]  # dropped by the caller, never asked for
+        gc.collect()
+        assert list(pool.unpacked.values()) == [jobs[1]]
+        assert pool.share_blob_dict(1, b"not a real dictionary, never used") and len(pool.unpacked) == 0
+        assert jobs[1].packing is not None

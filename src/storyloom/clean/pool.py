@@ -25,6 +25,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -168,7 +169,9 @@ class CleanPool:
         self.deaths = 0  # items in a row whose worker died alone: past MAX_DEATHS the pool is given up
         self.slot: Any = None  # shared memory the workers read the store's raw-input dictionary from
         self.pack_with: PackWith | None = None  # set once that dictionary is in the slot: jobs carry it
-        self.unpacked: dict[int, Job] = {}  # jobs in the pool without it, not yet asked for (by id)
+        # jobs in the pool without it, by id, while their caller holds them (one never asked for, an item found
+        # stored meanwhile, is dropped with the caller's reference: no raw input is kept here for nothing)
+        self.unpacked: weakref.WeakValueDictionary[int, Job] = weakref.WeakValueDictionary()
 
     def _slot(self) -> Any:
         # made before the first workers start (they inherit it; spawned ones get it through their start-up
@@ -193,7 +196,7 @@ class CleanPool:
         # the jobs already in the pool (up to a batch ahead of the writes: half the raw inputs of a fresh
         # store's first 2,134 real texts) have their raw inputs compressed by a job of their own, queued
         # behind them: the writes want them a batch later
-        for job in self.unpacked.values():
+        for job in list(self.unpacked.values()):
             try:
                 job.packing = self.executor.submit(_pack, job.raw.raw, self.pack_with) if self.executor else None
             except BrokenProcessPool:  # the store compresses them; the clean jobs see the pool broken
