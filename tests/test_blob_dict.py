@@ -10,14 +10,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import zstandard
 
-from storyloom.models import RawDoc, content_id
+from storyloom.clean import clean
+from storyloom.models import Article, RawDoc, content_id
 from storyloom.pipeline import ingest_items
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import sqlite as store_sqlite
 from storyloom.store.migrations import LATEST
-from storyloom.store.packing import ZSTD_CODEC, decode_blob, register, train_blob_dict
+from storyloom.store.packing import ZSTD_CODEC, RawPacker, decode_blob, register, train_blob_dict
 from storyloom.store.queries import get_article, search
 
 AFTER = 12  # the dictionary's threshold in these tests (BLOB_DICT_AFTER is 256)
@@ -163,3 +165,64 @@ def test_a_gzipped_raw_input_is_deflated_as_before(tmp_path: Path, small_after: 
         codecs = dict(store.conn.execute("SELECT sha256, codec FROM blobs").fetchall())
         assert codecs.pop(page.blob) == "zlib" and set(codecs.values()) == {f"{ZSTD_CODEC}1"}
         assert store.raw_bytes(page.blob) == page.raw
+
+
+def _articles(docs: list[RawDoc]) -> list[tuple[RawDoc, Article]]:
+    settings = Settings(run_copies=False, run_stories=False)
+    return [(d, a) for d in docs if isinstance(a := clean(d, settings), Article)]
+
+
+def test_raw_inputs_compressed_ahead_are_stored_as_handed_when_made_with_the_batchs_dictionary(
+        tmp_path: Path, small_after: None) -> None:
+    """``write_batch(packed=...)``: what the cleaning workers compressed is stored as it is, but only when made
+    with the dictionary the batch writes with; any other is compressed again here."""
+    db = tmp_path / "p.db"
+    docs = items(24)
+    build(db, docs[:20], batch=500)
+    (a, art_a), (b, art_b) = _articles(docs[20:22])
+    with Store(db) as store:
+        assert store.blobs.latest() == 1
+        # valid with the store's dictionary but not its level: bytes the store would not make itself
+        other = zstandard.ZstdCompressor(level=1, dict_data=zstandard.ZstdCompressionDict(store.blobs.dict_bytes(1)),
+                                         write_checksum=False, write_dict_id=False)
+        handed = other.compress(a.raw)
+        assert handed != store.blobs.packer(1).encode(a.raw)[1]
+        store.write_batch([(a, art_a), (b, art_b)],
+                          packed={a.blob: (1, f"{ZSTD_CODEC}1", handed), b.blob: (2, f"{ZSTD_CODEC}2", b"stale")})
+        rows = dict(store.conn.execute("SELECT sha256, data FROM blobs WHERE sha256 IN (?, ?)", (a.blob, b.blob)))
+        assert rows[a.blob] == handed and store.raw_bytes(a.blob) == a.raw  # not compressed here
+        assert store.raw_bytes(b.blob) == b.raw and rows[b.blob] == store.blobs.packer(1).encode(b.raw)[1]
+
+
+def test_a_raw_input_is_compressed_only_through_the_batchs_packer(tmp_path: Path, small_after: None,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Store._write_one`` compresses no raw input the store holds already (a blob stored without a sighting:
+    ``INSERT OR IGNORE`` threw that work away), and one it must store and was not handed it compresses with the
+    batch's packer, the one every other raw input of the batch went through."""
+    db = tmp_path / "w.db"
+    docs = items(24)
+    build(db, docs[:20], batch=500)
+    (a, art_a), (b, art_b) = _articles(docs[20:22])
+    encoded: list[bytes] = []
+    real_encode = RawPacker.encode
+
+    def encode(self: RawPacker, data: bytes) -> tuple[str, bytes]:
+        encoded.append(data)
+        return real_encode(self, data)
+
+    monkeypatch.setattr(RawPacker, "encode", encode)
+    with Store(db) as store:
+        packer = store.blobs.packer(store.blobs.latest())
+        kept = packer.encode(a.raw)
+        store.conn.execute("INSERT INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
+                           (a.blob, len(a.raw), *kept))  # stored, never sighted
+        encoded.clear()
+        assert [o.status for o in store.write_batch([(a, art_a)])] == ["added"]
+        assert encoded == []  # nothing compressed: the raw input was there
+        assert store.raw_bytes(a.blob) == a.raw
+        with store.transaction() as c:  # as if another writer had the blob when the batch looked, gone since
+            assert store._write_one(c, b, art_b, "2026-12-07T00:00:00Z", packer).status == "added"
+        assert encoded == [b.raw]
+        row = store.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (b.blob,)).fetchone()
+        assert tuple(row) == real_encode(packer, b.raw) and row[0] == f"{ZSTD_CODEC}1"
+        assert store.raw_bytes(b.blob) == b.raw

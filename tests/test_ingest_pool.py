@@ -242,3 +242,86 @@ def test_the_work_ahead_in_the_workers_changes_no_byte(tmp_path: Path, monkeypat
     # articles above lose a template line from their lead, the HTML pages and the translations do not)
     assert here[2] <= here[1] - 25, here
     assert fingerprinted[1] > 80 and fingerprinted[2] <= fingerprinted[1] - 25, fingerprinted
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_the_workers_compress_raw_inputs_once_the_store_has_its_dictionary(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the batch after the store trains its raw-input dictionary, the cleaning workers compress the raw
+    inputs and the ingesting process only stores them (issue 23): the store is still the same, byte for byte,
+    with 1, 2 or 3 workers and any batch size, and a second ingest into a store with a dictionary has the workers
+    compress from its first item."""
+    from storyloom.store import sqlite as store_sqlite
+    from storyloom.store.packing import ZSTD_CODEC, RawPacker
+
+    monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", 12)  # trained in the second batch, not after the 256th
+    here = os.getpid()
+    zstd_here: list[int] = []
+    real_encode = RawPacker.encode
+
+    def encode(self: RawPacker, data: bytes) -> tuple[str, bytes]:
+        got = real_encode(self, data)
+        if os.getpid() == here and got[0].startswith(ZSTD_CODEC):
+            zstd_here.append(len(data))  # in this process only: a forked worker appends to its own copy
+        return got
+
+    monkeypatch.setattr(RawPacker, "encode", encode)
+    corpus = make_corpus(tmp_path / "in")
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "later.jsonl").write_text("\n".join(json.dumps(article(i, OUTLETS[i % 3])) for i in range(100, 140)) + "\n",
+                                      encoding="utf-8")
+    packed_here: dict[tuple[int, int], tuple[int, int]] = {}  # zstd raw inputs compressed here: 1st, 2nd ingest
+    for w, batch in ((1, 10), (2, 10), (3, 10), (3, 7), (2, 30), (2, 500)):
+        db = tmp_path / f"w{w}b{batch}.db"
+        zstd_here.clear()
+        run(corpus, db, w, batch_size=batch)
+        first = len(zstd_here)
+        zstd_here.clear()
+        settings = Settings(db_path=str(db), ingest_workers=w, batch_size=batch, translations=False,
+                            story_embeddings=False)
+        with Store(str(db)) as store:
+            ingest([str(more / "later.jsonl")], store, settings)
+        packed_here[w, batch] = first, len(zstd_here)
+    one = dump(tmp_path / "w1b10.db")
+    stored = [codec for _, _, codec, _ in one["blobs"]]
+    assert one["blob_dicts"] and stored.count(f"{ZSTD_CODEC}1") >= 100
+    for w, batch in ((2, 10), (3, 10), (3, 7), (2, 30), (2, 500)):
+        other = dump(tmp_path / f"w{w}b{batch}.db")
+        assert other.keys() == one.keys()
+        # other batches change only the template spans' wording ("in 13 of 13 articles"): the raw inputs not
+        for table in one if batch == 10 else ("blobs", "blob_dicts"):
+            assert other[table] == one[table], f"{table} differs with {w} workers, batches of {batch}"
+    first_zstd = stored.count(f"{ZSTD_CODEC}1") - 40
+    # without workers this process compresses every raw input (the ones stored before the dictionary twice)
+    assert packed_here[1, 10][0] >= first_zstd and packed_here[1, 10][1] == 40, packed_here
+    # with workers: those, and the ones cleaned here or handed to the workers before the dictionary was (the
+    # pool starts at the 24th item to clean, a batch ahead); the second ingest's items that went to the workers
+    # came compressed (batches of 10: the ones before the 24th were cleaned here; of 500: all went)
+    assert packed_here[2, 10][0] <= 24 + 2 * 10 < first_zstd and packed_here[2, 10][1] < 24, packed_here
+    assert packed_here[3, 10][1] < 24 and packed_here[2, 500][1] == 0, packed_here
+    # batches of 30: trained in the first; the next batch's items, in the pool already, were compressed there by
+    # jobs of their own (this process compressed only the first batch's)
+    assert packed_here[2, 30][0] <= 30 and packed_here[2, 30][1] == 0, packed_here
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) -> None:
+    """The pool remembers the jobs submitted before the store's dictionary (to compress their raw inputs when
+    it comes) only while its caller holds them: an item found stored meanwhile is never asked for, and its raw
+    input must not stay in memory for the rest of an ingest that may never train a dictionary."""
+    import gc
+
+    from storyloom.clean.pool import CleanPool
+
+    raws = [RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(article(i, OUTLETS[0])).encode() * 3,
+                   title=f"t{i}", text=str(article(i, OUTLETS[0])["text"])) for i in range(3)]
+    with CleanPool(Settings(ingest_workers=2, translations=False, story_embeddings=False)) as pool:
+        jobs = [pool.submit(r) for r in raws]
+        assert len(pool.unpacked) == 3
+        pool.result(jobs[0])  # asked for: forgotten
+        del jobs[1]  # dropped by the caller, never asked for
+        gc.collect()
+        assert list(pool.unpacked.values()) == [jobs[1]]
+        assert pool.share_blob_dict(1, b"not a real dictionary, never used") and len(pool.unpacked) == 0
+        assert jobs[1].packing is not None

@@ -135,8 +135,12 @@ def _ingest_items(items: Iterable[RawDoc | BadInput], store: Store, settings: Se
                 writes.append((raw, art))
             before = before_batch(store, settings, [a for _, a in writes])
             refreshed: list[RefreshReport] = []
+            # raw inputs the workers compressed with the store's dictionary (CleanPool.share_blob_dict)
+            packed = {x.ident["blob"]: x.packed for _, x in batch if isinstance(x, Prepared) and x.packed is not None}
             outcomes = store.write_batch(writes, then=lambda: refreshed.append(
-                refresh_stored(store, settings, before, new_ids, on_event=emit)))
+                refresh_stored(store, settings, before, new_ids, on_event=emit)), packed=packed)
+            if not final:
+                share_blob_dict()
             for outcome in outcomes:
                 report.counts[outcome.status] += 1
                 if outcome.status in ("added", "version") and len(report.added_ids) < MAX_IDS_KEPT:
@@ -164,9 +168,16 @@ def _ingest_items(items: Iterable[RawDoc | BadInput], store: Store, settings: Se
             lookahead.forget()
             story_parts.clear()
 
+    def share_blob_dict() -> None:
+        """Hand the workers the store's raw-input dictionary once it has one (from its first write on a new
+        store, at once on a store that has one), so they compress the raw inputs, not this process."""
+        if pool.parallel and pool.pack_with is None and (did := store.blobs.latest()) is not None:
+            pool.share_blob_dict(did, store.blobs.dict_bytes(did))
+
     ahead = lookahead.wanted(settings)
     with CleanPool(settings, lookahead.compute if ahead else None,
                    (lambda: lookahead.warm(settings)) if ahead else None) as pool:
+        share_blob_dict()
         for item, job in _ahead(items, store, pool, settings):
             if isinstance(item, BadInput):
                 status = "skipped" if isinstance(item, Skipped) else "failed"

@@ -115,6 +115,9 @@ class Prepared:
     group: str
     article: Article  # the article without template lines removed
     ahead: Any = None  # what later stages compute from this article alone, done in a worker (storyloom.lookahead)
+    # its raw input compressed as the store keeps it, (dictionary id, codec, bytes), done in a worker once the
+    # store has a dictionary (storyloom.clean.pool.CleanPool.share_blob_dict); None: the store compresses it
+    packed: tuple[int, str, bytes] | None = None
 
 
 def prepare(raw: RawDoc, settings: Settings) -> Prepared:

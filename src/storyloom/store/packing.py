@@ -247,15 +247,50 @@ def train_blob_dict(samples: Sequence[bytes]) -> bytes:
     return bytes(made.as_bytes())
 
 
+PackedBlob = tuple[int, str, bytes]  # a raw input compressed ahead of its write: (dictionary id, codec, bytes)
+
+
+class RawPacker:
+    """How the store compresses a raw input (:func:`encode_blob`): with dictionary ``did`` (its bytes ``zdict``)
+    or with none (zlib).  The one place raw inputs are compressed: the store's writes, its dictionary's
+    training, and the ingest's cleaning workers, which are handed the store's dictionary once it has one
+    (:mod:`storyloom.clean.pool`) and compress each raw input they clean, so the ingesting process, the
+    pipeline's critical path, only stores the bytes (issue 23: zstd at level 15 was ~2.5 s of its CPU per 2,134
+    real texts).  Deterministic: the same dictionary and input give the same bytes in any process."""
+
+    def __init__(self, did: int | None = None, zdict: bytes | None = None) -> None:
+        if (did is None) != (zdict is None):
+            raise ValueError("a dictionary's id and bytes go together")
+        self.did = did
+        self._packer: Any = None
+        if did is not None and zdict is not None:
+            import zstandard
+
+            self._packer = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=zstandard.ZstdCompressionDict(zdict),
+                                                    write_checksum=False, write_dict_id=False)
+
+    def encode(self, data: bytes) -> tuple[str, bytes]:
+        """(codec, bytes) of a raw input: as it is when small, with the dictionary when there is one (and it is
+        not gzipped already), else deflated alone."""
+        if len(data) <= COMPRESS_OVER:
+            return "raw", data
+        if self._packer is not None and not data.startswith(GZIP_MAGIC):
+            return f"{ZSTD_CODEC}{self.did}", bytes(self._packer.compress(data))
+        return "zlib", zlib.compress(data, COMPRESS_LEVEL)
+
+
+ZLIB_ONLY = RawPacker()  # no dictionary: what a store without one (or a loader without a store) writes
+
+
 class BlobDicts:
     """The zstd dictionaries of one store, read through one connection when first needed (a dictionary never
-    changes once written: a new one gets a new id), with a compressor and a decompressor each.  Not shared
+    changes once written: a new one gets a new id), with a packer and a decompressor each.  Not shared
     between threads: one per connection (:func:`register`)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._dicts: dict[int, Any] = {}
-        self._packers: dict[int, Any] = {}
+        self._dicts: dict[int, bytes] = {}
+        self._packers: dict[int, RawPacker] = {}
         self._unpackers: dict[int, Any] = {}
 
     def latest(self) -> int | None:
@@ -267,40 +302,36 @@ class BlobDicts:
             return None
         return int(row[0]) if row else None
 
-    def _dict(self, did: int) -> Any:
+    def dict_bytes(self, did: int) -> bytes:
+        """The bytes of dictionary ``did`` (what a :class:`RawPacker` elsewhere needs to write as this store does)."""
         if did not in self._dicts:
-            import zstandard
-
             row = self.conn.execute("SELECT dict FROM blob_dicts WHERE id = ?", (did,)).fetchone()
             if row is None or not row[0]:
                 raise StoreError(f"a raw input compressed with dictionary {did}, which the store does not hold")
-            self._dicts[did] = zstandard.ZstdCompressionDict(bytes(row[0]))
+            self._dicts[did] = bytes(row[0])
         return self._dicts[did]
 
-    def compress(self, data: bytes, did: int) -> bytes:
+    def packer(self, did: int | None) -> RawPacker:
+        """The packer for new raw inputs compressed with dictionary ``did`` (None: zlib alone)."""
+        if did is None:
+            return ZLIB_ONLY
         if did not in self._packers:
-            import zstandard
-
-            self._packers[did] = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self._dict(did),
-                                                          write_checksum=False, write_dict_id=False)
-        return bytes(self._packers[did].compress(data))
+            self._packers[did] = RawPacker(did, self.dict_bytes(did))
+        return self._packers[did]
 
     def decompress(self, data: bytes, did: int) -> bytes:
         if did not in self._unpackers:
             import zstandard
 
-            self._unpackers[did] = zstandard.ZstdDecompressor(dict_data=self._dict(did))
+            self._unpackers[did] = zstandard.ZstdDecompressor(
+                dict_data=zstandard.ZstdCompressionDict(self.dict_bytes(did)))
         return bytes(self._unpackers[did].decompress(data))
 
 
 def encode_blob(data: bytes, dicts: BlobDicts | None = None, did: int | None = None) -> tuple[str, bytes]:
-    """(codec, bytes) of a raw input: as it is when small, with the store's dictionary ``did`` when it has one
-    (:func:`train_blob_dict`), else deflated alone."""
-    if len(data) <= COMPRESS_OVER:
-        return "raw", data
-    if did is not None and dicts is not None and not data.startswith(GZIP_MAGIC):
-        return f"{ZSTD_CODEC}{did}", dicts.compress(data, did)
-    return "zlib", zlib.compress(data, COMPRESS_LEVEL)
+    """(codec, bytes) of a raw input (:meth:`RawPacker.encode`) with the store's dictionary ``did`` when it has
+    one (:func:`train_blob_dict`), else deflated alone."""
+    return (dicts.packer(did) if dicts is not None else ZLIB_ONLY).encode(data)
 
 
 def decode_blob(codec: str, data: bytes, dicts: BlobDicts | None = None) -> bytes:

@@ -14,7 +14,7 @@ import logging
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,9 @@ from storyloom.settings import Settings
 from storyloom.store.migrations import LATEST, MIGRATIONS, packed_read
 from storyloom.store.packing import (
     BLOB_DICT_AFTER,
+    PackedBlob,
+    RawPacker,
     decode_blob,
-    encode_blob,
     key_of,
     line_hex,
     line_int,
@@ -399,7 +400,8 @@ class Store:
         return self.conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (key,)).fetchone() is not None
 
     def write_batch(self, items: Iterable[tuple[RawDoc, Article]],
-                    then: Callable[[], object] | None = None) -> list[WriteOutcome]:
+                    then: Callable[[], object] | None = None,
+                    packed: Mapping[str, PackedBlob] | None = None) -> list[WriteOutcome]:
         """Store a batch of (raw input, cleaned article) pairs in one transaction (``then`` runs inside it,
         after the writes: the ingest re-cleans there the stored articles whose template lines they changed).
 
@@ -407,16 +409,22 @@ class Store:
         A page at a URL already stored with other text becomes a new version linked to the latest one.
         The raw bytes are compressed before the write lock is taken: other writers wait for that lock, and
         compressing 500 web pages (~110 MB) took 1.8 s of a 4.6 s hold when it was done inside.
+
+        ``packed``: raw inputs compressed already, by blob key, each as (dictionary id, codec, bytes): the
+        ingest's cleaning workers compress them once the store has a dictionary (:class:`RawPacker`).  One is
+        used only when made with the dictionary this batch writes with, so the stored bytes are the same
+        whoever compressed them.
         """
         items = list(items)
+        given = packed or {}
         new: dict[str, bytes] = {}  # the raw inputs this batch stores, in the order they are written
         for raw, art in items:
             if art.blob not in new and not self.has_blob(art.blob):
                 new[art.blob] = raw.raw
         used = self.blobs.latest()
-        packed = {key: encode_blob(data, self.blobs, used) for key, data in new.items()}
+        blobs = self._pack_blobs(new, used, given)
         # an item whose raw input is stored already is a duplicate, its text never written: a re-run packs nothing
-        texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items if art.blob in packed}
+        texts = {art.id: pack_text(art.text, raw.raw) for raw, art in items if art.blob in blobs}
         outcomes: list[WriteOutcome] = []
         now = _now()
         with self.transaction() as c:
@@ -424,12 +432,24 @@ class Store:
             if current is None:
                 current = self._train_blob_dict(c, list(new.values()))
             if current != used:  # trained now, or by another writer since: the dictionary is read under the lock
-                packed = {key: encode_blob(data, self.blobs, current) for key, data in new.items()}
+                blobs = self._pack_blobs(new, current, given)
+            packer = self.blobs.packer(current)
             for raw, art in items:
-                outcomes.append(self._write_one(c, raw, art, now, packed.get(art.blob), texts.get(art.id)))
+                outcomes.append(self._write_one(c, raw, art, now, packer, blobs.get(art.blob), texts.get(art.id)))
             if then is not None:
                 then()
         return outcomes
+
+    def _pack_blobs(self, new: Mapping[str, bytes], did: int | None,
+                    given: Mapping[str, PackedBlob]) -> dict[str, tuple[str, bytes]]:
+        """(codec, bytes) of each new raw input with dictionary ``did``: the form handed in when it was made with
+        that dictionary, else compressed here."""
+        packer = self.blobs.packer(did)
+        out: dict[str, tuple[str, bytes]] = {}
+        for key, data in new.items():
+            ready = given.get(key)
+            out[key] = (ready[1], ready[2]) if ready is not None and ready[0] == did else packer.encode(data)
+        return out
 
     def _train_blob_dict(self, c: sqlite3.Connection, new: Sequence[bytes]) -> int | None:
         """The store's zstd dictionary for raw inputs (:func:`storyloom.store.packing.train_blob_dict`), trained in
@@ -455,11 +475,13 @@ class Store:
         for rowid, codec, data in firsts:
             if codec == "zlib":
                 c.execute("UPDATE blobs SET codec = ?, data = ? WHERE rowid = ?",
-                          (*encode_blob(decode_blob(codec, data), self.blobs, did), rowid))
+                          (*self.blobs.packer(did).encode(decode_blob(codec, data)), rowid))
         return did
 
-    def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str,
+    def _write_one(self, c: sqlite3.Connection, raw: RawDoc, art: Article, now: str, packer: RawPacker,
                    packed: tuple[str, bytes] | None = None, text: str | bytes | None = None) -> WriteOutcome:
+        """One item; ``packed``: its raw input as stored, when the batch stores it (else it is stored already,
+        or, should another writer have had it, compressed here by the batch's ``packer``: the same bytes)."""
         key = art.blob
         seen_as = key_of(key)  # how sightings hold a blob key: its 32 bytes (migration 20)
         existing = c.execute("SELECT article_id FROM sightings WHERE blob = ? LIMIT 1", (seen_as,)).fetchone()
@@ -475,9 +497,11 @@ class Store:
                 "SELECT id, text_hash FROM articles WHERE url = ? AND kind = ? ORDER BY rowid DESC LIMIT 1",
                 (art.url, art.kind),
             ).fetchone()
-        codec, data = packed or encode_blob(raw.raw, self.blobs, self.blobs.latest())
-        c.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
-                  (key, len(raw.raw), codec, data))
+        if packed is None and not self.has_blob(key):
+            packed = packer.encode(raw.raw)
+        if packed is not None:
+            c.execute("INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
+                      (key, len(raw.raw), *packed))
         if previous is not None and previous["text_hash"] == th:
             c.execute("INSERT OR IGNORE INTO sightings VALUES (?, ?, ?, ?)", (previous["id"], raw.location, seen_as, now))
             return WriteOutcome("unchanged", previous["id"])
