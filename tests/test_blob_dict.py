@@ -226,3 +226,29 @@ def test_a_raw_input_is_compressed_only_through_the_batchs_packer(tmp_path: Path
         row = store.conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (b.blob,)).fetchone()
         assert tuple(row) == real_encode(packer, b.raw) and row[0] == f"{ZSTD_CODEC}1"
         assert store.raw_bytes(b.blob) == b.raw
+
+
+def test_a_large_raw_input_takes_the_cheaper_level_and_comes_back(tmp_path: Path, small_after: None) -> None:
+    import zstandard
+
+    from storyloom.store import packing
+
+    docs = items(20)
+    big = docs[-1].raw[:-1] + b', "page": "' + b"".join(
+        f"<p>paragraph {i} of a long page about the council budget</p>".encode() for i in range(2000)) + b'"}'
+    assert len(big) > packing.ZSTD_LARGE
+    docs[-1] = RawDoc(kind="jsonl", location="news.jsonl:big", raw=big, text=docs[-1].text, url=docs[-1].url)
+    build(tmp_path / "d.db", docs, batch=500)
+    conn = sqlite3.connect(tmp_path / "d.db")
+    dicts = register(conn)
+    codec, data = conn.execute("SELECT codec, data FROM blobs WHERE size = ?", (len(big),)).fetchone()
+    assert codec == f"{ZSTD_CODEC}1" and decode_blob(codec, data, dicts) == big
+    d = zstandard.ZstdCompressionDict(conn.execute("SELECT dict FROM blob_dicts WHERE id = 1").fetchone()[0])
+    at = {lvl: zstandard.ZstdCompressor(level=lvl, dict_data=d, write_checksum=False, write_dict_id=False).compress(big)
+          for lvl in (packing.ZSTD_LEVEL_LARGE, packing.ZSTD_LEVEL)}
+    assert at[packing.ZSTD_LEVEL_LARGE] != at[packing.ZSTD_LEVEL]  # so the assertion below tells the levels apart
+    assert bytes(data) == at[packing.ZSTD_LEVEL_LARGE]
+    small = conn.execute("SELECT codec, data FROM blobs WHERE size = ?", (len(docs[0].raw),)).fetchone()
+    assert bytes(small[1]) == zstandard.ZstdCompressor(level=packing.ZSTD_LEVEL, dict_data=d, write_checksum=False,
+                                                       write_dict_id=False).compress(docs[0].raw)
+    conn.close()

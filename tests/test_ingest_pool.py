@@ -325,3 +325,35 @@ def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) ->
         assert list(pool.unpacked.values()) == [jobs[1]]
         assert pool.share_blob_dict(1, b"not a real dictionary, never used") and len(pool.unpacked) == 0
         assert jobs[1].packing is not None
+
+
+@pytest.mark.parametrize(("kind", "warmed"), [("html", 1), ("text", 0)])
+def test_the_html_extractor_is_warmed_up_once_before_the_fork_when_the_first_item_is_a_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, warmed: int) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(pool_mod, "warm_up", lambda: calls.append(os.getpid()))
+    page = (ROOT / "sample" / "aeb").glob("*.html.gz").__next__()
+    import gzip
+
+    html = gzip.decompress(page.read_bytes()).decode("utf-8", "replace")
+    items = [RawDoc(raw=html.encode(), kind="html", location=f"p{i}", html=html) if kind == "html" else
+             RawDoc(raw=b"t", kind="txt", location=f"t{i}", text=str(article(i, OUTLETS[0])["text"]))
+             for i in range(3)]
+    settings = Settings(db_path=str(tmp_path / "x.db"), ingest_workers=2, translations=False, story_embeddings=False)
+    with pool_mod.CleanPool(settings) as pool:
+        outcomes = [pool.result(pool.submit(raw)) for raw in items]
+        pool._restart()  # a new pool (after a dying worker) does not warm up again
+        outcomes.append(pool.result(pool.submit(items[0])))
+    assert calls == [os.getpid()] * warmed  # here, in the process that forks, once
+    assert all(not isinstance(o, BaseException) for o in outcomes)
+
+
+def test_warm_up_leaves_the_extractor_ready_and_answers_unchanged() -> None:
+    from htmldate.extractors import get_external_parser
+
+    from storyloom.clean.html import _WARM_PAGE, extract_html, warm_up
+
+    before = extract_html(_WARM_PAGE, "w", "https://example.org/news/warm-up", timeout=None)
+    warm_up()
+    assert get_external_parser.cache_info().currsize == 1  # dateparser's parser made, its locales' patterns built
+    assert extract_html(_WARM_PAGE, "w", "https://example.org/news/warm-up", timeout=None) == before

@@ -55,6 +55,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from lxml.etree import XPath
+
 from storyloom.clean.rules import PageHints, norm_words, page_verdicts
 from storyloom.decoding import REPAIR, decode_page
 from storyloom.errors import BadInput
@@ -201,7 +203,8 @@ def _depth(tree: Any) -> int:
 
 # ------------------------------------------------------------------------------------------------- metadata
 
-_PUBLISHED_XPATHS = (
+# compiled once (``tree.xpath(text)`` compiles its expression on every call)
+_PUBLISHED_XPATHS = tuple(XPath(xp) for xp in (
     '//meta[@property="article:published_time" or @name="article:published_time" '
     'or @itemprop="datePublished" or @name="datePublished" or @property="og:published_time" '
     'or @name="pubdate" or @name="publish-date" or @name="parsely-pub-date" or @name="sailthru.date" '
@@ -209,8 +212,11 @@ _PUBLISHED_XPATHS = (
     "//time[@itemprop='datePublished']/@datetime",
     "//*[@itemprop='datePublished']/@datetime",
     "//time[@datetime]/@datetime",
-)
+))
 _HAS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
+
+
+_JSONLD_XPATH = XPath('//script[@type="application/ld+json"]/text()')
 
 
 def _jsonld_nodes(tree: Any) -> list[dict[str, Any]]:
@@ -232,7 +238,7 @@ def _jsonld_nodes(tree: Any) -> list[dict[str, Any]]:
             if isinstance(child, (dict, list)):
                 walk(child, depth + 1)
 
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()')[:20]:
+    for script in _JSONLD_XPATH(tree)[:20]:
         try:
             walk(json.loads(script), 0)
         except (ValueError, RecursionError):
@@ -267,10 +273,12 @@ def _jsonld_url(nodes: list[dict[str, Any]]) -> str | None:
 
 def _precise_date(tree: Any, nodes: list[dict[str, Any]], day: str | None) -> str | None:
     """A full timestamp for htmldate's day (same calendar day as written), or htmldate's day itself."""
-    candidates = _jsonld_dates(nodes)
-    for xp in _PUBLISHED_XPATHS:
-        candidates.extend(str(v) for v in tree.xpath(xp)[:10])
-    for c in candidates:
+    def candidates() -> Iterator[str]:  # in order of trust, each source read only when the ones before gave none
+        yield from _jsonld_dates(nodes)
+        for xp in _PUBLISHED_XPATHS:
+            yield from (str(v) for v in xp(tree)[:10])
+
+    for c in candidates():
         c = c.strip()
         if _HAS_TIME.match(c) and (day is None or c[:10] == day):
             return c
@@ -280,24 +288,30 @@ def _precise_date(tree: Any, nodes: list[dict[str, Any]], day: str | None) -> st
 _LANG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
 
 
+_LANGUAGE_XPATHS = tuple(XPath(xp) for xp in (
+    "/html/@lang",
+    "/html/@xml:lang",
+    '//meta[@http-equiv="content-language" or @http-equiv="Content-Language"]/@content',
+    '//meta[@property="og:locale"]/@content',
+))
+
+
 def _language(tree: Any) -> str | None:
-    for xp in (
-        "/html/@lang",
-        "/html/@xml:lang",
-        '//meta[@http-equiv="content-language" or @http-equiv="Content-Language"]/@content',
-        '//meta[@property="og:locale"]/@content',
-    ):
-        for v in tree.xpath(xp)[:1]:
+    for xp in _LANGUAGE_XPATHS:
+        for v in xp(tree)[:1]:
             m = _LANG.match(str(v).strip().split(",")[0].strip())
             if m and m.group(1).lower() not in ("und", "mul", "zxx", "xx"):
                 return m.group(1).lower()
     return None
 
 
+_CANONICAL_XPATHS = (XPath('//link[@rel="canonical"]/@href'), XPath('//meta[@property="og:url"]/@content'))
+
+
 def _canonical(tree: Any, nodes: list[dict[str, Any]], meta_url: str | None, url: str | None) -> str | None:
     """``<link rel=canonical>``, ``og:url``, JSON-LD ``mainEntityOfPage``/``url``, then what we were given."""
-    for xp in ('//link[@rel="canonical"]/@href', '//meta[@property="og:url"]/@content'):
-        for v in tree.xpath(xp)[:1]:
+    for xp in _CANONICAL_XPATHS:
+        for v in xp(tree)[:1]:
             v = str(v).strip()
             if v.startswith("/") and not v.startswith("//") and url:
                 v = urljoin(url, v)
@@ -389,11 +403,16 @@ def _metadata(tree: Any, url: str | None) -> Any:
     return meta
 
 
+_SOCIAL_TITLE_XPATH = XPath('//meta[@property="og:title" or @name="twitter:title"]/@content')
+_H1_XPATH = XPath("//h1")
+_HEAD_TITLE_XPATH = XPath("//head/title/text()")
+
+
 def _title_candidates(tree: Any, meta_title: str | None) -> list[str]:
     cands = [meta_title or ""]
-    cands += [str(v) for v in tree.xpath('//meta[@property="og:title" or @name="twitter:title"]/@content')[:2]]
-    cands += [" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:3]]
-    cands += [str(t) for t in tree.xpath("//head/title/text()")[:1]]
+    cands += [str(v) for v in _SOCIAL_TITLE_XPATH(tree)[:2]]
+    cands += [" ".join(h.text_content().split()) for h in _H1_XPATH(tree)[:3]]
+    cands += [str(t) for t in _HEAD_TITLE_XPATH(tree)[:1]]
     return [c for c in (_norm(c) for c in cands) if c]
 
 
@@ -470,7 +489,7 @@ def _is_headline_list(text: str, tree: Any, url: str | None, canonical: str | No
     return share > LINK_SHARE or share >= FRONT_LINK_SHARE and (_is_front_page(url) or _is_front_page(canonical))
 
 
-_SLIM_XPATH = "//script[not(@type='application/ld+json')]|//style|//noscript|//template|//svg|//iframe"
+_SLIM_XPATH = XPath("//script[not(@type='application/ld+json')]|//style|//noscript|//template|//svg|//iframe")
 
 
 def _slim_tree(tree: Any) -> None:
@@ -479,7 +498,7 @@ def _slim_tree(tree: Any) -> None:
     Done once, after the metadata (htmldate reads scripts), so that each of trafilatura's runs walks a
     smaller tree: its pruning XPaths run on the raw tree before its own cleaning removes these (~8% of its
     time on the dev pages; the text changed on 2 of 470 pages)."""
-    for el in tree.xpath(_SLIM_XPATH):
+    for el in _SLIM_XPATH(tree):
         parent = el.getparent()
         if parent is None:
             continue
@@ -498,11 +517,15 @@ def _weak(text: str, mass: int) -> bool:
     return len(text) < SHORT_TEXT or len(text) < COLLAPSE_SHARE * mass or len(text) < RECALL_SHARE * mass
 
 
-def _visible_chars(tree: Any) -> int:
-    """Characters of the page body's text, spaces collapsed (scripts and styles are gone by then): what
-    readability, which scores the whole page and not only its ``<p>``, may find more of."""
+def _under_visible_share(text: str, tree: Any) -> bool:
+    """Whether ``text`` is under :data:`VISIBLE_SHARE` of the page body's text, spaces collapsed (scripts and
+    styles are gone by then): what readability, which scores the whole page and not only its ``<p>``, may find
+    more of.  Collapsing spaces only shortens a text, so the raw text's length settles most pages without it."""
     body = tree.find(".//body")
-    return len(" ".join((body if body is not None else tree).text_content().split()))
+    raw = (body if body is not None else tree).text_content()
+    if len(text) >= VISIBLE_SHARE * len(raw):
+        return False
+    return len(text) < VISIBLE_SHARE * len(" ".join(raw.split()))
 
 
 def _body(tree: Any, url: str | None, fast_first: bool = True) -> str:
@@ -535,7 +558,7 @@ def _body(tree: Any, url: str | None, fast_first: bool = True) -> str:
 
     mass = _paragraph_chars(tree)
     text = run(favor_precision=True, fast=True) if fast_first else ""
-    if not fast_first or _weak(text, mass) or len(text) < VISIBLE_SHARE * _visible_chars(tree):
+    if not fast_first or _weak(text, mass) or _under_visible_share(text, tree):
         text = run(favor_precision=True)
     if len(text) < SHORT_TEXT or len(text) < COLLAPSE_SHARE * mass:
         balanced = run()
@@ -578,7 +601,7 @@ def _extract(html: str | bytes, location: str, url: str | None, fast_first: bool
 
     if len(text) < MIN_TEXT_CHARS:
         raise BadInput(location, "no article text found in the page" + (f" ({len(text)} characters)" if text else ""))
-    heading = " ".join([title or ""] + [str(t) for t in tree.xpath("//head/title/text()")[:1]])
+    heading = " ".join([title or ""] + [str(t) for t in _HEAD_TITLE_XPATH(tree)[:1]])
     if _ERROR_TITLE.search(heading) and len(text) < ERROR_PAGE_MAX_CHARS:
         raise BadInput(location, f"an error page, not an article (title {(title or heading).strip()[:80]!r})")
     if _is_listing(text) and _is_headline_list(text, tree, url, canonical):
@@ -596,6 +619,35 @@ def _extract(html: str | bytes, location: str, url: str | None, fast_first: bool
         language=_language(tree),
         warnings=tuple(warnings),
     )
+
+
+_WARM_PAGE = (
+    "<html lang='en'><head><title>Warm-up</title><meta name='author' content='Ana Warm'></head><body><article>"
+    "<h1>Warm-up</h1><p>Published 12 March 2021</p>" + "<p>A sentence of a page that only warms the extractor up.</p>" * 8
+    + "</article></body></html>"
+)
+_WARM_DATE = "Published 12 March 2021"  # dateparser finds no locale for it, so it builds every locale's patterns
+
+
+def warm_up() -> None:
+    """Pay the extractor's one-off start-up once, in a process about to fork its cleaning workers.
+
+    A process's first pages cost ~2 CPU s more than the same pages later (measured on 40 WCXB pages): the imports
+    of trafilatura, htmldate and their parsers, and above all dateparser, which htmldate's extensive search asks
+    about a date-like string and which then compiles the patterns of each of its ~200 locales (1.9 s on the first
+    string no locale takes).  Every forked worker paid it again; done before the fork, the workers share it (the
+    fork copies the warmed modules).  Only helps: a failure here is ignored, and nothing it caches changes an
+    answer (same compiled patterns, same parser settings)."""
+    try:
+        extract_html(_WARM_PAGE, "warm-up", "https://example.org/news/warm-up", timeout=None)
+    except BadInput:
+        pass
+    try:
+        from htmldate.extractors import get_external_parser
+
+        get_external_parser().get_date_data(_WARM_DATE)
+    except Exception:  # noqa: BLE001 - an htmldate without this helper: the workers warm up on their own
+        pass
 
 
 def extract_html(html: str, location: str, url: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT,

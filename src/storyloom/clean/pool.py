@@ -35,6 +35,7 @@ from typing import Any
 
 from storyloom import blas
 from storyloom.clean import Prepared, prepare
+from storyloom.clean.html import warm_up
 from storyloom.errors import BadInput
 from storyloom.models import RawDoc
 from storyloom.settings import Settings
@@ -167,6 +168,7 @@ class CleanPool:
         self.outstanding: Counter[int] = Counter()  # jobs in the pool not yet asked for, by pool generation
         self.deferred = 0  # jobs held back while the items of a broken pool are re-run one at a time
         self.deaths = 0  # items in a row whose worker died alone: past MAX_DEATHS the pool is given up
+        self.html_warmed = False  # whether this process has warmed the HTML extractor up before forking (warm_up)
         self.slot: Any = None  # shared memory the workers read the store's raw-input dictionary from
         self.pack_with: PackWith | None = None  # set once that dictionary is in the slot: jobs carry it
         # jobs in the pool without it, by id, while their caller holds them (one never asked for, an item found
@@ -209,7 +211,7 @@ class CleanPool:
         """Whether items go to workers (the workers start with the first job: a small ingest starts none)."""
         return self.size > 1
 
-    def _start(self) -> None:
+    def _start(self, first: RawDoc | None = None) -> None:
         # fork where there is one: the workers start at once with the modules and the line model loaded, and
         # a caller's script is not imported again in each of them (spawn and forkserver re-run an unguarded
         # ``__main__``).  The workers only clean: they never touch the store or a model's threads they copied.
@@ -217,6 +219,10 @@ class CleanPool:
         if self.warm is not None:
             self.warm()
             self.warm = None
+        if first is not None and first.html and not self.html_warmed:
+            # an ingest of pages: the extractor's one-off start-up (~2 CPU s) paid here once, not in each worker
+            self.html_warmed = True
+            warm_up()
         self.executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context(method),
                                             initializer=_start_worker,
                                             initargs=(self.settings, self.after, self._slot()))
@@ -238,7 +244,7 @@ class CleanPool:
         if not self.parallel:
             return Job(raw, None, 0)
         if self.executor is None:
-            self._start()
+            self._start(raw)
         assert self.executor is not None
         if self._isolating():
             self.deferred += 1
