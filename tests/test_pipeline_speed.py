@@ -134,6 +134,7 @@ def test_the_translation_search_shortcuts_leave_the_store_as_the_plain_search_ma
         wide_fast = len(AnchorVectorsWide.seen)
         monkeypatch.setattr(tr, "rejected_before_cosine", lambda a, b: False)  # every pair embedded, as before
         monkeypatch.setattr(tr, "refused_before_slow_model", lambda a, b: False)
+        monkeypatch.setattr(tr, "refused_before_sentences", lambda a, b: False)
         tr._print_of.cache_clear()
         plain = _ingest(tmp_path, "plain", items)
         wide_plain = len(AnchorVectorsWide.seen) - wide_fast

@@ -402,3 +402,62 @@ def test_the_slow_model_never_embeds_latin_script_pairs_whose_anchors_barely_mee
 
     assert embedded(2) == []  # 2 of 6 names shared: overlap 0.33
     assert embedded(6)
+
+
+def _fast_pair_embeds_sentences(monkeypatch: pytest.MonkeyPatch, en: str, de: str) -> bool:
+    """Whether the fast model embeds the sentences of an en-de pair that reaches the alignment: nothing is sure and
+    no cosine is under the floor here, so only the refusals before the sentences can spare them."""
+    from standin_embedders import AnchorVectors, AnchorVectorsWide
+
+    monkeypatch.setitem(tr.SURE, "anchors-fast", 1.01)
+    monkeypatch.setitem(tr.COSINE_FLOOR, "anchors-fast", -1.0)
+    rows = {"en0": {"title": "Hall", "text": en, "language": "en", "published": None},
+            "de0": {"title": "Saal", "text": de, "language": "de", "published": None}}
+    pa, pb = (tr.TransPrint.of(rows[x]["text"], rows[x]["language"]) for x in ("en0", "de0"))
+    assert not tr.rejected_before_cosine(pa, pb)
+    caches = ts.Caches(None)
+    ts.judge([("de0", "en0")], rows, AnchorVectors(), AnchorVectorsWide(), caches)
+    assert "anchors-fast" in caches.leads  # the pair was looked at: its leads were embedded
+    return "anchors-fast" in caches.sents
+
+
+def test_the_fast_model_never_embeds_the_sentences_of_a_pair_whose_sentence_counts_are_far_apart(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sentence-count bar of the slow model (WIDE_MIN_RATIO: no dev translation under 0.714) also spares the fast
+    model's sentence matrices, the most of its cost on real text: at a ratio of 5/9 (over MIN_SENTENCE_RATIO, the
+    bar of every pair) no sentence is embedded, at 6/9 they are."""
+    lines = [f"Ostwald met Berger in Riverton on day {i}, with Kranz and {100 + i} guests." for i in range(9)]
+    de = [f"Ostwald traf Berger in Riverton am Tag {i}, mit Kranz und {100 + i} Gästen." for i in range(9)]
+    assert tr.MIN_SENTENCE_RATIO < 5 / 9 < tr.WIDE_MIN_RATIO <= 6 / 9
+    assert not _fast_pair_embeds_sentences(monkeypatch, " ".join(lines), " ".join(de[:5]))
+    assert _fast_pair_embeds_sentences(monkeypatch, " ".join(lines), " ".join(de[:6]))
+
+
+def test_the_fast_model_never_embeds_the_sentences_of_latin_script_pairs_whose_anchors_barely_meet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between two Latin-script languages the anchors of a pair under WIDE_MIN_OVERLAP_LATIN spare the fast model's
+    sentence matrices; in another script only the sentence-count bar holds (a ja-en translation of the dev split
+    shares no anchor), and a sure pair is never asked (it needs no sentences)."""
+    names = ["Ostwald", "Berger", "Riverton", "Kranz", "Lindqvist", "Moreau"]
+
+    def texts(shared: int) -> tuple[str, str]:
+        other = names[:shared] + ["Quill", "Tarn", "Odin", "Yrsa", "Ulf", "Birk"][: 6 - shared]
+        en = " ".join(f"Today {names[i]} met {names[(i + 1) % 6]} and {names[(i + 2) % 6]}." for i in range(6))
+        de = " ".join(f"Heute traf {other[i]} {other[(i + 1) % 6]} und {other[(i + 2) % 6]}." for i in range(6))
+        return en, de
+
+    assert not _fast_pair_embeds_sentences(monkeypatch, *texts(2))  # 2 of 6 names shared: overlap 0.33
+    assert _fast_pair_embeds_sentences(monkeypatch, *texts(3))  # overlap 0.5, as the dev split's lowest (de-fr)
+
+    def prints(shared: int, la: str, lb: str, n_b: int = 8) -> tuple[tr.TransPrint, tr.TransPrint]:
+        own = tuple(n.lower() for n in names) + ("hall", "day", "city", "river")
+        other = own[:shared] + tuple(f"x{k}" for k in range(len(own) - shared))
+        return (tr.TransPrint(la, 8, own, tuple(f"S {k}." for k in range(8))),
+                tr.TransPrint(lb, n_b, other, tuple(f"S {k}." for k in range(n_b))))
+
+    assert tr.refused_before_sentences(*prints(3, "en", "fr"))  # overlap 0.3, both Latin script
+    assert not tr.refused_before_sentences(*prints(0, "en", "ja"))  # nothing shared, but another script
+    assert not tr.refused_before_sentences(*prints(1, "ru", "en"))  # overlap 0.1: the slow model's bar, not this one
+    assert tr.refused_before_slow_model(*prints(1, "ru", "en"))
+    assert tr.refused_before_sentences(*prints(10, "en", "ja", n_b=4))  # ratio 0.5: any script
+    assert not tr.refused_before_sentences(*prints(4, "de", "fr"))  # overlap 0.4: at the bar, not under it

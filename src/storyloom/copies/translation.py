@@ -6,7 +6,9 @@ A cascade, cheap signals first:
    (numbers, names transliterated to ASCII), or whose title + lead embedding is among the nearest;
 2. **cheap refusals** — no embedding at all for a pair whose sentence counts differ by more than half, or whose
    numbers disagree (each has three or more, none shared: a translation keeps its source's figures); before
-   the slow model, also anchors that barely meet or sentence counts further apart than a translation's;
+   any sentence alignment (step 4), also sentence counts further apart than a translation's, and between two
+   Latin-script languages anchors that meet less than a translation's; before the slow model, all of these
+   and anchors that barely meet;
 3. **document cosine** — title + lead embeddings with a model that covers both languages (USE where it can,
    the slower e5 only for the languages USE lacks, see :mod:`storyloom.embed`; e5's title + lead vector is its
    title and first-sentence rows summed, which step 4 reuses): a low floor, only to spare the next step the
@@ -73,6 +75,11 @@ WIDE_MIN_RATIO = 0.6
 # and 0.52 (en-is, the one pair of the slow model there); 0.4 leaves 0.10 below both.  On the real texts of
 # bench/pipeline.py, 152 of the 280 pairs that reached the slow model were not linked; 130 of them (en-is, fr-is,
 # de-is) had anchors meeting under 0.4, every linked pair 0.47 or more: 66 fewer articles embedded.
+# WIDE_MIN_RATIO and WIDE_MIN_OVERLAP_LATIN also refuse the fast model's uncertain pairs before their sentences are
+# embedded (refused_before_sentences; the dev split's figures above are of every pair, both models').  On the real
+# texts of bench/pipeline.py the fast model aligned 966 pairs, 208 linked (ratio >= 0.667; Latin-script overlap
+# >= 0.47... see bench/README.md, session 25): 181 unlinked ones had a ratio under 0.6, 292 were Latin-script pairs
+# meeting under 0.4 (405 in all); 2,900 of its 8,191 sentence rows were embedded only for them.
 # (Which languages are Latin-script: storyloom.enrich.scripts, the one table of scripts.)
 WIDE_MIN_OVERLAP_LATIN = 0.4
 
@@ -165,18 +172,31 @@ def rejected_before_cosine(a: TransPrint, b: TransPrint) -> bool:
     return _refused(a, b)
 
 
-def refused_before_slow_model(a: TransPrint, b: TransPrint) -> bool:
-    """Whether a pair only the slow model covers is refused before it embeds: anchors that barely meet (under
-    ``WIDE_MIN_OVERLAP``, or ``WIDE_MIN_OVERLAP_LATIN`` when both languages are written in the Latin script), or
-    sentence counts further apart than any translation's (``WIDE_MIN_RATIO``).  Cost only: on the dev split no
-    translation comes near any of these bars."""
+def refused_before_sentences(a: TransPrint, b: TransPrint) -> bool:
+    """Whether a pair is refused before its sentences are embedded and aligned (what an uncertain pair of the
+    fast model costs: its sentence matrices): sentence counts further apart than any translation's
+    (``WIDE_MIN_RATIO``), or, between two languages written in the Latin script, anchors that meet less than any
+    translation's there (``WIDE_MIN_OVERLAP_LATIN``).  Cost only: on the dev split no translation comes near
+    either bar (lowest ratio 0.714, lowest Latin-script overlap 0.50).  Not the bar of every script
+    (``WIDE_MIN_OVERLAP``): on the dev split a ja-en translation's anchors can share nothing (Japanese writes
+    no capitals; lowest overlap 0.0), and on the real texts of bench/pipeline.py 15 linked ru-en / ja-en pairs of
+    the fast model met under 0.2.  A *sure* pair (:func:`sure_translation`) needs no sentences and is not asked."""
     if sentence_ratio(a, b) < WIDE_MIN_RATIO:
         return True
-    agreement = _anchor_agreement(a, b)
-    if agreement is None:
+    if a.language not in LATIN_SCRIPT or b.language not in LATIN_SCRIPT:
         return False
-    latin = a.language in LATIN_SCRIPT and b.language in LATIN_SCRIPT
-    return agreement[0] < (WIDE_MIN_OVERLAP_LATIN if latin else WIDE_MIN_OVERLAP)
+    agreement = _anchor_agreement(a, b)
+    return agreement is not None and agreement[0] < WIDE_MIN_OVERLAP_LATIN
+
+
+def refused_before_slow_model(a: TransPrint, b: TransPrint) -> bool:
+    """Whether a pair only the slow model covers is refused before it embeds: what :func:`refused_before_sentences`
+    refuses, and anchors that barely meet in any script (under ``WIDE_MIN_OVERLAP``).  Cost only: on the dev split
+    no translation of the slow model's languages comes near any of these bars."""
+    if refused_before_sentences(a, b):
+        return True
+    agreement = _anchor_agreement(a, b)
+    return agreement is not None and agreement[0] < WIDE_MIN_OVERLAP
 
 
 def _refused(a: TransPrint, b: TransPrint) -> bool:
