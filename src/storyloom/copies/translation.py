@@ -81,8 +81,12 @@ WIDE_MIN_RATIO = 0.6
 # >= 0.40, one de-fr pair exactly at the bar: see bench/README.md, session 25): 181 unlinked ones had a ratio under
 # 0.6, 292 were Latin-script pairs meeting under 0.4 (405 in all); 2,900 of its 8,191 sentence rows were embedded
 # only for them.
+# The bar is 0.3, not the 0.4 the dev split alone allowed (session 24): a real de-fr translation of those texts met
+# at exactly 0.40 (5 French anchors against 33 German), so the dev split's margin does not hold for news it has
+# not seen; 0.3 leaves 0.1 below the lowest translation seen anywhere, for a little of the saving (the bar only
+# spares CPU; a pair it refuses wrongly is a translation lost).
 # (Which languages are Latin-script: storyloom.enrich.scripts, the one table of scripts.)
-WIDE_MIN_OVERLAP_LATIN = 0.4
+WIDE_MIN_OVERLAP_LATIN = 0.3
 
 
 def register_model(embedder: object) -> None:
