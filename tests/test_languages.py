@@ -93,11 +93,24 @@ def test_malformed_measurements_keep_every_row() -> None:
     ("Hangul", "서울에 비가 온다. 바람이 세게 분다.", 2),
     ("Arabic", "تمطر في القاهرة. الرياح قوية اليوم؟ نعم", 3),
     ("Devanagari", "दिल्ली में बारिश हो रही है। हवा तेज़ है।", 2),
+    ("Devanagari", "ते घरी आहेत. त्यांनी काम केले.", 2),  # "त" after a vowel sign ends a word, it is no initial
+    ("Latin", "Mieszka przy ul. Łąkowej w Łodzi. To jest dom.", 2),  # "ul." before a capital is no sentence end
     ("Thai", "ฝนตกที่กรุงเทพ ลมพัดแรงมาก", 1),
 ])
 def test_splitter_rules_in_the_table_are_what_the_splitter_does(script: str, text: str, n: int) -> None:
     assert len(split_sentences(text)) == n, (script, split_sentences(text))
     assert ("paragraphs only" in C.SPLITTER[script]) == (n == 1 and script not in ("Latin",))
+
+
+def test_a_run_of_stops_takes_linear_time() -> None:
+    """Untrusted text: a match starts only at a run's first stop and takes the run whole (200,000 dots took
+    minutes when each position of the run was retried)."""
+    import time
+
+    for text in (". " * 100_000 + "x", "." * 200_000 + "x", "!" * 100_000 + " " * 100_000 + "A"):
+        start = time.process_time()
+        split_sentences(text)
+        assert time.process_time() - start < 2.0
 
 
 def test_every_claimed_and_detectable_language_has_its_script_in_one_table() -> None:

@@ -462,4 +462,5 @@ def test_the_fast_model_never_embeds_the_sentences_of_latin_script_pairs_whose_a
     assert not tr.refused_before_sentences(*prints(1, "ru", "en"))  # overlap 0.1: the slow model's bar, not this one
     assert tr.refused_before_slow_model(*prints(1, "ru", "en"))
     assert tr.refused_before_sentences(*prints(10, "en", "ja", n_b=4))  # ratio 0.5: any script
+    assert not tr.refused_before_sentences(*prints(10, "en", "th", n_b=4))  # but Thai counts paragraphs
     assert not tr.refused_before_sentences(*prints(3, "de", "fr"))  # overlap 0.3: at the bar, not under it

@@ -49,6 +49,16 @@ SCRIPT_OF: dict[str, str] = {code: script for script, codes in _BY_SCRIPT.items(
 LATIN_SCRIPT = frozenset(code for code, script in SCRIPT_OF.items() if script == "Latin")
 
 
+# Scripts whose sentences the splitter cannot find (no stop it knows; Thai and Lao mark sentences with spaces): a
+# text in one is split at paragraphs only, so its "sentence" counts are paragraph counts.
+PARAGRAPHS_ONLY = frozenset({"Thai", "Lao", "Khmer", "Myanmar", "Tibetan"})
+
+
+def unsplit(code: str | None) -> bool:
+    """Whether texts in this language are split at paragraphs only (see :data:`PARAGRAPHS_ONLY`)."""
+    return script_of(code) in PARAGRAPHS_ONLY
+
+
 def script_of(code: str | None) -> str | None:
     """The script a language is written in (``"Latin"``, ``"Cyrillic"``, ``"CJK"``…), or None if unknown."""
     return SCRIPT_OF.get(code) if code else None
