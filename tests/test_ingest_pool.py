@@ -327,6 +327,42 @@ def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) ->
         assert jobs[1].packing is not None
 
 
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_a_job_never_asked_for_does_not_keep_a_restarted_pool_cleaning_one_item_at_a_time() -> None:
+    """An item found stored after its job was submitted is never asked for; forgotten (``forget``), it is not
+    counted as an item of the old pool still to re-run alone after a restart.  Counted, it kept ``_isolating``
+    true, and every later item of the ingest was cleaned one at a time."""
+    from storyloom.clean.pool import CleanPool
+
+    raws = [RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(article(i, OUTLETS[0])).encode(),
+                   title=f"t{i}", text=str(article(i, OUTLETS[0])["text"])) for i in range(3)]
+    with CleanPool(Settings(ingest_workers=2, translations=False, story_embeddings=False)) as pool:
+        jobs = [pool.submit(r) for r in raws]
+        pool.result(jobs[0])
+        pool.result(jobs[1])
+        pool.forget(jobs[2])
+        pool._restart()  # what a worker's death does
+        assert not pool._isolating()
+        assert pool.submit(raws[0]).future is not None  # in the pool again, not held back to run alone
+
+
+def test_a_compression_that_fails_in_a_worker_leaves_the_item_to_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compressing is a head start: a compressor's error in a worker gives no packed form (the store compresses
+    the raw input), never a failed item."""
+    class Broken:
+        def encode(self, data: bytes) -> tuple[str, bytes]:
+            raise MemoryError("zstd")
+
+    key = pool_mod.PackWith(1, b"d")
+    monkeypatch.setattr(pool_mod, "_packers", {key: Broken()})
+    monkeypatch.setattr(pool_mod, "_settings", Settings(translations=False, story_embeddings=False))
+    raw = RawDoc(kind="jsonl", location="x.jsonl:0", raw=json.dumps(article(0, OUTLETS[0])).encode(), title="t0",
+                 text=str(article(0, OUTLETS[0])["text"]))
+    assert pool_mod._pack(raw.raw, key) is None
+    got = pool_mod._work(raw, key)
+    assert not isinstance(got, pool_mod.BadInput) and got.packed is None
+
+
 @pytest.mark.parametrize(("kind", "warmed"), [("html", 1), ("text", 0)])
 def test_the_html_extractor_is_warmed_up_once_before_the_fork_when_the_first_item_is_a_page(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, warmed: int) -> None:

@@ -189,6 +189,8 @@ def _ingest_items(items: Iterable[RawDoc | BadInput], store: Store, settings: Se
             key = item.blob
             if key not in pending_blobs and store.has_blob(key):
                 # Already stored: only remember this new place it was seen (cheap, no cleaning).
+                if job is not None:
+                    pool.forget(job)
                 batch.append((item, _placeholder(item)))
             else:
                 try:

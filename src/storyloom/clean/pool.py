@@ -111,15 +111,23 @@ def _work(raw: RawDoc, pack_with: PackWith | None = None) -> Outcome:
             got = replace(got, ahead=_after(got, _settings))
         except Exception:  # noqa: BLE001 - only a head start: the ingesting process computes it when asked
             log.debug("%s: the work ahead failed", raw.location, exc_info=True)
-    if pack_with is not None and isinstance(got, Prepared) and (packer := _packer(pack_with)) is not None:
-        got = replace(got, packed=(pack_with.did, *packer.encode(raw.raw)))
+    if pack_with is not None and isinstance(got, Prepared):
+        got = replace(got, packed=_pack(raw.raw, pack_with))
     return got
 
 
 def _pack(data: bytes, pack_with: PackWith) -> PackedBlob | None:
-    """A raw input compressed with the shared dictionary, for a job submitted before the pool had it."""
+    """A raw input compressed with the shared dictionary (in a clean job, or for a job submitted before the pool
+    had it); None, and the store compresses it, if that fails here (a compressor's MemoryError must not make an
+    item that cleaned well a failed one)."""
     packer = _packer(pack_with)
-    return (pack_with.did, *packer.encode(data)) if packer is not None else None
+    if packer is None:
+        return None
+    try:
+        return (pack_with.did, *packer.encode(data))
+    except Exception:  # noqa: BLE001 - only a head start
+        log.debug("a raw input was not compressed in the pool", exc_info=True)
+        return None
 
 
 def _packer(pack_with: PackWith) -> RawPacker | None:
@@ -131,7 +139,10 @@ def _packer(pack_with: PackWith) -> RawPacker | None:
             size = int.from_bytes(bytes(_slot[:SLOT_HEAD]), "little")
             zdict = bytes(_slot[SLOT_HEAD:SLOT_HEAD + size])
             if size and _digest(zdict) == pack_with.digest:
-                made = RawPacker(pack_with.did, zdict)
+                try:
+                    made = RawPacker(pack_with.did, zdict)
+                except Exception:  # noqa: BLE001 - zstd refused it: remembered, not retried for every job
+                    log.debug("the raw-input dictionary %d did not load", pack_with.did, exc_info=True)
         if made is None:
             log.warning("the raw-input dictionary %d is not in the workers' slot: the store compresses", pack_with.did)
         _packers[pack_with] = made
@@ -219,8 +230,9 @@ class CleanPool:
         if self.warm is not None:
             self.warm()
             self.warm = None
-        if first is not None and first.html and not self.html_warmed:
+        if first is not None and first.html and not self.html_warmed and method == "fork":
             # an ingest of pages: the extractor's one-off start-up (~2 CPU s) paid here once, not in each worker
+            # (forked workers inherit it; spawned ones would pay it again, so it is not paid here for them)
             self.html_warmed = True
             warm_up()
         self.executor = ProcessPoolExecutor(self.size, mp_context=multiprocessing.get_context(method),
@@ -278,11 +290,28 @@ class CleanPool:
                 self._restart()
             return self._alone(job)
         if job.packing is not None and isinstance(got, Prepared) and got.packed is None:
-            try:
+            # only if done: the packing jobs queue behind every clean job submitted before them, and waiting here
+            # would hold the first item after the dictionary came for the whole queue; else the store compresses
+            if job.packing.done() and not job.packing.cancelled() and job.packing.exception() is None:
                 got = replace(got, packed=job.packing.result())
-            except Exception:  # noqa: BLE001 - a pool broken since: the store compresses it
-                log.debug("%s: its raw input was not compressed in the pool", job.raw.location, exc_info=True)
+            else:
+                job.packing.cancel()
         return got
+
+    def forget(self, job: Job) -> None:
+        """A job its caller will never ask for (its item turned out to be stored already): no longer counted as
+        outstanding, so that a later restart does not see it as an item of a broken pool still to re-run alone
+        (which kept every later item cleaned one at a time)."""
+        if self.executor is None:  # as result(): nothing was counted for a pool given up or never started
+            return
+        if job.future is None:
+            self.deferred -= 1
+            return
+        self.outstanding[job.generation] -= 1
+        self.unpacked.pop(id(job), None)
+        job.future.cancel()
+        if job.packing is not None:
+            job.packing.cancel()
 
     def _alone(self, job: Job) -> Outcome:
         """Prepare one item with nothing else in the pool, so that a worker dying names its item."""
