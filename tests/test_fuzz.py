@@ -237,6 +237,17 @@ def test_warc_malformed_records_cost_only_themselves(work: Path, bad: list[bytes
     assert urls[0] == "http://good.example/1" and urls[-1] == "http://good.example/2"
 
 
+def test_a_page_that_decodes_to_nothing_is_one_bad_item(work: Path) -> None:
+    """A response whose body is a byte-order mark alone: not empty bytes, but no text once decoded.  It came
+    through as a page with an empty ``html`` (found by the fuzz test above); it is one bad item now."""
+    bom_only = warc_record({"WARC-Type": "response", "WARC-Target-URI": "http://bad.example/",
+                            "WARC-Record-ID": "<urn:uuid:bad>", "Content-Type": "application/http; msgtype=response"},
+                           b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n\xfe\xff")
+    items = read_as(work, "b.warc", good_warc(1) + bom_only + good_warc(2))
+    assert [d.url for d in docs(items)] == ["http://good.example/1", "http://good.example/2"]
+    assert [b.reason for b in items if isinstance(b, BadInput)] == ["empty once decoded"]
+
+
 @fuzz(200)
 @given(cuts=st.lists(st.tuples(st.integers(0, 3000), st.integers(0, 40), hostile_bytes.map(lambda b: b[:40])), min_size=1,
                      max_size=6), gz=st.booleans())

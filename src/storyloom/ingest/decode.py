@@ -58,11 +58,14 @@ def decode_text(data: bytes, location: str, declared: str | None = None, *, html
     header's charset, ``html``: also honour a ``<meta charset>``).
 
     Refuses what is not text rather than storing noise: binary bytes, text that decodes to mostly control
-    characters, and input too short for detection to be more than a guess (random bytes "decode" as CJK).
+    characters or to nothing (a byte-order mark alone: the bytes were not empty, the text is), and input too
+    short for detection to be more than a guess (random bytes "decode" as CJK).
     """
     if looks_binary(data):
         raise BadInput(location, "binary content, not text")
     text, how = decode(data, http_charset=declared, html=html)
+    if not text.strip():  # bytes that decode to nothing: a byte-order mark alone, UTF-16 spaces
+        raise BadInput(location, "empty once decoded")
     if how not in ("bom", "utf-8", "http", "meta") and len(data) < MIN_DETECT_BYTES:
         raise BadInput(location, f"not UTF-8, and {len(data)} bytes are too few to detect the encoding reliably")
     return _checked(text, location)
