@@ -192,8 +192,8 @@ def refused_before_sentences(a: TransPrint, b: TransPrint) -> bool:
         return True
     if a.language not in LATIN_SCRIPT or b.language not in LATIN_SCRIPT:
         return False
-    agreement = _anchor_agreement(a, b)
-    return agreement is not None and agreement[0] < WIDE_MIN_OVERLAP_LATIN
+    overlap = _anchor_overlap(a, b)
+    return overlap is not None and overlap < WIDE_MIN_OVERLAP_LATIN
 
 
 def refused_before_slow_model(a: TransPrint, b: TransPrint) -> bool:
@@ -202,8 +202,8 @@ def refused_before_slow_model(a: TransPrint, b: TransPrint) -> bool:
     no translation of the slow model's languages comes near any of these bars."""
     if refused_before_sentences(a, b):
         return True
-    agreement = _anchor_agreement(a, b)
-    return agreement is not None and agreement[0] < WIDE_MIN_OVERLAP
+    overlap = _anchor_overlap(a, b)
+    return overlap is not None and overlap < WIDE_MIN_OVERLAP
 
 
 def _refused(a: TransPrint, b: TransPrint) -> bool:
@@ -215,12 +215,20 @@ def _refused(a: TransPrint, b: TransPrint) -> bool:
     return len(na) >= MIN_NUMBERS and len(nb) >= MIN_NUMBERS and not (na & nb)
 
 
-def _anchor_agreement(a: TransPrint, b: TransPrint) -> tuple[float, float] | None:
-    """(overlap, order) of two texts' anchors, or None when either has too few to judge order."""
+def _anchor_overlap(a: TransPrint, b: TransPrint) -> float | None:
+    """The share of the smaller anchor set the other holds, or None when either text has too few anchors to
+    judge (what the bars before the sentence matrices and the slow model read: sets, not the order's LCS)."""
     if len(a.anchors) < MIN_ANCHORS_FOR_ORDER or len(b.anchors) < MIN_ANCHORS_FOR_ORDER:
         return None
     sa, sb = set(a.anchors), set(b.anchors)
-    overlap = len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
+    return len(sa & sb) / min(len(sa), len(sb))  # German capitalises nouns: compare to the smaller set
+
+
+def _anchor_agreement(a: TransPrint, b: TransPrint) -> tuple[float, float] | None:
+    """(overlap, order) of two texts' anchors, or None when either has too few to judge order."""
+    overlap = _anchor_overlap(a, b)
+    if overlap is None:
+        return None
     shortest = min(len(a.anchors), len(b.anchors))
     if sum((Counter(a.anchors) & Counter(b.anchors)).values()) == 0:
         return overlap, 0.0
