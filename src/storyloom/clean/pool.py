@@ -277,11 +277,9 @@ class CleanPool:
         """The outcome of a job; the caller asks in input order."""
         if self.executor is None:
             return prepare_outcome(job.raw, self.settings)
+        self._uncount(job)
         if job.future is None:
-            self.deferred -= 1
             return self._alone(job)
-        self.outstanding[job.generation] -= 1
-        self.unpacked.pop(id(job), None)
         try:
             got = job.future.result()
         except BrokenProcessPool:
@@ -304,14 +302,19 @@ class CleanPool:
         (which kept every later item cleaned one at a time)."""
         if self.executor is None:  # as result(): nothing was counted for a pool given up or never started
             return
-        if job.future is None:
-            self.deferred -= 1
-            return
-        self.outstanding[job.generation] -= 1
-        self.unpacked.pop(id(job), None)
-        job.future.cancel()
+        self._uncount(job)
+        if job.future is not None:
+            job.future.cancel()
         if job.packing is not None:
             job.packing.cancel()
+
+    def _uncount(self, job: Job) -> None:
+        """A job leaves the pool's books: asked for (result) or never to be (forget)."""
+        if job.future is None:
+            self.deferred -= 1
+        else:
+            self.outstanding[job.generation] -= 1
+            self.unpacked.pop(id(job), None)
 
     def _alone(self, job: Job) -> Outcome:
         """Prepare one item with nothing else in the pool, so that a worker dying names its item."""
