@@ -268,35 +268,31 @@ class RawPacker:
         if (did is None) != (zdict is None):
             raise ValueError("a dictionary's id and bytes go together")
         self.did = did
-        self._packer: Any = None
-        self._large: Any = None  # the compressor of inputs over ZSTD_LARGE (pages), made when first needed
         self._zdict: Any = None
+        self._compressors: dict[int, Any] = {}  # by level, each made when first needed
         if did is not None and zdict is not None:
             import zstandard
 
             self._zdict = zstandard.ZstdCompressionDict(zdict)
-            self._packer = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self._zdict, write_checksum=False,
-                                                    write_dict_id=False)
 
     def encode(self, data: bytes) -> tuple[str, bytes]:
         """(codec, bytes) of a raw input: as it is when small, with the dictionary when there is one (and it is
         not gzipped already), else deflated alone."""
         if len(data) <= COMPRESS_OVER:
             return "raw", data
-        if self._packer is not None and not data.startswith(GZIP_MAGIC):
+        if self._zdict is not None and not data.startswith(GZIP_MAGIC):
             return f"{ZSTD_CODEC}{self.did}", bytes(self._compressor(len(data)).compress(data))
         return "zlib", zlib.compress(data, COMPRESS_LEVEL)
 
-
     def _compressor(self, size: int) -> Any:
-        if size <= ZSTD_LARGE:
-            return self._packer
-        if self._large is None:
+        """The dictionary's compressor at the level for an input of ``size`` bytes (pages: ZSTD_LEVEL_LARGE)."""
+        level = ZSTD_LEVEL_LARGE if size > ZSTD_LARGE else ZSTD_LEVEL
+        if level not in self._compressors:
             import zstandard
 
-            self._large = zstandard.ZstdCompressor(level=ZSTD_LEVEL_LARGE, dict_data=self._zdict,
-                                                   write_checksum=False, write_dict_id=False)
-        return self._large
+            self._compressors[level] = zstandard.ZstdCompressor(level=level, dict_data=self._zdict,
+                                                                write_checksum=False, write_dict_id=False)
+        return self._compressors[level]
 
 
 ZLIB_ONLY = RawPacker()  # no dictionary: what a store without one (or a loader without a store) writes
