@@ -4,6 +4,7 @@ number of workers; a bad item or a dying worker is one line and the batch goes o
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -52,6 +53,16 @@ def dump(db: Path) -> dict[str, list[tuple[object, ...]]]:
         return out
     finally:
         c.close()
+
+
+needs_fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+
+
+def jsonl_item(i: int, repeat: int = 1) -> RawDoc:
+    """Article ``i`` of the first outlet as one JSONL record's item (its raw bytes ``repeat`` times over)."""
+    rec = article(i, OUTLETS[0])
+    return RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(rec).encode() * repeat, title=f"t{i}",
+                  text=str(rec["text"]))
 
 
 def article(i: int, outlet: str) -> dict[str, object]:
@@ -127,7 +138,7 @@ def _failing_prepare(raw: RawDoc, settings: Settings) -> object:
     return prepare(raw, settings)
 
 
-@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+@needs_fork
 def test_a_bad_item_and_a_dying_worker_are_one_line_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = make_corpus(tmp_path / "in")
     clean_counts, _ = run(corpus, tmp_path / "clean.db", 2)
@@ -244,7 +255,7 @@ def test_the_work_ahead_in_the_workers_changes_no_byte(tmp_path: Path, monkeypat
     assert fingerprinted[1] > 80 and fingerprinted[2] <= fingerprinted[1] - 25, fingerprinted
 
 
-@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+@needs_fork
 def test_the_workers_compress_raw_inputs_once_the_store_has_its_dictionary(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """From the batch after the store trains its raw-input dictionary, the cleaning workers compress the raw
@@ -305,7 +316,7 @@ def test_the_workers_compress_raw_inputs_once_the_store_has_its_dictionary(tmp_p
     assert packed_here[2, 30][0] <= 30 and packed_here[2, 30][1] == 0, packed_here
 
 
-@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+@needs_fork
 def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) -> None:
     """The pool remembers the jobs submitted before the store's dictionary (to compress their raw inputs when
     it comes) only while its caller holds them: an item found stored meanwhile is never asked for, and its raw
@@ -314,8 +325,7 @@ def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) ->
 
     from storyloom.clean.pool import CleanPool
 
-    raws = [RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(article(i, OUTLETS[0])).encode() * 3,
-                   title=f"t{i}", text=str(article(i, OUTLETS[0])["text"])) for i in range(3)]
+    raws = [jsonl_item(i, repeat=3) for i in range(3)]
     with CleanPool(Settings(ingest_workers=2, translations=False, story_embeddings=False)) as pool:
         jobs = [pool.submit(r) for r in raws]
         assert len(pool.unpacked) == 3
@@ -327,15 +337,14 @@ def test_a_job_never_asked_for_is_not_kept_for_the_dictionary(tmp_path: Path) ->
         assert jobs[1].packing is not None
 
 
-@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+@needs_fork
 def test_a_job_never_asked_for_does_not_keep_a_restarted_pool_cleaning_one_item_at_a_time() -> None:
     """An item found stored after its job was submitted is never asked for; forgotten (``forget``), it is not
     counted as an item of the old pool still to re-run alone after a restart.  Counted, it kept ``_isolating``
     true, and every later item of the ingest was cleaned one at a time."""
     from storyloom.clean.pool import CleanPool
 
-    raws = [RawDoc(kind="jsonl", location=f"x.jsonl:{i}", raw=json.dumps(article(i, OUTLETS[0])).encode(),
-                   title=f"t{i}", text=str(article(i, OUTLETS[0])["text"])) for i in range(3)]
+    raws = [jsonl_item(i) for i in range(3)]
     with CleanPool(Settings(ingest_workers=2, translations=False, story_embeddings=False)) as pool:
         jobs = [pool.submit(r) for r in raws]
         pool.result(jobs[0])
@@ -356,13 +365,13 @@ def test_a_compression_that_fails_in_a_worker_leaves_the_item_to_the_store(monke
     key = pool_mod.PackWith(1, b"d")
     monkeypatch.setattr(pool_mod, "_packers", {key: Broken()})
     monkeypatch.setattr(pool_mod, "_settings", Settings(translations=False, story_embeddings=False))
-    raw = RawDoc(kind="jsonl", location="x.jsonl:0", raw=json.dumps(article(0, OUTLETS[0])).encode(), title="t0",
-                 text=str(article(0, OUTLETS[0])["text"]))
+    raw = jsonl_item(0)
     assert pool_mod._pack(raw.raw, key) is None
     got = pool_mod._work(raw, key)
     assert not isinstance(got, pool_mod.BadInput) and got.packed is None
 
 
+@needs_fork
 @pytest.mark.parametrize(("kind", "warmed"), [("html", 1), ("text", 0)])
 def test_the_html_extractor_is_warmed_up_once_before_the_fork_when_the_first_item_is_a_page(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, warmed: int) -> None:
