@@ -87,4 +87,7 @@ class Article:
     meta: dict[str, Any] = field(default_factory=dict)  # what the text says: cited sources, attributions, dates
     template_group: str | None = None  # outlet/feed/folder whose recurring lines count as templates
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of the body's lines, for template counts
+    # the body's non-empty lines the template layer does not judge (page rules', line rules'), by index; None: not
+    # known (storyloom.clean.text.template_skip; kept so a stored article's template lines can be judged again)
+    template_skip: tuple[tuple[int, ...], tuple[int, ...]] | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()

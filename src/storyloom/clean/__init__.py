@@ -184,7 +184,7 @@ def _article(ident: dict[str, Any], cleaned: Cleaned, fields: dict[str, Any], gr
     published, language, canonical = fields["published"], fields["language"], fields["canonical"]
     if not cleaned.text:
         return Article(**ident, title=title or "", text="", body=cleaned.body, template_group=group,
-                       line_keys=cleaned.line_keys)
+                       line_keys=cleaned.line_keys, template_skip=cleaned.template_skip)
     meta = text_meta(cleaned)
     if fields.get("title_cut"):
         meta["title_removed"] = {"text": fields["title_cut"], "rule": TITLE_SITE[0]}
@@ -216,6 +216,7 @@ def _article(ident: dict[str, Any], cleaned: Cleaned, fields: dict[str, Any], gr
         meta=meta,
         template_group=group,
         line_keys=cleaned.line_keys,
+        template_skip=cleaned.template_skip,
         warnings=tuple(warnings),
     )
 

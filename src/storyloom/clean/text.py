@@ -19,7 +19,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -94,6 +94,8 @@ class Cleaned:
     # the outlet the text names about itself, when it does: (name, what named it, the line), see outlet_evidence
     outlet_evidence: tuple[str, str, str] | None = None
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of every non-empty line, for template counts
+    # the non-empty lines the template layer did not judge: (taken by page rules, taken by line rules), see template_skip
+    template_skip: tuple[tuple[int, ...], tuple[int, ...]] | None = field(default=None, repr=False)
 
 
 def _lines_with_offsets(body: str) -> list[tuple[int, int, str]]:
@@ -187,19 +189,48 @@ def _word_counts(seen_lines: tuple[str, ...]) -> Counter[str]:
 
 def template_hits(prep: PreparedText, templates: TemplateCounts | None, group: str | None) -> tuple[tuple[int, Verdict], ...]:
     """The lines the template layer removes, given the counts of the group's other articles (none: empty)."""
-    opts, keys, verdicts = prep.opts, prep.keys, prep.verdicts
+    opts, keys = prep.opts, prep.keys
     if templates is None or not group or "template" in opts.disabled_rules:
         return ()
     size = templates.group_size(group)
     if size < opts.template_min_count:
         return ()
     seen = templates.line_counts(group, sorted(set(keys)))
-    need = max(opts.template_min_count, opts.template_min_share * size)
-    hits = [i for i in prep.active if verdicts[i] is None and seen.get(keys[i], 0) >= need]
-    if not hits or len(hits) > TEMPLATE_MAX_SHARE * len(prep.active):
-        return ()
+    hits = template_picks([(i, keys[i]) for i in template_candidates(prep)], len(prep.active), size, seen, opts)
     return tuple((i, ("template", f"repeated template line (in {seen[keys[i]]} of {size} articles of {group})"))
                  for i in hits)
+
+
+def template_candidates(prep: PreparedText) -> list[int]:
+    """The lines the template layer judges: those the line rules saw (``active``) and no rule took."""
+    return [i for i in prep.active if prep.verdicts[i] is None]
+
+
+def template_picks(candidates: Sequence[tuple[int, str]], n_active: int, size: int, seen: Mapping[str, int],
+                   opts: TextOptions) -> tuple[int, ...]:
+    """Of the candidates ``(line, key)``, the lines the template layer takes, given the group's size and line
+    counts (``seen``) without the article itself: none when that would be more than half of the ``n_active``
+    lines the line rules saw (then it is a copy, not furniture).  The one place the verdict is made, for an
+    article being cleaned (:func:`template_hits`) and for a stored one (``storyloom.retemplate``)."""
+    if size < opts.template_min_count:
+        return ()
+    need = max(opts.template_min_count, opts.template_min_share * size)
+    hits = tuple(i for i, k in candidates if seen.get(k, 0) >= need)
+    if not hits or len(hits) > TEMPLATE_MAX_SHARE * n_active:
+        return ()
+    return hits
+
+
+def template_skip(prep: PreparedText) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What an article's stored body alone cannot tell about its template candidates: the non-empty lines the
+    page rules took (the line rules did not see them) and those a line rule took, by index.  Kept with the
+    article (``articles.template_skip``) so that a stored article's template lines can be judged again from
+    its body and the counts, without cleaning it from its raw bytes (its removed spans do not tell: a line a
+    rule took is put back when no prose would be left, see :func:`_keep_only_content`)."""
+    active = set(prep.active)
+    inactive = tuple(i for i in range(len(prep.located)) if i not in active)
+    ruled = tuple(i for i in prep.active if prep.verdicts[i] is not None)
+    return inactive, ruled
 
 
 def finish_scraped(prep: PreparedText, hits: Sequence[tuple[int, Verdict]] = ()) -> Cleaned:
@@ -228,7 +259,8 @@ def finish_scraped(prep: PreparedText, hits: Sequence[tuple[int, Verdict]] = ())
     author = next((a for line in bios if (a := bio_author(line))), None)
     outlet = next((o for line in bios if (o := bio_outlet(line))), None)
     evidence = outlet_evidence(lines, verdicts)
-    return Cleaned(prep.body, "\n\n".join(kept), removed, sources, author, outlet, evidence, prep.keys)
+    return Cleaned(prep.body, "\n\n".join(kept), removed, sources, author, outlet, evidence, prep.keys,
+                   template_skip(prep))
 
 
 def outlet_evidence(lines: tuple[str, ...], verdicts: list[Verdict | None]) -> tuple[str, str, str] | None:
