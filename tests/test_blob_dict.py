@@ -133,6 +133,8 @@ def test_a_store_from_before_the_dictionary_upgrades_and_reads_the_same(tmp_path
     monkeypatch.setattr(store_sqlite, "BLOB_DICT_AFTER", 10**9)
     build(db, first, batch=500)
     conn = sqlite3.connect(db, isolation_level=None)  # back to what the code before migration 17 left
+    register(conn)  # dropping migration 21's column checks the schema, whose triggers call the store's functions
+    conn.execute("ALTER TABLE articles DROP COLUMN template_skip")
     conn.execute("DROP TABLE blob_dicts")
     conn.execute("DELETE FROM schema_migrations WHERE version >= 17")
     conn.execute("PRAGMA user_version = 16")

@@ -30,6 +30,7 @@ from storyloom.store.packing import (
     pack_text,
     read_body,
     read_text,
+    register,
     stored_body,
 )
 from storyloom.store.queries import get_article, search
@@ -38,6 +39,8 @@ from storyloom.store.sqlite import sql_statements, text_hash
 
 def told_it_is_at(conn: sqlite3.Connection, version: int) -> None:
     """Make a store say it is at schema ``version`` (the migrations after it are run again at its next open)."""
+    if version < 21:
+        undo_21(conn)
     conn.execute("DELETE FROM schema_migrations WHERE version > ?", (version,))
     conn.execute(f"PRAGMA user_version = {int(version)}")
 
@@ -373,12 +376,24 @@ def undo_16(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE article_spans")
 
 
+def undo_21(conn: sqlite3.Connection) -> None:
+    """Take away what migration 21 added (its ADD COLUMN cannot run twice)."""
+    if any(r[1] == "template_skip" for r in conn.execute("PRAGMA table_info(articles)")):
+        try:  # dropping a column checks the schema, whose triggers call the store's functions
+            register(conn)
+        except sqlite3.OperationalError:  # a statement of the caller's still open: registered before, or the drop says
+            pass
+        conn.execute("ALTER TABLE articles DROP COLUMN template_skip")
+
+
 def back_to(db: Path, version: int) -> None:
     """A store this code wrote, told it is at ``version`` again (the data-only migrations 14 and 15 run again)."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("BEGIN")
     if version < 16:
         undo_16(conn)
+    if version < 21:
+        undo_21(conn)
     conn.execute("DELETE FROM schema_migrations WHERE version > ?", (version,))
     conn.execute(f"PRAGMA user_version = {int(version)}")
     conn.execute("COMMIT")
@@ -399,6 +414,7 @@ def as_v12(db: Path) -> None:
         conn.execute(stmt)
     conn.executemany("UPDATE articles SET text = ? WHERE rowid = ?", [(t, r) for r, t in texts])
     conn.execute("ALTER TABLE articles DROP COLUMN chars")
+    undo_21(conn)
     v1 = MIGRATIONS[0][2]
     for stmt in sql_statements(v1[v1.index("CREATE VIRTUAL TABLE articles_fts"):v1.index("-- Polling state")]):
         conn.execute(stmt)

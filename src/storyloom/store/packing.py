@@ -460,3 +460,25 @@ class SpansAggregate:
 
     def finalize(self) -> bytes | None:
         return pack_spans(self.spans)
+
+
+def pack_skip(skip: tuple[tuple[int, ...], tuple[int, ...]] | None) -> str | None:
+    """``articles.template_skip`` (storyloom.clean.text.template_skip): the line indices the page rules took,
+    ";", those a line rule took, each comma-separated: "" when every line is judged (most articles), a few
+    bytes else.  NULL: not known (an article stored before migration 21; re-cleaned from its raw bytes)."""
+    if skip is None:
+        return None
+    inactive, ruled = skip
+    if not inactive and not ruled:
+        return ""
+    return ",".join(map(str, inactive)) + ";" + ",".join(map(str, ruled))
+
+
+def unpack_skip(stored: str | None) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The inverse of :func:`pack_skip`."""
+    if stored is None:
+        return None
+    if not stored:
+        return (), ()
+    inactive, ruled = stored.split(";")
+    return (tuple(int(x) for x in inactive.split(",") if x), tuple(int(x) for x in ruled.split(",") if x))

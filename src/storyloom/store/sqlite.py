@@ -34,6 +34,7 @@ from storyloom.store.packing import (
     line_hex,
     line_int,
     pack_json_text,
+    pack_skip,
     pack_spans,
     pack_text,
     register,
@@ -80,7 +81,7 @@ def declared_fields(raw: RawDoc) -> dict[str, object]:
 RECLEAN_SELECT = ("SELECT a.rowid, a.id, a.blob, a.kind, a.location, "
                   f"{packed_read('a.declared', 'storyloom_raw(b.codec, b.data)')} AS declared, a.extra, a.previous_id, "
                   "t.body, a.template_group, a.title, t.text, a.published, a.date_flag, a.author, a.language, "
-                  "storyloom_json(a.meta) AS meta, a.outlet, a.url, a.canonical_url, b.codec, b.data "
+                  "storyloom_json(a.meta) AS meta, a.outlet, a.url, a.canonical_url, a.template_skip, b.codec, b.data "
                   "FROM articles a JOIN blobs b ON b.sha256 = a.blob JOIN article_texts t ON t.rowid = a.rowid ")
 IN_CHUNK = 400  # ids per "IN (…)" list: well under SQLite's 32,766 bound variables, even doubled
 
@@ -508,8 +509,8 @@ class Store:
         c.execute(
             """INSERT INTO articles (id, blob, kind, location, url, canonical_url, title, text, text_hash,
                    published, date_flag, outlet, author, language, extra, warnings, previous_id, ingested_at,
-                   body, meta, declared, template_group, chars)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   body, meta, declared, template_group, chars, template_skip)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 art.id, key, art.kind, art.location, art.url, art.canonical_url, art.title,
                 pack_text(art.text, raw.raw) if text is None else text, th,
@@ -519,7 +520,7 @@ class Store:
                 # what the source said of the item is in its raw input: packed against it as the text is
                 # (0.25 -> 0.03 KB a real article)
                 pack_text(_json(declared_fields(raw)), raw.raw), art.template_group,
-                len(art.text),
+                len(art.text), pack_skip(art.template_skip),
             ),
         )
         self._write_spans(c, art)
@@ -596,13 +597,14 @@ class Store:
             c.execute(
                 """UPDATE articles SET title = ?, text = ?, text_hash = ?, body = ?, meta = ?, author = ?,
                        published = ?, date_flag = ?, language = ?, outlet = ?, url = ?, canonical_url = ?,
-                       template_group = ?, warnings = ?, chars = ?
+                       template_group = ?, warnings = ?, chars = ?, template_skip = ?
                    WHERE id = ?""",
                 (art.title, pack_text(art.text, self.raw_bytes(art.blob)), text_hash(art.title, art.text),
                  stored_body(art.body, art.text), pack_json_text(_json(art.meta)),
                  art.author,
                  art.published, art.date_flag, art.language, art.outlet, art.url, art.canonical_url,
-                 art.template_group, _json(list(art.warnings)), len(art.text), art.id),
+                 art.template_group, _json(list(art.warnings)), len(art.text), pack_skip(art.template_skip),
+                 art.id),
             )
             self._write_spans(c, art)
             c.executemany("INSERT OR IGNORE INTO stage_queue VALUES (?, ?)", [(st, art.id) for st in QUEUED_STAGES])
