@@ -204,8 +204,8 @@ def test_a_batch_reads_template_counts_per_group_not_per_article(tmp_path: Path,
     with StoreClass(settings.db_path) as store:
         rep = ingest([str(root / "news.jsonl")], store, settings)
     assert rep.counts["added"] == 90
-    assert 0 < len(reads) <= 2 + 6 * len(OUTLETS)  # per group: its size, its lines, before and after the write (110 when
-    # each article asked for its own lines)
+    assert 0 < len(reads) <= 2 + 7 * len(OUTLETS)  # per group: its size, its lines, before and after the write, and
+    # the counts of the lines of its stored articles that hold a flipped line (110 when each article asked for its own lines)
 
 
 def test_the_work_ahead_in_the_workers_changes_no_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,6 +35,7 @@ from storyloom.models import Article, RawDoc
 from storyloom.retemplate import RefreshReport, before_batch, reclean_row, refresh_stored, settle_batch
 from storyloom.settings import Settings
 from storyloom.store import Store
+from storyloom.store.templates import set_template_skip
 from storyloom.stories import build_stories
 
 MAX_ERRORS_KEPT = 10_000
@@ -333,10 +334,11 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
     )
     for rows in store.iter_for_reclean(settings.batch_size):
         changed: list[Article] = []
+        skips: list[tuple[str, str | None]] = []  # unchanged articles' template_skip, new or not kept before
         for row in rows:
             rep.checked += 1
             try:
-                art = reclean_row(store, settings, row)
+                art = reclean_row(store, settings, row, skips)
             except BadInput as exc:
                 rep.failed.append((row["id"], exc.reason))
                 emit("error", exc)
@@ -346,6 +348,8 @@ def reclean(store: Store, settings: Settings, on_event: Event | None = None) -> 
             emit("item", "changed" if art is not None else "same")
         if changed:
             rep.changed += store.update_cleaned(changed)
+        if skips:
+            set_template_skip(store, skips)
     rep.seconds = time.perf_counter() - start
     return rep
 

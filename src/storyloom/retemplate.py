@@ -22,16 +22,17 @@ import json
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from storyloom.clean import Prepared, clean, complete
-from storyloom.clean.text import line_key
+from storyloom.clean import Prepared, clean, complete, text_options
+from storyloom.clean.text import TextOptions, line_key, template_picks
 from storyloom.errors import BadInput
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import templates as sql
+from storyloom.store.packing import pack_skip, unpack_skip
 
 NEVER = 2**62
 
@@ -158,7 +159,8 @@ def _bar(size_others: int, settings: Settings) -> int:
 
 @dataclass
 class Before:
-    """A group's counts before a batch is written: its size and the counts of the lines the batch brings."""
+    """A group's counts before a batch is written: its size and the counts of the lines the batch brings (every
+    one of them, 0 for a line the store had not seen); a line not in ``lines`` has the same count after."""
 
     size: int
     lines: dict[str, int]
@@ -173,7 +175,11 @@ def before_batch(store: Store, settings: Settings, arts: Sequence[Article]) -> d
         if art.template_group and art.text:
             keys.setdefault(art.template_group, set()).update(art.line_keys)
     sizes = sql.group_sizes(store, sorted(keys))
-    return {g: Before(sizes.get(g, 0), store.line_counts(g, sorted(ks))) for g, ks in keys.items()}
+    out = {}
+    for g, ks in keys.items():
+        got = store.line_counts(g, sorted(ks))
+        out[g] = Before(sizes.get(g, 0), {k: got.get(k, 0) for k in ks})  # a line not stored yet: 0, known
+    return out
 
 
 @dataclass
@@ -182,13 +188,16 @@ class RefreshReport:
     read: int = 0  # stored articles whose lines were hashed
     checked: int = 0  # re-cleaned
     changed: int = 0
+    judged: int = 0  # held a flipped line, but their template lines were judged unchanged without re-cleaning
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def flipped(store: Store, settings: Settings, group: str, before: Before) -> tuple[set[str], set[str]]:
+def flipped(store: Store, settings: Settings, group: str, before: Before,
+            after_size: int | None = None) -> tuple[set[str], set[str]]:
     """The group's lines that changed side, for its first versions (judged without themselves) and for its
-    later versions (which do not count)."""
-    after_size = store.group_size(group)
+    later versions (which do not count); ``after_size``: the group's size now, when the caller has read it."""
+    if after_size is None:
+        after_size = store.group_size(group)
     now = store.line_counts(group, sorted(before.lines))
     flip_first: set[str] = set()
     flip_later: set[str] = set()
@@ -209,28 +218,66 @@ def flipped(store: Store, settings: Settings, group: str, before: Before) -> tup
     return flip_first, flip_later
 
 
+@dataclass
+class _Holder:
+    """A stored article holding a flipped line: its non-empty lines as (start in the body, key)."""
+
+    aid: str
+    counted: bool
+    lines: list[tuple[int, str]]
+    skip: str | None  # articles.template_skip as stored
+
+
+def _keyed_lines(body: str) -> list[tuple[int, str]]:
+    out, pos = [], 0
+    for line in body.split("\n"):
+        if line.strip():
+            out.append((pos, line_key(line)))
+        pos += len(line) + 1
+    return out
+
+
 def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], new_ids: set[str],
                    on_event: Callable[[str, object], None] | None = None) -> RefreshReport:
-    """Re-clean the stored articles (other than the batch's ``new_ids``) whose template lines the batch changed."""
+    """Re-clean the stored articles (other than the batch's ``new_ids``) whose template lines the batch changed.
+
+    An article holding a flipped line is re-cleaned from its raw bytes only when its template lines change: they
+    are judged from its body and kept ``template_skip`` under the counts before the batch and after it
+    (:func:`_unchanged`), and most come out the same (a flipped line is not one of its candidates, or its hits
+    stay refused as more than half of its lines)."""
     rep = RefreshReport()
     affected: list[str] = []
+    opts = text_options(settings)
     for group in sorted(before):
-        flip_first, flip_later = flipped(store, settings, group, before[group])
+        after_size = store.group_size(group)
+        flip_first, flip_later = flipped(store, settings, group, before[group], after_size)
         if not flip_first and not flip_later:
             continue
         rep.groups += 1
-        for aid, counted, body in sql.group_bodies(store, group):
+        holders: list[_Holder] = []
+        for aid, counted, body, skip in sql.group_bodies(store, group):
             if aid in new_ids:
                 continue
             rep.read += 1
             flips = flip_first if counted else flip_later
             if flips and any(line_key(line) in flips for line in body.split("\n") if line.strip()):
-                affected.append(aid)
+                holders.append(_Holder(aid, counted, _keyed_lines(body), skip))
+        if not holders:
+            continue
+        keys = sorted({k for h in holders if h.skip is not None for _, k in h.lines})
+        now = store.line_counts(group, keys) if keys else {}
+        spans = sql.template_span_starts(store, [h.aid for h in holders if h.skip is not None])
+        for h in holders:
+            if _unchanged(h, before[group], after_size, now, spans.get(h.aid, set()), opts):
+                rep.judged += 1
+            else:
+                affected.append(h.aid)
     changed: list[Article] = []
+    skips: list[tuple[str, str | None]] = []
     for row in sql.rows_for_reclean(store, affected):
         rep.checked += 1
         try:
-            art = reclean_row(store, settings, row)
+            art = reclean_row(store, settings, row, skips)
         except BadInput as exc:
             rep.failed.append((row["id"], exc.reason))
             if on_event:
@@ -240,12 +287,49 @@ def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], 
             changed.append(art)
     if changed:
         rep.changed += store.update_cleaned(changed)
+    if skips:
+        sql.set_template_skip(store, skips)
     return rep
 
 
-def reclean_row(store: Store, settings: Settings, r: sqlite3.Row) -> Article | None:
+def _unchanged(h: _Holder, before: Before, after_size: int, now: dict[str, int], template_starts: set[int],
+               opts: TextOptions) -> bool:
+    """Are this stored article's template lines the same under the counts after the batch as before it, and
+    those its stored spans show?  Then cleaning it again gives what is stored (its other layers read only
+    itself), and it is not re-cleaned.  False whenever that cannot be told: no ``template_skip`` kept (an older
+    store), one that does not fit the body, or stored template spans that are not the verdict before the batch
+    (a template line put back as the article's only prose, or a store not kept as a from-scratch clean)."""
+    skip = unpack_skip(h.skip)
+    if skip is None:
+        return False
+    keys = [k for _, k in h.lines]
+    if any(i >= len(keys) for part in skip for i in part):
+        return False
+    self_in = 1 if h.counted else 0  # the article judged without itself (WithoutSelf)
+    old_seen = {k: before.lines.get(k, now.get(k, 0)) - self_in for k in keys}
+    new_seen = {k: now.get(k, 0) - self_in for k in keys}
+    old = stored_hits(keys, skip, before.size - self_in, old_seen, opts)
+    new = stored_hits(keys, skip, after_size - self_in, new_seen, opts)
+    return old == new and {h.lines[i][0] for i in old} == template_starts
+
+
+def stored_hits(keys: Sequence[str], skip: tuple[tuple[int, ...], tuple[int, ...]], size: int,
+                seen: Mapping[str, int], opts: TextOptions) -> tuple[int, ...]:
+    """The template lines of a stored article, by index among its body's non-empty lines (``keys``: theirs),
+    from its kept ``template_skip`` and its group's size and counts without itself: what
+    :func:`storyloom.clean.text.template_hits` finds when the article is cleaned from its raw bytes."""
+    inactive, ruled = skip
+    out = set(inactive) | set(ruled)
+    candidates = [(i, k) for i, k in enumerate(keys) if i not in out]
+    return template_picks(candidates, len(keys) - len(inactive), size, seen, opts)
+
+
+def reclean_row(store: Store, settings: Settings, r: sqlite3.Row,
+                skips: list[tuple[str, str | None]] | None = None) -> Article | None:
     """One stored article cleaned again from its raw bytes against every other article of its group: the new
-    article when anything of it changed, else None.  BadInput when there is no article in it any more."""
+    article when anything of it changed, else None.  BadInput when there is no article in it any more.
+    ``skips`` collects (id, packed template_skip) of an unchanged article whose kept template_skip is not the
+    one cleaning finds (NULL in a store from before migration 21): the caller records it."""
     from storyloom.ingest.rebuild import rebuild_raw
     from storyloom.store.packing import decode_blob
     from storyloom.store.queries import removed_spans
@@ -262,4 +346,6 @@ def reclean_row(store: Store, settings: Settings, r: sqlite3.Row) -> Article | N
         and old_spans == [(s.start, s.end, s.rule) for s in art.removed]
         and (art.author, art.published, art.date_flag) == (r["author"], r["published"], r["date_flag"])
     )
+    if same and skips is not None and (packed := pack_skip(art.template_skip)) != r["template_skip"]:
+        skips.append((r["id"], packed))
     return None if same else art

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 
-from storyloom.store.packing import line_hex
+from storyloom.store.packing import line_hex, unpack_spans
 from storyloom.store.sqlite import RECLEAN_SELECT, Store, select_in
 
 
@@ -26,11 +26,34 @@ def keys_counted_between(store: Store, group: str, lo: int, hi: int) -> dict[str
         "WHERE g.grp = ? AND l.n BETWEEN ? AND ?", (group, lo, hi))}
 
 
-def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str]]:
-    """(id, counted, body) of every article of a template group; counted: a first version, whose lines count."""
-    for r in store.conn.execute("SELECT a.id, a.previous_id IS NULL, t.body FROM articles a JOIN article_texts t ON t.rowid = a.rowid "
-                                "WHERE a.template_group = ? ORDER BY a.rowid", (group,)):
-        yield r[0], bool(r[1]), r[2] or ""
+def group_bodies(store: Store, group: str) -> Iterator[tuple[str, bool, str, str | None]]:
+    """(id, counted, body, template_skip) of every article of a template group; counted: a first version, whose
+    lines count; template_skip as stored (store.packing.pack_skip)."""
+    for r in store.conn.execute("SELECT a.id, a.previous_id IS NULL, t.body, a.template_skip FROM articles a "
+                                "JOIN article_texts t ON t.rowid = a.rowid WHERE a.template_group = ? ORDER BY a.rowid",
+                                (group,)):
+        yield r[0], bool(r[1]), r[2] or "", r[3]
+
+
+def template_span_starts(store: Store, ids: Sequence[str]) -> dict[str, set[int]]:
+    """Where the stored articles' template spans start, by article id (none: no entry)."""
+    out: dict[str, set[int]] = {}
+    for r in select_in(store.conn, "SELECT article_id, spans FROM article_spans WHERE article_id IN ({in})", list(ids)):
+        starts = {start for start, _, _, rule in unpack_spans(r[1]) if rule == "template"}
+        if starts:
+            out[r[0]] = starts
+    return out
+
+
+def set_template_skip(store: Store, rows: Sequence[tuple[str, str | None]]) -> None:
+    """Record (id, packed template_skip) of articles whose cleaning is otherwise unchanged: bookkeeping only,
+    so no later stage is queued again (in the caller's transaction when one is open)."""
+    sql = "UPDATE articles SET template_skip = ? WHERE id = ?"
+    if store.conn.in_transaction:
+        store.conn.executemany(sql, [(skip, aid) for aid, skip in rows])
+    else:
+        with store.transaction() as c:
+            c.executemany(sql, [(skip, aid) for aid, skip in rows])
 
 
 def rows_for_reclean(store: Store, ids: Sequence[str]) -> list[sqlite3.Row]:
