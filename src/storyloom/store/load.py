@@ -34,7 +34,9 @@ ARTICLE_COLUMNS = (
     "date_flag", "outlet", "author", "language", "extra", "warnings", "previous_id", "ingested_at", "body", "meta",
     "declared", "template_group",
 )
-_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in (*ARTICLE_COLUMNS, "chars") if c != "id")
+# template_skip (migration 21) is not among a batch run's columns: NULL, not known, so the template re-clean of a
+# later ingest cleans such an article from its raw bytes (storyloom.retemplate), as it did before the column
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in (*ARTICLE_COLUMNS, "chars", "template_skip") if c != "id")
 
 
 # -- loading batch tables into a store ------------------------------------------------------------
@@ -56,8 +58,8 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
     A blob row must exist for each article (foreign key): load the blobs first.
     """
     n = 0
-    cols = ", ".join((*ARTICLE_COLUMNS, "chars"))
-    marks = ", ".join("?" * (len(ARTICLE_COLUMNS) + 1))
+    cols = ", ".join((*ARTICLE_COLUMNS, "chars", "template_skip"))
+    marks = ", ".join("?" * (len(ARTICLE_COLUMNS) + 2))
     for r in rows:
         text = r.get("text") or ""
         raw = store.raw_bytes(r["blob"])
@@ -66,7 +68,7 @@ def load_articles(store: Store, rows: Iterable[dict[str, Any]]) -> int:
                   "meta": None if r.get("meta") is None else pack_json_text(r["meta"])}
         store.conn.execute(
             f"INSERT INTO articles ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPDATE}",
-            [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text)],
+            [*(stored[c] if c in stored else r.get(c) for c in ARTICLE_COLUMNS), len(text), None],
         )
         n += 1
     return n
