@@ -260,8 +260,11 @@ def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], 
                 continue
             rep.read += 1
             flips = flip_first if counted else flip_later
-            if flips and any(line_key(line) in flips for line in body.split("\n") if line.strip()):
-                holders.append(_Holder(aid, counted, _keyed_lines(body), skip))
+            if not flips:
+                continue
+            lines = _keyed_lines(body)  # each line hashed once: a body with no flipped line is read to its end anyway
+            if any(k in flips for _, k in lines):
+                holders.append(_Holder(aid, counted, lines, skip))
         if not holders:
             continue
         keys = sorted({k for h in holders if h.skip is not None for _, k in h.lines})
