@@ -159,8 +159,9 @@ def _bar(size_others: int, settings: Settings) -> int:
 
 @dataclass
 class Before:
-    """A group's counts before a batch is written: its size and the counts of the lines the batch brings (every
-    one of them, 0 for a line the store had not seen); a line not in ``lines`` has the same count after."""
+    """A group's counts before a batch is written: its size and the counts of the lines the batch brings (0 for a
+    line the store had not seen and the batch may make a template line); a line not in ``lines`` has the same
+    count after, or one below every bar before and after."""
 
     size: int
     lines: dict[str, int]
@@ -170,15 +171,18 @@ def before_batch(store: Store, settings: Settings, arts: Sequence[Article]) -> d
     """What :func:`refresh_stored` compares with, read just before the batch is written."""
     if "template" in settings.disabled_rules:
         return {}
-    keys: dict[str, set[str]] = {}
+    held: dict[str, Counter[str]] = {}  # how many of the batch's articles hold each line, by group
     for art in arts:
         if art.template_group and art.text:
-            keys.setdefault(art.template_group, set()).update(art.line_keys)
-    sizes = sql.group_sizes(store, sorted(keys))
+            held.setdefault(art.template_group, Counter()).update(set(art.line_keys))
+    sizes = sql.group_sizes(store, sorted(held))
     out = {}
-    for g, ks in keys.items():
+    for g, ks in held.items():
         got = store.line_counts(g, sorted(ks))
-        out[g] = Before(sizes.get(g, 0), {k: got.get(k, 0) for k in ks})  # a line not stored yet: 0, known
+        # a line the store has not seen: 0, known, when the batch can take it to a template line's bar (a later
+        # version holding it then flips); one in fewer of them than the least bar stays below every bar: left out
+        out[g] = Before(sizes.get(g, 0), {k: got.get(k, 0) for k, n in ks.items()
+                                          if k in got or n >= settings.template_min_count})
     return out
 
 
