@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from storyloom.clean import Prepared, clean, complete, text_options
-from storyloom.clean.text import TextOptions, line_key, template_picks
+from storyloom.clean.text import TextOptions, keyed_lines, template_picks
 from storyloom.errors import BadInput
 from storyloom.models import Article, RawDoc
 from storyloom.settings import Settings
@@ -232,15 +232,6 @@ class _Holder:
     skip: str | None  # articles.template_skip as stored
 
 
-def _keyed_lines(body: str) -> list[tuple[int, str]]:
-    out, pos = [], 0
-    for line in body.split("\n"):
-        if line.strip():
-            out.append((pos, line_key(line)))
-        pos += len(line) + 1
-    return out
-
-
 def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], new_ids: set[str],
                    on_event: Callable[[str, object], None] | None = None) -> RefreshReport:
     """Re-clean the stored articles (other than the batch's ``new_ids``) whose template lines the batch changed.
@@ -266,7 +257,7 @@ def refresh_stored(store: Store, settings: Settings, before: dict[str, Before], 
             flips = flip_first if counted else flip_later
             if not flips:
                 continue
-            lines = _keyed_lines(body)  # each line hashed once: a body with no flipped line is read to its end anyway
+            lines = keyed_lines(body)  # each line hashed once: a body with no flipped line is read to its end anyway
             if any(k in flips for _, k in lines):
                 holders.append(_Holder(aid, counted, lines, skip))
         if not holders:
@@ -343,7 +334,7 @@ def reclean_row(store: Store, settings: Settings, r: sqlite3.Row,
 
     raw = rebuild_raw(r["kind"], r["location"], decode_blob(r["codec"], r["data"], store.blobs),
                       json.loads(r["declared"]), json.loads(r["extra"]))
-    own = {line_key(line) for line in (r["body"] or "").split("\n") if line.strip()}
+    own = {key for _, key in keyed_lines(r["body"] or "")}
     templates = WithoutSelf(store, r["template_group"], own, r["previous_id"] is None)
     art = clean(raw, settings, templates=templates)
     old_spans = [(sp.start, sp.end, sp.rule) for sp in removed_spans(store, r["id"])]

@@ -108,6 +108,13 @@ def _lines_with_offsets(body: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def keyed_lines(body: str) -> list[tuple[int, str]]:
+    """(start, :func:`line_key`) of each non-empty line of a normalised ``body``, numbered as
+    :func:`prepare_scraped` numbers them: the lines a stored article's ``template_skip`` indexes and its template
+    counts hold (``storyloom.retemplate`` reads a stored body through this, so both sides split alike)."""
+    return [(start, line_key(line)) for start, _, line in _lines_with_offsets(body)]
+
+
 def clean_scraped(
     text: str,
     title: str | None = None,
