@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import storyloom.retemplate as rt
+from storyloom.models import TemplateSkip
 from storyloom.pipeline import ingest, reclean
 from storyloom.settings import Settings
 from storyloom.store import Store
@@ -196,7 +197,7 @@ def test_an_article_stored_before_template_skip_is_re_cleaned_and_gets_one(tmp_p
 
 
 @pytest.mark.parametrize("skip", [((), ()), ((0, 3), ()), ((), (2,)), ((1,), (4, 5, 12))])
-def test_template_skip_packs_and_unpacks(skip: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+def test_template_skip_packs_and_unpacks(skip: TemplateSkip) -> None:
     assert unpack_skip(pack_skip(skip)) == skip
     assert pack_skip(None) is None and unpack_skip(None) is None
 

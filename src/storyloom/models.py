@@ -64,6 +64,11 @@ class Span:
     rule: str
 
 
+# the indices of a body's non-empty lines the template layer does not judge: (taken by page rules, taken by a
+# line rule); see storyloom.clean.text.template_skip
+TemplateSkip = tuple[tuple[int, ...], tuple[int, ...]]
+
+
 @dataclass(frozen=True)
 class Article:
     """An article as storyloom keeps it: the clean text plus metadata, linked to its raw input."""
@@ -89,5 +94,5 @@ class Article:
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of the body's lines, for template counts
     # the body's non-empty lines the template layer does not judge (page rules', line rules'), by index; None: not
     # known (storyloom.clean.text.template_skip; kept so a stored article's template lines can be judged again)
-    template_skip: tuple[tuple[int, ...], tuple[int, ...]] | None = field(default=None, repr=False)
+    template_skip: TemplateSkip | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from storyloom.clean import Prepared, clean, complete, text_options
 from storyloom.clean.text import TextOptions, keyed_lines, template_picks
 from storyloom.errors import BadInput
-from storyloom.models import Article, RawDoc
+from storyloom.models import Article, RawDoc, TemplateSkip
 from storyloom.settings import Settings
 from storyloom.store import Store
 from storyloom.store import templates as sql
@@ -311,7 +311,7 @@ def _unchanged(h: _Holder, before: Before, after_size: int, now: dict[str, int],
     return old == new and {h.lines[i][0] for i in old} == template_starts
 
 
-def stored_hits(keys: Sequence[str], skip: tuple[tuple[int, ...], tuple[int, ...]], size: int,
+def stored_hits(keys: Sequence[str], skip: TemplateSkip, size: int,
                 seen: Mapping[str, int], opts: TextOptions) -> tuple[int, ...]:
     """The template lines of a stored article, by index among its body's non-empty lines (``keys``: theirs),
     from its kept ``template_skip`` and its group's size and counts without itself: what

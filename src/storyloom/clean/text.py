@@ -40,7 +40,7 @@ from storyloom.clean.rules import (
     page_verdicts,
     social_handle,
 )
-from storyloom.models import Span
+from storyloom.models import Span, TemplateSkip
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 _HAS_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
@@ -95,7 +95,7 @@ class Cleaned:
     outlet_evidence: tuple[str, str, str] | None = None
     line_keys: tuple[str, ...] = field(default=(), repr=False)  # of every non-empty line, for template counts
     # the non-empty lines the template layer did not judge: (taken by page rules, taken by line rules), see template_skip
-    template_skip: tuple[tuple[int, ...], tuple[int, ...]] | None = field(default=None, repr=False)
+    template_skip: TemplateSkip | None = field(default=None, repr=False)
 
 
 def _lines_with_offsets(body: str) -> list[tuple[int, int, str]]:
@@ -228,7 +228,7 @@ def template_picks(candidates: Sequence[tuple[int, str]], n_active: int, size: i
     return hits
 
 
-def template_skip(prep: PreparedText) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def template_skip(prep: PreparedText) -> TemplateSkip:
     """What an article's stored body alone cannot tell about its template candidates: the non-empty lines the
     page rules took (the line rules did not see them) and those a line rule took, by index.  Kept with the
     article (``articles.template_skip``) so that a stored article's template lines can be judged again from

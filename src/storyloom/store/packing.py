@@ -24,6 +24,7 @@ from typing import Any
 
 from storyloom.canonical import canonical_json as _json
 from storyloom.errors import StoreError
+from storyloom.models import TemplateSkip
 
 
 def register(conn: sqlite3.Connection) -> BlobDicts:
@@ -462,7 +463,7 @@ class SpansAggregate:
         return pack_spans(self.spans)
 
 
-def pack_skip(skip: tuple[tuple[int, ...], tuple[int, ...]] | None) -> str | None:
+def pack_skip(skip: TemplateSkip | None) -> str | None:
     """``articles.template_skip`` (storyloom.clean.text.template_skip): the line indices the page rules took,
     ";", those a line rule took, each comma-separated: "" when every line is judged (most articles), a few
     bytes else.  NULL: not known (an article stored before migration 21; re-cleaned from its raw bytes)."""
@@ -474,7 +475,7 @@ def pack_skip(skip: tuple[tuple[int, ...], tuple[int, ...]] | None) -> str | Non
     return ",".join(map(str, inactive)) + ";" + ",".join(map(str, ruled))
 
 
-def unpack_skip(stored: str | None) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+def unpack_skip(stored: str | None) -> TemplateSkip | None:
     """The inverse of :func:`pack_skip`."""
     if stored is None:
         return None
