@@ -82,6 +82,12 @@ def prepare_outcome(raw: RawDoc, settings: Settings) -> Outcome:
         return BadInput.unexpected(raw.location, exc)
 
 
+def _start_method() -> str:
+    """How the workers start: fork where there is one (see :meth:`CleanPool._start`), else spawn.  One answer for
+    the workers and the shared slot they read, which must come from the same kind of context."""
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _digest(zdict: bytes) -> bytes:
     return hashlib.blake2b(zdict, digest_size=16).digest()
 
@@ -190,8 +196,7 @@ class CleanPool:
         # made before the first workers start (they inherit it; spawned ones get it through their start-up
         # arguments) and kept across restarts, so a dictionary shared at any time reaches every worker
         if self.slot is None:
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self.slot = multiprocessing.get_context(method).RawArray("B", SLOT_HEAD + BLOB_DICT_SIZE)
+            self.slot = multiprocessing.get_context(_start_method()).RawArray("B", SLOT_HEAD + BLOB_DICT_SIZE)
         return self.slot
 
     def share_blob_dict(self, did: int, zdict: bytes) -> bool:
@@ -226,7 +231,7 @@ class CleanPool:
         # fork where there is one: the workers start at once with the modules and the line model loaded, and
         # a caller's script is not imported again in each of them (spawn and forkserver re-run an unguarded
         # ``__main__``).  The workers only clean: they never touch the store or a model's threads they copied.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        method = _start_method()
         if self.warm is not None:
             self.warm()
             self.warm = None
